@@ -1,0 +1,34 @@
+# dcp: the two commands a newcomer needs are `make test` and `make demo`.
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: all install build typecheck test bench demo clean
+
+all: build
+
+# npm ci only when the lock file changed since the last install.
+install: $(NPM_STAMP)
+$(NPM_STAMP): package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $(NPM_STAMP)
+
+build: install
+	npx tsc -p tsconfig.json
+
+typecheck: install
+	npx tsc -p tsconfig.test.json
+
+# Every test: unit tests and behaviour tests against local emulators (moto_server + fauxqs).
+test: typecheck build
+	npx vitest run
+
+# Benchmarks print their figures; the last line of each holds the ratio against its baseline.
+bench: build
+	@for b in bench/*.bench.ts; do echo "== $$b"; npx vite-node "$$b" || exit 1; done
+
+# The main flow on the local AWS emulator: setup, submit, start-cluster, workers, monitor.
+demo: build
+	npx vite-node demo/demo.ts
+
+clean:
+	rm -rf dist

@@ -1,0 +1,61 @@
+import type { Config } from "../config/schema.js";
+
+/**
+ * What every AWS client of one command shares: the region and profile from the config
+ * (overridden by --region/--profile). DCP ignored both for its own calls (reference 7.1.12);
+ * dcp passes them to every client it creates.
+ *
+ * Endpoints are never plumbed here: the SDK reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>
+ * itself, which is how tests and the demo point dcp at local emulators.
+ */
+export interface AwsContext {
+  region: string;
+  /** undefined means the SDK's default credential chain (env, SSO, instance or task role...). */
+  profile: string | undefined;
+}
+
+export function awsContext(config: Pick<Config, "AWS_REGION" | "AWS_PROFILE">): AwsContext {
+  const profile = config.AWS_PROFILE.trim();
+  // "default" is DCP's placeholder; passing it explicitly would stop the SDK from using
+  // environment or role credentials, which is what workers and CI have.
+  return { region: config.AWS_REGION, profile: profile && profile !== "default" ? profile : undefined };
+}
+
+type Middleware = (commandName: string, service: string) => void;
+const callObservers: Middleware[] = [];
+
+/** Lets benchmarks and tests count the API calls a flow makes, through an SDK middleware. */
+export function observeAwsCalls(observer: Middleware): () => void {
+  callObservers.push(observer);
+  return () => {
+    const i = callObservers.indexOf(observer);
+    if (i >= 0) callObservers.splice(i, 1);
+  };
+}
+
+export function endpointOverridden(service: string): boolean {
+  return Boolean(process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] || process.env.AWS_ENDPOINT_URL);
+}
+
+interface MiddlewareStackLike {
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+    options: { step: "initialize"; name: string },
+  ): void;
+}
+
+/** Options shared by every client, plus the call-counting middleware. */
+export function clientOptions(ctx: AwsContext) {
+  return { region: ctx.region, ...(ctx.profile ? { profile: ctx.profile } : {}), maxAttempts: 5 };
+}
+
+export function instrument<C extends { middlewareStack: unknown }>(client: C, service: string): C {
+  (client.middlewareStack as MiddlewareStackLike).add(
+    (next, context) => async (args) => {
+      for (const observer of callObservers) observer(context.commandName ?? "unknown", service);
+      return next(args);
+    },
+    { step: "initialize", name: "dcpCallObserver" },
+  );
+  return client;
+}

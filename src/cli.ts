@@ -1,0 +1,60 @@
+import { Command, CommanderError } from "commander";
+import { DEFAULT_CONFIG_PATH } from "./config/load.js";
+import { registerCommands } from "./commands/index.js";
+
+/**
+ * The `dcp` program. Command modules only declare flags and help; each action imports its
+ * flow (and so its AWS clients) on demand, which keeps `dcp --help` fast.
+ */
+export function buildProgram(): Command {
+  const program = new Command("dcp")
+    .description("Run CellProfiler pipelines at scale on AWS spot capacity (Distributed-CellProfiler, ported).")
+    .option("--config <path>", "config file", DEFAULT_CONFIG_PATH)
+    .option("--region <region>", "AWS region (overrides AWS_REGION in the config)")
+    .option("--profile <name>", "AWS profile (overrides AWS_PROFILE in the config)")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  program.addHelpText(
+    "after",
+    `
+The usual run:
+  $ dcp setup                      create the queue, cluster, task definition and log groups
+  $ dcp submit files/job.json      one queue message per CellProfiler group
+  $ dcp start-cluster files/fleet.json
+  $ dcp monitor                    shrink the fleet as the queue drains, tear down at the end
+`,
+  );
+  registerCommands(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Help and version are "errors" to commander; usage mistakes are bad input (exit 2).
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+    return 2;
+  }
+  const exitCode = (err as { exitCode?: unknown }).exitCode;
+  if (typeof exitCode === "number") {
+    process.stderr.write(`dcp: ${(err as Error).message}\n`);
+    return exitCode;
+  }
+  const name = (err as { name?: string }).name ?? "Error";
+  const message = (err as Error).message ?? String(err);
+  process.stderr.write(`dcp: ${name}: ${message}\n`);
+  if (process.env.DCP_DEBUG) process.stderr.write(`${(err as Error).stack ?? ""}\n`);
+  return 1;
+}
+
+const exitCode = await main(process.argv);
+process.exitCode = exitCode;

@@ -1,0 +1,21 @@
+import type { Command } from "commander";
+import { registerConfig } from "./config.js";
+import { registerSetup } from "./setup.js";
+import { registerSubmit } from "./submit.js";
+import { registerStartCluster } from "./start-cluster.js";
+import { registerMonitor } from "./monitor.js";
+import { registerTeardown } from "./teardown.js";
+import { registerWorker } from "./worker.js";
+import { registerMakeJobs } from "./make-jobs.js";
+
+/** Every command, in the order a run uses them. */
+export function registerCommands(program: Command): void {
+  registerConfig(program);
+  registerSetup(program);
+  registerSubmit(program);
+  registerStartCluster(program);
+  registerMonitor(program);
+  registerTeardown(program);
+  registerWorker(program);
+  registerMakeJobs(program);
+}

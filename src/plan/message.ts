@@ -1,0 +1,61 @@
+import { z } from "zod";
+
+/**
+ * The SQS message body, exactly as Distributed-CellProfiler's worker expects it (reference 3.2),
+ * so a queue fed by dcp can be consumed by the original worker image and vice versa.
+ * Key order matters for byte-for-byte compatibility: Metadata, pipeline, output, input,
+ * data_file, output_structure.
+ */
+
+export const SHARED_KEYS = ["pipeline", "output", "input", "data_file", "output_structure"] as const;
+export type SharedKey = (typeof SHARED_KEYS)[number];
+
+/** SQS's limit on one message body (and on one SendMessageBatch call). */
+export const MAX_MESSAGE_BYTES = 262_144;
+
+/** `k=v` pairs joined by commas, as `cellprofiler -g` takes them; no spaces allowed (DCP rule). */
+export const METADATA_STRING = /^[^=,\s]+=[^,\s]*(,[^=,\s]+=[^,\s]*)*$/;
+
+export const metadataString = z
+  .string()
+  .regex(METADATA_STRING, { error: 'expected "Key=value,Key=value" with no spaces' });
+
+export const metadataDict = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));
+
+export interface DcpMessage {
+  Metadata: string | Record<string, string>;
+  pipeline: string;
+  output: string;
+  input: string;
+  data_file: string;
+  output_structure: string;
+}
+
+export const messageSchema = z.object({
+  Metadata: z.union([metadataString, metadataDict]),
+  pipeline: z.string().min(1),
+  output: z.string(),
+  input: z.string(),
+  data_file: z.string().min(1),
+  output_structure: z.string().default(""),
+});
+
+/** Builds the body in DCP's key order. */
+export function messageBody(message: DcpMessage): string {
+  return JSON.stringify({
+    Metadata: message.Metadata,
+    pipeline: message.pipeline,
+    output: message.output,
+    input: message.input,
+    data_file: message.data_file,
+    output_structure: message.output_structure,
+  });
+}
+
+/** Splits "Metadata_Plate=P1,Metadata_Well=A01" into ordered pairs. */
+export function parseMetadataString(metadata: string): Array<[string, string]> {
+  return metadata.split(",").map((pair) => {
+    const i = pair.indexOf("=");
+    return [pair.slice(0, i), pair.slice(i + 1)] as [string, string];
+  });
+}

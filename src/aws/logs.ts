@@ -1,6 +1,60 @@
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, TagResourceCommand, type LogGroup } from "@aws-sdk/client-cloudwatch-logs";
+import type { Config } from "../config/schema.js";
+import { appTags, existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 
 export function logsClient(ctx: AwsContext): CloudWatchLogsClient {
   return instrument(new CloudWatchLogsClient(clientOptions(ctx)), "logs");
+}
+
+/** The log group named exactly `name`, or undefined (DescribeLogGroups only filters by prefix). */
+export async function findLogGroup(client: CloudWatchLogsClient, name: string): Promise<LogGroup | undefined> {
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }));
+    const found = page.logGroups?.find((g) => g.logGroupName === name);
+    if (found) return found;
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return undefined;
+}
+
+/** Creates one log group (tagged dcp:app) or brings an existing one to the wanted retention and tags. */
+export async function ensureLogGroup(client: CloudWatchLogsClient, name: string, retentionDays: number, tags: Record<string, string>): Promise<ResourceChange> {
+  const existing = await findLogGroup(client, name);
+  if (!existing) {
+    await client.send(new CreateLogGroupCommand({ logGroupName: name, tags }));
+    await client.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: retentionDays }));
+    return { kind: "log group", name, status: "created", changes: [] };
+  }
+  const changes: string[] = [];
+  if (existing.retentionInDays !== retentionDays) {
+    await client.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: retentionDays }));
+    changes.push(`retention ${existing.retentionInDays ?? "never expire"} -> ${retentionDays} days`);
+  }
+  const arn = existing.logGroupArn ?? existing.arn?.replace(/:\*$/, "");
+  if (arn) {
+    const current = (await client.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags ?? {};
+    const add = missingTags(current, tags);
+    if (Object.keys(add).length) {
+      await client.send(new TagResourceCommand({ resourceArn: arn, tags: add }));
+      changes.push(`tags ${Object.keys(add).join(", ")}`);
+    }
+  }
+  return existingStatus("log group", name, changes);
+}
+
+/**
+ * Both log groups of an app: LOG_GROUP_NAME (one stream per job) and LOG_GROUP_NAME_perInstance
+ * (the containers' awslogs output), with LOG_RETENTION_DAYS and the dcp:app tag. Idempotent.
+ */
+export async function ensureLogGroups(ctx: AwsContext, config: Pick<Config, "APP_NAME" | "LOG_GROUP_NAME" | "LOG_RETENTION_DAYS">): Promise<ResourceChange[]> {
+  const client = logsClient(ctx);
+  const tags = appTags(config.APP_NAME);
+  const results: ResourceChange[] = [];
+  for (const name of [config.LOG_GROUP_NAME, `${config.LOG_GROUP_NAME}_perInstance`]) {
+    results.push(await ensureLogGroup(client, name, config.LOG_RETENTION_DAYS, tags));
+  }
+  return results;
 }

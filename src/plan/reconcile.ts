@@ -1,0 +1,34 @@
+/**
+ * Vocabulary shared by the flows that create-or-reconcile AWS resources (setup, start-cluster):
+ * what happened to one resource, and the tag that names the app on everything dcp creates.
+ * Pure: no AWS imports.
+ */
+
+export const APP_TAG_KEY = "dcp:app";
+
+export type ChangeStatus = "created" | "updated" | "unchanged";
+
+/** What a reconcile step did to one resource; `changes` says what differed (empty when created or unchanged). */
+export interface ResourceChange {
+  kind: string;
+  name: string;
+  status: ChangeStatus;
+  changes: string[];
+}
+
+/** The tags every resource of one app carries. */
+export function appTags(appName: string): Record<string, string> {
+  return { [APP_TAG_KEY]: appName };
+}
+
+/** Desired tags whose value is missing or different in `existing` (tags are only ever added, never removed). */
+export function missingTags(existing: Readonly<Record<string, string>>, desired: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(desired)) if (existing[key] !== value) out[key] = value;
+  return out;
+}
+
+/** The status of a resource that already existed: updated when anything differed. */
+export function existingStatus(kind: string, name: string, changes: string[]): ResourceChange {
+  return { kind, name, status: changes.length ? "updated" : "unchanged", changes };
+}

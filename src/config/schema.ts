@@ -95,6 +95,17 @@ export const configShape = {
   FLEET_API: z.enum(FLEET_APIS, { error: `expected one of ${FLEET_APIS.join(", ")}` }).default("spot-fleet"),
   TASK_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { error: "expected an IAM role ARN" }).nullable().default(null),
   LOG_RETENTION_DAYS: z.number().int().positive().default(60),
+  // dcp worker settings (read from the task definition's environment inside the container).
+  CELLPROFILER_COMMAND: z.string().min(1).default("cellprofiler"),
+  MOUNT_ROOT: z.string().min(1).default("/home/ubuntu/bucket"),
+  WORK_DIR: z.string().min(1).default("/tmp/dcp-worker"),
+  PLUGINS_DIR: z.string().min(1).default("/home/ubuntu/CellProfiler-plugins"),
+  WORKER_POLL_SECONDS: z.number().int().min(1).max(20, { error: "SQS long polls last at most 20 seconds" }).default(20),
+  WORKER_IDLE_POLLS: positiveInt.default(3),
+  SPOT_NOTICE_URL: optionalName.default("http://169.254.169.254"),
+  SPOT_POLL_SECONDS: z.number().positive().default(5),
+  UPLOAD_CONCURRENCY: positiveInt.default(8),
+  DOWNLOAD_CONCURRENCY: positiveInt.default(8),
 };
 
 export const configSchema = z.strictObject(configShape);

@@ -1,0 +1,93 @@
+/**
+ * The run's state file, files/<APP_NAME>SpotFleetRequestId.json: DCP's monitor file (the MONITOR_*
+ * keys, so DCP's tools and habits still work) plus a `dcp` block with what start-cluster, monitor
+ * and teardown need to resume after a crash. Always written whole and atomically (temp + rename),
+ * so a monitor killed mid-write never leaves half a file.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { z } from "zod";
+import { UserInputError } from "../errors.js";
+import { parseJsonText, parseWithSchema } from "../validation.js";
+import { FLEET_APIS } from "../config/schema.js";
+
+export const RUN_STATUSES = ["running", "tearing-down", "finished"] as const;
+
+const dcpBlockSchema = z.object({
+  version: z.literal(1),
+  fleetApi: z.enum(FLEET_APIS),
+  fleetId: z.string().min(1),
+  launchTemplateId: z.string().min(1).optional(),
+  region: z.string().min(1),
+  startedAt: z.string().min(1),
+  clusterMachines: z.number().int().positive(),
+  tasksPerMachine: z.number().int().positive(),
+  serviceName: z.string().min(1),
+  taskFamily: z.string().min(1),
+  deadLetterQueueName: z.string().min(1),
+  perInstanceLogGroup: z.string().min(1),
+  dashboardName: z.string().min(1).nullable(),
+  status: z.enum(RUN_STATUSES),
+  teardown: z.object({ completed: z.array(z.string()) }).optional(),
+  finishedAt: z.string().optional(),
+  observations: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const runStateSchema = z.object({
+  MONITOR_FLEET_ID: z.string().min(1),
+  MONITOR_APP_NAME: z.string().min(1),
+  MONITOR_ECS_CLUSTER: z.string().min(1),
+  MONITOR_QUEUE_NAME: z.string().min(1),
+  MONITOR_BUCKET_NAME: z.string().min(1),
+  MONITOR_LOG_GROUP_NAME: z.string().min(1),
+  /** Epoch milliseconds as a string, as DCP wrote it. */
+  MONITOR_START_TIME: z.string().regex(/^\d+$/, { error: "expected epoch milliseconds" }),
+  CLEAN_DASHBOARD: z.enum(["True", "False"]),
+  dcp: dcpBlockSchema,
+});
+
+export type RunState = z.output<typeof runStateSchema>;
+
+const STATE_HINTS = {
+  dcp: "this file was not written by dcp start-cluster (a DCP monitor file has no `dcp` block); start the run with dcp start-cluster",
+};
+
+export async function readRunState(path: string): Promise<RunState> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const problem = code === "ENOENT" ? "state file not found" : `cannot be read (${code ?? String(err)})`;
+    throw new UserInputError(path, undefined, problem, "start a run with `dcp start-cluster fleet.json`, or pass the state file it wrote (files/<APP_NAME>SpotFleetRequestId.json)");
+  }
+  return parseWithSchema(runStateSchema, parseJsonText(text, path, "state file"), path, STATE_HINTS);
+}
+
+/** Writes the whole state to a temp file next to `path`, then renames it over `path`. */
+export async function writeRunState(path: string, state: RunState): Promise<void> {
+  const valid = runStateSchema.parse(state);
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeFile(temp, `${JSON.stringify(valid, null, 2)}\n`, { encoding: "utf8", mode: 0o644 });
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Read, change, write back atomically; returns the state written. */
+export async function updateRunState(path: string, change: (s: RunState) => RunState): Promise<RunState> {
+  const next = change(await readRunState(path));
+  await writeRunState(path, next);
+  return next;
+}
+
+/** True when the state file exists (whatever its content). */
+export function runStateExists(path: string): boolean {
+  return existsSync(path);
+}

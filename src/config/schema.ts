@@ -203,16 +203,16 @@ export const configShape = {
     .default(60)
     .describe("Retention in days of both log groups (DCP: 60)."),
   // dcp worker settings (read from the task definition's environment inside the container).
-  CELLPROFILER_COMMAND: z.string().min(1).default("cellprofiler"),
-  MOUNT_ROOT: z.string().min(1).default("/home/ubuntu/bucket"),
-  WORK_DIR: z.string().min(1).default("/tmp/dcp-worker"),
-  PLUGINS_DIR: z.string().min(1).default("/home/ubuntu/CellProfiler-plugins"),
-  WORKER_POLL_SECONDS: z.number().int().min(1).max(20, { error: "SQS long polls last at most 20 seconds" }).default(20),
-  WORKER_IDLE_POLLS: positiveInt.default(3),
-  SPOT_NOTICE_URL: optionalName.default("http://169.254.169.254"),
-  SPOT_POLL_SECONDS: z.number().positive().default(5),
-  UPLOAD_CONCURRENCY: positiveInt.default(8),
-  DOWNLOAD_CONCURRENCY: positiveInt.default(8),
+  CELLPROFILER_COMMAND: z.string().min(1).default("cellprofiler").describe("dcp worker: the CellProfiler executable (run with an argv array, never a shell)."),
+  MOUNT_ROOT: z.string().min(1).default("/home/ubuntu/bucket").describe("dcp worker: where SOURCE_BUCKET is mounted (DOWNLOAD_FILES false); LoadData paths name files under it. A local folder on a workstation."),
+  WORK_DIR: z.string().min(1).default("/tmp/dcp-worker").describe("dcp worker: local folder for each task's inputs, outputs and temp files (removed after every task)."),
+  PLUGINS_DIR: z.string().min(1).default("/home/ubuntu/CellProfiler-plugins").describe("dcp worker: the CellProfiler-plugins checkout (with USE_PLUGINS; its active_plugins/ folder is used when present)."),
+  WORKER_POLL_SECONDS: z.number().int().min(1).max(20, { error: "SQS long polls last at most 20 seconds" }).default(20).describe("dcp worker: length of one SQS long poll in seconds."),
+  WORKER_IDLE_POLLS: positiveInt.default(3).describe("dcp worker: a job loop stops after this many empty polls in a row during which the queue had nothing visible or in flight."),
+  SPOT_NOTICE_URL: optionalName.default("http://169.254.169.254").describe("dcp worker: instance metadata (IMDSv2) base URL polled for spot interruption notices; null / 'False': do not poll."),
+  SPOT_POLL_SECONDS: z.number().positive().default(5).describe("dcp worker: seconds between spot interruption checks (AWS recommends 5)."),
+  UPLOAD_CONCURRENCY: positiveInt.default(8).describe("dcp worker: output files uploaded at the same time by one task."),
+  DOWNLOAD_CONCURRENCY: positiveInt.default(8).describe("dcp worker: images downloaded at the same time by one task (DOWNLOAD_FILES true)."),
 };
 
 export const configSchema = z.strictObject(configShape);

@@ -1,12 +1,25 @@
 import type { Command } from "commander";
-import { OperationalError } from "../errors.js";
+import { commandConfig, commandOutput, globalOptions, withExamples } from "./shared.js";
 
-// Work in progress: replaced by the real command in this session's work on it.
 export function registerSetup(program: Command): void {
-  program
+  const command = program
     .command("setup")
-    .description("(not built yet)")
-    .action(() => {
-      throw new OperationalError("'setup' is not built yet");
+    .description(
+      "Create or update what a run needs: the dead-letter and job queues, the ECS cluster, the task definition, " +
+        "the ECS service (0 workers) and the log groups. Safe to re-run: unchanged resources are left alone, " +
+        "changed settings (e.g. SQS_MESSAGE_VISIBILITY, JOB_RETRIES) update the existing resources.",
+    )
+    .option("--json", "print the summary (created / updated / unchanged) as JSON on stdout")
+    .action(async (_options: unknown, cmd: Command) => {
+      const config = await commandConfig(cmd);
+      const { checkSetupConfig, runSetup } = await import("../flows/setup.js");
+      checkSetupConfig(config, globalOptions(cmd).config);
+      await runSetup(config, commandOutput(cmd));
     });
+  withExamples(command, [
+    "dcp setup",
+    "dcp --config config/plate1.json setup",
+    "dcp setup --json | jq '.updated'",
+    "dcp --profile lab --region us-west-2 setup",
+  ]);
 }

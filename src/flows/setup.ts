@@ -1,0 +1,105 @@
+/**
+ * `dcp setup`: create or reconcile, in order, the dead-letter queue, the job queue, the ECS
+ * cluster, the task definition, the ECS service (desiredCount 0) and both log groups.
+ * Idempotent: a second run changes nothing and says so; a changed setting updates the existing
+ * resource and the summary says what changed.
+ */
+import { ecsClient, ensureCluster, ensureService, ensureTaskDefinition } from "../aws/ecs.js";
+import { awsContext } from "../aws/context.js";
+import { ensureLogGroups } from "../aws/logs.js";
+import { ensureQueue, sqsClient } from "../aws/sqs.js";
+import { resourceNames, type Config } from "../config/schema.js";
+import { UserInputError } from "../errors.js";
+import { DEAD_LETTER_QUEUE_ATTRIBUTES, jobQueueAttributes } from "../plan/queue-attributes.js";
+import { appTags, type ResourceChange } from "../plan/reconcile.js";
+import { taskDefinitionSpec } from "../plan/task-definition.js";
+import type { Output } from "../ui/output.js";
+
+export interface SetupSummary {
+  /** False when every resource already matched the config. */
+  changed: boolean;
+  created: string[];
+  updated: Array<{ kind: string; name: string; changes: string[] }>;
+  unchanged: string[];
+  resources: ResourceChange[];
+  queueUrl: string;
+  taskDefinitionArn: string;
+}
+
+/** Settings that would make setup fail half-way are refused before any AWS call. */
+export function checkSetupConfig(config: Config, configPath: string): void {
+  if (config.SQS_DEAD_LETTER_QUEUE === config.SQS_QUEUE_NAME) {
+    throw new UserInputError(configPath, "SQS_DEAD_LETTER_QUEUE", `is the same queue as SQS_QUEUE_NAME (${config.SQS_QUEUE_NAME})`, 'give the dead-letter queue its own name, e.g. "MyApp_DeadMessages"');
+  }
+}
+
+function describe(change: ResourceChange): string {
+  return change.changes.length ? `${change.status} (${change.changes.join("; ")})` : change.status;
+}
+
+function label(change: ResourceChange): string {
+  return `${change.kind} ${change.name}`;
+}
+
+export function summarize(resources: ResourceChange[], queueUrl: string, taskDefinitionArn: string): SetupSummary {
+  const pick = (status: ResourceChange["status"]) => resources.filter((r) => r.status === status);
+  return {
+    changed: resources.some((r) => r.status !== "unchanged"),
+    created: pick("created").map(label),
+    updated: pick("updated").map(({ kind, name, changes }) => ({ kind, name, changes })),
+    unchanged: pick("unchanged").map(label),
+    resources,
+    queueUrl,
+    taskDefinitionArn,
+  };
+}
+
+export async function runSetup(config: Config, output: Output): Promise<SetupSummary> {
+  const ctx = awsContext(config);
+  const sqs = sqsClient(ctx);
+  const ecs = ecsClient(ctx);
+  const names = resourceNames(config);
+  const tags = appTags(config.APP_NAME);
+  const resources: ResourceChange[] = [];
+  const record = (change: ResourceChange) => {
+    resources.push(change);
+    return change;
+  };
+
+  const deadLetter = await output.step(
+    `Dead-letter queue ${config.SQS_DEAD_LETTER_QUEUE}`,
+    () => ensureQueue(sqs, config.SQS_DEAD_LETTER_QUEUE, DEAD_LETTER_QUEUE_ATTRIBUTES, tags, "dead-letter queue"),
+    (q) => describe(record(q.change)),
+  );
+  const queue = await output.step(
+    `Job queue ${config.SQS_QUEUE_NAME}`,
+    () => ensureQueue(sqs, config.SQS_QUEUE_NAME, jobQueueAttributes(config, deadLetter.arn), tags, "job queue"),
+    (q) => describe(record(q.change)),
+  );
+  await output.step(`ECS cluster ${config.ECS_CLUSTER}`, () => ensureCluster(ecs, config.ECS_CLUSTER, tags), (c) => describe(record(c)));
+  const taskDefinition = await output.step(
+    `Task definition ${names.taskFamily}`,
+    () => ensureTaskDefinition(ecs, taskDefinitionSpec(config, queue.url)),
+    (t) => describe(record(t.change)),
+  );
+  await output.step(
+    `ECS service ${names.serviceName}`,
+    () => ensureService(ecs, config.ECS_CLUSTER, names.serviceName, taskDefinition.arn, tags),
+    (s) => describe(record(s)),
+  );
+  await output.step(
+    `Log groups ${config.LOG_GROUP_NAME}, ${names.perInstanceLogGroup}`,
+    () => ensureLogGroups(ctx, config),
+    (groups) => groups.map((g) => `${g.name} ${describe(record(g))}`).join(", "),
+  );
+
+  const summary = summarize(resources, queue.url, taskDefinition.arn);
+  if (summary.changed) {
+    output.line(`Setup done: ${summary.created.length} created, ${summary.updated.length} updated, ${summary.unchanged.length} unchanged.`);
+    for (const u of summary.updated) output.line(`  updated ${u.kind} ${u.name}: ${u.changes.join("; ")}`);
+  } else {
+    output.line(`Nothing to change: all ${resources.length} resources already match the config.`);
+  }
+  output.result(summary);
+  return summary;
+}

@@ -1,0 +1,83 @@
+/**
+ * The worker-environment contract: the variables `dcp setup` puts in the ECS task definition.
+ *
+ * First every variable the ORIGINAL Distributed-CellProfiler worker (run-worker.sh, cp-worker.py)
+ * reads, in DCP's order and string formats (reference 5.9), so the original worker image runs
+ * unchanged under dcp; then what dcp's own worker reads (WORKER_ENV_KEYS).
+ *
+ * Never credentials: workers get them from the task role or the instance role. The values come from
+ * the config only, never from the caller's environment, and a name that looks like a credential is
+ * refused (DCP put AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in plaintext here, reference 1.1).
+ */
+import type { Config } from "../config/schema.js";
+
+export interface EnvVar {
+  name: string;
+  value: string;
+}
+
+/**
+ * Config keys dcp's own worker reads, passed under their own names after DCP's variables.
+ * Add a key with a one-line edit; `dcp setup` then passes it to every new task definition revision.
+ */
+export const WORKER_ENV_KEYS: Array<keyof Config> = [
+  "SQS_QUEUE_NAME",
+  "SQS_MESSAGE_VISIBILITY",
+  "JOB_RETRIES",
+];
+
+/** Names that must never reach a container's environment, whatever the config or caller holds. */
+export const CREDENTIAL_NAME = /KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL/i;
+
+/** DCP's formats: 'True'/'False' for booleans, numbers as decimal strings, lists as JSON. */
+export function envValue(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "number" || typeof value === "string") return String(value);
+  return JSON.stringify(value);
+}
+
+/** DCP's optional names were the string 'False' when unset; run-worker.sh compares with it. */
+function orFalse(value: string | null): string {
+  return value ?? "False";
+}
+
+export function workerEnvironment(config: Config, queueUrl: string): EnvVar[] {
+  const env: EnvVar[] = [];
+  const add = (name: string, value: unknown) => {
+    const text = envValue(value);
+    if (text !== undefined && !env.some((e) => e.name === name)) env.push({ name, value: text });
+  };
+  add("AWS_REGION", config.AWS_REGION);
+  add("APP_NAME", config.APP_NAME);
+  add("SQS_QUEUE_URL", queueUrl);
+  add("AWS_BUCKET", config.AWS_BUCKET);
+  add("DOCKER_CORES", config.DOCKER_CORES);
+  add("LOG_GROUP_NAME", config.LOG_GROUP_NAME);
+  add("CHECK_IF_DONE_BOOL", config.CHECK_IF_DONE_BOOL);
+  add("EXPECTED_NUMBER_FILES", config.EXPECTED_NUMBER_FILES);
+  add("ECS_CLUSTER", config.ECS_CLUSTER);
+  add("SECONDS_TO_START", config.SECONDS_TO_START);
+  add("MIN_FILE_SIZE_BYTES", config.MIN_FILE_SIZE_BYTES);
+  add("USE_PLUGINS", config.USE_PLUGINS);
+  add("NECESSARY_STRING", config.NECESSARY_STRING);
+  add("DOWNLOAD_FILES", config.DOWNLOAD_FILES);
+  add("ALWAYS_CONTINUE", config.ALWAYS_CONTINUE);
+  // Unset buckets are left out: the worker then falls back to AWS_BUCKET (SOURCE, DESTINATION)
+  // or SOURCE_BUCKET (WORKSPACE). DCP only sent DESTINATION_BUCKET with SOURCE_BUCKET (a bug).
+  add("SOURCE_BUCKET", config.SOURCE_BUCKET);
+  add("DESTINATION_BUCKET", config.DESTINATION_BUCKET);
+  add("WORKSPACE_BUCKET", config.WORKSPACE_BUCKET);
+  add("UPLOAD_FLAGS", config.UPLOAD_FLAGS);
+  if (config.USE_PLUGINS) {
+    add("UPDATE_PLUGINS", config.UPDATE_PLUGINS);
+    add("PLUGINS_COMMIT", orFalse(config.PLUGINS_COMMIT));
+    add("INSTALL_REQUIREMENTS", config.INSTALL_REQUIREMENTS);
+    add("REQUIREMENTS", config.REQUIREMENTS);
+  }
+  for (const key of WORKER_ENV_KEYS) add(key, config[key]);
+
+  const leaked = env.find((e) => CREDENTIAL_NAME.test(e.name));
+  if (leaked) throw new Error(`worker environment: ${leaked.name} looks like a credential; workers get credentials from their task or instance role`);
+  return env;
+}

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { DEFAULT_CONFIG_PATH } from "./config/load.js";
+import { DEFAULT_CONFIG_PATH } from "./config/defaults.js";
 import { registerCommands } from "./commands/index.js";
 
 /**

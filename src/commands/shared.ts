@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { Output } from "../ui/output.js";
 
@@ -14,8 +13,10 @@ export function globalOptions(command: Command): GlobalOptions {
   return command.optsWithGlobals<GlobalOptions>();
 }
 
+/** Loads the config named by --config with --region/--profile applied (zod is loaded here, not at start-up). */
 export async function commandConfig(command: Command): Promise<Config> {
   const { config, region, profile } = globalOptions(command);
+  const { loadConfig } = await import("../config/load.js");
   return loadConfig(config, { region, profile });
 }
 

@@ -1,19 +1,59 @@
 import { existsSync } from "node:fs";
 import { UserInputError } from "../errors.js";
 import { parseWithSchema, readJsonFile, type FixHints } from "../validation.js";
-import { CONFIG_KEYS, configSchema, resolveDerived, type Config } from "./schema.js";
+import { DEFAULT_CONFIG_PATH } from "./defaults.js";
+import { CONFIG_KEYS, LOG_RETENTION_CHOICES, configSchema, resolveDerived, type Config } from "./schema.js";
 
-export const DEFAULT_CONFIG_PATH = "config/config.json";
+export { DEFAULT_CONFIG_PATH };
 
-const CONFIG_HINTS: FixHints = {
-  APP_NAME: 'set a short name such as "MyProject_Analysis"',
-  MACHINE_TYPE: 'list instance types, e.g. ["m5.xlarge", "m5a.xlarge"]',
-  SQS_MESSAGE_VISIBILITY: "set it to about 1.5x the time of one job, in seconds",
-  JOB_RETRIES: "set how many receives a job gets before it goes to the dead-letter queue (e.g. 3)",
-  FLEET_API: 'use "spot-fleet" or "ec2-fleet"',
+const BOOLEAN_FIX = "write true or false (DCP's 'True'/'False' strings work too)";
+const BUCKET_FIX = 'write the bucket name only, e.g. "my-lab-images" (no s3://, no folder), or null to fall back as DCP did';
+
+/** The fix printed with a problem in each key; the problem itself comes from the schema. */
+export const CONFIG_HINTS: FixHints = {
+  APP_NAME: 'set a short name such as "MyProject_Analysis" (letters, digits, - and _)',
+  LOG_GROUP_NAME: "use a log group name such as MyProject_Analysis, or remove the key to use APP_NAME",
+  DOCKERHUB_TAG: 'set the worker image, e.g. "cellprofiler/distributed-cellprofiler:2.2.0_4.2.8"',
   AWS_REGION: 'use a region code such as "us-east-1"',
-  TASK_ROLE_ARN: 'use an ARN like "arn:aws:iam::123456789012:role/dcpWorkerRole", or null',
+  AWS_PROFILE: 'use a profile name from ~/.aws/config, or "default"',
+  SSH_KEY_NAME: "remove it (dcp does not use it; the fleet file's KeyName is used)",
+  AWS_BUCKET: 'write the bucket name only, e.g. "my-lab-bucket" (no s3://, no folder)',
+  SOURCE_BUCKET: BUCKET_FIX,
+  WORKSPACE_BUCKET: BUCKET_FIX,
+  DESTINATION_BUCKET: BUCKET_FIX,
+  UPLOAD_FLAGS: 'write the flags as one string, e.g. "--acl bucket-owner-full-control", or null',
+  ECS_CLUSTER: 'use a cluster name such as "default" (letters, digits, - and _)',
+  CLUSTER_MACHINES: "set the number of machines, a whole number of at least 1 (e.g. 3)",
+  TASKS_PER_MACHINE: "set the number of containers per machine, a whole number of at least 1 (usually 1)",
+  MACHINE_TYPE: 'list instance types, e.g. ["m5.xlarge", "m5a.xlarge"]',
+  MACHINE_PRICE: "set a maximum price in dollars per hour such as 0.20, or null (recommended) to pay the current spot price",
   EBS_VOL_SIZE: "set it to at least 22 (GB)",
+  DOWNLOAD_FILES: BOOLEAN_FIX,
+  ASSIGN_IP: BOOLEAN_FIX,
+  DOCKER_CORES: "set the number of CellProfiler processes per container, a whole number such as 4",
+  CPU_SHARES: "set CPU units as a whole number (1024 per core), or remove it to use DOCKER_CORES*1024",
+  MEMORY: "set the container memory in MiB as a whole number, e.g. 15000",
+  SECONDS_TO_START: "set the seconds between process starts as a whole number, e.g. 180",
+  SQS_QUEUE_NAME: 'use a queue name (letters, digits, - and _), or remove it to use APP_NAME + "Queue"',
+  SQS_MESSAGE_VISIBILITY: "set it to about 1.5x the time of one job, in seconds (at most 43200)",
+  SQS_DEAD_LETTER_QUEUE: 'use a queue name such as "MyProject_DeadMessages"',
+  JOB_RETRIES: "set how many receives a job gets before it goes to the dead-letter queue (1 to 1000, e.g. 3)",
+  AUTO_MONITOR: BOOLEAN_FIX,
+  CREATE_DASHBOARD: BOOLEAN_FIX,
+  CLEAN_DASHBOARD: BOOLEAN_FIX,
+  CHECK_IF_DONE_BOOL: BOOLEAN_FIX,
+  EXPECTED_NUMBER_FILES: "set the number of output files that marks a job done, a whole number such as 7",
+  MIN_FILE_SIZE_BYTES: "set a size in bytes, a whole number such as 1",
+  NECESSARY_STRING: 'write a string, or "" to count every file',
+  ALWAYS_CONTINUE: BOOLEAN_FIX,
+  USE_PLUGINS: BOOLEAN_FIX,
+  UPDATE_PLUGINS: BOOLEAN_FIX,
+  PLUGINS_COMMIT: 'write a commit, tag or branch as a string, e.g. "v4.2.8", or null',
+  INSTALL_REQUIREMENTS: BOOLEAN_FIX,
+  REQUIREMENTS: 'write a string, e.g. "cellpose", or ""',
+  FLEET_API: 'use "spot-fleet" or "ec2-fleet"',
+  TASK_ROLE_ARN: 'use an ARN like "arn:aws:iam::123456789012:role/dcpWorkerRole", or null',
+  LOG_RETENTION_DAYS: `use one of ${LOG_RETENTION_CHOICES.join(", ")}`,
 };
 
 export interface ConfigOverrides {
@@ -24,23 +64,43 @@ export interface ConfigOverrides {
 /** Validates a config object (already parsed JSON); `source` names it in errors. */
 export function parseConfig(value: unknown, source: string): Config {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new UserInputError(source, undefined, "must be a JSON object of settings", 'write {"APP_NAME": "...", ...}; see config/config.example.json');
+    throw new UserInputError(source, "(top level)", "must be a JSON object of settings", 'write {"APP_NAME": "...", ...}; see config/config.example.json');
   }
   return resolveDerived(parseWithSchema(configSchema, value, source, CONFIG_HINTS, CONFIG_KEYS));
 }
 
-export async function loadConfig(path: string = DEFAULT_CONFIG_PATH, overrides: ConfigOverrides = {}): Promise<Config> {
-  if (!existsSync(path)) {
-    throw new UserInputError(path, undefined, "config file not found", `create it (cp config/config.example.json ${path}), import a DCP config.py with \`dcp config import config.py\`, or pass --config PATH`);
-  }
-  const config = parseConfig(await readJsonFile(path, "config file"), path);
-  return applyOverrides(config, overrides);
+/** The config file as read: the resolved config and the keys the file itself sets. */
+export interface LoadedConfig {
+  path: string;
+  config: Config;
+  /** Keys present in the file (the others have their defaults). */
+  keysInFile: string[];
 }
 
+export async function readConfigFile(path: string = DEFAULT_CONFIG_PATH, overrides: ConfigOverrides = {}): Promise<LoadedConfig> {
+  if (!existsSync(path)) {
+    throw new UserInputError(path, undefined, "config file not found", `create it (cp config/config.example.json ${path}), import a DCP config.py with \`dcp config import config.py -o ${path}\`, or pass --config PATH`);
+  }
+  const raw = await readJsonFile(path, "config file");
+  const config = applyOverrides(parseConfig(raw, path), overrides);
+  return { path, config, keysInFile: Object.keys(raw as object).filter((k) => k !== "$schema") };
+}
+
+export async function loadConfig(path: string = DEFAULT_CONFIG_PATH, overrides: ConfigOverrides = {}): Promise<Config> {
+  return (await readConfigFile(path, overrides)).config;
+}
+
+/** --region and --profile win over the file; they are checked like the file's own values. */
 export function applyOverrides(config: Config, overrides: ConfigOverrides): Config {
-  return {
-    ...config,
-    ...(overrides.region ? { AWS_REGION: overrides.region } : {}),
-    ...(overrides.profile ? { AWS_PROFILE: overrides.profile } : {}),
-  };
+  const flags: Record<string, unknown> = {};
+  if (overrides.region) flags.AWS_REGION = overrides.region;
+  if (overrides.profile) flags.AWS_PROFILE = overrides.profile;
+  if (Object.keys(flags).length === 0) return config;
+  const checked = configSchema.pick({ AWS_REGION: true, AWS_PROFILE: true }).partial().safeParse(flags);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const flag = issue.path[0] === "AWS_REGION" ? "--region" : "--profile";
+    throw new UserInputError("command line", flag, issue.message, CONFIG_HINTS[String(issue.path[0])] ?? "correct the value");
+  }
+  return { ...config, ...checked.data };
 }

@@ -1,0 +1,166 @@
+/**
+ * The teardown of a run as data: the ordered steps, computed from the state file, minus the steps
+ * already recorded as completed. The flow executes them one by one and records each, and every
+ * step treats "already gone" as done, so a teardown killed at any point and run again finishes.
+ */
+
+export const TEARDOWN_STEP_IDS = [
+  "scale-service",
+  "delete-alarms",
+  "cancel-fleet",
+  "delete-launch-template",
+  "delete-queue",
+  "delete-service",
+  "deregister-task-definitions",
+  "deregister-container-instances",
+  "delete-cluster",
+  "delete-dashboard",
+  "export-logs",
+  "export-instance-logs",
+  "finish",
+] as const;
+export type TeardownStepId = (typeof TEARDOWN_STEP_IDS)[number];
+
+/** What the plan needs from the state file (see teardownInputFromState in the flow). */
+export interface TeardownInput {
+  appName: string;
+  cluster: string;
+  serviceName: string;
+  taskFamily: string;
+  queueName: string;
+  deadLetterQueueName: string;
+  fleetApi: "spot-fleet" | "ec2-fleet";
+  fleetId: string;
+  launchTemplateId?: string | undefined;
+  dashboardName: string | null;
+  cleanDashboard: boolean;
+  bucket: string;
+  logGroup: string;
+  perInstanceLogGroup: string;
+  /** epoch ms: logs are exported from here to the time of the export */
+  startTimeMs: number;
+  completed: readonly string[];
+}
+
+export type TeardownStep =
+  | { id: "scale-service"; cluster: string; service: string }
+  | { id: "delete-alarms"; appName: string }
+  | { id: "cancel-fleet"; fleetApi: TeardownInput["fleetApi"]; fleetId: string }
+  | { id: "delete-launch-template"; launchTemplateId: string }
+  | { id: "delete-queue"; queueName: string; deadLetterQueueName: string }
+  | { id: "delete-service"; cluster: string; service: string }
+  | { id: "deregister-task-definitions"; family: string }
+  | { id: "deregister-container-instances"; cluster: string }
+  | { id: "delete-cluster"; cluster: string; service: string; family: string }
+  | { id: "delete-dashboard"; name: string }
+  | { id: "export-logs" | "export-instance-logs"; logGroup: string; bucket: string; prefix: string; fromMs: number }
+  | { id: "finish" };
+
+export interface TeardownPlan {
+  /** steps still to run, in order */
+  steps: TeardownStep[];
+  /** steps a previous run already completed */
+  completed: TeardownStepId[];
+  /** what teardown deliberately leaves in place */
+  kept: string[];
+}
+
+/** The S3 prefix a log group is exported to: exportedlogs/<group> (DCP's layout). */
+export function exportPrefix(logGroup: string): string {
+  return `exportedlogs/${logGroup.replace(/^\/+/, "")}`;
+}
+
+export function planTeardown(input: TeardownInput): TeardownPlan {
+  const all: TeardownStep[] = [
+    { id: "scale-service", cluster: input.cluster, service: input.serviceName },
+    { id: "delete-alarms", appName: input.appName },
+    { id: "cancel-fleet", fleetApi: input.fleetApi, fleetId: input.fleetId },
+  ];
+  if (input.fleetApi === "ec2-fleet" && input.launchTemplateId) {
+    all.push({ id: "delete-launch-template", launchTemplateId: input.launchTemplateId });
+  }
+  all.push(
+    { id: "delete-queue", queueName: input.queueName, deadLetterQueueName: input.deadLetterQueueName },
+    { id: "delete-service", cluster: input.cluster, service: input.serviceName },
+    { id: "deregister-task-definitions", family: input.taskFamily },
+    { id: "deregister-container-instances", cluster: input.cluster },
+  );
+  const kept = [`dead-letter queue ${input.deadLetterQueueName} (failed jobs stay inspectable)`, `log groups ${input.logGroup} and ${input.perInstanceLogGroup} (they expire on their own)`];
+  if (input.cluster === "default") kept.push("ECS cluster default (never deleted)");
+  else all.push({ id: "delete-cluster", cluster: input.cluster, service: input.serviceName, family: input.taskFamily });
+  if (input.dashboardName) {
+    if (input.cleanDashboard) all.push({ id: "delete-dashboard", name: input.dashboardName });
+    else kept.push(`dashboard ${input.dashboardName} (CLEAN_DASHBOARD is off)`);
+  }
+  for (const [id, logGroup] of [["export-logs", input.logGroup], ["export-instance-logs", input.perInstanceLogGroup]] as const) {
+    all.push({ id, logGroup, bucket: input.bucket, prefix: exportPrefix(logGroup), fromMs: input.startTimeMs });
+  }
+  all.push({ id: "finish" });
+  const done = new Set(input.completed);
+  return {
+    steps: all.filter((s) => !done.has(s.id)),
+    completed: all.filter((s) => done.has(s.id)).map((s) => s.id),
+    kept,
+  };
+}
+
+/** One line per step, for --dry-run and progress output. */
+export function describeStep(step: TeardownStep): string {
+  switch (step.id) {
+    case "scale-service":
+      return `scale ECS service ${step.service} to 0 tasks`;
+    case "delete-alarms":
+      return `delete the idle alarms ${step.appName}_i-*`;
+    case "cancel-fleet":
+      return `${step.fleetApi === "ec2-fleet" ? "delete EC2 Fleet" : "cancel spot fleet"} ${step.fleetId}, terminating its instances`;
+    case "delete-launch-template":
+      return `delete launch template ${step.launchTemplateId}`;
+    case "delete-queue":
+      return `delete job queue ${step.queueName} (keep dead-letter queue ${step.deadLetterQueueName})`;
+    case "delete-service":
+      return `delete ECS service ${step.service}`;
+    case "deregister-task-definitions":
+      return `deregister the ACTIVE task definitions of ${step.family}`;
+    case "deregister-container-instances":
+      return `deregister this fleet's container instances from cluster ${step.cluster}`;
+    case "delete-cluster":
+      return `delete ECS cluster ${step.cluster} unless something else uses it`;
+    case "delete-dashboard":
+      return `delete CloudWatch dashboard ${step.name}`;
+    case "export-logs":
+    case "export-instance-logs":
+      return `export log group ${step.logGroup} to s3://${step.bucket}/${step.prefix}/`;
+    case "finish":
+      return "mark the run finished in the state file";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whether the cluster can go.
+
+export interface ClusterUse {
+  /** false when DescribeClusters does not know it, or reports it INACTIVE */
+  exists: boolean;
+  /** services still listed in the cluster (ACTIVE or DRAINING) */
+  services: string[];
+  runningTasks: number;
+  pendingTasks: number;
+  /** tasks of this run's family still running or pending */
+  ownTasks: number;
+  /** container instances still registered (this fleet's were deregistered before) */
+  containerInstances: number;
+}
+
+export type ClusterDecision = { action: "delete" } | { action: "gone" } | { action: "keep"; reason: string } | { action: "wait"; reason: string };
+
+export function clusterDecision(name: string, ownService: string, use: ClusterUse): ClusterDecision {
+  if (name === "default") return { action: "keep", reason: "the default cluster is never deleted" };
+  if (!use.exists) return { action: "gone" };
+  const others = use.services.filter((s) => s !== ownService);
+  if (others.length) return { action: "keep", reason: `it runs other services (${others.join(", ")})` };
+  if (use.containerInstances > 0) return { action: "keep", reason: `${use.containerInstances} container instance(s) not from this fleet are registered` };
+  const otherTasks = use.runningTasks + use.pendingTasks - use.ownTasks;
+  if (otherTasks > 0) return { action: "keep", reason: `${otherTasks} task(s) of other task families run in it` };
+  if (use.services.length || use.ownTasks > 0) return { action: "wait", reason: `service ${ownService} is still draining` };
+  return { action: "delete" };
+}

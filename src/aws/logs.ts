@@ -1,4 +1,5 @@
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { CreateLogStreamCommand, PutLogEventsCommand, type InputLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, TagResourceCommand, type LogGroup } from "@aws-sdk/client-cloudwatch-logs";
 import type { Config } from "../config/schema.js";
@@ -57,4 +58,41 @@ export async function ensureLogGroups(ctx: AwsContext, config: Pick<Config, "APP
     results.push(await ensureLogGroup(client, name, config.LOG_RETENTION_DAYS, tags));
   }
   return results;
+}
+
+/** Creates a log stream unless it exists (retries of a job append to the same stream). */
+export async function ensureLogStream(client: CloudWatchLogsClient, group: string, stream: string): Promise<void> {
+  try {
+    await client.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
+  } catch (err) {
+    if ((err as { name?: string }).name !== "ResourceAlreadyExistsException") throw err;
+  }
+}
+
+/** PutLogEvents limits: 10,000 events and 1,048,576 bytes (message bytes + 26 each) per call. */
+const MAX_BATCH_EVENTS = 10_000;
+const MAX_BATCH_BYTES = 1_048_576;
+const EVENT_OVERHEAD = 26;
+/** One event's message is at most 256 KiB minus the overhead; longer lines are cut. */
+const MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD;
+
+/** Sends events (sorted by time, cut to CloudWatch's limits) in as few PutLogEvents calls as allowed. */
+export async function putLogEvents(client: CloudWatchLogsClient, group: string, stream: string, events: InputLogEvent[]): Promise<void> {
+  const sorted = [...events].sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0));
+  let batch: InputLogEvent[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (batch.length) await client.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: batch }));
+    batch = [];
+    bytes = 0;
+  };
+  for (const event of sorted) {
+    let message = event.message ?? "";
+    if (Buffer.byteLength(message) > MAX_EVENT_BYTES) message = Buffer.from(message).subarray(0, MAX_EVENT_BYTES - 8).toString(); // room for a cut character
+    const size = Buffer.byteLength(message) + EVENT_OVERHEAD;
+    if (batch.length >= MAX_BATCH_EVENTS || bytes + size > MAX_BATCH_BYTES) await flush();
+    batch.push({ timestamp: event.timestamp, message: message || " " });
+    bytes += size;
+  }
+  await flush();
 }

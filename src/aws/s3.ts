@@ -1,7 +1,60 @@
 import { S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, type PutObjectCommandInput } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 
 export function s3Client(ctx: AwsContext): S3Client {
   // Virtual-host addressing cannot resolve <bucket>.localhost, so emulators need path style.
   return instrument(new S3Client({ ...clientOptions(ctx), forcePathStyle: endpointOverridden("s3") }), "s3");
+}
+
+export interface S3ObjectSummary {
+  key: string;
+  size: number;
+}
+
+/** Every object under `prefix` (ListObjectsV2, all pages). */
+export async function listObjects(client: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<S3ObjectSummary[]> {
+  const objects: S3ObjectSummary[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
+    for (const o of page.Contents ?? []) if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects;
+}
+
+/** Streams one object to `file` (written to a temporary name, then renamed: never a partial file). */
+export async function downloadToFile(client: S3Client, bucket: string, key: string, file: string, signal?: AbortSignal): Promise<number> {
+  await mkdir(dirname(file), { recursive: true });
+  const { Body, ContentLength } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+  if (!Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  const partial = `${file}.${process.pid}.partial`;
+  try {
+    await pipeline(Body as Readable, createWriteStream(partial), { signal });
+    await rename(partial, file);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
+  return ContentLength ?? 0;
+}
+
+/** Uploads one local file (multipart above 8 MiB, through @aws-sdk/lib-storage). */
+export async function uploadFile(client: S3Client, params: Omit<PutObjectCommandInput, "Body">, file: string, signal?: AbortSignal): Promise<void> {
+  const upload = new Upload({ client, params: { ...params, Body: createReadStream(file) }, queueSize: 4, partSize: 8 * 1024 * 1024, leavePartsOnError: false });
+  const abort = () => void upload.abort();
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    if (signal?.aborted) throw signal.reason ?? new Error("aborted");
+    await upload.done();
+  } finally {
+    signal?.removeEventListener("abort", abort);
+  }
 }

@@ -1,4 +1,5 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SetQueueAttributesCommand, TagQueueCommand } from "@aws-sdk/client-sqs";
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
@@ -68,4 +69,55 @@ export async function ensureQueue(client: SQSClient, name: string, attributes: Q
   }
   const arn = current.QueueArn ?? (await queueArn(client, existingUrl));
   return { url: existingUrl, arn, change: existingStatus(kind, name, changes) };
+}
+
+/** What the worker needs to know about its queue: its lease length and its redrive limit. */
+export interface WorkerQueueSettings {
+  visibilitySeconds: number;
+  /** maxReceiveCount of the redrive policy; undefined without a dead-letter queue. */
+  maxReceiveCount: number | undefined;
+  deadLetterArn: string | undefined;
+}
+
+export async function workerQueueSettings(client: SQSClient, url: string): Promise<WorkerQueueSettings> {
+  const { Attributes = {} } = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout", "RedrivePolicy"] }));
+  let maxReceiveCount: number | undefined;
+  let deadLetterArn: string | undefined;
+  if (Attributes.RedrivePolicy) {
+    const policy = JSON.parse(Attributes.RedrivePolicy) as { maxReceiveCount?: number | string; deadLetterTargetArn?: string };
+    maxReceiveCount = policy.maxReceiveCount === undefined ? undefined : Number(policy.maxReceiveCount);
+    deadLetterArn = policy.deadLetterTargetArn;
+  }
+  return { visibilitySeconds: Number(Attributes.VisibilityTimeout ?? 30), maxReceiveCount, deadLetterArn };
+}
+
+/** Messages visible, in flight and delayed (SQS's approximate counts). */
+export async function queueActivity(client: SQSClient, url: string): Promise<{ visible: number; inFlight: number; delayed: number }> {
+  const { Attributes = {} } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"] }),
+  );
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
+}
+
+/** Sets a received message's visibility: 0 hands it back at once, N keeps the lease N more seconds. */
+export async function setMessageVisibility(client: SQSClient, url: string, receiptHandle: string, seconds: number): Promise<void> {
+  await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+}
+
+export async function deleteMessage(client: SQSClient, url: string, receiptHandle: string): Promise<void> {
+  await client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: receiptHandle }));
+}
+
+export async function sendMessage(client: SQSClient, url: string, body: string, attributes: Record<string, MessageAttributeValue> = {}): Promise<void> {
+  await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(Object.keys(attributes).length ? { MessageAttributes: attributes } : {}) }));
+}
+
+/** The queue URL of an ARN (arn:aws:sqs:region:account:name). */
+export async function queueUrlOfArn(client: SQSClient, arn: string): Promise<string | undefined> {
+  const parts = arn.split(":");
+  return findQueueUrl(client, parts[5] ?? "");
 }

@@ -90,7 +90,11 @@ export async function runSetup(config: Config, output: Output): Promise<SetupSum
   await output.step(
     `Log groups ${config.LOG_GROUP_NAME}, ${names.perInstanceLogGroup}`,
     () => ensureLogGroups(ctx, config),
-    (groups) => groups.map((g) => `${g.name} ${describe(record(g))}`).join(", "),
+    (groups) => {
+      groups.forEach(record);
+      const same = groups.every((g) => g.status === groups[0]?.status && !g.changes.length);
+      return same ? describe(groups[0]!) : groups.map((g) => `${g.name} ${describe(g)}`).join(", ");
+    },
   );
 
   const summary = summarize(resources, queue.url, taskDefinition.arn);

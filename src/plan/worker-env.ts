@@ -9,7 +9,7 @@
  * the config only, never from the caller's environment, and a name that looks like a credential is
  * refused (DCP put AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in plaintext here, reference 1.1).
  */
-import type { Config } from "../config/schema.js";
+import { effectiveBuckets, type Config } from "../config/schema.js";
 
 export interface EnvVar {
   name: string;
@@ -63,11 +63,13 @@ export function workerEnvironment(config: Config, queueUrl: string): EnvVar[] {
   add("NECESSARY_STRING", config.NECESSARY_STRING);
   add("DOWNLOAD_FILES", config.DOWNLOAD_FILES);
   add("ALWAYS_CONTINUE", config.ALWAYS_CONTINUE);
-  // Unset buckets are left out: the worker then falls back to AWS_BUCKET (SOURCE, DESTINATION)
-  // or SOURCE_BUCKET (WORKSPACE). DCP only sent DESTINATION_BUCKET with SOURCE_BUCKET (a bug).
-  add("SOURCE_BUCKET", config.SOURCE_BUCKET);
-  add("DESTINATION_BUCKET", config.DESTINATION_BUCKET);
-  add("WORKSPACE_BUCKET", config.WORKSPACE_BUCKET);
+  // The buckets after DCP's fallbacks (SOURCE and DESTINATION -> AWS_BUCKET, WORKSPACE -> SOURCE),
+  // always set, so the original worker and dcp's read the same names. DCP sent DESTINATION_BUCKET
+  // only along with SOURCE_BUCKET.
+  const buckets = effectiveBuckets(config);
+  add("SOURCE_BUCKET", buckets.source);
+  add("DESTINATION_BUCKET", buckets.destination);
+  add("WORKSPACE_BUCKET", buckets.workspace);
   add("UPLOAD_FLAGS", config.UPLOAD_FLAGS);
   if (config.USE_PLUGINS) {
     add("UPDATE_PLUGINS", config.UPDATE_PLUGINS);

@@ -8,7 +8,7 @@ const ctx = { region: "us-east-1", profile: undefined };
 describe("ensureLogGroups", () => {
   it("creates both groups with retention and the app tag, then reports them unchanged, then fixes drift", async () => {
     const app = uniqueAppName("Logs");
-    const config = { APP_NAME: app, LOG_GROUP_NAME: `${app}Grp`, LOG_RETENTION_DAYS: 30 };
+    const config = { APP_NAME: app, LOG_GROUP_NAME: `${app}Grp`, LOG_RETENTION_DAYS: 30 as const };
     const first = await ensureLogGroups(ctx, config);
     expect(first.map((r) => [r.name, r.status])).toEqual([
       [`${app}Grp`, "created"],

@@ -138,11 +138,12 @@ describe("task definition", () => {
   /** What ECS returns for a registered spec: the same fields plus its own defaults. */
   function described(): ExistingTaskDefinition & Record<string, unknown> {
     const container = spec.containerDefinitions[0]!;
+    const ecsDefaults = { portMappings: [], mountPoints: [], volumesFrom: [] };
     return {
       revision: 4,
       status: "ACTIVE",
       networkMode: "bridge",
-      containerDefinitions: [{ ...container, environment: [...container.environment].reverse(), portMappings: [], mountPoints: [], volumesFrom: [] }],
+      containerDefinitions: [{ ...container, environment: [...container.environment].reverse(), ...ecsDefaults }],
     };
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
 import { DEAD_LETTER_QUEUE_ATTRIBUTES, diffQueueAttributes, jobQueueAttributes } from "../src/plan/queue-attributes.js";
 import { diffTaskDefinition, STOP_TIMEOUT_SECONDS, taskDefinitionSpec, type ExistingTaskDefinition } from "../src/plan/task-definition.js";
+import { appTags, missingTags } from "../src/plan/reconcile.js";
 import { CREDENTIAL_NAME, WORKER_ENV_KEYS, workerEnvironment } from "../src/plan/worker-env.js";
 
 const DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:MyApp_Dead";
@@ -165,5 +166,14 @@ describe("task definition", () => {
     expect(changes.join(" ")).not.toContain("old-plaintext-secret");
     expect(diffTaskDefinition({ ...spec, taskRoleArn: "arn:aws:iam::123456789012:role/w" }, described())).toEqual(["taskRoleArn none -> arn:aws:iam::123456789012:role/w"]);
     expect(diffTaskDefinition(spec, undefined)).toEqual(["no active revision"]);
+  });
+});
+
+describe("tags", () => {
+  it("adds only the keys a resource lacks, never overwriting another app's dcp:app", () => {
+    expect(appTags("MyApp")).toEqual({ "dcp:app": "MyApp" });
+    expect(missingTags({}, appTags("MyApp"))).toEqual({ "dcp:app": "MyApp" });
+    expect(missingTags({ "dcp:app": "MyApp", team: "x" }, appTags("MyApp"))).toEqual({});
+    expect(missingTags({ "dcp:app": "OtherApp" }, appTags("MyApp"))).toEqual({});
   });
 });

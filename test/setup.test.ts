@@ -144,6 +144,15 @@ describe("dcp setup", () => {
     expect(byName[`${app}Cluster`]).toMatchObject({ kind: "ECS cluster", status: "created" });
     const { clusters } = await ecs.send(new DescribeClustersCommand({ clusters: [`${app}Cluster`] }));
     expect(clusters?.[0]?.status).toBe("ACTIVE");
+
+    // A second app sharing the dead-letter queue (DCP's default "user_DeadMessages" is shared) leaves
+    // its dcp:app tag alone, so neither app's setup keeps "updating" it.
+    const other = uniqueAppName("Share");
+    const otherDir = tempDir();
+    const shared = await setup(otherDir, writeConfig(otherDir, { ...appSettings(other), SQS_DEAD_LETTER_QUEUE: `${app}_Dead` }));
+    expect(shared.resources[0]).toEqual({ kind: "dead-letter queue", name: `${app}_Dead`, status: "unchanged", changes: [] });
+    const { Tags } = await sqs.send(new ListQueueTagsCommand({ QueueUrl: deadUrl }));
+    expect(Tags).toEqual({ "dcp:app": app });
   });
 
   it("refuses a config whose dead-letter queue is the job queue, with exit 2 and nothing created", async () => {

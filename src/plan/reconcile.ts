@@ -21,10 +21,14 @@ export function appTags(appName: string): Record<string, string> {
   return { [APP_TAG_KEY]: appName };
 }
 
-/** Desired tags whose value is missing or different in `existing` (tags are only ever added, never removed). */
+/**
+ * Desired tags whose key `existing` lacks. Tags are only ever added, never removed or overwritten:
+ * a resource two apps share (DCP's default dead-letter queue "user_DeadMessages", say) keeps the
+ * dcp:app of the app that created it, instead of flipping between apps on every setup.
+ */
 export function missingTags(existing: Readonly<Record<string, string>>, desired: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(desired)) if (existing[key] !== value) out[key] = value;
+  for (const [key, value] of Object.entries(desired)) if (!(key in existing)) out[key] = value;
   return out;
 }
 

@@ -121,3 +121,34 @@ export async function queueUrlOfArn(client: SQSClient, arn: string): Promise<str
   const parts = arn.split(":");
   return findQueueUrl(client, parts[5] ?? "");
 }
+
+// --- submit -------------------------------------------------------------------------------------
+
+import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+
+export interface BatchEntry {
+  Id: string;
+  MessageBody: string;
+}
+
+export interface BatchEntryFailure {
+  id: string;
+  code: string;
+  message: string;
+  /** true: the entry itself is wrong and resending it cannot help. */
+  senderFault: boolean;
+}
+
+export interface BatchOutcome {
+  successful: string[];
+  failed: BatchEntryFailure[];
+}
+
+/** One SendMessageBatch call (at most 10 entries, 256 KiB in all): the entries SQS took and those it refused. */
+export async function sendMessageBatch(client: SQSClient, url: string, entries: readonly BatchEntry[]): Promise<BatchOutcome> {
+  const out = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [...entries] }));
+  return {
+    successful: (out.Successful ?? []).map((s) => s.Id ?? ""),
+    failed: (out.Failed ?? []).map((f) => ({ id: f.Id ?? "", code: f.Code ?? "unknown", message: f.Message ?? "", senderFault: Boolean(f.SenderFault) })),
+  };
+}

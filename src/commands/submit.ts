@@ -1,12 +1,40 @@
-import type { Command } from "commander";
-import { OperationalError } from "../errors.js";
+import { InvalidArgumentError, type Command } from "commander";
+import { z } from "zod";
+import { commandConfig, commandOutput, withExamples } from "./shared.js";
 
-// Work in progress: replaced by the real command in this session's work on it.
+const concurrencySchema = z.coerce
+  .number({ error: "expected a whole number" })
+  .int({ error: "expected a whole number" })
+  .min(1, { error: "must be at least 1" })
+  .max(100, { error: "must be at most 100" });
+
+function parseConcurrency(value: string): number {
+  const result = concurrencySchema.safeParse(value);
+  if (!result.success) throw new InvalidArgumentError(`${result.error.issues[0]?.message ?? "invalid"}. Fix: pass a number from 1 to 100, e.g. --concurrency 16.`);
+  return result.data;
+}
+
 export function registerSubmit(program: Command): void {
-  program
+  const command = program
     .command("submit")
-    .description("(not built yet)")
-    .action(() => {
-      throw new OperationalError("'submit' is not built yet");
+    .description(
+      "Send one message per group of a DCP job file to the job queue (SQS_QUEUE_NAME). The whole file is checked " +
+        "first (nothing is sent if any group is wrong); then messages go 10 per SendMessageBatch call, several calls " +
+        "at once, and only the entries SQS refuses are retried. Job files of any size are streamed.",
+    )
+    .argument("<job.json>", "a DCP job file: shared pipeline, data_file, input, output[, output_structure] and groups")
+    .option("--dry-run", "check the file and show what would be sent, without calling AWS")
+    .option("--json", "print a summary object as JSON on stdout")
+    .option("--concurrency <n>", "SendMessageBatch calls in flight at once (1-100)", parseConcurrency, 16)
+    .action(async (file: string, options: { dryRun?: boolean; json?: boolean; concurrency: number }, cmd: Command) => {
+      const config = await commandConfig(cmd);
+      const { runSubmit } = await import("../flows/submit.js");
+      await runSubmit(file, options, config, commandOutput(cmd));
     });
+  withExamples(command, [
+    "dcp submit files/exampleJob.json --dry-run",
+    "dcp submit files/exampleJob.json",
+    "dcp --config config/plate1.json submit jobs/plate1.json --json | jq .queueDepth",
+    "dcp submit jobs/big.json --concurrency 32",
+  ]);
 }

@@ -1,0 +1,332 @@
+/**
+ * `dcp submit` and the submit path other commands reuse.
+ *
+ * For `dcp make-jobs --submit` and other callers:
+ *   submitMessages(config, messages, { output, total?, concurrency?, unsentFile?, throwOnUnsent? })
+ *     : Promise<SubmitReport>
+ *     messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, read lazily (a generator is fine).
+ *     Looks up SQS_QUEUE_NAME (OperationalError "run `dcp setup`" when missing), sends each message
+ *     once with SendMessageBatch under bounded concurrency, shows progress, reads the queue depth.
+ *     Messages SQS refused are written to `unsentFile` (a job file that resubmits them) and, unless
+ *     throwOnUnsent is false, an OperationalError follows. SubmitReport: { queue, queueUrl, sent,
+ *     unsent: UnsentMessage[], unsentFile?, queueDepth, calls, seconds }.
+ *   sendMessages(sqs, queueUrl, messages, options?): Promise<SendResult>: the engine without output.
+ *   checkJobFile(file) and jobFileMessages(checked) in src/plan/job-reader.ts stream a job file:
+ *     pass 1 validates and counts, pass 2 yields one DcpMessage per group.
+ */
+import { writeFile } from "node:fs/promises";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { awsContext } from "../aws/context.js";
+import { findQueueUrl, queueActivity, sendMessageBatch, sqsClient, type BatchEntry, type BatchOutcome } from "../aws/sqs.js";
+import type { Config } from "../config/schema.js";
+import { OperationalError } from "../errors.js";
+import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../plan/job-batch.js";
+import { checkJobFile, jobFileMessages, type CheckedJobFile } from "../plan/job-reader.js";
+import { messageBody, type DcpMessage } from "../plan/message.js";
+import { progressBar, type Output } from "../ui/output.js";
+
+export const DEFAULT_CONCURRENCY = 16;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+const DRY_RUN_SAMPLES = 3;
+
+export type BatchSender = (entries: readonly BatchEntry[]) => Promise<BatchOutcome>;
+
+export interface SendOptions {
+  /** SendMessageBatch calls in flight at once (default 16). */
+  concurrency?: number;
+  /** Sends per entry before it is reported unsent (default 5). */
+  maxAttempts?: number;
+  /** First retry delay; doubles per attempt, with jitter (default 200 ms). */
+  retryBaseMs?: number;
+  onProgress?: (progress: { sent: number; unsent: number }) => void;
+  /** Replaces the SendMessageBatch call (tests and benchmarks). */
+  sendBatch?: BatchSender;
+}
+
+export interface UnsentMessage {
+  /** Position of the message in the input (the group index for a job file). */
+  seq: number;
+  message: DcpMessage;
+  code: string;
+  reason: string;
+  senderFault: boolean;
+}
+
+export interface SendResult {
+  sent: number;
+  unsent: UnsentMessage[];
+  /** SendMessageBatch calls made, retries included. */
+  calls: number;
+  /** Entries sent again after SQS reported them failed. */
+  retried: number;
+  seconds: number;
+}
+
+interface Item {
+  seq: number;
+  message: DcpMessage;
+  body: string;
+  bytes: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends every message exactly once: batches of up to 10 (and 256 KiB), `concurrency` calls in
+ * flight, and only the entries a batch reports failed (not sender faults) are sent again, with
+ * backoff, up to `maxAttempts`. A call that fails as a whole with a client fault (no queue, no
+ * permission) stops everything; other call failures are retried like failed entries.
+ */
+export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string, messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, options: SendOptions = {}): Promise<SendResult> {
+  const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+  const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  const retryBaseMs = options.retryBaseMs ?? 200;
+  const sendBatch: BatchSender =
+    options.sendBatch ??
+    ((entries) => {
+      if (!sqs) throw new Error("sendMessages needs an SQS client or a sendBatch function");
+      return sendMessageBatch(sqs, queueUrl, entries);
+    });
+  const started = performance.now();
+  const result: SendResult = { sent: 0, unsent: [], calls: 0, retried: 0, seconds: 0 };
+  const report = () => options.onProgress?.({ sent: result.sent, unsent: result.unsent.length });
+  const giveUp = (item: Item, code: string, reason: string, senderFault: boolean) => result.unsent.push({ seq: item.seq, message: item.message, code, reason, senderFault });
+
+  async function* items(): AsyncGenerator<Item> {
+    let seq = 0;
+    for await (const message of messages) {
+      const body = messageBody(message);
+      const item = { seq: seq++, message, body, bytes: Buffer.byteLength(body) };
+      if (item.bytes > MAX_BATCH_BYTES) {
+        giveUp(item, "MessageTooLong", `the body is ${item.bytes} bytes, over SQS's limit of ${MAX_BATCH_BYTES}`, true);
+        report();
+        continue;
+      }
+      yield item;
+    }
+  }
+
+  async function sendWithRetries(batch: Item[]): Promise<void> {
+    let pending = batch;
+    for (let attempt = 1; pending.length; attempt++) {
+      const byId = new Map(pending.map((item) => [String(item.seq), item]));
+      let outcome: BatchOutcome;
+      try {
+        result.calls += 1;
+        outcome = await sendBatch(pending.map((item) => ({ Id: String(item.seq), MessageBody: item.body })));
+      } catch (err) {
+        if (isClientFault(err) || attempt >= maxAttempts) throw err;
+        result.retried += pending.length;
+        await sleep(retryDelayMs(attempt, retryBaseMs));
+        continue;
+      }
+      const retry: Item[] = [];
+      for (const id of outcome.successful) {
+        if (byId.delete(id)) result.sent += 1;
+      }
+      for (const failure of outcome.failed) {
+        const item = byId.get(failure.id);
+        if (!item) continue;
+        byId.delete(failure.id);
+        if (failure.senderFault || attempt >= maxAttempts) giveUp(item, failure.code, failure.message || failure.code, failure.senderFault);
+        else retry.push(item);
+      }
+      // An entry SQS neither accepted nor refused may or may not be queued: report it, never resend it.
+      for (const item of byId.values()) giveUp(item, "NoResult", "SQS's reply did not mention this entry; it may or may not be queued", false);
+      report();
+      pending = retry;
+      if (retry.length) {
+        result.retried += retry.length;
+        await sleep(retryDelayMs(attempt, retryBaseMs));
+      }
+    }
+  }
+
+  const batches = packBatches(items());
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined) {
+      // Async generators queue concurrent next() calls, so each batch goes to exactly one worker.
+      const next = await batches.next();
+      if (next.done) return;
+      await sendWithRetries(next.value);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: concurrency }, () =>
+      worker().catch((err: unknown) => {
+        failure ??= err;
+      }),
+    ),
+  );
+  result.seconds = (performance.now() - started) / 1000;
+  if (failure !== undefined) {
+    if (failure instanceof OperationalError || (failure as { exitCode?: unknown }).exitCode !== undefined) throw failure;
+    const err = failure as { name?: string; message?: string };
+    throw new OperationalError(
+      `sending stopped: ${err.name ?? "Error"}: ${err.message ?? String(failure)}. ${result.sent} messages were sent before it` +
+        " (calls in flight may have queued a few more; check the queue before sending the rest)",
+    );
+  }
+  return result;
+}
+
+function isClientFault(err: unknown): boolean {
+  const e = err as { $fault?: string; $metadata?: { httpStatusCode?: number }; name?: string };
+  if (e.name === "ThrottlingException" || e.name === "RequestThrottled") return false;
+  return e.$fault === "client";
+}
+
+export interface SubmitOptions extends Pick<SendOptions, "concurrency" | "maxAttempts" | "retryBaseMs"> {
+  output: Output;
+  /** Number of messages, for the progress bar. */
+  total?: number;
+  /** Where refused messages are written as a job file (default: dcp-unsent-<time>.json). */
+  unsentFile?: string;
+  /** Throw an OperationalError when some messages were not sent (default true). */
+  throwOnUnsent?: boolean;
+}
+
+export interface SubmitReport {
+  queue: string;
+  queueUrl: string;
+  sent: number;
+  unsent: UnsentMessage[];
+  unsentFile: string | undefined;
+  /** ApproximateNumberOfMessages after sending. */
+  queueDepth: number;
+  calls: number;
+  retried: number;
+  seconds: number;
+}
+
+/** Looks up the job queue, sends the messages with progress, reports the queue depth. */
+export async function submitMessages(config: Config, messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, options: SubmitOptions): Promise<SubmitReport> {
+  const { output } = options;
+  const queue = config.SQS_QUEUE_NAME;
+  const sqs = sqsClient(awsContext(config));
+  const queueUrl = await findQueueUrl(sqs, queue);
+  if (!queueUrl) {
+    throw new OperationalError(`the job queue ${queue} does not exist in ${config.AWS_REGION}. Run \`dcp setup\` first (it creates the queue and its dead-letter queue), or check SQS_QUEUE_NAME and AWS_REGION in the config`);
+  }
+  const total = options.total;
+  const sent = await output.step(
+    `Sending to ${queue}`,
+    (handle) => {
+      const throttle = progressThrottle(output.interactive ? 100 : 5000);
+      const started = performance.now();
+      return sendMessages(sqs, queueUrl, messages, {
+        ...options,
+        onProgress: ({ sent, unsent }) => {
+          if (!throttle()) return;
+          const rate = Math.round(sent / Math.max(0.001, (performance.now() - started) / 1000));
+          const done = total ? progressBar(sent + unsent, total) : `${sent} sent`;
+          handle.update(`${done}${unsent ? `, ${unsent} unsent` : ""}, ${rate} msgs/s`);
+        },
+      });
+    },
+    (r) => `${r.sent} sent in ${r.seconds.toFixed(1)} s (${Math.round(r.sent / Math.max(r.seconds, 0.001))} msgs/s, ${r.calls} SendMessageBatch calls)`,
+  );
+  const depth = (await queueActivity(sqs, queueUrl)).visible;
+  output.line(`Queue ${queue} now holds about ${depth} messages waiting for workers.`);
+
+  let unsentFile: string | undefined;
+  if (sent.unsent.length) {
+    unsentFile = options.unsentFile ?? `dcp-unsent-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+    await writeUnsentJobFile(unsentFile, sent.unsent);
+    for (const u of sent.unsent.slice(0, 10)) output.warn(`message ${u.seq} not sent: ${u.code}: ${u.reason}`);
+    if (sent.unsent.length > 10) output.warn(`... and ${sent.unsent.length - 10} more`);
+    output.warn(`${sent.unsent.length} messages were not sent; they are in ${unsentFile} (a job file: fix and \`dcp submit\` it to send just those)`);
+  }
+  const report: SubmitReport = { queue, queueUrl, sent: sent.sent, unsent: sent.unsent, unsentFile, queueDepth: depth, calls: sent.calls, retried: sent.retried, seconds: sent.seconds };
+  if (unsentFile && options.throwOnUnsent !== false) throw unsentError(report);
+  return report;
+}
+
+function unsentError(report: SubmitReport): OperationalError {
+  return new OperationalError(`${report.unsent.length} of ${report.sent + report.unsent.length} messages were not sent (listed in ${report.unsentFile}); the ${report.sent} others were sent once`);
+}
+
+/** Returns true at most once per `intervalMs` (the first call included). */
+function progressThrottle(intervalMs: number): () => boolean {
+  let last = -Infinity;
+  return () => {
+    const now = performance.now();
+    if (now - last < intervalMs) return false;
+    last = now;
+    return true;
+  };
+}
+
+/** A job file holding only the unsent messages, each group carrying all its values (the dcp extension). */
+async function writeUnsentJobFile(file: string, unsent: readonly UnsentMessage[]): Promise<void> {
+  const groups = [...unsent].sort((a, b) => a.seq - b.seq).map((u) => `    ${messageBody(u.message)}`);
+  const comment = JSON.stringify(`Messages dcp submit could not send (${new Date().toISOString()}); each group carries its own shared values`);
+  await writeFile(file, `{\n  "_comment": ${comment},\n  "groups": [\n${groups.join(",\n")}\n  ]\n}\n`);
+}
+
+export interface SubmitFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  concurrency?: number;
+}
+
+/** `dcp submit <job.json>`: validate the whole file, then send (or, with --dry-run, show) its messages. */
+export async function runSubmit(file: string, flags: SubmitFlags, config: Config, output: Output): Promise<void> {
+  const job = await output.step(
+    `Checking ${file}`,
+    (handle) => checkJobFile(file, (groups) => handle.update(`${groups} groups read`)),
+    (j) => `${j.groups} groups, all valid (${describeGroups(j)})`,
+  );
+  const base = { file, queue: config.SQS_QUEUE_NAME, region: config.AWS_REGION, groups: job.groups, stringGroups: job.stringGroups, dictGroups: job.dictGroups, groupsWithOverrides: job.groupsWithOverrides };
+  if (flags.dryRun) {
+    const samples = await firstMessages(job, DRY_RUN_SAMPLES);
+    output.line(`Dry run: ${job.groups} messages would go to the queue ${config.SQS_QUEUE_NAME} in ${config.AWS_REGION} (10 per SendMessageBatch call). Nothing was sent.`);
+    output.line(`First ${samples.length} message bodies:`);
+    for (const body of samples) output.line(`  ${body}`);
+    output.result({ ...base, dryRun: true, firstBodies: samples.map((b) => JSON.parse(b) as unknown) });
+    return;
+  }
+  const report = await submitMessages(config, jobFileMessages(job), {
+    output,
+    total: job.groups,
+    concurrency: flags.concurrency,
+    unsentFile: unsentFileFor(file),
+    throwOnUnsent: false,
+  });
+  output.result({
+    ...base,
+    dryRun: false,
+    queueUrl: report.queueUrl,
+    sent: report.sent,
+    unsent: report.unsent.length,
+    unsentFile: report.unsentFile ?? null,
+    failures: report.unsent.slice(0, 100).map((u) => ({ group: u.seq, code: u.code, reason: u.reason, senderFault: u.senderFault })),
+    queueDepth: report.queueDepth,
+    calls: report.calls,
+    retried: report.retried,
+    seconds: Number(report.seconds.toFixed(3)),
+    messagesPerSecond: Math.round(report.sent / Math.max(report.seconds, 0.001)),
+  });
+  if (report.unsentFile) throw unsentError(report);
+}
+
+function describeGroups(job: CheckedJobFile): string {
+  const parts = [`${job.stringGroups} "Metadata" strings`, `${job.dictGroups} dicts`];
+  if (job.groupsWithOverrides) parts.push(`${job.groupsWithOverrides} with their own shared values`);
+  return parts.join(", ");
+}
+
+async function firstMessages(job: CheckedJobFile, count: number): Promise<string[]> {
+  const bodies: string[] = [];
+  for await (const message of jobFileMessages(job)) {
+    bodies.push(messageBody(message));
+    if (bodies.length >= count) break;
+  }
+  return bodies;
+}
+
+function unsentFileFor(file: string): string {
+  const stem = file.replace(/\.json$/i, "");
+  return `${stem}.unsent-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+}

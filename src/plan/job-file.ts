@@ -1,0 +1,358 @@
+import { hash } from "node:crypto";
+import { z } from "zod";
+import { UserInputError } from "../errors.js";
+import { issueToInputError, type FixHints } from "../validation.js";
+import { MAX_MESSAGE_BYTES, SHARED_KEYS, messageBody, parseMetadataString, type DcpMessage, type SharedKey } from "./message.js";
+
+/**
+ * DCP job files (reference 3.1), validated one group at a time so a million-group file is never
+ * held in memory: `parseSharedValue` and `parseGroup` check single values, `JobFileCheck` keeps
+ * only what whole-file rules need (a 64-bit hash per group for duplicates, a few maxima per
+ * combination of overridden keys for message sizes) and decides at the end.
+ *
+ * Extension over DCP: a `{"Metadata": ...}` group may carry its own values of the shared keys
+ * (`{"Metadata": "...", "data_file": "..."}`), which override the file's shared values for that
+ * group only (`dcp make-jobs` writes such files). DCP's submitJob ignores them.
+ */
+
+/** Keys DCP ignores anywhere in a job file: `_comment`, `_comment1`, `_comment_plates`... */
+export function isCommentKey(key: string): boolean {
+  return key.startsWith("_comment");
+}
+
+export const JOB_FILE_KEYS = [...SHARED_KEYS, "groups"] as const;
+export const REQUIRED_SHARED_KEYS = ["pipeline", "data_file", "input", "output"] as const satisfies readonly SharedKey[];
+
+export type SharedValues = Partial<Record<SharedKey, string>>;
+
+const METADATA_EXAMPLE = '"Metadata_Plate=Plate1,Metadata_Well=A01,Metadata_Site=1"';
+
+const SHARED_HINTS: FixHints = {
+  pipeline: 'set it to the S3 key of the .cppipe (or .h5 batch file) in WORKSPACE_BUCKET, e.g. "projects/analysis.cppipe"',
+  data_file: 'set it to the S3 key of the LoadData .csv, batch .h5 or file list .txt in WORKSPACE_BUCKET, e.g. "projects/load_data.csv"',
+  input: 'set it to the input folder under the bucket mount as a string, e.g. "projects/input/"',
+  output: 'set it to the output prefix in DESTINATION_BUCKET as a string, e.g. "projects/output/"',
+  output_structure: 'use a string such as "Metadata_Plate-Metadata_Well-Metadata_Site", or "" for the default',
+  groups: `list one object per job, e.g. [{"Metadata": ${METADATA_EXAMPLE}}]`,
+};
+
+/** Values of the shared keys: plain strings; pipeline and data_file may not be empty. */
+const sharedValueSchemas: Record<SharedKey, z.ZodType<string>> = {
+  pipeline: z.string().min(1, { error: "is empty" }),
+  data_file: z.string().min(1, { error: "is empty" }),
+  input: z.string(),
+  output: z.string(),
+  output_structure: z.string(),
+};
+
+export function isSharedKey(key: string): key is SharedKey {
+  return (SHARED_KEYS as readonly string[]).includes(key);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A zod issue that carries its own fix (params.fix), for rules whose fix depends on the problem. */
+function customIssue(ctx: z.RefinementCtx, message: string, fix: string, path: PropertyKey[] = []): void {
+  ctx.addIssue({ code: "custom", message, params: { fix }, path });
+}
+
+const NO_SPACES_FIX = "remove the spaces: cellprofiler -g cannot take them (rename the metadata in the LoadData CSV if the values themselves hold spaces)";
+
+/** One `Key=value` list, DCP's string form. Specific problems get specific fixes. */
+const metadataStringSchema = z.string().superRefine((value, ctx) => {
+  if (value === "") return customIssue(ctx, "is empty", `write the group's metadata, e.g. ${METADATA_EXAMPLE}`);
+  if (/\s/.test(value)) return customIssue(ctx, `contains a space ("${clip(value)}")`, NO_SPACES_FIX);
+  for (const pair of value.split(",")) {
+    if (pair === "") return customIssue(ctx, `has an empty item ("${clip(value)}")`, "remove the extra comma");
+    const eq = pair.indexOf("=");
+    if (eq < 0) return customIssue(ctx, `item "${clip(pair)}" has no "="`, `write each item as Key=value, e.g. ${METADATA_EXAMPLE}`);
+    if (eq === 0) return customIssue(ctx, `item "${clip(pair)}" has no key before "="`, `write each item as Key=value, e.g. ${METADATA_EXAMPLE}`);
+  }
+});
+
+const metadataKeySchema = z.string().superRefine((key, ctx) => {
+  if (key === "" || /[\s,=]/.test(key)) customIssue(ctx, `key "${clip(key)}" holds a space, "," or "=" (or is empty)`, "use metadata names as in the LoadData CSV, e.g. Metadata_Plate");
+  else if (isSharedKey(key) || key === "groups") customIssue(ctx, `"${key}" is a shared key, not metadata`, `to give this group its own ${key}, write the group as {"Metadata": ${METADATA_EXAMPLE}, "${key}": "..."}`);
+});
+
+const metadataValueSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (typeof value !== "string") {
+      const fix = typeof value === "number" ? `quote it: "${value}" (DCP's worker fails on numbers in dict metadata)` : 'write the value as a string, e.g. "A01"';
+      return customIssue(ctx, `expected a string, got ${describeType(value)}`, fix);
+    }
+    if (/[\s,]/.test(value)) customIssue(ctx, `value "${clip(value)}" holds a space or ","`, "remove it: cellprofiler -g cannot take spaces or commas in metadata values");
+  })
+  .transform((value) => value as string);
+
+/** A print-groups style dict: {"Metadata_Plate": "P1", "Metadata_Well": "A01"}. */
+const metadataDictSchema = z
+  .record(metadataKeySchema, metadataValueSchema)
+  .refine((dict) => Object.keys(dict).length > 0, { error: "is empty" });
+
+const overrideShape = Object.fromEntries(SHARED_KEYS.map((key) => [key, sharedValueSchemas[key].optional()])) as Record<SharedKey, z.ZodOptional<z.ZodType<string>>>;
+
+const stringGroupSchema = z.strictObject({ Metadata: metadataStringSchema, ...overrideShape });
+const dictInGroupSchema = z.strictObject({ Metadata: metadataDictSchema, ...overrideShape });
+
+const GROUP_HINTS: FixHints = {
+  ...SHARED_HINTS,
+  Metadata: `write "Metadata" as a string like ${METADATA_EXAMPLE} or as a dict of strings`,
+};
+const GROUP_KEYS = ["Metadata", ...SHARED_KEYS];
+
+/** One validated group: its Metadata and the shared values it overrides (the dcp extension). */
+export interface JobGroup {
+  Metadata: string | Record<string, string>;
+  overrides: SharedValues;
+}
+
+function withoutComments(value: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    if (!isCommentKey(key)) continue;
+    out ??= { ...value };
+    delete out[key];
+  }
+  return out ?? value;
+}
+
+/** Turns the first issue of a failed parse into the user's error, prefixed by where the value sits. */
+export function schemaError(file: string, prefix: readonly PropertyKey[], error: z.ZodError, hints: FixHints, knownKeys: readonly string[]): UserInputError {
+  const issue = error.issues[0]!;
+  const located = { ...issue, path: [...prefix, ...issue.path] } as typeof issue;
+  const base = issueToInputError(file, located, hints, knownKeys);
+  const fix = issue.code === "custom" ? (issue.params as { fix?: string } | undefined)?.fix : undefined;
+  return fix ? new UserInputError(file, base.field, base.problem, fix) : base;
+}
+
+/** Validates one top-level shared value (`pipeline`, `input`...). */
+export function parseSharedValue(key: SharedKey, value: unknown, file: string): string {
+  const result = sharedValueSchemas[key].safeParse(value);
+  if (!result.success) throw schemaError(file, [key], result.error, SHARED_HINTS, JOB_FILE_KEYS);
+  return result.data;
+}
+
+/** The error for a top-level key that is neither shared, `groups` nor a comment. */
+export function unknownTopLevelKey(key: string, file: string): UserInputError {
+  const known = z.strictObject({}).safeParse({ [key]: null });
+  return schemaError(file, [], known.error!, SHARED_HINTS, JOB_FILE_KEYS);
+}
+
+/** Validates one element of `groups` (index is its position, for error messages). */
+export function parseGroup(raw: unknown, index: number, file: string): JobGroup {
+  const where = ["groups", index];
+  if (!isPlainObject(raw)) {
+    throw new UserInputError(file, `groups[${index}]`, `expected an object, got ${describeType(raw)}`, `write each group as {"Metadata": ${METADATA_EXAMPLE}} or {"Metadata_Plate": "Plate1", ...}`);
+  }
+  const group = withoutComments(raw);
+  if ("Metadata" in group) {
+    const schema = isPlainObject(group.Metadata) ? dictInGroupSchema : stringGroupSchema;
+    const result = schema.safeParse(group);
+    if (!result.success) throw schemaError(file, where, result.error, GROUP_HINTS, GROUP_KEYS);
+    const { Metadata, ...overrides } = result.data;
+    if (isPlainObject(Metadata) && overrides.output_structure === "") {
+      throw new UserInputError(file, `groups[${index}].output_structure`, "is empty, but this group's Metadata is a dict", 'set it, e.g. "Metadata_Plate/Metadata_Well": DCP\'s worker needs an output_structure for dict metadata');
+    }
+    return { Metadata, overrides: overrides as SharedValues };
+  }
+  if (Object.keys(group).length === 0) {
+    throw new UserInputError(file, `groups[${index}]`, "is empty", `give it metadata, e.g. {"Metadata": ${METADATA_EXAMPLE}}, or remove it`);
+  }
+  const result = metadataDictSchema.safeParse(group);
+  if (!result.success) throw schemaError(file, where, result.error, GROUP_HINTS, GROUP_KEYS);
+  return { Metadata: result.data, overrides: {} };
+}
+
+export function isDictMetadata(group: Pick<JobGroup, "Metadata">): group is { Metadata: Record<string, string> } {
+  return typeof group.Metadata !== "string";
+}
+
+/** The message for a group: its overrides over the file's shared values (all present after `JobFileCheck.finish`). */
+export function groupMessage(shared: Required<SharedValues>, group: JobGroup): DcpMessage {
+  return { ...shared, ...group.overrides, Metadata: group.Metadata };
+}
+
+/**
+ * What makes two groups the same job: the same metadata pairs (in any order, string or dict form)
+ * and the same overrides. Used for duplicate detection.
+ */
+export function groupIdentity(group: JobGroup): string {
+  const pairs = typeof group.Metadata === "string" ? parseMetadataString(group.Metadata) : Object.entries(group.Metadata);
+  const metadata = pairs.map(([k, v]) => `${k}=${v}`).sort().join(",");
+  const overrides = Object.keys(group.overrides).length ? Object.entries(group.overrides).map(([k, v]) => `${k}=${JSON.stringify(v)}`).sort().join(",") : "";
+  return `${metadata}\n${overrides}`;
+}
+
+function identityHash(identity: string): bigint {
+  return hash("md5", identity, "buffer").readBigUInt64LE(0);
+}
+
+/** UTF-8 bytes of a value as it appears inside the JSON body. */
+function jsonBytes(value: string): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+const EMPTY_SHARED: Required<SharedValues> = { pipeline: "", output: "", input: "", data_file: "", output_structure: "" };
+/** Bytes of a body whose Metadata and shared values are all "": the keys and punctuation. */
+const BODY_FRAME_BYTES = Buffer.byteLength(messageBody({ ...EMPTY_SHARED, Metadata: "" })) - 2 * (SHARED_KEYS.length + 1);
+
+/** Body bytes of a group's message with the shared values it does not override left empty. */
+function partialBodyBytes(group: JobGroup): number {
+  let bytes = BODY_FRAME_BYTES + Buffer.byteLength(JSON.stringify(group.Metadata)) + 2 * SHARED_KEYS.length;
+  for (const value of Object.values(group.overrides)) if (value !== undefined) bytes += jsonBytes(value) - 2;
+  return bytes;
+}
+
+/** Bit i set: the group overrides SHARED_KEYS[i]. */
+function overrideMask(group: JobGroup): number {
+  let mask = 0;
+  SHARED_KEYS.forEach((key, i) => {
+    if (group.overrides[key] !== undefined) mask |= 1 << i;
+  });
+  return mask;
+}
+
+interface MaskStats {
+  firstIndex: number;
+  /** Body bytes with the non-overridden shared values left empty: the rest adds the same to every group of this mask. */
+  maxPartialBytes: number;
+  maxIndex: number;
+  firstDictIndex: number;
+}
+
+export interface JobFileSummary {
+  groups: number;
+  shared: Required<SharedValues>;
+  /** How many groups carry their own values of shared keys (the dcp extension). */
+  groupsWithOverrides: number;
+  stringGroups: number;
+  dictGroups: number;
+}
+
+/** Whole-file rules over a stream of groups, in compact memory (about 16 bytes per group). */
+export class JobFileCheck {
+  private count = 0;
+  private hashes = new BigUint64Array(1024);
+  private readonly masks = new Map<number, MaskStats>();
+  private dictGroups = 0;
+  private withOverrides = 0;
+
+  constructor(private readonly file: string) {}
+
+  get groups(): number {
+    return this.count;
+  }
+
+  add(group: JobGroup, index: number): void {
+    if (index !== this.count) throw new Error(`groups must be added in order (got ${index}, expected ${this.count})`);
+    if (this.count === this.hashes.length) {
+      const grown = new BigUint64Array(this.hashes.length * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    this.hashes[this.count] = identityHash(groupIdentity(group));
+    this.count += 1;
+
+    const mask = overrideMask(group);
+    if (mask) this.withOverrides += 1;
+    const dict = isDictMetadata(group);
+    if (dict) this.dictGroups += 1;
+    const partial = partialBodyBytes(group);
+    const stats = this.masks.get(mask);
+    if (!stats) {
+      const needsShared = dict && group.overrides.output_structure === undefined;
+      this.masks.set(mask, { firstIndex: index, maxPartialBytes: partial, maxIndex: index, firstDictIndex: needsShared ? index : -1 });
+      return;
+    }
+    if (partial > stats.maxPartialBytes) {
+      stats.maxPartialBytes = partial;
+      stats.maxIndex = index;
+    }
+    if (dict && stats.firstDictIndex < 0 && group.overrides.output_structure === undefined) stats.firstDictIndex = index;
+  }
+
+  /** Applies the rules that need the whole file; returns the resolved shared values. Throws the first problem. */
+  finish(shared: SharedValues, groupsKeyPresent: boolean): JobFileSummary {
+    const file = this.file;
+    if (!groupsKeyPresent) throw new UserInputError(file, "groups", "is missing", `add "groups": [{"Metadata": ${METADATA_EXAMPLE}}, ...], one object per job`);
+    if (this.count === 0) throw new UserInputError(file, "groups", "is empty: there is nothing to submit", `add one object per job, e.g. {"Metadata": ${METADATA_EXAMPLE}}`);
+
+    for (const key of REQUIRED_SHARED_KEYS) {
+      if (shared[key] !== undefined) continue;
+      const bit = 1 << SHARED_KEYS.indexOf(key);
+      const lacking = [...this.masks.entries()].filter(([mask]) => !(mask & bit)).map(([, s]) => s.firstIndex);
+      if (lacking.length === this.masks.size) throw new UserInputError(file, key, "is missing", `add "${key}" to the job file: ${SHARED_HINTS[key]}`);
+      if (lacking.length) {
+        throw new UserInputError(file, `groups[${Math.min(...lacking)}]`, `has no "${key}" and the file has no shared "${key}"`, `add a shared "${key}" to the job file, or give every group its own`);
+      }
+    }
+    const resolved = { ...EMPTY_SHARED, ...shared } as Required<SharedValues>;
+
+    if (resolved.output_structure === "") {
+      const dictIndexes = [...this.masks.values()].map((s) => s.firstDictIndex).filter((i) => i >= 0);
+      if (dictIndexes.length) {
+        throw new UserInputError(
+          file,
+          `groups[${Math.min(...dictIndexes)}]`,
+          "is a dict of metadata, which needs an output_structure, and the file has none",
+          'add "output_structure", e.g. "Metadata_Plate/Metadata_Well-Metadata_Site" (DCP\'s worker refuses dict groups without it)',
+        );
+      }
+    }
+
+    for (const [mask, stats] of this.masks) {
+      let bytes = stats.maxPartialBytes;
+      SHARED_KEYS.forEach((key, i) => {
+        if (!(mask & (1 << i))) bytes += jsonBytes(resolved[key]) - 2;
+      });
+      if (bytes > MAX_MESSAGE_BYTES) {
+        throw new UserInputError(file, `groups[${stats.maxIndex}]`, `its message would be ${bytes} bytes, over SQS's limit of ${MAX_MESSAGE_BYTES}`, "shorten its Metadata or the shared paths (a job this large is usually a mistake in the job file)");
+      }
+    }
+
+    const duplicate = firstDuplicate(this.hashes.subarray(0, this.count));
+    if (duplicate) {
+      throw new UserInputError(file, `groups[${duplicate.index}]`, `is the same job as groups[${duplicate.first}] (same metadata)`, "remove one of them: each group must be submitted once");
+    }
+    return {
+      groups: this.count,
+      shared: resolved,
+      groupsWithOverrides: this.withOverrides,
+      dictGroups: this.dictGroups,
+      stringGroups: this.count - this.dictGroups,
+    };
+  }
+}
+
+/** The first position whose hash appeared earlier, and that earlier position. Sorts a copy: O(n log n), 8 bytes per group. */
+export function firstDuplicate(hashes: BigUint64Array): { index: number; first: number } | undefined {
+  const sorted = hashes.slice().sort();
+  const repeated = new Set<bigint>();
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) repeated.add(sorted[i]!);
+  if (!repeated.size) return undefined;
+  const seen = new Map<bigint, number>();
+  for (let i = 0; i < hashes.length; i++) {
+    const h = hashes[i]!;
+    if (!repeated.has(h)) continue;
+    const first = seen.get(h);
+    if (first !== undefined) return { index: i, first };
+    seen.set(h, i);
+  }
+  return undefined;
+}
+
+export function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return `a string ("${clip(value)}")`;
+  return `${typeof value === "number" ? "a number" : typeof value} (${String(value)})`;
+}
+
+function clip(text: string, max = 60): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}

@@ -3,6 +3,7 @@ import { parseConfig } from "../src/config/load.js";
 import { DEAD_LETTER_QUEUE_ATTRIBUTES, diffQueueAttributes, jobQueueAttributes } from "../src/plan/queue-attributes.js";
 import { diffTaskDefinition, STOP_TIMEOUT_SECONDS, taskDefinitionSpec, type ExistingTaskDefinition } from "../src/plan/task-definition.js";
 import { appTags, missingTags } from "../src/plan/reconcile.js";
+import { configInputFromEnv } from "../src/worker/settings.js";
 import { CREDENTIAL_NAME, WORKER_ENV_KEYS, workerEnvironment } from "../src/plan/worker-env.js";
 
 const DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:MyApp_Dead";
@@ -78,6 +79,15 @@ describe("worker environment", () => {
       JOB_RETRIES: "3",
     });
     expect(names).not.toContain("UPDATE_PLUGINS");
+  });
+
+  it("reads back, through the worker's own parser, as the same settings", () => {
+    const source = config({ USE_PLUGINS: true, PLUGINS_COMMIT: "v1.2", CHECK_IF_DONE_BOOL: true, SPOT_NOTICE_URL: null, WORKER_IDLE_POLLS: 7, UPLOAD_FLAGS: "--acl bucket-owner-full-control" });
+    const env = envMap(workerEnvironment(source, QUEUE_URL));
+    const read = parseConfig(configInputFromEnv(env), "environment");
+    const keys = [...WORKER_ENV_KEYS, "APP_NAME", "AWS_REGION", "AWS_BUCKET", "DOCKER_CORES", "LOG_GROUP_NAME", "CHECK_IF_DONE_BOOL", "EXPECTED_NUMBER_FILES", "ECS_CLUSTER", "SECONDS_TO_START", "MIN_FILE_SIZE_BYTES", "USE_PLUGINS", "NECESSARY_STRING", "DOWNLOAD_FILES", "ALWAYS_CONTINUE", "SOURCE_BUCKET", "UPLOAD_FLAGS", "UPDATE_PLUGINS", "PLUGINS_COMMIT", "INSTALL_REQUIREMENTS", "REQUIREMENTS"] as const;
+    for (const key of keys) expect([key, read[key]]).toEqual([key, source[key]]);
+    expect(read.SPOT_NOTICE_URL).toBeNull();
   });
 
   it("adds the plugin variables only with USE_PLUGINS, with DCP's 'False' for an unset commit", () => {

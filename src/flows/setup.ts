@@ -100,7 +100,6 @@ export async function runSetup(config: Config, output: Output): Promise<SetupSum
   const summary = summarize(resources, queue.url, taskDefinition.arn);
   if (summary.changed) {
     output.line(`Setup done: ${summary.created.length} created, ${summary.updated.length} updated, ${summary.unchanged.length} unchanged.`);
-    for (const u of summary.updated) output.line(`  updated ${u.kind} ${u.name}: ${u.changes.join("; ")}`);
   } else {
     output.line(`Nothing to change: all ${resources.length} resources already match the config.`);
   }

@@ -24,6 +24,16 @@ export const WORKER_ENV_KEYS: Array<keyof Config> = [
   "SQS_QUEUE_NAME",
   "SQS_MESSAGE_VISIBILITY",
   "JOB_RETRIES",
+  "CELLPROFILER_COMMAND",
+  "MOUNT_ROOT",
+  "WORK_DIR",
+  "PLUGINS_DIR",
+  "WORKER_POLL_SECONDS",
+  "WORKER_IDLE_POLLS",
+  "SPOT_NOTICE_URL",
+  "SPOT_POLL_SECONDS",
+  "UPLOAD_CONCURRENCY",
+  "DOWNLOAD_CONCURRENCY",
 ];
 
 /** Names that must never reach a container's environment, whatever the config or caller holds. */
@@ -77,7 +87,8 @@ export function workerEnvironment(config: Config, queueUrl: string): EnvVar[] {
     add("INSTALL_REQUIREMENTS", config.INSTALL_REQUIREMENTS);
     add("REQUIREMENTS", config.REQUIREMENTS);
   }
-  for (const key of WORKER_ENV_KEYS) add(key, config[key]);
+  // null is passed as DCP's 'False' ("not set"), so the worker reads null rather than the default.
+  for (const key of WORKER_ENV_KEYS) add(key, config[key] ?? "False");
 
   const leaked = env.find((e) => CREDENTIAL_NAME.test(e.name));
   if (leaked) throw new Error(`worker environment: ${leaked.name} looks like a credential; workers get credentials from their task or instance role`);

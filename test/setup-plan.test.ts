@@ -162,6 +162,14 @@ describe("task definition", () => {
     expect(diffTaskDefinition(spec, described())).toEqual([]);
   });
 
+  it("leaves empty variables out, as ECS drops them, and does not count them as differences", () => {
+    const names = spec.containerDefinitions[0]!.environment.map((e) => e.name);
+    expect(names).not.toContain("NECESSARY_STRING");
+    expect(names).toContain("DOWNLOAD_FILES");
+    const withEmpty = { ...spec, containerDefinitions: [{ ...spec.containerDefinitions[0]!, environment: [...spec.containerDefinitions[0]!.environment, { name: "NECESSARY_STRING", value: "" }] }] };
+    expect(diffTaskDefinition(withEmpty, described())).toEqual([]);
+  });
+
   it("names what changed, and never prints environment values", () => {
     const existing = described();
     const container = existing.containerDefinitions![0]!;

@@ -47,7 +47,10 @@ export function taskDefinitionSpec(config: Config, queueUrl: string): TaskDefini
         essential: true,
         privileged: true,
         stopTimeout: STOP_TIMEOUT_SECONDS,
-        environment: workerEnvironment(config, queueUrl),
+        // ECS drops variables whose value is empty (NECESSARY_STRING's default ''), so they are left
+        // out here: what is registered is what DescribeTaskDefinition returns, and an unchanged
+        // config never looks changed. Both workers read a missing variable as empty.
+        environment: workerEnvironment(config, queueUrl).filter((e) => e.value !== ""),
         logConfiguration: {
           logDriver: "awslogs",
           options: {
@@ -91,8 +94,9 @@ function stable(value: unknown): string {
 
 /** Environment differences by NAME only: values are never printed, old revisions may hold secrets. */
 function environmentChanges(current: ExistingContainer, desired: EnvVar[]): string[] {
-  const before = new Map((current.environment ?? []).map((e) => [e.name ?? "", e.value ?? ""]));
-  const after = new Map(desired.map((e) => [e.name, e.value]));
+  const nonEmpty = (vars: Array<{ name?: string; value?: string }>) => new Map(vars.filter((e) => e.value).map((e) => [e.name ?? "", e.value ?? ""]));
+  const before = nonEmpty(current.environment ?? []);
+  const after = nonEmpty(desired);
   const added = [...after.keys()].filter((k) => !before.has(k));
   const removed = [...before.keys()].filter((k) => !after.has(k));
   const changed = [...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k));

@@ -1,12 +1,35 @@
-import type { Command } from "commander";
-import { OperationalError } from "../errors.js";
+import { InvalidArgumentError, type Command } from "commander";
+import { globalOptions, withExamples } from "./shared.js";
 
-// Work in progress: replaced by the real command in this session's work on it.
 export function registerWorker(program: Command): void {
-  program
+  const command = program
     .command("worker")
-    .description("(not built yet)")
-    .action(() => {
-      throw new OperationalError("'worker' is not built yet");
+    .description(
+      "Take CellProfiler tasks from the queue and run them: what each container of the fleet runs, and what you can run " +
+        "on a workstation. Settings come from the config file when it exists, otherwise from the environment variables " +
+        "of the task definition (APP_NAME, SQS_QUEUE_URL, DOCKER_CORES, ...). Runs DOCKER_CORES job loops; stops when the " +
+        "queue has stayed empty for WORKER_IDLE_POLLS polls, or on SIGTERM / a spot interruption notice (running tasks " +
+        "are handed back without spending a retry; exit 0).",
+    )
+    .option("--loops <n>", "number of job loops (default: DOCKER_CORES)", (v) => parsePositive(v, "--loops"))
+    .action(async (options: { loops?: number }, cmd: Command) => {
+      const { config: configPath, region, profile } = globalOptions(cmd);
+      const { loadWorkerSettings } = await import("../worker/settings.js");
+      const settings = await loadWorkerSettings(configPath, { region, profile });
+      const { runWorker } = await import("../worker/run.js");
+      await runWorker(settings, { loops: options.loops, handleSignals: true });
     });
+  withExamples(command, [
+    "dcp worker                                  # with config/config.json, or the task definition's environment",
+    "dcp worker --loops 2",
+    "cd /tmp && APP_NAME=MyProject AWS_BUCKET=my-bucket MOUNT_ROOT=$HOME/bucket dcp worker   # no config file: environment",
+  ]);
+}
+
+function parsePositive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a whole number of at least 1. Fix: pass e.g. ${flag} 2`);
+  }
+  return n;
 }

@@ -162,6 +162,15 @@ describe("task definition", () => {
     expect(diffTaskDefinition(spec, described())).toEqual([]);
   });
 
+  it("compares the log driver and its options only", () => {
+    const existing = described();
+    const container = existing.containerDefinitions![0]!;
+    container.logConfiguration = { ...container.logConfiguration!, ...{ secretOptions: [] } };
+    expect(diffTaskDefinition(spec, existing)).toEqual([]);
+    container.logConfiguration = { logDriver: "awslogs", options: { ...container.logConfiguration.options, "awslogs-group": "Elsewhere" } };
+    expect(diffTaskDefinition(spec, existing)).toEqual(["logConfiguration"]);
+  });
+
   it("leaves empty variables out, as ECS drops them, and does not count them as differences", () => {
     const names = spec.containerDefinitions[0]!.environment.map((e) => e.name);
     expect(names).not.toContain("NECESSARY_STRING");

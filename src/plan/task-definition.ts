@@ -131,7 +131,8 @@ export function diffTaskDefinition(desired: TaskDefinitionSpec, existing: Existi
     for (const field of ["image", "cpu", "memory", "essential", "privileged", "stopTimeout"] as const) {
       if (have[field] !== want[field]) changes.push(`${field} ${String(have[field] ?? "unset")} -> ${String(want[field])}`);
     }
-    if (stable(have.logConfiguration ?? null) !== stable(want.logConfiguration)) changes.push("logConfiguration");
+    const haveLog = { logDriver: have.logConfiguration?.logDriver, options: have.logConfiguration?.options ?? {} };
+    if (stable(haveLog) !== stable(want.logConfiguration)) changes.push("logConfiguration");
     changes.push(...environmentChanges(have, want.environment));
   }
   return changes;

@@ -1,8 +1,10 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { UserInputError } from "../errors.js";
 import { parseWithSchema, readJsonFile, type FixHints } from "../validation.js";
 import { DEFAULT_CONFIG_PATH } from "./defaults.js";
-import { CONFIG_KEYS, LOG_RETENTION_CHOICES, configSchema, resolveDerived, type Config } from "./schema.js";
+import { CONFIG_KEYS, LOG_RETENTION_CHOICES, configSchema, configShape, resolveDerived, type Config } from "./schema.js";
 
 export { DEFAULT_CONFIG_PATH };
 
@@ -77,12 +79,14 @@ export interface LoadedConfig {
   keysInFile: string[];
 }
 
-export async function readConfigFile(path: string = DEFAULT_CONFIG_PATH, overrides: ConfigOverrides = {}): Promise<LoadedConfig> {
+/** `checkProfile: false` only for showing a config: every command that calls AWS checks the profile exists. */
+export async function readConfigFile(path: string = DEFAULT_CONFIG_PATH, overrides: ConfigOverrides = {}, options: { checkProfile?: boolean } = {}): Promise<LoadedConfig> {
   if (!existsSync(path)) {
     throw new UserInputError(path, undefined, "config file not found", `create it (cp config/config.example.json ${path}), import a DCP config.py with \`dcp config import config.py -o ${path}\`, or pass --config PATH`);
   }
   const raw = await readJsonFile(path, "config file");
   const config = applyOverrides(parseConfig(raw, path), overrides);
+  if (options.checkProfile !== false) checkProfile(config.AWS_PROFILE, overrides.profile ? { source: "command line", field: "--profile" } : { source: path, field: "AWS_PROFILE" });
   return { path, config, keysInFile: Object.keys(raw as object).filter((k) => k !== "$schema") };
 }
 
@@ -92,15 +96,49 @@ export async function loadConfig(path: string = DEFAULT_CONFIG_PATH, overrides: 
 
 /** --region and --profile win over the file; they are checked like the file's own values. */
 export function applyOverrides(config: Config, overrides: ConfigOverrides): Config {
-  const flags: Record<string, unknown> = {};
-  if (overrides.region) flags.AWS_REGION = overrides.region;
-  if (overrides.profile) flags.AWS_PROFILE = overrides.profile;
-  if (Object.keys(flags).length === 0) return config;
-  const checked = configSchema.pick({ AWS_REGION: true, AWS_PROFILE: true }).partial().safeParse(flags);
-  if (!checked.success) {
-    const issue = checked.error.issues[0]!;
-    const flag = issue.path[0] === "AWS_REGION" ? "--region" : "--profile";
-    throw new UserInputError("command line", flag, issue.message, CONFIG_HINTS[String(issue.path[0])] ?? "correct the value");
+  const flags = [
+    ["--region", "AWS_REGION", overrides.region],
+    ["--profile", "AWS_PROFILE", overrides.profile],
+  ] as const;
+  let result = config;
+  for (const [flag, key, value] of flags) {
+    if (!value) continue;
+    const checked = configShape[key].safeParse(value);
+    if (!checked.success) {
+      throw new UserInputError("command line", flag, checked.error.issues[0]!.message, CONFIG_HINTS[key] ?? "correct the value");
+    }
+    result = { ...result, [key]: checked.data };
   }
-  return { ...config, ...checked.data };
+  return result;
+}
+
+/** Profile names defined in the SDK's shared files ([profile x] / [x] in config, [x] in credentials). */
+export function definedProfiles(env: NodeJS.ProcessEnv = process.env): Set<string> {
+  const files = [env.AWS_CONFIG_FILE || join(homedir(), ".aws", "config"), env.AWS_SHARED_CREDENTIALS_FILE || join(homedir(), ".aws", "credentials")];
+  const names = new Set<string>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const match of text.matchAll(/^[ \t]*\[[ \t]*(?:profile[ \t]+)?([^\]\s]+)[ \t]*\][ \t]*$/gm)) names.add(match[1]!);
+  }
+  return names;
+}
+
+/**
+ * A named profile that does not exist would make every AWS call fail with the SDK's "Could not
+ * load credentials from any providers"; say which name and where instead, before any call.
+ * "default" is left to the SDK's chain (environment, SSO, instance or task role).
+ */
+export function checkProfile(profile: string, where: { source: string; field: string }, env: NodeJS.ProcessEnv = process.env): void {
+  if (profile === "default" || definedProfiles(env).has(profile)) return;
+  throw new UserInputError(
+    where.source,
+    where.field,
+    `profile "${profile}" is not defined in ${env.AWS_CONFIG_FILE || "~/.aws/config"} or ${env.AWS_SHARED_CREDENTIALS_FILE || "~/.aws/credentials"}`,
+    `create it (aws configure --profile ${profile}, or aws configure sso), correct the name, or use "default" for the environment's credentials or the instance role`,
+  );
 }

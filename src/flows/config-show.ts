@@ -1,5 +1,5 @@
 /** `dcp config show` and `dcp config validate`: the resolved config, no AWS call. */
-import { readConfigFile, type ConfigOverrides, type LoadedConfig } from "../config/load.js";
+import { checkProfile, readConfigFile, type ConfigOverrides, type LoadedConfig } from "../config/load.js";
 import { effectiveBuckets, resourceNames } from "../config/schema.js";
 
 export function describeConfig(loaded: LoadedConfig, overrides: ConfigOverrides) {
@@ -29,7 +29,7 @@ function formatValue(value: unknown): string {
 }
 
 export async function runConfigShow(path: string, overrides: ConfigOverrides, json: boolean): Promise<void> {
-  const shown = describeConfig(await readConfigFile(path, overrides), overrides);
+  const shown = describeConfig(await readConfigFile(path, overrides, { checkProfile: false }), overrides);
   if (json) {
     process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     return;
@@ -43,6 +43,11 @@ export async function runConfigShow(path: string, overrides: ConfigOverrides, js
   lines.push("", "Derived names:");
   for (const [key, label] of Object.entries(NAME_LABELS)) {
     lines.push(`  ${label.padEnd(width)}${shown.names[key as keyof typeof NAME_LABELS]}`);
+  }
+  try {
+    checkProfile(shown.config.AWS_PROFILE, { source: shown.path, field: "AWS_PROFILE" });
+  } catch (err) {
+    lines.push("", `warning: ${(err as Error).message}`);
   }
   lines.push("", "Buckets the workers use (DCP's fallbacks applied):");
   lines.push(`  ${"images".padEnd(width)}${shown.buckets.source}`, `  ${"pipeline, data_file".padEnd(width)}${shown.buckets.workspace}`, `  ${"outputs".padEnd(width)}${shown.buckets.destination}`);

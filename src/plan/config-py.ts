@@ -323,8 +323,13 @@ class ExpressionReader {
         if (this.peek()?.kind === "bad") throw new Unconvertible(String(this.peek()!.value));
         return value;
       }
-      case "name":
+      case "name": {
+        const next = this.peek();
+        if (next?.kind === "op" && (next.text === "(" || next.text === ".")) {
+          throw new Unconvertible(next.text === "(" ? `function calls (${token.text}(...)) cannot be converted` : `attribute access (${token.text}.${this.tokens[this.pos + 1]?.text ?? ""}) cannot be converted`);
+        }
         return this.name(token.text);
+      }
       case "op":
         if (token.text === "[") return this.list();
         if (token.text === "(") {
@@ -427,7 +432,7 @@ export function readPythonConfig(text: string): PyModule {
       failed.delete(first.text);
     } catch (err) {
       if (!(err instanceof Unconvertible)) throw err;
-      problem(err.message);
+      problem(`${first.text}: ${err.message}`);
       assignments.delete(first.text);
       failed.set(first.text, line);
     }

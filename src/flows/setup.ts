@@ -37,6 +37,13 @@ function describe(change: ResourceChange): string {
   return change.changes.length ? `${change.status} (${change.changes.join("; ")})` : change.status;
 }
 
+/** One status for a step's resources when they agree ("unchanged"), else one per resource. */
+function describeAll(changes: ResourceChange[]): string {
+  const [first] = changes;
+  if (first && changes.every((c) => c.status === first.status && !c.changes.length)) return first.status;
+  return changes.map((c) => (changes.length > 1 ? `${c.name} ${describe(c)}` : describe(c))).join(", ");
+}
+
 function label(change: ResourceChange): string {
   return `${change.kind} ${change.name}`;
 }
@@ -61,41 +68,32 @@ export async function runSetup(config: Config, output: Output): Promise<SetupSum
   const names = resourceNames(config);
   const tags = appTags(config.APP_NAME);
   const resources: ResourceChange[] = [];
-  const record = (change: ResourceChange) => {
-    resources.push(change);
-    return change;
-  };
+  /** One spinner step; its resource changes are collected for the summary and shown on its line. */
+  const step = <T>(text: string, run: () => Promise<T>, changesOf: (result: T) => ResourceChange[]) =>
+    output.step(
+      text,
+      async () => {
+        const result = await run();
+        resources.push(...changesOf(result));
+        return result;
+      },
+      (result) => describeAll(changesOf(result)),
+    );
 
-  const deadLetter = await output.step(
+  const deadLetter = await step(
     `Dead-letter queue ${config.SQS_DEAD_LETTER_QUEUE}`,
     () => ensureQueue(sqs, config.SQS_DEAD_LETTER_QUEUE, DEAD_LETTER_QUEUE_ATTRIBUTES, tags, "dead-letter queue"),
-    (q) => describe(record(q.change)),
+    (q) => [q.change],
   );
-  const queue = await output.step(
+  const queue = await step(
     `Job queue ${config.SQS_QUEUE_NAME}`,
     () => ensureQueue(sqs, config.SQS_QUEUE_NAME, jobQueueAttributes(config, deadLetter.arn), tags, "job queue"),
-    (q) => describe(record(q.change)),
+    (q) => [q.change],
   );
-  await output.step(`ECS cluster ${config.ECS_CLUSTER}`, () => ensureCluster(ecs, config.ECS_CLUSTER, tags), (c) => describe(record(c)));
-  const taskDefinition = await output.step(
-    `Task definition ${names.taskFamily}`,
-    () => ensureTaskDefinition(ecs, taskDefinitionSpec(config, queue.url)),
-    (t) => describe(record(t.change)),
-  );
-  await output.step(
-    `ECS service ${names.serviceName}`,
-    () => ensureService(ecs, config.ECS_CLUSTER, names.serviceName, taskDefinition.arn, tags),
-    (s) => describe(record(s)),
-  );
-  await output.step(
-    `Log groups ${config.LOG_GROUP_NAME}, ${names.perInstanceLogGroup}`,
-    () => ensureLogGroups(ctx, config),
-    (groups) => {
-      groups.forEach(record);
-      const same = groups.every((g) => g.status === groups[0]?.status && !g.changes.length);
-      return same ? describe(groups[0]!) : groups.map((g) => `${g.name} ${describe(g)}`).join(", ");
-    },
-  );
+  await step(`ECS cluster ${config.ECS_CLUSTER}`, () => ensureCluster(ecs, config.ECS_CLUSTER, tags), (c) => [c]);
+  const taskDefinition = await step(`Task definition ${names.taskFamily}`, () => ensureTaskDefinition(ecs, taskDefinitionSpec(config, queue.url)), (t) => [t.change]);
+  await step(`ECS service ${names.serviceName}`, () => ensureService(ecs, config.ECS_CLUSTER, names.serviceName, taskDefinition.arn, tags), (s) => [s]);
+  await step(`Log groups ${config.LOG_GROUP_NAME}, ${names.perInstanceLogGroup}`, () => ensureLogGroups(ctx, config), (groups) => groups);
 
   const summary = summarize(resources, queue.url, taskDefinition.arn);
   if (summary.changed) {

@@ -7,14 +7,10 @@ import {
   PutMetricAlarmCommand,
 } from "@aws-sdk/client-cloudwatch";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { tagList } from "../plan/fleet-request.js";
 
 export function cloudwatchClient(ctx: AwsContext): CloudWatchClient {
   return instrument(new CloudWatchClient(clientOptions(ctx)), "cloudwatch");
-}
-
-/** The tags every dcp-made resource carries. */
-export function appTags(appName: string, name?: string): { Key: string; Value: string }[] {
-  return [{ Key: "dcp:app", Value: appName }, ...(name ? [{ Key: "Name", Value: name }] : [])];
 }
 
 /** `<APP_NAME>_<instance-id>`, the name DCP gave its idle alarms. */
@@ -43,7 +39,7 @@ export async function putIdleAlarm(ctx: AwsContext, appName: string, instanceId:
       EvaluationPeriods: 15,
       Threshold: 1,
       ComparisonOperator: "LessThanThreshold",
-      Tags: appTags(appName, name),
+      Tags: tagList(appName, name),
     }),
   );
 }

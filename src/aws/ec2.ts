@@ -4,3 +4,123 @@ import { clientOptions, instrument, type AwsContext } from "./context.js";
 export function ec2Client(ctx: AwsContext): EC2Client {
   return instrument(new EC2Client(clientOptions(ctx)), "ec2");
 }
+
+// --- monitor/teardown: running instances, spot prices, launch template clean-up -------------
+
+import { DeleteLaunchTemplateCommand, DescribeInstancesCommand, DescribeSpotPriceHistoryCommand } from "@aws-sdk/client-ec2";
+import type { LiveInstance } from "../plan/monitor-decisions.js";
+import type { PricePoint } from "../plan/monitor-cost.js";
+
+/** DescribeInstances accepts at most 200 values per filter. */
+const INSTANCE_FILTER_CHUNK = 200;
+
+/**
+ * The instances among `ids` that are pending or running, with their type, zone and launch time:
+ * one DescribeInstances call per 200 ids. A fleet's own instance list can lag behind (and the
+ * emulator keeps terminated instances in it), so the monitor asks EC2 itself.
+ */
+export async function describeLiveInstances(client: EC2Client, ids: readonly string[]): Promise<LiveInstance[]> {
+  const live: LiveInstance[] = [];
+  for (let i = 0; i < ids.length; i += INSTANCE_FILTER_CHUNK) {
+    const filters = [
+      { Name: "instance-id", Values: ids.slice(i, i + INSTANCE_FILTER_CHUNK) },
+      { Name: "instance-state-name", Values: ["pending", "running"] },
+    ];
+    let token: string | undefined;
+    do {
+      const out = await client.send(new DescribeInstancesCommand({ Filters: filters, NextToken: token }));
+      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        if (!instance.InstanceId) continue;
+        live.push({
+          id: instance.InstanceId,
+          ...(instance.InstanceType ? { type: instance.InstanceType } : {}),
+          ...(instance.Placement?.AvailabilityZone ? { az: instance.Placement.AvailabilityZone } : {}),
+          ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
+        });
+      }
+      token = out.NextToken;
+    } while (token);
+  }
+  return live;
+}
+
+const SPOT_PRICE_PAGES = 10;
+
+/** Linux spot prices of `types` between `from` and `to` (at most 10 pages: enough for an estimate). */
+export async function spotPriceHistory(client: EC2Client, types: readonly string[], from: Date, to: Date): Promise<PricePoint[]> {
+  const points: PricePoint[] = [];
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const out = await client.send(
+      new DescribeSpotPriceHistoryCommand({
+        InstanceTypes: [...types] as never,
+        ProductDescriptions: ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
+        StartTime: from,
+        EndTime: to,
+        NextToken: token,
+      }),
+    );
+    for (const p of out.SpotPriceHistory ?? []) {
+      const price = Number(p.SpotPrice);
+      if (p.InstanceType && Number.isFinite(price)) points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
+    }
+    token = out.NextToken || undefined;
+    pages += 1;
+  } while (token && pages < SPOT_PRICE_PAGES);
+  return points;
+}
+
+/** Deletes an EC2 Fleet's launch template; false when it was already gone. */
+export async function deleteLaunchTemplateIfExists(client: EC2Client, launchTemplateId: string): Promise<boolean> {
+  try {
+    await client.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId }));
+    return true;
+  } catch (err) {
+    if (/NotFound|Malformed/i.test((err as { name?: string }).name ?? "")) return false;
+    throw err;
+  }
+}
+
+// --- start-cluster: the EC2 Fleet launch template and volume tags ----------------------------
+
+import { CreateLaunchTemplateCommand, CreateTagsCommand, DescribeLaunchTemplatesCommand, type CreateLaunchTemplateRequest, type Tag as Ec2Tag } from "@aws-sdk/client-ec2";
+
+/**
+ * Creates the launch template `request` names, first deleting a template of that name left by an
+ * earlier run (its fleet is gone: start-cluster refuses to run while one is live). Returns its id.
+ */
+export async function replaceLaunchTemplate(client: EC2Client, request: CreateLaunchTemplateRequest): Promise<string> {
+  const name = request.LaunchTemplateName!;
+  try {
+    const out = await client.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [name] }));
+    for (const old of out.LaunchTemplates ?? []) if (old.LaunchTemplateId) await deleteLaunchTemplateIfExists(client, old.LaunchTemplateId);
+  } catch (err) {
+    if (!/NotFound/i.test((err as { name?: string }).name ?? "")) throw err;
+  }
+  const created = await client.send(new CreateLaunchTemplateCommand(request));
+  return created.LaunchTemplate!.LaunchTemplateId!;
+}
+
+/**
+ * Tags the EBS volumes attached to `instanceIds` (a Spot Fleet launch specification can tag only
+ * instances). Returns the volume ids tagged.
+ */
+export async function tagInstanceVolumes(client: EC2Client, instanceIds: readonly string[], tags: Ec2Tag[]): Promise<string[]> {
+  if (!instanceIds.length) return [];
+  const volumes: string[] = [];
+  for (let i = 0; i < instanceIds.length; i += INSTANCE_FILTER_CHUNK) {
+    let token: string | undefined;
+    do {
+      const out = await client.send(new DescribeInstancesCommand({ InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK), NextToken: token }));
+      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        for (const mapping of instance.BlockDeviceMappings ?? []) if (mapping.Ebs?.VolumeId) volumes.push(mapping.Ebs.VolumeId);
+      }
+      token = out.NextToken;
+    } while (token);
+  }
+  for (let i = 0; i < volumes.length; i += 1000) {
+    await client.send(new CreateTagsCommand({ Resources: volumes.slice(i, i + 1000), Tags: tags }));
+  }
+  return volumes;
+}

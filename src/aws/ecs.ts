@@ -95,3 +95,152 @@ export async function ensureService(client: ECSClient, cluster: string, name: st
   changes.push(...(await addMissingEcsTags(client, existing.serviceArn, existing.tags, tags)));
   return existingStatus("ECS service", name, changes);
 }
+
+// --- monitor/teardown ---------------------------------------------------------------------------
+
+import {
+  DeleteClusterCommand,
+  DeleteServiceCommand,
+  DeregisterContainerInstanceCommand,
+  DeregisterTaskDefinitionCommand,
+  DescribeContainerInstancesCommand,
+  ListContainerInstancesCommand,
+  ListServicesCommand,
+  ListTaskDefinitionsCommand,
+  ListTasksCommand,
+} from "@aws-sdk/client-ecs";
+import type { ClusterUse } from "../plan/teardown-plan.js";
+
+/** The service or its cluster does not exist (any more): for teardown, "already gone". */
+function isGoneEcs(err: unknown): boolean {
+  return /ServiceNotFound|ServiceNotActive|ClusterNotFound/.test((err as { name?: string }).name ?? "");
+}
+
+/** Sets a service's desired count; false when the service or cluster is gone. */
+export async function setServiceDesiredCountIfExists(client: ECSClient, cluster: string, service: string, desiredCount: number): Promise<boolean> {
+  try {
+    await client.send(new UpdateServiceCommand({ cluster, service, desiredCount }));
+    return true;
+  } catch (err) {
+    if (isGoneEcs(err)) return false;
+    throw err;
+  }
+}
+
+/** Deletes a service even if it still runs tasks (force); false when it was already gone. */
+export async function deleteServiceIfExists(client: ECSClient, cluster: string, service: string): Promise<boolean> {
+  try {
+    const { services = [] } = await client.send(new DescribeServicesCommand({ cluster, services: [service] }));
+    if (!services.some((s) => s.serviceName === service && s.status !== "INACTIVE")) return false;
+    await client.send(new DeleteServiceCommand({ cluster, service, force: true }));
+    return true;
+  } catch (err) {
+    if (isGoneEcs(err)) return false;
+    throw err;
+  }
+}
+
+/** Deregisters every ACTIVE revision of exactly `family` (all pages); returns how many. */
+export async function deregisterActiveTaskDefinitions(client: ECSClient, family: string): Promise<number> {
+  const arns: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: "ACTIVE", nextToken }));
+    // familyPrefix is a prefix: keep only this family's revisions (DCP also removed "<family>Old").
+    arns.push(...(page.taskDefinitionArns ?? []).filter((arn) => arn.split("/").pop()?.replace(/:\d+$/, "") === family));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  for (const arn of arns) await client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
+  return arns.length;
+}
+
+async function listAll(fetchPage: (token: string | undefined) => Promise<{ items?: string[]; next?: string }>): Promise<string[]> {
+  const all: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await fetchPage(token);
+    all.push(...(page.items ?? []));
+    token = page.next;
+  } while (token);
+  return all;
+}
+
+/**
+ * Deregisters (force) the cluster's container instances that run on `ec2InstanceIds` (this run's
+ * fleet); returns how many. A missing cluster counts as nothing to do.
+ */
+export async function deregisterContainerInstancesOf(client: ECSClient, cluster: string, ec2InstanceIds: ReadonlySet<string>): Promise<number> {
+  let arns: string[];
+  try {
+    arns = await listAll(async (nextToken) => {
+      const out = await client.send(new ListContainerInstancesCommand({ cluster, nextToken }));
+      return { items: out.containerInstanceArns, next: out.nextToken };
+    });
+  } catch (err) {
+    if (isGoneEcs(err)) return 0;
+    throw err;
+  }
+  let count = 0;
+  for (let i = 0; i < arns.length; i += 100) {
+    const { containerInstances = [] } = await client.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }));
+    for (const ci of containerInstances) {
+      if (!ci.containerInstanceArn || !ci.ec2InstanceId || !ec2InstanceIds.has(ci.ec2InstanceId)) continue;
+      await client.send(new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn, force: true }));
+      count += 1;
+    }
+  }
+  return count;
+}
+
+/** What still uses a cluster (for the decision whether teardown may delete it). */
+export async function clusterUse(client: ECSClient, cluster: string, family: string): Promise<ClusterUse> {
+  const { clusters = [] } = await client.send(new DescribeClustersCommand({ clusters: [cluster] }));
+  const found = clusters.find((c) => c.clusterName === cluster);
+  if (!found || found.status === "INACTIVE") return { exists: false, services: [], runningTasks: 0, pendingTasks: 0, ownTasks: 0, containerInstances: 0 };
+  const serviceArns = await listAll(async (nextToken) => {
+    const out = await client.send(new ListServicesCommand({ cluster, nextToken }));
+    return { items: out.serviceArns, next: out.nextToken };
+  });
+  // ListServices may still list deleted (INACTIVE) services for a while: keep ACTIVE and DRAINING ones.
+  const services: string[] = [];
+  for (let i = 0; i < serviceArns.length; i += 10) {
+    const out = await client.send(new DescribeServicesCommand({ cluster, services: serviceArns.slice(i, i + 10) }));
+    for (const s of out.services ?? []) if (s.serviceName && s.status !== "INACTIVE") services.push(s.serviceName);
+  }
+  const ownTasks = await listAll(async (nextToken) => {
+    const out = await client.send(new ListTasksCommand({ cluster, family, nextToken }));
+    return { items: out.taskArns, next: out.nextToken };
+  });
+  return {
+    exists: true,
+    services,
+    runningTasks: found.runningTasksCount ?? 0,
+    pendingTasks: found.pendingTasksCount ?? 0,
+    ownTasks: ownTasks.length,
+    containerInstances: found.registeredContainerInstancesCount ?? 0,
+  };
+}
+
+/** Deletes a cluster; false when it was already gone. */
+export async function deleteClusterIfExists(client: ECSClient, cluster: string): Promise<boolean> {
+  try {
+    await client.send(new DeleteClusterCommand({ cluster }));
+    return true;
+  } catch (err) {
+    if (isGoneEcs(err)) return false;
+    throw err;
+  }
+}
+
+// --- start-cluster: the service must exist before a fleet is bought for it ------------------
+
+/** True when `service` exists and is ACTIVE in `cluster` (false also when the cluster is missing). */
+export async function serviceIsActive(client: ECSClient, cluster: string, service: string): Promise<boolean> {
+  try {
+    const { services = [] } = await client.send(new DescribeServicesCommand({ cluster, services: [service] }));
+    return services.some((s) => s.serviceName === service && s.status === "ACTIVE");
+  } catch (err) {
+    if (isGoneEcs(err)) return false;
+    throw err;
+  }
+}

@@ -5,6 +5,7 @@
  */
 import {
   CancelSpotFleetRequestsCommand,
+  CreateFleetCommand,
   DeleteFleetsCommand,
   DescribeFleetInstancesCommand,
   DescribeFleetsCommand,
@@ -12,7 +13,10 @@ import {
   DescribeSpotFleetRequestsCommand,
   ModifyFleetCommand,
   ModifySpotFleetRequestCommand,
+  RequestSpotFleetCommand,
   TerminateInstancesCommand,
+  type CreateFleetRequest,
+  type RequestSpotFleetRequest,
   type ActiveInstance,
   type EC2Client,
 } from "@aws-sdk/client-ec2";
@@ -240,4 +244,19 @@ function ec2FleetAdapter(ec2: EC2Client): FleetAdapter {
       }
     },
   };
+}
+
+/** RequestSpotFleet; returns the fleet request id. */
+export async function createSpotFleet(ec2: EC2Client, request: RequestSpotFleetRequest): Promise<string> {
+  const out = await ec2.send(new RequestSpotFleetCommand(request));
+  if (!out.SpotFleetRequestId) throw new OperationalError("RequestSpotFleet returned no fleet id");
+  return out.SpotFleetRequestId;
+}
+
+/** CreateFleet; returns the fleet id and any launch errors AWS reported with it. */
+export async function createEc2Fleet(ec2: EC2Client, request: CreateFleetRequest): Promise<{ id: string; errors: string[] }> {
+  const out = await ec2.send(new CreateFleetCommand(request));
+  const errors = (out.Errors ?? []).map((e) => `${e.ErrorCode ?? "error"}: ${e.ErrorMessage ?? ""}`.trim());
+  if (!out.FleetId) throw new OperationalError(`CreateFleet returned no fleet id${errors.length ? `: ${errors.join("; ")}` : ""}`);
+  return { id: out.FleetId, errors };
 }

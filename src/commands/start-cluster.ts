@@ -1,12 +1,62 @@
 import type { Command } from "commander";
-import { OperationalError } from "../errors.js";
+import { UserInputError } from "../errors.js";
+import { commandConfig, commandOutput, withExamples } from "./shared.js";
 
-// Work in progress: replaced by the real command in this session's work on it.
+interface StartClusterFlags {
+  waitTimeout: string;
+  pollInterval: string;
+  dryRun?: boolean;
+  replace?: boolean;
+  json?: boolean;
+}
+
+function seconds(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new UserInputError(flag, undefined, `expected a number of seconds >= ${min}, got ${JSON.stringify(value)}`, `pass e.g. ${flag} 600`);
+  return n;
+}
+
 export function registerStartCluster(program: Command): void {
-  program
+  const command = program
     .command("start-cluster")
-    .description("(not built yet)")
-    .action(() => {
-      throw new OperationalError("'start-cluster' is not built yet");
+    .argument("<fleet-file>", "a DCP fleet file (Spot Fleet request configuration JSON), e.g. files/exampleFleet_us-east-1.json")
+    .description(
+      "Request the spot fleet of a run (CLUSTER_MACHINES machines of the MACHINE_TYPE types, through FLEET_API " +
+        "spot-fleet or ec2-fleet), scale the ECS service to CLUSTER_MACHINES x TASKS_PER_MACHINE, write the state " +
+        "file files/<APP_NAME>SpotFleetRequestId.json, create one idle alarm per instance and wait for capacity. " +
+        "A failing fleet is cancelled; partial capacity at the timeout is only a warning.",
+    )
+    .option("--wait-timeout <seconds>", "how long to wait for the machines (0: do not wait)", "600")
+    .option("--poll-interval <seconds>", "seconds between two readings of the fleet while waiting", "15")
+    .option("--dry-run", "print the requests dcp would send and create nothing")
+    .option("--replace", "cancel the fleet this app already runs (and its alarms) and start a new one")
+    .option("--json", "print the result (fleet id, machines, state file) as JSON on stdout")
+    .action(async (fleetFile: string, flags: StartClusterFlags, cmd: Command) => {
+      const waitTimeoutSeconds = seconds(flags.waitTimeout, "--wait-timeout", 0);
+      const pollSeconds = seconds(flags.pollInterval, "--poll-interval", 0.1);
+      const config = await commandConfig(cmd);
+      const output = commandOutput(cmd);
+      const { runStartCluster } = await import("../flows/start-cluster.js");
+      const stop = () => {
+        process.stderr.write(
+          "\nstart-cluster interrupted: a fleet that was already requested keeps running and is recorded in the state file.\n" +
+            "Watch it with `dcp monitor`, or end it with `dcp teardown`.\n",
+        );
+        process.exit(130);
+      };
+      process.once("SIGINT", stop);
+      try {
+        const result = await runStartCluster(config, { fleetFile, waitTimeoutSeconds, pollSeconds, dryRun: Boolean(flags.dryRun), replace: Boolean(flags.replace) }, output);
+        output.result(result);
+      } finally {
+        process.removeListener("SIGINT", stop);
+      }
     });
+  withExamples(command, [
+    "dcp start-cluster files/exampleFleet_us-east-1.json",
+    "dcp start-cluster files/fleet.json --dry-run            # show the request, create nothing",
+    "dcp start-cluster files/fleet.json --wait-timeout 1200  # wait up to 20 minutes for capacity",
+    "dcp start-cluster files/fleet.json --replace            # cancel this app's running fleet first",
+    "dcp start-cluster files/fleet.json --json | jq .fleetId",
+  ]);
 }

@@ -1,0 +1,344 @@
+/**
+ * `dcp start-cluster fleet.json`: buy the spot capacity for a run and make it join the cluster.
+ *
+ * Order matters for "nothing lost, nothing leaked": everything that can be refused (fleet file,
+ * a live fleet of the same app, a missing service) is refused before anything is created; the state
+ * file is written right after the fleet exists, so monitor/teardown can always find it; a fleet
+ * that fails is cancelled and what start-cluster made for it (alarms, launch template, dashboard)
+ * is removed again.
+ */
+import { readFile } from "node:fs/promises";
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import { deleteAlarms, deleteDashboard, idleAlarmName, putDashboard, putIdleAlarm } from "../aws/cloudwatch.js";
+import { awsContext, type AwsContext } from "../aws/context.js";
+import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate, tagInstanceVolumes } from "../aws/ec2.js";
+import { ecsClient, serviceIsActive, setServiceDesiredCountIfExists } from "../aws/ecs.js";
+import { createEc2Fleet, createSpotFleet, fleetAdapter, fleetIsLive, type FleetAdapter, type FleetApi } from "../aws/fleet.js";
+import { ensureLogGroups } from "../aws/logs.js";
+import { resolvePublicAmi, ssmClient } from "../aws/ssm.js";
+import { resourceNames, type Config } from "../config/schema.js";
+import { OperationalError, UserInputError } from "../errors.js";
+import { dashboardBody } from "../plan/dashboard.js";
+import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
+import {
+  ECS_AMI_PARAMETERS,
+  ec2FleetRequests,
+  judgeFleet,
+  needsAutoImage,
+  spotFleetRequest,
+  tagList,
+  workerName,
+  type FleetPlanInput,
+} from "../plan/fleet-request.js";
+import { userDataScript } from "../plan/user-data.js";
+import { readRunState, runStateExists, updateRunState, writeRunState, type RunState } from "../state/run-state.js";
+import type { Output } from "../ui/output.js";
+
+export interface StartClusterOptions {
+  fleetFile: string;
+  /** Seconds to wait for the fleet's capacity (0: do not wait). */
+  waitTimeoutSeconds: number;
+  /** Seconds between two readings of the fleet while waiting. */
+  pollSeconds: number;
+  dryRun: boolean;
+  replace: boolean;
+}
+
+export interface StartClusterResult {
+  dryRun: boolean;
+  fleetApi: FleetApi;
+  fleetId?: string;
+  launchTemplateId?: string;
+  imageId: string;
+  target: number;
+  running?: number;
+  instances?: string[];
+  partial?: boolean;
+  desiredCount: number;
+  stateFile: string;
+  dashboard: string | null;
+  notes: string[];
+  /** With --dry-run: the requests dcp would send. */
+  requests?: Record<string, unknown>;
+}
+
+/** The fleet a previous start-cluster recorded, read leniently enough to also understand DCP's own monitor file. */
+interface RecordedFleet {
+  api: FleetApi;
+  id: string;
+  status: RunState["dcp"]["status"] | "unknown";
+}
+
+async function recordedFleet(statePath: string): Promise<RecordedFleet | undefined> {
+  if (!runStateExists(statePath)) return undefined;
+  const raw = JSON.parse(await readFile(statePath, "utf8").catch(() => "null")) as unknown;
+  const dcpBlock = (raw as { dcp?: unknown } | null)?.dcp;
+  if (dcpBlock !== undefined) {
+    const state = await readRunState(statePath);
+    return { api: state.dcp.fleetApi, id: state.dcp.fleetId, status: state.dcp.status };
+  }
+  // A monitor file written by DCP itself: a Spot Fleet request id.
+  const id = (raw as { MONITOR_FLEET_ID?: unknown } | null)?.MONITOR_FLEET_ID;
+  if (typeof id === "string" && id) return { api: id.startsWith("fleet-") ? "ec2-fleet" : "spot-fleet", id, status: "unknown" };
+  return undefined;
+}
+
+/** Refuses to start a second fleet for the app while the recorded one is live, unless --replace. */
+async function checkNoLiveFleet(ctx: AwsContext, statePath: string, replace: boolean, output: Output): Promise<RecordedFleet | undefined> {
+  let recorded: RecordedFleet | undefined;
+  try {
+    recorded = await recordedFleet(statePath);
+  } catch (err) {
+    if (err instanceof UserInputError) throw err;
+    throw new UserInputError(statePath, undefined, "is not valid JSON", "remove it if no fleet of this app is running (check the EC2 console > Spot Requests), then run start-cluster again");
+  }
+  if (!recorded) return undefined;
+  const status = await fleetAdapter(ctx, recorded.api).describe(recorded.id);
+  const live = fleetIsLive(status) || Boolean(status?.state.endsWith("_running"));
+  const tearingDown = recorded.status === "tearing-down";
+  if (!live && !tearingDown) return undefined;
+  if (replace) {
+    output.line(`Replacing ${recorded.api} ${recorded.id} (${status?.state ?? "teardown in progress"})`);
+    return recorded;
+  }
+  const why = tearingDown ? `a teardown of this app's run is in progress (fleet ${recorded.id})` : `fleet ${recorded.id} of this app is still ${status?.state} (${status?.fulfilled ?? 0}/${status?.target ?? 0} machines)`;
+  throw new UserInputError(
+    statePath,
+    undefined,
+    why,
+    "watch it with `dcp monitor`, end it with `dcp teardown`, or cancel it and start a new fleet with `dcp start-cluster --replace`",
+  );
+}
+
+/** Cancels the fleet of an earlier start-cluster and deletes the idle alarms of its instances. */
+async function cancelRecordedFleet(ctx: AwsContext, appName: string, recorded: RecordedFleet): Promise<void> {
+  const adapter = fleetAdapter(ctx, recorded.api);
+  const instances = await adapter.activeInstances(recorded.id);
+  await adapter.cancel(recorded.id);
+  await deleteAlarms(ctx, instances.map((id) => idleAlarmName(appName, id)));
+}
+
+async function resolveImage(ctx: AwsContext, fleet: FleetFile, output: Output): Promise<string> {
+  if (!needsAutoImage(fleet)) return fleet.LaunchSpecifications[0]!.ImageId!;
+  const { imageId, parameter } = await resolvePublicAmi(ssmClient(ctx), ECS_AMI_PARAMETERS);
+  output.line(`ImageId auto: ${imageId} (from SSM ${parameter})`);
+  return imageId;
+}
+
+function planFor(api: FleetApi, input: FleetPlanInput) {
+  if (api === "spot-fleet") {
+    const { request, notes } = spotFleetRequest(input);
+    return { notes, requests: { RequestSpotFleet: request } as Record<string, unknown>, spot: request, ec2: undefined };
+  }
+  const plan = ec2FleetRequests(input);
+  return { notes: plan.notes, requests: { CreateLaunchTemplate: plan.launchTemplate, CreateFleet: plan.fleet("<id of the launch template above>") } as Record<string, unknown>, spot: undefined, ec2: plan };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface LaunchedFleet {
+  id: string;
+  launchTemplateId?: string;
+  createErrors: string[];
+}
+
+interface WaitOutcome {
+  running: string[];
+  target: number;
+  partial: boolean;
+}
+
+/** What start-cluster created, removed again when the fleet fails (nothing leaked). */
+async function undoStart(ctx: AwsContext, config: Config, adapter: FleetAdapter, launched: LaunchedFleet, alarmed: Iterable<string>): Promise<void> {
+  const names = resourceNames(config);
+  await adapter.cancel(launched.id);
+  await deleteAlarms(ctx, [...alarmed].map((id) => idleAlarmName(config.APP_NAME, id)));
+  await setServiceDesiredCountIfExists(ecsClient(ctx), config.ECS_CLUSTER, names.serviceName, 0);
+  if (launched.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), launched.launchTemplateId);
+  if (config.CREATE_DASHBOARD) await deleteDashboard(ctx, config.APP_NAME);
+}
+
+export async function runStartCluster(config: Config, options: StartClusterOptions, output: Output): Promise<StartClusterResult> {
+  const api = config.FLEET_API;
+  const fleetFile = await loadFleetFile(options.fleetFile);
+  const ctx = awsContext(config);
+  const names = resourceNames(config);
+  const statePath = names.stateFile;
+  const desiredCount = config.CLUSTER_MACHINES * config.TASKS_PER_MACHINE;
+  const dashboard = config.CREATE_DASHBOARD ? config.APP_NAME : null;
+
+  let previous: RecordedFleet | undefined;
+  try {
+    previous = await checkNoLiveFleet(ctx, statePath, options.replace, output);
+  } catch (err) {
+    // A dry run still shows the request, and says it would be refused.
+    if (!options.dryRun || !(err instanceof UserInputError)) throw err;
+    output.warn(`without --dry-run this would be refused: ${err.message}`);
+  }
+  const imageId = await resolveImage(ctx, fleetFile, output);
+  const now = new Date();
+  const plan = planFor(api, { config, fleet: fleetFile, resolvedImageId: imageId, now });
+  for (const note of plan.notes) output.warn(note);
+
+  const base: StartClusterResult = { dryRun: options.dryRun, fleetApi: api, imageId, target: config.CLUSTER_MACHINES, desiredCount, stateFile: statePath, dashboard, notes: plan.notes };
+  if (options.dryRun) {
+    if (!output.json) {
+      process.stdout.write(`${JSON.stringify(plan.requests, null, 2)}\n\nUser data (decoded):\n${userDataScript({ cluster: config.ECS_CLUSTER })}\n`);
+      output.line(`Dry run: nothing was created. Without --dry-run: ${api} with ${config.CLUSTER_MACHINES} machine(s) of ${config.MACHINE_TYPE.join(", ")}, service ${names.serviceName} scaled to ${desiredCount}.`);
+    }
+    return { ...base, requests: plan.requests };
+  }
+
+  const ecs = ecsClient(ctx);
+  if (!(await serviceIsActive(ecs, config.ECS_CLUSTER, names.serviceName))) {
+    throw new OperationalError(`ECS service ${names.serviceName} not found in cluster ${config.ECS_CLUSTER}: run \`dcp setup\` first (nothing was created)`);
+  }
+  if (previous) await output.step(`Cancelling the previous fleet ${previous.id}`, () => cancelRecordedFleet(ctx, config.APP_NAME, previous));
+  await output.step("Log groups", () => ensureLogGroups(ctx, config), (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "));
+
+  const ec2 = ec2Client(ctx);
+  const launched = await output.step(`Requesting ${api} (${config.CLUSTER_MACHINES} x ${config.MACHINE_TYPE.join("|")})`, () => launchFleet(ec2, plan), (l) => l.id);
+  const adapter = fleetAdapter(ctx, api);
+  const alarmed = new Set<string>();
+  try {
+    await writeRunState(statePath, initialState(config, api, launched, now, dashboard));
+    await output.step(`Service ${names.serviceName}`, async () => {
+      if (!(await setServiceDesiredCountIfExists(ecs, config.ECS_CLUSTER, names.serviceName, desiredCount))) {
+        throw new OperationalError(`ECS service ${names.serviceName} disappeared from cluster ${config.ECS_CLUSTER}`);
+      }
+    }, () => `desired count ${desiredCount}`);
+    if (dashboard) {
+      await output.step(`Dashboard ${dashboard}`, async () => {
+        const problems = await putDashboard(ctx, dashboard, dashboardBody({ region: ctx.region, cluster: config.ECS_CLUSTER, queueName: config.SQS_QUEUE_NAME, deadLetterQueueName: config.SQS_DEAD_LETTER_QUEUE, logGroup: config.LOG_GROUP_NAME, fleetApi: api, fleetId: launched.id }));
+        for (const p of problems) output.warn(`dashboard: ${p}`);
+      });
+    }
+  } catch (err) {
+    await undoStart(ctx, config, adapter, launched, alarmed);
+    await markFailed(statePath, (err as Error).message);
+    throw err;
+  }
+
+  const outcome = await waitForCapacity(ctx, config, adapter, ec2, launched, alarmed, options, output).catch(async (err: unknown) => {
+    await undoStart(ctx, config, adapter, launched, alarmed);
+    await markFailed(statePath, (err as Error).message);
+    throw err;
+  });
+  await updateRunState(statePath, (s) => ({
+    ...s,
+    dcp: { ...s.dcp, observations: { ...s.dcp.observations, fleetTarget: outcome.target, fleetRunning: outcome.running.length, alarmedInstances: [...alarmed], observedAt: new Date().toISOString() } },
+  }));
+
+  if (outcome.partial) {
+    output.warn(`only ${outcome.running.length} of ${outcome.target} machines are running after ${options.waitTimeoutSeconds} s; the fleet keeps trying (not fatal)`);
+  } else {
+    output.line(`Fleet ${launched.id}: ${outcome.running.length}/${outcome.target} machines running; jobs start as containers are placed.`);
+  }
+  output.line(`State file: ${statePath}. Next: dcp monitor (leave it running, e.g. in tmux)`);
+  return {
+    ...base,
+    fleetId: launched.id,
+    ...(launched.launchTemplateId ? { launchTemplateId: launched.launchTemplateId } : {}),
+    running: outcome.running.length,
+    instances: outcome.running,
+    partial: outcome.partial,
+  };
+}
+
+async function launchFleet(ec2: EC2Client, plan: ReturnType<typeof planFor>): Promise<LaunchedFleet> {
+  if (plan.spot) return { id: await createSpotFleet(ec2, plan.spot), createErrors: [] };
+  const ec2Plan = plan.ec2!;
+  const launchTemplateId = await replaceLaunchTemplate(ec2, ec2Plan.launchTemplate);
+  try {
+    const { id, errors } = await createEc2Fleet(ec2, ec2Plan.fleet(launchTemplateId));
+    return { id, launchTemplateId, createErrors: errors };
+  } catch (err) {
+    await deleteLaunchTemplateIfExists(ec2, launchTemplateId);
+    throw err;
+  }
+}
+
+function initialState(config: Config, api: FleetApi, launched: LaunchedFleet, now: Date, dashboard: string | null): RunState {
+  const names = resourceNames(config);
+  return {
+    MONITOR_FLEET_ID: launched.id,
+    MONITOR_APP_NAME: config.APP_NAME,
+    MONITOR_ECS_CLUSTER: config.ECS_CLUSTER,
+    MONITOR_QUEUE_NAME: config.SQS_QUEUE_NAME,
+    MONITOR_BUCKET_NAME: config.AWS_BUCKET,
+    MONITOR_LOG_GROUP_NAME: config.LOG_GROUP_NAME,
+    MONITOR_START_TIME: String(now.getTime()),
+    CLEAN_DASHBOARD: config.CLEAN_DASHBOARD ? "True" : "False",
+    dcp: {
+      version: 1,
+      fleetApi: api,
+      fleetId: launched.id,
+      ...(launched.launchTemplateId ? { launchTemplateId: launched.launchTemplateId } : {}),
+      region: config.AWS_REGION,
+      startedAt: now.toISOString(),
+      clusterMachines: config.CLUSTER_MACHINES,
+      tasksPerMachine: config.TASKS_PER_MACHINE,
+      serviceName: names.serviceName,
+      taskFamily: names.taskFamily,
+      deadLetterQueueName: config.SQS_DEAD_LETTER_QUEUE,
+      perInstanceLogGroup: names.perInstanceLogGroup,
+      dashboardName: dashboard,
+      status: "running",
+    },
+  };
+}
+
+/** The fleet failed and start-cluster removed what it made: the run is over, start-cluster may run again. */
+async function markFailed(statePath: string, reason: string): Promise<void> {
+  if (!runStateExists(statePath)) return;
+  await updateRunState(statePath, (s) => ({
+    ...s,
+    dcp: { ...s.dcp, status: "finished", finishedAt: new Date().toISOString(), observations: { ...s.dcp.observations, startClusterError: reason } },
+  }));
+}
+
+/**
+ * Polls the fleet until every machine runs, it fails, or the timeout passes. Each new instance gets
+ * its idle alarm (and, for Spot Fleet, tags on its volumes) as soon as it appears.
+ */
+async function waitForCapacity(
+  ctx: AwsContext,
+  config: Config,
+  adapter: FleetAdapter,
+  ec2: EC2Client,
+  launched: LaunchedFleet,
+  alarmed: Set<string>,
+  options: StartClusterOptions,
+  output: Output,
+): Promise<WaitOutcome> {
+  const deadline = Date.now() + options.waitTimeoutSeconds * 1000;
+  const volumeTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
+  return output.step(
+    "Waiting for capacity",
+    async (handle) => {
+      for (;;) {
+        const status = await adapter.describe(launched.id);
+        const running = status ? await adapter.activeInstances(launched.id) : [];
+        const fresh = running.filter((id) => !alarmed.has(id));
+        for (const id of fresh) {
+          await putIdleAlarm(ctx, config.APP_NAME, id);
+          alarmed.add(id);
+        }
+        if (fresh.length && config.FLEET_API === "spot-fleet") await tagInstanceVolumes(ec2, fresh, volumeTags);
+        const target = status?.target ?? config.CLUSTER_MACHINES;
+        const errors = [...launched.createErrors, ...(status?.errors ?? [])];
+        const verdict = judgeFleet(status ? { ...status, errors, instances: running.length } : undefined);
+        handle.update(`fulfilled ${running.length}/${target}`);
+        if (verdict.kind === "failed") {
+          throw new OperationalError(`fleet ${launched.id} failed and was cancelled:\n  ${verdict.reasons.join("\n  ")}\nCheck the fleet file (AMI, subnet, security group, roles) and the account's spot limits, then run start-cluster again.`);
+        }
+        if (verdict.kind === "fulfilled") return { running, target, partial: false };
+        if (Date.now() >= deadline) return { running, target, partial: true };
+        await sleep(Math.min(options.pollSeconds * 1000, Math.max(0, deadline - Date.now())));
+      }
+    },
+    (o) => `${o.running.length}/${o.target} running${o.partial ? " (timed out waiting; the fleet keeps trying)" : ""}`,
+  );
+}

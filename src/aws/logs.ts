@@ -96,3 +96,72 @@ export async function putLogEvents(client: CloudWatchLogsClient, group: string, 
   }
   await flush();
 }
+
+// --- monitor/teardown: export a log group to S3 -------------------------------------------------
+
+import { CreateExportTaskCommand, DescribeExportTasksCommand } from "@aws-sdk/client-cloudwatch-logs";
+
+export interface LogExport {
+  logGroup: string;
+  bucket: string;
+  /** key prefix, without a trailing slash */
+  prefix: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface ExportTiming {
+  /** between DescribeExportTasks polls */
+  pollMs: number;
+  /** between CreateExportTask retries while another export runs (one per account at a time) */
+  retryMs: number;
+  /** give up waiting after this long */
+  deadlineMs: number;
+  onWait?: (message: string) => void;
+}
+
+/** COMPLETED (or another final export status), or why nothing was exported. */
+export type LogExportOutcome = { exported: true; status: string; taskId: string } | { exported: false; reason: string };
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Exports a log group to s3://bucket/prefix/ and waits for the export to finish. Retries while
+ * another export runs (LimitExceededException); a missing group, a missing bucket or a bucket
+ * that does not let CloudWatch Logs write is reported as the reason nothing was exported.
+ */
+export async function exportLogGroup(client: CloudWatchLogsClient, job: LogExport, timing: ExportTiming): Promise<LogExportOutcome> {
+  const deadline = Date.now() + timing.deadlineMs;
+  let taskId: string | undefined;
+  while (!taskId) {
+    try {
+      const out = await client.send(
+        new CreateExportTaskCommand({ taskName: job.logGroup, logGroupName: job.logGroup, from: job.fromMs, to: Math.max(job.fromMs, job.toMs), destination: job.bucket, destinationPrefix: job.prefix }),
+      );
+      taskId = out.taskId;
+      if (!taskId) return { exported: false, reason: "CloudWatch Logs returned no export task id" };
+    } catch (err) {
+      const name = (err as { name?: string }).name ?? "";
+      const message = (err as Error).message ?? "";
+      if (name === "ResourceNotFoundException") return { exported: false, reason: `log group ${job.logGroup} does not exist` };
+      if (name === "InvalidParameterException" || /AccessDenied/.test(name)) {
+        return {
+          exported: false,
+          reason: `bucket ${job.bucket} does not exist or does not let CloudWatch Logs write to it (it needs a bucket policy for the logs service principal): ${message}`,
+        };
+      }
+      if (name !== "LimitExceededException") throw err;
+      if (Date.now() + timing.retryMs > deadline) return { exported: false, reason: "another log export kept running; export it later from the CloudWatch console" };
+      timing.onWait?.("another log export is running in this account; retrying");
+      await sleepMs(timing.retryMs);
+    }
+  }
+  for (;;) {
+    const { exportTasks = [] } = await client.send(new DescribeExportTasksCommand({ taskId }));
+    const status = exportTasks[0]?.status?.code ?? "UNKNOWN";
+    if (status !== "PENDING" && status !== "RUNNING" && status !== "PENDING_CANCEL") return { exported: true, status, taskId };
+    if (Date.now() + timing.pollMs > deadline) return { exported: true, status: `${status} (stopped waiting; task ${taskId} continues)`, taskId };
+    timing.onWait?.(`export ${status.toLowerCase()}`);
+    await sleepMs(timing.pollMs);
+  }
+}

@@ -122,6 +122,36 @@ export async function queueUrlOfArn(client: SQSClient, arn: string): Promise<str
   return findQueueUrl(client, parts[5] ?? "");
 }
 
+// --- monitor/teardown ---------------------------------------------------------------------------
+
+import { DeleteQueueCommand } from "@aws-sdk/client-sqs";
+
+/** Deletes the queue named exactly `name`; false when it was already gone. */
+export async function deleteQueueIfExists(client: SQSClient, name: string): Promise<boolean> {
+  const url = await findQueueUrl(client, name);
+  if (!url) return false;
+  try {
+    await client.send(new DeleteQueueCommand({ QueueUrl: url }));
+    return true;
+  } catch (err) {
+    if (isMissingQueue(err)) return false;
+    throw err;
+  }
+}
+
+/** All messages a queue holds (visible, in flight and delayed); undefined when the queue does not exist. */
+export async function queueDepth(client: SQSClient, name: string): Promise<number | undefined> {
+  const url = await findQueueUrl(client, name);
+  if (!url) return undefined;
+  try {
+    const a = await queueActivity(client, url);
+    return a.visible + a.inFlight + a.delayed;
+  } catch (err) {
+    if (isMissingQueue(err)) return undefined;
+    throw err;
+  }
+}
+
 // --- submit -------------------------------------------------------------------------------------
 
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";

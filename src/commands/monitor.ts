@@ -1,12 +1,31 @@
 import type { Command } from "commander";
-import { OperationalError } from "../errors.js";
+import { commandOutput, globalOptions, withExamples } from "./shared.js";
 
-// Work in progress: replaced by the real command in this session's work on it.
 export function registerMonitor(program: Command): void {
-  program
+  const command = program
     .command("monitor")
-    .description("(not built yet)")
-    .action(() => {
-      throw new OperationalError("'monitor' is not built yet");
+    .description(
+      "Watch a run until its queue drains, then tear it down. Every interval: queue waiting / in flight, " +
+        "dead-lettered, fleet target / fulfilled and running instances; idle alarms for new instances, alarms of " +
+        "gone instances deleted; once nothing waits, the fleet target drops to the jobs in flight (no instance is " +
+        "terminated). Two empty readings in a row start the teardown (see `dcp teardown --help`). Ctrl-C stops " +
+        "watching without tearing down (exit 130); run it again to resume.",
+    )
+    .argument("[state-file]", "the run's state file (default: files/<APP_NAME>SpotFleetRequestId.json from the config)")
+    .option("--cheapest", "lower the fleet target to 1 machine 15 minutes after the monitor starts (DCP's cheapest mode)")
+    .option("--interval <seconds>", "seconds between readings", "60")
+    .option("--once", "take one reading (and tear down if it is the second empty one in a row), then exit; for cron")
+    .option("--json", "print the final summary as JSON on stdout (progress goes to stderr)")
+    .action(async (stateFile: string | undefined, opts: { cheapest?: boolean; interval: string; once?: boolean }, cmd: Command) => {
+      const { parseInterval, runMonitor } = await import("../flows/monitor.js");
+      const intervalS = parseInterval(opts.interval);
+      process.exitCode = await runMonitor({ ...globalOptions(cmd), stateFile, cheapest: Boolean(opts.cheapest), once: Boolean(opts.once), intervalS }, commandOutput(cmd));
     });
+  withExamples(command, [
+    "dcp monitor",
+    "dcp monitor files/MyProject_AnalysisSpotFleetRequestId.json",
+    "dcp monitor --cheapest",
+    "dcp monitor 2>&1 | tee monitor.log      # plain timestamped lines, one per change",
+    "dcp monitor --once                       # from cron, every few minutes",
+  ]);
 }

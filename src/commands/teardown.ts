@@ -1,12 +1,27 @@
 import type { Command } from "commander";
-import { OperationalError } from "../errors.js";
+import { commandOutput, globalOptions, withExamples } from "./shared.js";
 
-// Work in progress: replaced by the real command in this session's work on it.
 export function registerTeardown(program: Command): void {
-  program
+  const command = program
     .command("teardown")
-    .description("(not built yet)")
-    .action(() => {
-      throw new OperationalError("'teardown' is not built yet");
+    .description(
+      "Tear a run down now (abort), or finish a teardown a killed monitor left half done. In order: ECS service " +
+        "to 0; idle alarms deleted; fleet cancelled, terminating its instances (and the EC2 Fleet's launch " +
+        "template deleted); job queue deleted (the dead-letter queue is kept); service deleted; task definitions " +
+        "deregistered; the fleet's container instances deregistered and the cluster deleted unless it is `default` " +
+        "or used by something else; the dashboard deleted; both log groups exported to " +
+        "s3://<AWS_BUCKET>/exportedlogs/<group>/. Each step is recorded in the state file; already-gone counts as done.",
+    )
+    .argument("[state-file]", "the run's state file (default: files/<APP_NAME>SpotFleetRequestId.json from the config)")
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--json", "print the summary (or the plan, with --dry-run) as JSON on stdout")
+    .action(async (stateFile: string | undefined, opts: { dryRun?: boolean }, cmd: Command) => {
+      const { runTeardown } = await import("../flows/teardown.js");
+      process.exitCode = await runTeardown({ ...globalOptions(cmd), stateFile, dryRun: Boolean(opts.dryRun) }, commandOutput(cmd));
     });
+  withExamples(command, [
+    "dcp teardown --dry-run",
+    "dcp teardown",
+    "dcp teardown files/MyProject_AnalysisSpotFleetRequestId.json --json",
+  ]);
 }

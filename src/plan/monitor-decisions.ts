@@ -38,21 +38,7 @@ export function observe(previous: Observations | undefined, reading: Reading): O
   const done = Math.max(base.progress.done, base.progress.total - outstanding - deadLettered);
   const total = Math.max(base.progress.total, done + outstanding + deadLettered);
 
-  const instances: Record<string, InstanceRecord> = {};
-  const liveIds = new Set(reading.live.map((i) => i.id));
-  for (const [id, record] of Object.entries(base.instances)) {
-    instances[id] = liveIds.has(id) || record.goneAt !== undefined ? record : { ...record, goneAt: reading.at };
-  }
-  for (const live of reading.live) {
-    const known = instances[live.id];
-    instances[live.id] = {
-      type: live.type ?? known?.type,
-      az: live.az ?? known?.az,
-      launchedAt: known?.launchedAt ?? live.launchedAt ?? reading.at,
-      lastSeenAt: reading.at,
-    };
-  }
-
+  const instances = trackInstances(base.instances, reading.live, reading.at);
   const samples = [...base.samples, [reading.at, done] as [number, number]].slice(-MAX_SAMPLES);
   return {
     ...base,
@@ -69,6 +55,32 @@ export function observe(previous: Observations | undefined, reading: Reading): O
     samples,
     instances,
   };
+}
+
+/** Updates the instance records from the running instances seen at `at`; the others are gone. */
+export function trackInstances(known: Readonly<Record<string, InstanceRecord>>, live: readonly LiveInstance[], at: number): Record<string, InstanceRecord> {
+  const instances: Record<string, InstanceRecord> = {};
+  const liveIds = new Set(live.map((i) => i.id));
+  for (const [id, record] of Object.entries(known)) {
+    instances[id] = liveIds.has(id) || record.goneAt !== undefined ? record : { ...record, goneAt: at };
+  }
+  for (const instance of live) {
+    const record = instances[instance.id];
+    const type = instance.type ?? record?.type;
+    const az = instance.az ?? record?.az;
+    instances[instance.id] = {
+      ...(type ? { type } : {}),
+      ...(az ? { az } : {}),
+      launchedAt: record?.launchedAt ?? instance.launchedAt ?? at,
+      lastSeenAt: at,
+    };
+  }
+  return instances;
+}
+
+/** Marks every instance still running as gone at `at` (the fleet was cancelled, terminating them). */
+export function endInstances(known: Readonly<Record<string, InstanceRecord>>, at: number): Record<string, InstanceRecord> {
+  return Object.fromEntries(Object.entries(known).map(([id, r]) => [id, r.goneAt === undefined ? { ...r, goneAt: at } : r]));
 }
 
 function firstObservations(reading: Reading): Observations {
@@ -93,10 +105,6 @@ export function shouldTearDown(observations: Observations): boolean {
 // Idle alarms: one per running instance, named <APP_NAME>_<instance-id> (DCP's names).
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-
-export function alarmName(appName: string, instanceId: string): string {
-  return `${appName}_${instanceId}`;
-}
 
 /**
  * The instance id an alarm watches, or undefined when the alarm is not one of this app's idle

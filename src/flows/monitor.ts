@@ -1,0 +1,289 @@
+/**
+ * `dcp monitor`: watch a run until its queue drains, then tear it down. Each interval: one reading
+ * (queue, DLQ, fleet, running instances), idle alarms for new instances, alarms of gone instances
+ * deleted, the fleet target lowered to the jobs in flight once nothing waits (DCP's downscale),
+ * observations saved to the state file. Two empty readings in a row start the teardown.
+ */
+import { z } from "zod";
+import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
+import { FleetOperationUnsupportedError, fleetAdapter, fleetIsLive } from "../aws/fleet.js";
+import { alarmInstanceId, observe, planAlarms, planTarget, recordTargetChange, shouldTearDown, type Reading, type TargetChange } from "../plan/monitor-decisions.js";
+import { parseObservations, type Observations } from "../plan/monitor-observations.js";
+import { MAX_COLUMNS, statusBlock, statusKey, statusLine, type MonitorView } from "../plan/monitor-view.js";
+import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
+import type { Output } from "../ui/output.js";
+import { parseWithSchema } from "../validation.js";
+import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, resolveRun, resumeHints, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
+import { tearDown } from "./teardown.js";
+
+export interface MonitorOptions extends RunLocation {
+  cheapest: boolean;
+  intervalS: number;
+  /** one reading (and the teardown if it is due), then exit: for cron */
+  once: boolean;
+}
+
+/** The alarm list is read in full at start and every this many polls; in between the monitor's own bookkeeping suffices. */
+export const ALARM_RESYNC_POLLS = 60;
+const ALARM_CONCURRENCY = 8;
+const LISTED_IDS = 4;
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+function listIds(ids: readonly string[]): string {
+  return ids.length <= LISTED_IDS ? ids.join(", ") : `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more`;
+}
+
+/** A live block redrawn in place on a terminal; plain timestamped lines (only on change) otherwise. */
+class MonitorDisplay {
+  private blockLines = 0;
+  private lastBlock: string[] = [];
+  private lastKey = "";
+  private readonly stream: NodeJS.WriteStream;
+
+  constructor(private readonly output: Output) {
+    this.stream = output.json ? process.stderr : process.stdout;
+  }
+
+  private width(): number {
+    return Math.min(MAX_COLUMNS, this.stream.columns || MAX_COLUMNS);
+  }
+
+  private clear(): void {
+    if (this.blockLines) this.stream.write(`\x1b[${this.blockLines}F\x1b[J`);
+    this.blockLines = 0;
+  }
+
+  private draw(lines: string[]): void {
+    const width = this.width();
+    this.stream.write(`${lines.map((l) => l.slice(0, width)).join("\n")}\n`);
+    this.blockLines = lines.length;
+    this.lastBlock = lines;
+  }
+
+  event(text: string): void {
+    if (!this.output.interactive) return this.output.line(text);
+    this.clear();
+    this.stream.write(`${new Date().toISOString().slice(11, 19)}Z ${text}\n`);
+    if (this.lastBlock.length) this.draw(this.lastBlock);
+  }
+
+  warn(text: string): void {
+    this.event(`warning: ${text}`);
+  }
+
+  status(view: MonitorView): void {
+    if (this.output.interactive) {
+      this.clear();
+      this.draw(statusBlock(view));
+      return;
+    }
+    const key = statusKey(view);
+    if (key !== this.lastKey) this.output.line(statusLine(view));
+    this.lastKey = key;
+  }
+
+  /** Leaves the last block on screen; later output goes below it. */
+  release(): void {
+    this.blockLines = 0;
+    this.lastBlock = [];
+  }
+}
+
+type WatchOutcome = "drained" | "interrupted" | "once" | "finished-elsewhere";
+
+class Watcher {
+  private state: RunState;
+  private reader: RunReader;
+  private observations: Observations | undefined;
+  private alarms = new Set<string>();
+  private polls = 0;
+  private targetUnsupported = false;
+  private warned = new Set<string>();
+  readonly display: MonitorDisplay;
+
+  constructor(
+    private readonly target: RunTarget,
+    private readonly clients: RunClients,
+    private readonly options: MonitorOptions,
+    output: Output,
+  ) {
+    this.state = target.state;
+    this.reader = new RunReader(clients, this.state);
+    this.observations = parseObservations(this.state.dcp.observations);
+    this.display = new MonitorDisplay(output);
+  }
+
+  private get app(): string {
+    return this.state.MONITOR_APP_NAME;
+  }
+
+  private warnOnce(key: string, text: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.display.warn(text);
+  }
+
+  private async syncAlarms(): Promise<void> {
+    const names = await listAlarmNames(this.target.ctx, `${this.app}_`, this.clients.cw);
+    this.alarms = new Set(names.filter((n) => alarmInstanceId(this.app, n) !== undefined));
+  }
+
+  /** A start-cluster --replace may have written a new fleet into the state file: follow it. */
+  private async refreshState(): Promise<void> {
+    const state = await readRunState(this.target.path);
+    if (state.dcp.fleetId !== this.state.dcp.fleetId || state.dcp.fleetApi !== this.state.dcp.fleetApi) {
+      this.display.event(`the state file now names fleet ${state.dcp.fleetId}; watching it`);
+      this.clients.fleet = fleetAdapter(this.target.ctx, state.dcp.fleetApi);
+      this.reader = new RunReader(this.clients, state);
+    }
+    this.state = state;
+  }
+
+  private async reconcileAlarms(reading: Reading): Promise<void> {
+    const plan = planAlarms(this.app, reading.live.map((i) => i.id), [...this.alarms]);
+    if (plan.create.length) {
+      await mapLimit(plan.create, ALARM_CONCURRENCY, async (id) => {
+        await putIdleAlarm(this.target.ctx, this.app, id, this.clients.cw);
+        this.alarms.add(idleAlarmName(this.app, id));
+      });
+      this.display.event(`idle alarm created for ${plan.create.length} new instance(s): ${listIds(plan.create)}`);
+    }
+    if (plan.delete.length) {
+      await deleteAlarms(this.target.ctx, plan.delete, this.clients.cw);
+      for (const name of plan.delete) this.alarms.delete(name);
+      const ids = plan.delete.map((n) => alarmInstanceId(this.app, n) ?? n);
+      this.display.event(`idle alarm deleted for ${ids.length} gone instance(s): ${listIds(ids)}`);
+    }
+  }
+
+  private async adjustTarget(reading: Reading, observations: Observations): Promise<Observations> {
+    const fleet = reading.fleet;
+    if (!fleet || this.targetUnsupported || !fleetIsLive({ id: this.state.dcp.fleetId, errors: [], ...fleet })) return observations;
+    const change = planTarget({
+      now: reading.at,
+      visible: reading.visible,
+      inFlight: reading.inFlight,
+      liveInstances: reading.live.length,
+      target: fleet.target,
+      cheapest: this.options.cheapest,
+      observations,
+    });
+    if (!change) return observations;
+    try {
+      await this.clients.fleet.setTarget(this.state.dcp.fleetId, change.to);
+    } catch (err) {
+      if (err instanceof FleetOperationUnsupportedError) {
+        this.targetUnsupported = true;
+        this.display.warn(`${err.message}; the fleet keeps its target and idle instances end through their alarms`);
+      } else {
+        this.display.warn(`could not change the fleet target to ${change.to}: ${(err as Error).message}; trying again at the next reading`);
+      }
+      return observations;
+    }
+    this.display.event(describeChange(change, reading));
+    return recordTargetChange(observations, change, reading.at);
+  }
+
+  /** One reading and what follows from it; returns the updated observations. */
+  async poll(): Promise<Observations> {
+    await this.refreshState();
+    if (this.polls % ALARM_RESYNC_POLLS === 0) await this.syncAlarms();
+    this.polls += 1;
+    const reading = await this.reader.read();
+    if (this.reader.queueMissing) this.warnOnce("queue", `job queue ${this.state.MONITOR_QUEUE_NAME} not found: counting the run as drained`);
+    if (!reading.fleet) this.warnOnce("fleet", `fleet ${this.state.dcp.fleetId} is gone or cancelled: no instance works on the queue (dcp start-cluster starts a new one)`);
+    let observations = observe(this.observations, reading);
+    await this.reconcileAlarms(reading);
+    observations = await this.adjustTarget(reading, observations);
+    this.observations = observations;
+    this.state = await updateRunState(this.target.path, (s) => ({ ...s, dcp: { ...s.dcp, observations: observations as unknown as Record<string, unknown> } }));
+    return observations;
+  }
+
+  view(observations: Observations): MonitorView {
+    const fleetLabel = `${this.state.dcp.fleetApi} ${this.state.dcp.fleetId}`;
+    const startedAt = Date.parse(this.state.dcp.startedAt) || Number(this.state.MONITOR_START_TIME);
+    return { appName: this.app, fleetLabel, observations, startedAt, now: Date.now(), intervalS: this.options.intervalS };
+  }
+
+  async watch(signal: AbortSignal): Promise<WatchOutcome> {
+    for (;;) {
+      const observations = await this.poll();
+      if (signal.aborted) return "interrupted";
+      this.display.status(this.view(observations));
+      if (this.state.dcp.status !== "running") return "finished-elsewhere";
+      if (shouldTearDown(observations)) return "drained";
+      if (this.options.once) return "once";
+      await sleep(this.options.intervalS * 1000, signal);
+      if (signal.aborted) return "interrupted";
+    }
+  }
+}
+
+function describeChange(change: TargetChange, reading: Reading): string {
+  const why = change.reason === "cheapest" ? "--cheapest, 15 minutes in" : `nothing waiting, ${reading.inFlight} in flight on ${reading.live.length} instances`;
+  return `fleet target ${change.from} -> ${change.to} (${why}); no instance terminated, idle ones end through their alarms`;
+}
+
+export async function runMonitor(options: MonitorOptions, output: Output): Promise<number> {
+  const target = await resolveRun(options);
+  const { state } = target;
+  if (state.dcp.status === "finished") {
+    output.line(`run ${state.MONITOR_APP_NAME} is already torn down (finished ${state.dcp.finishedAt ?? ""}); nothing to watch`);
+    output.result({ appName: state.MONITOR_APP_NAME, status: "finished", alreadyFinished: true });
+    return 0;
+  }
+  const clients = runClients(target);
+  const signals = interruptOnSignals();
+  const watcher = new Watcher(target, clients, options, output);
+  try {
+    if (state.dcp.status === "running") {
+      output.line(`watching ${state.MONITOR_APP_NAME} (${target.path}) every ${options.intervalS}s; Ctrl-C stops watching without tearing down`);
+      const outcome = await watcher.watch(signals.signal);
+      watcher.display.release();
+      if (outcome === "interrupted") throw new Interrupted();
+      if (outcome === "once") {
+        output.result({ appName: state.MONITOR_APP_NAME, status: "running", observations: parseObservations((await readRunState(target.path)).dcp.observations) });
+        return 0;
+      }
+      if (outcome === "finished-elsewhere") {
+        output.line("the run is being torn down by another dcp (dcp teardown); stopped watching");
+        output.result({ appName: state.MONITOR_APP_NAME, status: "tearing-down-elsewhere" });
+        return 0;
+      }
+      output.line("queue drained: nothing waiting and nothing in flight on two readings in a row; tearing down");
+    }
+    const summary = await tearDown(target, clients, output, signals.signal);
+    output.result(summary);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    watcher.display.release();
+    const during = (await readRunState(target.path)).dcp.status === "tearing-down";
+    output.line(during ? "stopped in the middle of the teardown; what is done is recorded in the state file." : "stopped watching; nothing was torn down.");
+    for (const hint of resumeHints(target.path)) output.line(`  ${hint}`);
+    output.result({ appName: state.MONITOR_APP_NAME, status: "interrupted" });
+    return EXIT_INTERRUPTED;
+  } finally {
+    signals.dispose();
+  }
+}
+
+const flagsSchema = z.object({
+  "--interval": z.coerce
+    .number({ error: "expected a number of seconds" })
+    .min(1, { error: "must be at least 1 second" })
+    .max(3600, { error: "must be at most 3600 seconds" }),
+});
+
+/** --interval, validated: one clear error (exit 2) for anything but 1..3600 seconds. */
+export function parseInterval(value: string): number {
+  return parseWithSchema(flagsSchema, { "--interval": value }, "dcp monitor", { "--interval": "pass a number of seconds, e.g. --interval 60" })["--interval"];
+}

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { UserInputError } from "../errors.js";
 import { commandConfig, commandOutput, withExamples } from "./shared.js";
 
 const STEPS_HELP = "zproj, illum, qc, qc_persite, assaydev, assaydev_persite or analysis";
@@ -15,6 +16,24 @@ function addCommonOptions(command: Command): Command {
     .option("--allow-missing", "write the file even when groups match no CSV row")
     .option("--submit", "send the groups to the configured queue after writing the file")
     .option("--json", "print the result as JSON on stdout");
+}
+
+/**
+ * Options of `from-csv` as the user typed them. The root program parses its options anywhere on
+ * the line, so commander hands options that come after the operands to `make-jobs` first, and the
+ * flags both commands define (--pipeline, -o, --json...) land on the parent. Take them from there;
+ * a layout-only flag (e.g. --rows) is an error rather than silently ignored.
+ */
+function adoptParentOptions(command: Command): void {
+  const parent = command.parent;
+  if (!parent) return;
+  const ownNames = new Set(command.options.map((o) => o.attributeName()));
+  for (const option of parent.options) {
+    const name = option.attributeName();
+    if (parent.getOptionValueSource(name) !== "cli") continue;
+    if (!ownNames.has(name)) throw new UserInputError("make-jobs from-csv", option.long ?? option.flags, "is not an option of from-csv", "remove it (see dcp make-jobs from-csv --help)");
+    if (command.getOptionValueSource(name) !== "cli") command.setOptionValueWithSource(name, parent.getOptionValue(name), "cli");
+  }
 }
 
 function context(command: Command) {
@@ -75,6 +94,7 @@ export function registerMakeJobs(program: Command): void {
     .option("--output-structure <structure>", "output structure, e.g. Metadata_Plate/Metadata_Well");
   addCommonOptions(fromCsv).action(async (csv: string, _opts: unknown, command: Command) => {
     const { runMakeJobsFromCsv } = await import("../flows/make-jobs.js");
+    adoptParentOptions(command);
     await runMakeJobsFromCsv(csv, command.opts(), context(command));
   });
   withExamples(fromCsv, [

@@ -142,7 +142,10 @@ export async function readCsvGroups(file: string, keys: readonly string[], out: 
       let header: string[] | undefined;
       let line = 0;
       try {
-        const parser = createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true }));
+        const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
+        const source = createReadStream(file);
+        source.on("error", (err) => parser.destroy(err));
+        source.pipe(parser);
         for await (const record of parser as AsyncIterable<string[]>) {
           line = (parser.info?.lines as number | undefined) ?? line + 1;
           if (!header) {

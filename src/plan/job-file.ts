@@ -122,7 +122,9 @@ function withoutComments(value: Record<string, unknown>): Record<string, unknown
 
 /** Turns the first issue of a failed parse into the user's error, prefixed by where the value sits. */
 export function schemaError(file: string, prefix: readonly PropertyKey[], error: z.ZodError, hints: FixHints, knownKeys: readonly string[]): UserInputError {
-  const issue = error.issues[0]!;
+  let issue = error.issues[0]!;
+  // A record key's problem comes wrapped ("Invalid key in record"): report the key's own issue.
+  if (issue.code === "invalid_key" && issue.issues[0]) issue = { ...issue.issues[0], path: issue.path } as typeof issue;
   const located = { ...issue, path: [...prefix, ...issue.path] } as typeof issue;
   const base = issueToInputError(file, located, hints, knownKeys);
   const fix = issue.code === "custom" ? (issue.params as { fix?: string } | undefined)?.fix : undefined;

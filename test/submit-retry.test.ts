@@ -1,0 +1,135 @@
+/**
+ * Retries over the real wire: a stub proxy in front of fauxqs removes some entries from
+ * SendMessageBatch requests before they reach the queue and reports them failed in the response,
+ * as SQS does for entries it could not take. Only those entries may be sent again; sender faults
+ * are reported, never resent; nothing reaches the queue twice.
+ */
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startProxy, type Proxy } from "../bench/latency-proxy.js";
+import { sendMessages } from "../src/flows/submit.js";
+import type { DcpMessage } from "../src/plan/message.js";
+import { emulatorEnv, uniqueAppName } from "./harness/dcp.js";
+
+interface BatchRequest {
+  QueueUrl: string;
+  Entries: Array<{ Id: string; MessageBody: string }>;
+}
+interface BatchResponse {
+  Successful?: unknown[];
+  Failed?: Array<{ Id: string; SenderFault: boolean; Code: string; Message: string }>;
+}
+
+function messages(count: number, tag: string): DcpMessage[] {
+  return Array.from({ length: count }, (_, i) => ({
+    Metadata: `Metadata_Tag=${tag},Metadata_Site=${i}`,
+    pipeline: "p.cppipe",
+    output: "out/",
+    input: "in/",
+    data_file: "d.csv",
+    output_structure: "",
+  }));
+}
+
+const site = (body: string) => Number(/Metadata_Site=(\d+)/.exec(body)?.[1]);
+
+/** A proxy whose `decide` picks, per entry, to forward it or to fail it (transient or sender fault). */
+async function failingProxy(decide: (site: number) => "forward" | "transient" | "sender") {
+  const calls: number[][] = [];
+  const forwarded = new Map<number, number>();
+  const proxy = await startProxy({
+    target: emulatorEnv().AWS_ENDPOINT_URL_SQS!,
+    intercept: ({ target, body }) => {
+      if (target !== "AmazonSQS.SendMessageBatch") return undefined;
+      const batch = JSON.parse(body.toString()) as BatchRequest;
+      calls.push(batch.Entries.map((e) => site(e.MessageBody)));
+      const failed: NonNullable<BatchResponse["Failed"]> = [];
+      const keep = batch.Entries.filter((e) => {
+        const verdict = decide(site(e.MessageBody));
+        if (verdict === "forward") return true;
+        failed.push(verdict === "sender" ? { Id: e.Id, SenderFault: true, Code: "InvalidMessageContents", Message: "refused by the stub" } : { Id: e.Id, SenderFault: false, Code: "InternalError", Message: "try again" });
+        return false;
+      });
+      for (const e of keep) forwarded.set(site(e.MessageBody), (forwarded.get(site(e.MessageBody)) ?? 0) + 1);
+      const withFailures = (answer: BatchResponse) => Buffer.from(JSON.stringify({ ...answer, Failed: [...(answer.Failed ?? []), ...failed] }));
+      // SQS refuses an empty batch: when every entry fails, answer without forwarding.
+      if (!keep.length) return { reply: withFailures({ Successful: [] }) };
+      return {
+        body: Buffer.from(JSON.stringify({ ...batch, Entries: keep })),
+        response: (answer) => withFailures(JSON.parse(answer.toString()) as BatchResponse),
+      };
+    },
+  });
+  return { proxy, calls, forwarded };
+}
+
+describe("submit retries only the failed entries", () => {
+  let queueUrl: string;
+  let direct: SQSClient;
+  const proxies: Proxy[] = [];
+
+  beforeAll(async () => {
+    direct = new SQSClient({ region: "us-east-1", endpoint: emulatorEnv().AWS_ENDPOINT_URL_SQS, useQueueUrlAsEndpoint: false });
+    queueUrl = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Retry") }))).QueueUrl!;
+  });
+  afterAll(async () => {
+    await Promise.all(proxies.map((p) => p.close()));
+  });
+
+  async function receiveAll(url: string): Promise<string[]> {
+    const bodies: string[] = [];
+    for (let empty = 0; empty < 2; ) {
+      const { Messages = [] } = await direct.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 300 }));
+      if (!Messages.length) empty += 1;
+      for (const m of Messages) bodies.push(m.Body!);
+    }
+    return bodies;
+  }
+
+  it("resends transient failures alone, reports sender faults, and queues each message once", async () => {
+    // Sites 2 and 15 fail on their first send; site 7 is a sender fault every time.
+    const failedOnce = new Set<number>();
+    const { proxy, calls, forwarded } = await failingProxy((s) => {
+      if (s === 7) return "sender";
+      if ((s === 2 || s === 15) && !failedOnce.has(s)) {
+        failedOnce.add(s);
+        return "transient";
+      }
+      return "forward";
+    });
+    proxies.push(proxy);
+    const client = new SQSClient({ region: "us-east-1", endpoint: proxy.url, useQueueUrlAsEndpoint: false });
+    const result = await sendMessages(client, queueUrl, messages(30, "a"), { concurrency: 1, retryBaseMs: 1 });
+
+    expect(result.sent).toBe(29);
+    expect(result.unsent.map((u) => [u.seq, u.code, u.senderFault])).toEqual([[7, "InvalidMessageContents", true]]);
+    expect(result.retried).toBe(2);
+    // Each failed entry goes back alone, right after its batch; nothing else is resent.
+    const range = (from: number) => Array.from({ length: 10 }, (_, i) => from + i);
+    expect(calls).toEqual([range(0), [2], range(10), [15], range(20)]);
+    expect([...forwarded.values()].every((n) => n === 1)).toBe(true);
+    expect(forwarded.has(7)).toBe(false);
+
+    const received = (await receiveAll(queueUrl)).map(site).sort((a, b) => a - b);
+    expect(received).toEqual(Array.from({ length: 30 }, (_, i) => i).filter((i) => i !== 7));
+  });
+
+  it("gives up on an entry after maxAttempts and reports it unsent", async () => {
+    const url = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Retry") }))).QueueUrl!;
+    const { proxy, calls } = await failingProxy((s) => (s === 3 ? "transient" : "forward"));
+    proxies.push(proxy);
+    const client = new SQSClient({ region: "us-east-1", endpoint: proxy.url, useQueueUrlAsEndpoint: false });
+    const result = await sendMessages(client, url, messages(12, "b"), { concurrency: 2, retryBaseMs: 1, maxAttempts: 3 });
+
+    expect(result.sent).toBe(11);
+    expect(result.unsent.map((u) => [u.seq, u.code, u.senderFault])).toEqual([[3, "InternalError", false]]);
+    expect(calls.filter((c) => c.includes(3))).toHaveLength(3);
+    expect(calls.flat().filter((s) => s !== 3)).toHaveLength(11);
+    expect((await receiveAll(url)).length).toBe(11);
+  });
+
+  it("stops with an operational error when the queue does not exist", async () => {
+    const missing = queueUrl.replace(/[^/]+$/, uniqueAppName("Gone"));
+    await expect(sendMessages(direct, missing, messages(25, "c"), { retryBaseMs: 1 })).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/sending stopped: .*0 messages were sent/) });
+  });
+});

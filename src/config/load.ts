@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UserInputError } from "../errors.js";
-import { parseWithSchema, readJsonFile, type FixHints } from "../validation.js";
+import { parseJsonText, parseWithSchema, type FixHints } from "../validation.js";
 import { DEFAULT_CONFIG_PATH } from "./defaults.js";
 import { CONFIG_KEYS, LOG_RETENTION_CHOICES, configSchema, configShape, resolveDerived, type Config } from "./schema.js";
 
@@ -84,7 +85,11 @@ export async function readConfigFile(path: string = DEFAULT_CONFIG_PATH, overrid
   if (!existsSync(path)) {
     throw new UserInputError(path, undefined, "config file not found", `create it (cp config/config.example.json ${path}), import a DCP config.py with \`dcp config import config.py -o ${path}\`, or pass --config PATH`);
   }
-  const raw = await readJsonFile(path, "config file");
+  const text = await readFile(path, "utf8");
+  if (text.trim() === "") {
+    throw new UserInputError(path, "(top level)", "is empty", 'write a JSON object of settings, e.g. {"APP_NAME": "MyProject_Analysis"}; see config/config.example.json');
+  }
+  const raw = parseJsonText(text, path, "config file");
   const config = applyOverrides(parseConfig(raw, path), overrides);
   if (options.checkProfile !== false) checkProfile(config.AWS_PROFILE, overrides.profile ? { source: "command line", field: "--profile" } : { source: path, field: "AWS_PROFILE" });
   return { path, config, keysInFile: Object.keys(raw as object).filter((k) => k !== "$schema") };

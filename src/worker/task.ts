@@ -145,6 +145,7 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
       return { kind: "done", metadataId: names.metadataId, files: result.files, totalMs, cellprofilerMs: result.cellprofilerMs };
     }
     if (signals.stop.aborted) {
+      log.line(`task ${names.metadataId} interrupted: ${failure}`);
       await handBack(ctx, message, prior + receives - 1, log);
       return { kind: "handed-back", metadataId: names.metadataId };
     }

@@ -4,10 +4,11 @@
  * test/fixtures/make-jobs/original/README.md), from-csv groups, the near-miss report, bad
  * arguments, and a flat memory profile at 345,600 groups.
  */
-import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { runDcp, tempDir, REPO_ROOT } from "./harness/dcp.js";
+import { REPO_ROOT, emulatorEnv, runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
 
 const FIXTURES = join(REPO_ROOT, "test/fixtures/make-jobs");
 const ORIGINAL = join(FIXTURES, "original");
@@ -233,4 +234,66 @@ describe("make-jobs bad arguments exit 2 with one clear message", () => {
       expect(existsSync(join(dir, "files"))).toBe(false);
     });
   }
+});
+
+describe("make-jobs and dcp submit", () => {
+  function writeConfig(dir: string, appName: string): void {
+    mkdirSync(join(dir, "config"), { recursive: true });
+    writeFileSync(join(dir, "config/config.json"), JSON.stringify({ APP_NAME: appName, AWS_REGION: "us-east-1" }));
+  }
+
+  it("dcp submit --dry-run accepts the file, groups with their own data_file included", async () => {
+    const dir = tempDir("dcp-mj-");
+    writeConfig(dir, uniqueAppName("MjDry"));
+    expect((await runDcp(["make-jobs", "qc", "Proj", "B1", "P1,P2", "--plate-format", "96"], { cwd: dir })).code).toBe(0);
+    const dry = await runDcp(["submit", "files/Proj_qc.json", "--dry-run", "--json"], { cwd: dir });
+    expect(dry.stderr).not.toMatch(/dcp:/);
+    expect(dry.code).toBe(0);
+    const summary = JSON.parse(dry.stdout) as { groups: number; groupsWithOverrides: number; firstBodies: unknown[] };
+    expect(summary.groups).toBe(192);
+    expect(summary.groupsWithOverrides).toBe(192);
+    expect(summary.firstBodies[0]).toEqual({
+      Metadata: "Metadata_Plate=P1,Metadata_Well=A01",
+      pipeline: "projects/Proj/workspace/pipelines/B1/qc.cppipe",
+      output: "projects/Proj/workspace/qc/B1/results",
+      input: "projects/Proj/workspace/qc/B1/rules",
+      data_file: "projects/Proj/workspace/load_data_csv/B1/P1/load_data.csv",
+      output_structure: "",
+    });
+  });
+
+  it("--submit sends every group to the configured queue, each with its plate's data_file", async () => {
+    const dir = tempDir("dcp-mj-");
+    const app = uniqueAppName("MjSub");
+    writeConfig(dir, app);
+    const sqs = new SQSClient({ region: "us-east-1", endpoint: emulatorEnv().AWS_ENDPOINT_URL_SQS, useQueueUrlAsEndpoint: false });
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${app}Queue` }));
+    const result = await runDcp(["make-jobs", "analysis", "Proj", "B1", "P1,P2", "--wells", "A01,B02", "--sites", "1-3", "--submit", "--json"], { cwd: dir });
+    expect(result.stderr).not.toMatch(/dcp:/);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ groups: 12, submitted: 12 });
+    const bodies: Array<Record<string, string>> = [];
+    for (let i = 0; i < 10 && bodies.length < 12; i++) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      bodies.push(...Messages.map((m) => JSON.parse(m.Body!) as Record<string, string>));
+    }
+    expect(bodies).toHaveLength(12);
+    const p2 = bodies.find((b) => b.Metadata === "Metadata_Plate=P2,Metadata_Well=B02,Metadata_Site=3");
+    expect(p2).toEqual({
+      Metadata: "Metadata_Plate=P2,Metadata_Well=B02,Metadata_Site=3",
+      pipeline: "projects/Proj/workspace/pipelines/B1/analysis.cppipe",
+      output: "projects/Proj/workspace/analysis/B1",
+      input: "projects/Proj/workspace/qc/B1/rules",
+      data_file: "projects/Proj/workspace/load_data_csv/B1/P2/load_data_with_illum.csv",
+      output_structure: "Metadata_Plate/analysis/Metadata_Plate-Metadata_Well-Metadata_Site",
+    });
+  });
+
+  it("--submit without a config fails before writing anything", async () => {
+    const dir = tempDir("dcp-mj-");
+    const result = await runDcp(["make-jobs", "illum", "Proj", "B1", "P1", "--submit"], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/config file not found/);
+    expect(existsSync(join(dir, "files"))).toBe(false);
+  });
 });

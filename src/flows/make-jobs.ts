@@ -6,11 +6,10 @@ import { pipeline } from "node:stream/promises";
 import { parse } from "csv-parse";
 import type { Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
-import type { DcpMessage } from "../plan/message.js";
 import { CsvGroupCollector, type CsvGroups } from "../plan/make-jobs/csv-groups.js";
 import { GroupMatcher, formatMatchReport, type MatchReport } from "../plan/make-jobs/csv-match.js";
 import { csvJobGroups, parseFromCsvOptions, reinterpretationNotes, sharedFromCsvOptions } from "../plan/make-jobs/from-csv.js";
-import { jobFileChunks, type JobFileHead, type JobGroup, type SharedValues } from "../plan/make-jobs/job-file-writer.js";
+import { jobFileChunks, type JobFileHead, type JobGroup } from "../plan/make-jobs/job-file-writer.js";
 import { layoutGroups, parseLayoutOptions, planLayout, type LayoutPlan } from "../plan/make-jobs/layout.js";
 import type { Output } from "../ui/output.js";
 
@@ -58,6 +57,7 @@ export async function runMakeJobs(positional: { step: string; identifier: string
   const { jobFile, submit, checkCsv, allowMissing, json: _json, ...layoutFlags } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
   const options = parseLayoutOptions({ ...positional, ...layoutFlags });
   const plan = planLayout(options);
+  const config = submit ? await ctx.config() : undefined;
   const out = ctx.output;
   for (const warning of plan.warnings) out.warn(warning);
   const shape = [`${plan.plates.length} plate${plan.plates.length === 1 ? "" : "s"}`];
@@ -87,7 +87,7 @@ export async function runMakeJobs(positional: { step: string; identifier: string
     originalQueue: plan.originalQueue,
     ...(check ? { check } : {}),
   };
-  if (submit) result.submitted = await submitGroups(plan.shared, layoutGroups(plan), plan.groupCount, ctx);
+  if (config) result.submitted = await submitFile(file, config, ctx);
   else out.line(`next: dcp submit ${file}`);
   out.result(result);
   return result;
@@ -96,6 +96,7 @@ export async function runMakeJobs(positional: { step: string; identifier: string
 export async function runMakeJobsFromCsv(csv: string, flags: Record<string, unknown> & CommonFlags, ctx: MakeJobsContext): Promise<MakeJobsResult> {
   const { jobFile, submit, checkCsv, allowMissing, json: _json, ...csvFlags } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
   const options = parseFromCsvOptions({ csv, ...csvFlags });
+  const config = submit ? await ctx.config() : undefined;
   const out = ctx.output;
   const collected = await readCsvGroups(options.csv, options.groupBy, out);
   for (const note of reinterpretationNotes(collected)) out.line(note);
@@ -113,7 +114,7 @@ export async function runMakeJobsFromCsv(csv: string, flags: Record<string, unkn
   await writeJobFile(file, { comment: ctx.commandLine, shared }, groups);
   out.line(`wrote ${groups.length} groups to ${file}`);
   const result: MakeJobsResult = { file, groups: groups.length, check };
-  if (submit) result.submitted = await submitGroups(shared, groups, groups.length, ctx);
+  if (config) result.submitted = await submitFile(file, config, ctx);
   else out.line(`next: dcp submit ${file}`);
   out.result(result);
   return result;
@@ -192,15 +193,14 @@ export async function writeJobFile(file: string, head: JobFileHead, groups: Iter
   }
 }
 
-function* messages(shared: SharedValues, groups: Iterable<JobGroup>): Generator<DcpMessage> {
-  const base = { pipeline: "", output: "", input: "", data_file: "", output_structure: "", ...shared };
-  for (const group of groups) yield { ...base, ...group };
-}
-
-async function submitGroups(shared: SharedValues, groups: Iterable<JobGroup>, count: number, ctx: MakeJobsContext): Promise<number> {
-  const config = await ctx.config();
-  // dcp submit's flow is built beside this one; its module is resolved at run time until it lands.
-  const submitModule = "./submit.js";
-  const { submitMessages } = (await import(submitModule)) as { submitMessages: (config: Config, messages: Iterable<DcpMessage>, options: { output: Output; total: number }) => Promise<number> };
-  return submitMessages(config, messages(shared, groups), { output: ctx.output, total: count });
+/**
+ * --submit: the written file goes through the same path as `dcp submit FILE` (every group
+ * validated first, then sent in batches), so nothing reaches the queue that submit would refuse.
+ */
+async function submitFile(file: string, config: Config, ctx: MakeJobsContext): Promise<number> {
+  const { checkJobFile, jobFileMessages } = await import("../plan/job-reader.js");
+  const { submitMessages } = await import("./submit.js");
+  const job = await ctx.output.step(`Checking ${file}`, () => checkJobFile(file), (j) => `${j.groups} groups, all valid`);
+  const report = await submitMessages(config, jobFileMessages(job), { output: ctx.output, total: job.groups });
+  return report.sent;
 }

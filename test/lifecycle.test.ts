@@ -3,8 +3,12 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/clien
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { s3Client } from "../src/aws/s3.js";
+import { join } from "node:path";
+import { ListDashboardsCommand } from "@aws-sdk/client-cloudwatch";
+import { DescribeLaunchTemplatesCommand } from "@aws-sdk/client-ec2";
 import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
-import { NOTHING_LEFT, alarmNamesOf, configuredApp, ctx, ecs, fleetState, fleetWithState, leftovers, logLine, sqs, startDcp, submitGroups, type FleetApi } from "./monitor-helpers.js";
+import { REPO_ROOT, runDcp } from "./harness/dcp.js";
+import { NOTHING_LEFT, alarmNamesOf, configuredApp, ctx, cw, ec2, ecs, fleetState, leftovers, logLine, sqs, startDcp, submitGroups, type FleetApi, type TestRun } from "./monitor-helpers.js";
 
 const MACHINES = 2;
 
@@ -21,14 +25,25 @@ async function consumeAll(queueUrl: string, count: number): Promise<void> {
 
 describe.each<FleetApi>(["spot-fleet", "ec2-fleet"])("run lifecycle with %s", (fleetApi) => {
   it("setup, 20 groups, a fleet; monitor sees them done, tears everything down and exits 0", async () => {
-    const base = await configuredApp(fleetApi, MACHINES, "Life");
-    await submitGroups(base.app, 20);
-    const run = await fleetWithState(base, MACHINES);
+    const base = await configuredApp(fleetApi, MACHINES, "Life", { CREATE_DASHBOARD: true });
+    const queueUrl = await submitGroups(base.app, 20);
+    const fleetFile = join(REPO_ROOT, "test/fixtures/fleets/dcp-original.json");
+    const started = await runDcp(["--config", base.configPath, "start-cluster", fleetFile, "--wait-timeout", "30", "--poll-interval", "0.2", "--json"], { cwd: base.dir });
+    expect(started.code, started.stderr).toBe(0);
+    const statePath = join(base.dir, "files", `${base.app}SpotFleetRequestId.json`);
+    const written = JSON.parse(readFileSync(statePath, "utf8"));
+    expect(written).toMatchObject({ MONITOR_APP_NAME: base.app, MONITOR_QUEUE_NAME: `${base.app}Queue`, dcp: { fleetApi, status: "running" } });
+    const run: TestRun = { ...base, statePath, queueUrl, fleetId: written.dcp.fleetId, launchTemplateId: written.dcp.launchTemplateId };
 
     expect(await fleetState(run)).toEqual({ state: "active", target: MACHINES });
     const { services = [] } = await ecs.send(new DescribeServicesCommand({ cluster: `${run.app}Cluster`, services: [`${run.app}Service`] }));
     expect(services[0]?.desiredCount).toBe(MACHINES * 2);
     expect(await alarmNamesOf(run.app)).toHaveLength(MACHINES);
+
+    if (fleetApi === "ec2-fleet") {
+      const templates = await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [run.launchTemplateId!] }));
+      expect(templates.LaunchTemplates).toHaveLength(1);
+    }
 
     const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir);
     await monitor.waitFor(/done 0\/20, in flight 0, pending 20/);
@@ -47,5 +62,13 @@ describe.each<FleetApi>(["spot-fleet", "ec2-fleet"])("run lifecycle with %s", (f
     expect(state.dcp.observations.summary).toMatchObject({ groupsDone: 20, groupsTotal: 20, deadLettered: 0 });
     const exported = await s3Client(ctx).send(new ListObjectsV2Command({ Bucket: run.bucket, Prefix: `exportedlogs/${run.app}` }));
     expect(exported.KeyCount ?? 0, output).toBeGreaterThan(0);
+    const dashboards = await cw.send(new ListDashboardsCommand({ DashboardNamePrefix: run.app }));
+    expect(dashboards.DashboardEntries ?? []).toEqual([]);
+    if (fleetApi === "ec2-fleet") {
+      expect(run.launchTemplateId).toBeDefined();
+      // AWS answers NotFound for a deleted template; the emulator an empty list.
+      const templates = await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [run.launchTemplateId!] })).catch(() => ({ LaunchTemplates: [] }));
+      expect(templates.LaunchTemplates ?? []).toEqual([]);
+    }
   });
 });

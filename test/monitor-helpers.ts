@@ -45,7 +45,7 @@ export interface TestRun {
 }
 
 /** A config file for a fresh app in a fresh folder, with its own cluster, DLQ and an existing bucket. */
-export async function configuredApp(fleetApi: FleetApi, machines: number, prefix = "Mon"): Promise<Omit<TestRun, "queueUrl" | "fleetId" | "launchTemplateId" | "statePath">> {
+export async function configuredApp(fleetApi: FleetApi, machines: number, prefix = "Mon", extra: Record<string, unknown> = {}): Promise<Omit<TestRun, "queueUrl" | "fleetId" | "launchTemplateId" | "statePath">> {
   const app = uniqueAppName(prefix);
   const dir = tempDir();
   const bucket = app.toLowerCase().replace(/[^a-z0-9-]/g, "-");
@@ -64,6 +64,7 @@ export async function configuredApp(fleetApi: FleetApi, machines: number, prefix
     FLEET_API: fleetApi,
     CREATE_DASHBOARD: false,
     LOG_RETENTION_DAYS: 14,
+    ...extra,
   };
   writeFileSync(configPath, JSON.stringify(settings, null, 2));
   const setup = await runDcp(["--config", configPath, "setup"], { cwd: dir });

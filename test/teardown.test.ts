@@ -1,0 +1,60 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { updateRunState } from "../src/state/run-state.js";
+import { runDcp } from "./harness/dcp.js";
+import { NOTHING_LEFT, configuredApp, fleetState, fleetWithState, leftovers, startDcp, type FleetApi } from "./monitor-helpers.js";
+
+function stateOf(path: string) {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+describe("teardown", () => {
+  it.each<[FleetApi, string]>([
+    ["ec2-fleet", "cancel-fleet"],
+    ["spot-fleet", "delete-service"],
+  ])("crash: %s monitor SIGKILLed right after %s, run again: completes, nothing left", async (fleetApi, pauseAfter) => {
+    const run = await fleetWithState(await configuredApp(fleetApi, 2, "Crash"), 2);
+    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, { DCP_TEARDOWN_PAUSE_AFTER: pauseAfter });
+    await monitor.waitFor(new RegExp(`paused after ${pauseAfter}`));
+    monitor.child.kill("SIGKILL");
+    expect((await monitor.exited).signal).toBe("SIGKILL");
+    const killed = stateOf(run.statePath);
+    expect(killed.dcp.status).toBe("tearing-down");
+    expect(killed.dcp.teardown.completed).toContain(pauseAfter);
+    expect(killed.dcp.teardown.completed).not.toContain("finish");
+
+    const again = await runDcp(["--config", run.configPath, "monitor", "--interval", "1"], { cwd: run.dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`resuming the teardown of ${run.app} \\(done before: .*${pauseAfter}\\)`));
+    expect(await leftovers(run)).toEqual(NOTHING_LEFT);
+    expect(stateOf(run.statePath).dcp.status).toBe("finished");
+  });
+
+  it("--dry-run prints the plan and changes nothing; a missing bucket is reported and the teardown still finishes; a second teardown has nothing to do", async () => {
+    const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Abort"), 1);
+    await updateRunState(run.statePath, (s) => ({ ...s, MONITOR_BUCKET_NAME: `${run.bucket}-missing` }));
+
+    const dry = await runDcp(["--config", run.configPath, "teardown", "--dry-run", "--json"], { cwd: run.dir });
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout);
+    expect(plan.steps.map((s: { id: string }) => s.id)).toEqual([
+      "scale-service", "delete-alarms", "cancel-fleet", "delete-queue", "delete-service", "deregister-task-definitions",
+      "deregister-container-instances", "delete-cluster", "export-logs", "export-instance-logs", "finish",
+    ]);
+    expect((await fleetState(run)).state).toBe("active");
+    expect(stateOf(run.statePath).dcp.status).toBe("running");
+
+    const result = await runDcp(["--config", run.configPath, "teardown", "--json"], { cwd: run.dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`logs of ${run.app} not exported: bucket ${run.bucket}-missing does not exist`));
+    const summary = JSON.parse(result.stdout);
+    expect(summary.steps.find((s: { id: string }) => s.id === "export-logs").outcome).toMatch(/^not exported: bucket/);
+    expect(summary).toMatchObject({ appName: run.app, status: "finished" });
+    expect(await leftovers(run)).toEqual(NOTHING_LEFT);
+    expect(stateOf(run.statePath).dcp.teardown.completed).toContain("export-instance-logs");
+
+    const second = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/already torn down/);
+  });
+});

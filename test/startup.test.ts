@@ -18,7 +18,7 @@ async function runRecorded(args: string[], cwd?: string): Promise<{ result: DcpR
   return { result, modules };
 }
 
-const awsPackages = (modules: string[]) => [...new Set(modules.map((m) => /\/node_modules\/(@aws-sdk\/[^/]+)\//.exec(m)?.[1]).filter(Boolean))].sort();
+const awsPackages = (modules: string[]) => [...new Set(modules.map((m) => /\/node_modules\/(@aws-sdk\/[^/]+)\//.exec(m)?.[1]).filter((p): p is string => Boolean(p)))].sort();
 const heavy = (modules: string[]) => modules.filter((m) => /\/node_modules\/(@aws-sdk|@smithy|zod|ora|stream-json|csv-parse|sqs-consumer)\//.test(m));
 
 /** Command paths listed under "Commands:" in a help text ("help" itself left out). */

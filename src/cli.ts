@@ -56,5 +56,14 @@ function reportError(err: unknown): number {
   return 1;
 }
 
+// dcp supports Node 20 and pins its SDK versions in package-lock.json, so the SDK's notice that
+// future SDK releases will need Node 22 is noise on every command a user runs.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+// `dcp ... | head` closes stdout early; that is not an error worth a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const exitCode = await main(process.argv);
 process.exitCode = exitCode;

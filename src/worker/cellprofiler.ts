@@ -51,7 +51,7 @@ export interface ExitStatus {
 
 export const KILL_GRACE_MS = 10_000;
 
-export function runCellProfiler(command: string, args: readonly string[], onLine: (line: string) => void, signal: AbortSignal): Promise<ExitStatus> {
+export function runCellProfiler(command: string, args: readonly string[], onLine: (line: string) => void, signal: AbortSignal, killGraceMs = KILL_GRACE_MS): Promise<ExitStatus> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       resolve({ code: null, signal: null, stopped: true });
@@ -71,7 +71,7 @@ export function runCellProfiler(command: string, args: readonly string[], onLine
     const stop = () => {
       stopped = true;
       signalGroup("SIGTERM");
-      killTimer = setTimeout(() => signalGroup("SIGKILL"), KILL_GRACE_MS);
+      killTimer = setTimeout(() => signalGroup("SIGKILL"), killGraceMs);
       killTimer.unref();
     };
     signal.addEventListener("abort", stop, { once: true });

@@ -103,19 +103,21 @@ function isUnsupported(err: unknown): boolean {
   return endpointOverridden("ec2") && status >= 500 && /not (been )?implemented|XML parse error|Deserialization error/i.test(e.message ?? "");
 }
 
-async function paginate<T>(fetchPage: (token: string | undefined) => Promise<{ items: T[]; next: string | undefined }>): Promise<T[]> {
-  const all: T[] = [];
+/** Every instance id of a fleet across pages; [] when the fleet is unknown. */
+async function activeInstanceIds(fetchPage: (token: string | undefined) => Promise<{ ActiveInstances?: ActiveInstance[]; NextToken?: string }>): Promise<string[]> {
+  const ids: string[] = [];
   let token: string | undefined;
-  do {
-    const page = await fetchPage(token);
-    all.push(...page.items);
-    token = page.next;
-  } while (token);
-  return all;
-}
-
-function instanceIds(instances: ActiveInstance[]): string[] {
-  return instances.map((i) => i.InstanceId).filter((id): id is string => Boolean(id));
+  try {
+    do {
+      const page = await fetchPage(token);
+      for (const instance of page.ActiveInstances ?? []) if (instance.InstanceId) ids.push(instance.InstanceId);
+      token = page.NextToken;
+    } while (token);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+  return ids;
 }
 
 /** A fleet cancelled without terminating (…_running) still bills for its instances: end them. */
@@ -125,7 +127,32 @@ async function terminateLeftovers(ec2: EC2Client, ids: string[]): Promise<void> 
   }
 }
 
+/**
+ * Cancels (Spot Fleet) or deletes (EC2 Fleet) with termination. Already gone is success; a fleet
+ * cancelled earlier without termination (`runningState`) gets its instances terminated directly.
+ */
+async function cancelFleet(
+  ec2: EC2Client,
+  id: string,
+  describe: (id: string) => Promise<FleetStatus | undefined>,
+  runningState: string,
+  harmlessCodes: string[],
+  send: () => Promise<{ Code?: string; Message?: string } | undefined>,
+  instances: () => Promise<string[]>,
+): Promise<void> {
+  const status = await describe(id);
+  if (!status) return;
+  if (status.state === runningState) return terminateLeftovers(ec2, await instances());
+  try {
+    const failure = await send();
+    if (failure?.Code && !harmlessCodes.includes(failure.Code)) throw new OperationalError(`could not cancel fleet ${id}: ${failure.Code}: ${failure.Message ?? ""}`);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
 function spotFleetAdapter(ec2: EC2Client): FleetAdapter {
+  const activeInstances = (id: string) => activeInstanceIds((NextToken) => ec2.send(new DescribeSpotFleetInstancesCommand({ SpotFleetRequestId: id, NextToken })));
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
     let config;
     try {
@@ -151,40 +178,20 @@ function spotFleetAdapter(ec2: EC2Client): FleetAdapter {
   };
   return {
     describe,
-    async activeInstances(id) {
-      try {
-        const all = await paginate(async (token) => {
-          const out = await ec2.send(new DescribeSpotFleetInstancesCommand({ SpotFleetRequestId: id, NextToken: token }));
-          return { items: out.ActiveInstances ?? [], next: out.NextToken };
-        });
-        return instanceIds(all);
-      } catch (err) {
-        if (isNotFound(err)) return [];
-        throw err;
-      }
-    },
+    activeInstances,
     async setTarget(id, target) {
       await ec2.send(new ModifySpotFleetRequestCommand(modifySpotFleetInput(id, target)));
     },
-    async cancel(id) {
-      const status = await describe(id);
-      if (!status) return;
-      if (status.state === "cancelled_running") return terminateLeftovers(ec2, await this.activeInstances(id));
-      try {
+    cancel: (id) =>
+      cancelFleet(ec2, id, describe, "cancelled_running", ["fleetRequestIdDoesNotExist", "fleetRequestNotInCancellableState"], async () => {
         const out = await ec2.send(new CancelSpotFleetRequestsCommand({ SpotFleetRequestIds: [id], TerminateInstances: true }));
-        const failure = out.UnsuccessfulFleetRequests?.find((f) => f.SpotFleetRequestId === id);
-        const code = failure?.Error?.Code;
-        if (code && code !== "fleetRequestIdDoesNotExist" && code !== "fleetRequestNotInCancellableState") {
-          throw new OperationalError(`could not cancel Spot Fleet ${id}: ${code}: ${failure?.Error?.Message ?? ""}`);
-        }
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    },
+        return out.UnsuccessfulFleetRequests?.find((f) => f.SpotFleetRequestId === id)?.Error;
+      }, () => activeInstances(id)),
   };
 }
 
 function ec2FleetAdapter(ec2: EC2Client): FleetAdapter {
+  const activeInstances = (id: string) => activeInstanceIds((NextToken) => ec2.send(new DescribeFleetInstancesCommand({ FleetId: id, NextToken })));
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
     let fleet;
     try {
@@ -208,18 +215,7 @@ function ec2FleetAdapter(ec2: EC2Client): FleetAdapter {
   };
   return {
     describe,
-    async activeInstances(id) {
-      try {
-        const all = await paginate(async (token) => {
-          const out = await ec2.send(new DescribeFleetInstancesCommand({ FleetId: id, NextToken: token }));
-          return { items: out.ActiveInstances ?? [], next: out.NextToken };
-        });
-        return instanceIds(all);
-      } catch (err) {
-        if (isNotFound(err)) return [];
-        throw err;
-      }
-    },
+    activeInstances,
     async setTarget(id, target) {
       try {
         await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
@@ -228,21 +224,11 @@ function ec2FleetAdapter(ec2: EC2Client): FleetAdapter {
         throw err;
       }
     },
-    async cancel(id) {
-      const status = await describe(id);
-      if (!status) return;
-      if (status.state === "deleted_running") return terminateLeftovers(ec2, await this.activeInstances(id));
-      try {
+    cancel: (id) =>
+      cancelFleet(ec2, id, describe, "deleted_running", ["fleetIdDoesNotExist", "fleetNotInDeletableState"], async () => {
         const out = await ec2.send(new DeleteFleetsCommand({ FleetIds: [id], TerminateInstances: true }));
-        const failure = out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === id);
-        const code = failure?.Error?.Code;
-        if (code && code !== "fleetIdDoesNotExist" && code !== "fleetNotInDeletableState") {
-          throw new OperationalError(`could not delete EC2 Fleet ${id}: ${code}: ${failure?.Error?.Message ?? ""}`);
-        }
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    },
+        return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === id)?.Error;
+      }, () => activeInstances(id)),
   };
 }
 

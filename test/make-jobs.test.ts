@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from "node:path";
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
+import { runDcpWithMaxRss } from "../bench/make-jobs-rss.js";
 import { REPO_ROOT, emulatorEnv, runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
 
 const FIXTURES = join(REPO_ROOT, "test/fixtures/make-jobs");
@@ -89,8 +90,8 @@ describe("make-jobs job file", () => {
   it("streams 100 plates × 384 wells × 9 sites = 345,600 groups in flat memory", async () => {
     const dir = tempDir("dcp-mj-");
     const plates = Array.from({ length: 100 }, (_, i) => `Plate${i + 1}`).join(",");
-    const small = await runWithMaxRss(["make-jobs", "analysis", "Proj", "B1", "Plate1", "--wells", "A01", "--sites", "1", "-o", "small.json"], dir);
-    const big = await runWithMaxRss(["make-jobs", "analysis", "Proj", "B1", plates, "-o", "big.json"], dir);
+    const small = await runDcpWithMaxRss(["make-jobs", "analysis", "Proj", "B1", "Plate1", "--wells", "A01", "--sites", "1", "-o", "small.json"], dir);
+    const big = await runDcpWithMaxRss(["make-jobs", "analysis", "Proj", "B1", plates, "-o", "big.json"], dir);
     expect(big.stdout).toContain("analysis: 345600 groups (100 plates × 384 wells × 9 sites)");
     const text = readFileSync(join(dir, "big.json"), "utf8");
     expect(text.split("\n").filter((l) => l.startsWith('    {"Metadata"')).length).toBe(345_600);
@@ -99,25 +100,6 @@ describe("make-jobs job file", () => {
     expect(big.maxRssMb - small.maxRssMb).toBeLessThan(80);
   });
 });
-
-/** Runs the built CLI in a child that reports its own peak RSS (process.resourceUsage) on exit. */
-async function runWithMaxRss(args: string[], cwd: string): Promise<{ stdout: string; maxRssMb: number }> {
-  const { spawn } = await import("node:child_process");
-  const script = `process.on("exit", () => process.stderr.write("maxrss=" + process.resourceUsage().maxRSS + "\\n")); process.argv.splice(1, 0, "dcp"); await import(${JSON.stringify(join(REPO_ROOT, "dist/cli.js"))});`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script, ...args], { cwd, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const rss = /maxrss=(\d+)/.exec(stderr);
-      if (code !== 0 || !rss) return reject(new Error(`dcp ${args.join(" ")} exited ${code}: ${stderr}`));
-      resolve({ stdout, maxRssMb: Number(rss[1]) / 1024 });
-    });
-  });
-}
 
 describe("make-jobs from-csv", () => {
   const csv = join(FIXTURES, "load_data.csv");

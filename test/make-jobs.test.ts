@@ -47,7 +47,7 @@ describe("make-jobs reproduces run_batch_general.py", () => {
   });
 
   for (const name of fixtures) {
-    it(name, async () => {
+    it.concurrent(name, async ({ expect }) => {
       const fixture = JSON.parse(readFileSync(join(ORIGINAL, name), "utf8")) as OriginalFixture;
       const dir = tempDir("dcp-mj-");
       const result = await runDcp(["make-jobs", ...fixture.args], { cwd: dir });
@@ -207,7 +207,7 @@ describe("make-jobs bad arguments exit 2 with one clear message", () => {
     ["from-csv missing file", ["from-csv", "nope.csv", "--group-by", "Plate", "--pipeline", "p", "--data-file", "d", "--output", "o"], /nope\.csv: file not found/],
   ];
   for (const [name, args, message] of cases) {
-    it(name, async () => {
+    it.concurrent(name, async ({ expect }) => {
       const dir = tempDir("dcp-mj-");
       const result = await runDcp(["make-jobs", ...args], { cwd: dir });
       expect(result.code).toBe(2);

@@ -69,7 +69,16 @@ export function parseConfig(value: unknown, source: string): Config {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new UserInputError(source, "(top level)", "must be a JSON object of settings", 'write {"APP_NAME": "...", ...}; see config/config.example.json');
   }
-  return resolveDerived(parseWithSchema(configSchema, value, source, CONFIG_HINTS, CONFIG_KEYS));
+  const config = resolveDerived(parseWithSchema(configSchema, value, source, CONFIG_HINTS, CONFIG_KEYS));
+  checkAcrossKeys(config, source);
+  return config;
+}
+
+/** Rules that involve two keys, after the derived defaults are filled. */
+function checkAcrossKeys(config: Config, source: string): void {
+  if (config.SQS_DEAD_LETTER_QUEUE === config.SQS_QUEUE_NAME) {
+    throw new UserInputError(source, "SQS_DEAD_LETTER_QUEUE", `is the job queue itself (${config.SQS_QUEUE_NAME})`, 'give the dead-letter queue its own name, e.g. "MyProject_DeadMessages"');
+  }
 }
 
 /** The config file as read: the resolved config and the keys the file itself sets. */

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { DEFAULT_CONFIG_PATH } from "../config/defaults.js";
 import { convertDcpConfig } from "../config/import.js";
 import { UserInputError } from "../errors.js";
 import { Output } from "../ui/output.js";
@@ -47,6 +48,7 @@ export async function runConfigImport(options: ConfigImportOptions): Promise<voi
 
   const out = new Output({ json: options.json });
   for (const note of notes) out.line(`note: ${note}`);
-  out.line(`wrote ${options.output}: ${Object.keys(settings).length} settings from ${options.source}. Check it with: dcp --config ${options.output} config show`);
+  const show = options.output === DEFAULT_CONFIG_PATH ? "dcp config show" : `dcp --config ${options.output} config show`;
+  out.line(`wrote ${options.output}: ${Object.keys(settings).length} settings from ${options.source}. Check it with: ${show}`);
   out.result({ output: options.output, source: options.source, settings, notes });
 }

@@ -73,7 +73,7 @@ describe("Spot Fleet request from a DCP fleet file", () => {
     const priced = spotFleetRequest({ config: { ...config, MACHINE_PRICE: 0.096, ASSIGN_IP: true }, fleet: fixture("dcp-original.json"), resolvedImageId: undefined, now });
     expect(priced.request.SpotFleetRequestConfig?.SpotPrice).toBe("0.096");
     expect(priced.request.SpotFleetRequestConfig?.LaunchSpecifications?.every((s) => s.NetworkInterfaces?.[0]?.AssociatePublicIpAddress === true)).toBe(true);
-    expect(priced.notes.join("\n")).toMatch(/AssociatePublicIpAddress of the fleet file \(false\) is overridden/);
+    expect(priced.notes.join("\n")).toMatch(/ASSIGN_IP=true overrides the file's AssociatePublicIpAddress/);
   });
 
   it("ImageId auto: the resolved AMI, EBS_VOL_SIZE on the root volume, no foreign snapshot", () => {

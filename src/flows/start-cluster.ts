@@ -121,7 +121,7 @@ async function cancelRecordedFleet(ctx: AwsContext, appName: string, recorded: R
 async function resolveImage(ctx: AwsContext, fleet: FleetFile, output: Output): Promise<string> {
   if (!needsAutoImage(fleet)) return fleet.LaunchSpecifications[0]!.ImageId!;
   const { imageId, parameter } = await resolvePublicAmi(ssmClient(ctx), ECS_AMI_PARAMETERS);
-  output.line(`ImageId auto: ${imageId} (from SSM ${parameter})`);
+  output.line(`ImageId auto: ${imageId} (ECS-optimized ${parameter.includes("amazon-linux-2023") ? "Amazon Linux 2023" : "Amazon Linux 2"}, from SSM)`);
   return imageId;
 }
 
@@ -195,11 +195,11 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
   if (!(await serviceIsActive(ecs, config.ECS_CLUSTER, names.serviceName))) {
     throw new OperationalError(`ECS service ${names.serviceName} not found in cluster ${config.ECS_CLUSTER}: run \`dcp setup\` first (nothing was created)`);
   }
-  if (previous) await output.step(`Cancelling the previous fleet ${previous.id}`, () => cancelRecordedFleet(ctx, config.APP_NAME, previous));
+  if (previous) await output.step(`Cancelling old fleet ${previous.id}`, () => cancelRecordedFleet(ctx, config.APP_NAME, previous));
   await output.step("Log groups", () => ensureLogGroups(ctx, config), (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "));
 
   const ec2 = ec2Client(ctx);
-  const launched = await output.step(`Requesting ${api} (${config.CLUSTER_MACHINES} x ${config.MACHINE_TYPE.join("|")})`, () => launchFleet(ec2, plan), (l) => l.id);
+  const launched = await output.step(`Fleet (${api}, ${config.CLUSTER_MACHINES} machines)`, () => launchFleet(ec2, plan), (l) => l.id);
   const adapter = fleetAdapter(ctx, api);
   const alarmed = new Set<string>();
   try {
@@ -234,9 +234,10 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
   if (outcome.partial) {
     output.warn(`only ${outcome.running.length} of ${outcome.target} machines are running after ${options.waitTimeoutSeconds} s; the fleet keeps trying (not fatal)`);
   } else {
-    output.line(`Fleet ${launched.id}: ${outcome.running.length}/${outcome.target} machines running; jobs start as containers are placed.`);
+    output.line(`${outcome.running.length}/${outcome.target} machines running. Jobs start as ECS places the containers.`);
   }
-  output.line(`State file: ${statePath}. Next: dcp monitor (leave it running, e.g. in tmux)`);
+  output.line(`State file: ${statePath}`);
+  output.line("Next: dcp monitor (leave it running, e.g. in tmux)");
   return {
     ...base,
     fleetId: launched.id,

@@ -146,7 +146,7 @@ function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): BaseSpec 
   const networkInterfaces = first.NetworkInterfaces?.map((nic, index) => {
     if ((nic.DeviceIndex ?? index) !== 0) return { ...nic };
     if (nic.AssociatePublicIpAddress !== undefined && nic.AssociatePublicIpAddress !== config.ASSIGN_IP) {
-      notes.push(`ASSIGN_IP is ${config.ASSIGN_IP} in the config: AssociatePublicIpAddress of the fleet file (${nic.AssociatePublicIpAddress}) is overridden`);
+      notes.push(`ASSIGN_IP=${config.ASSIGN_IP} overrides the file's AssociatePublicIpAddress`);
     }
     return { ...nic, AssociatePublicIpAddress: config.ASSIGN_IP };
   });

@@ -12,6 +12,7 @@ import {
 } from "../src/plan/monitor-decisions.js";
 import { estimateCost, formatCost, instanceHoursOf, priceFor } from "../src/plan/monitor-cost.js";
 import { parseObservations, type Observations } from "../src/plan/monitor-observations.js";
+import { modifyFleetInput, modifySpotFleetInput } from "../src/plan/fleet-request.js";
 import { MAX_COLUMNS, formatDuration, statusBlock, statusLine } from "../src/plan/monitor-view.js";
 
 const HOUR = 3_600_000;
@@ -73,6 +74,16 @@ describe("fleet target", () => {
   const fresh = { firstReadingAt: 0, cheapestApplied: false };
   it("lowers the target to the jobs in flight when nothing is waiting (0 visible, 3 in flight, 5 instances → 3)", () => {
     expect(planTarget({ now: 1, visible: 0, inFlight: 3, liveInstances: 5, target: 5, cheapest: false, observations: fresh })).toEqual({ from: 5, to: 3, reason: "drain" });
+  });
+
+  it("turns that decision into the EC2 Fleet and Spot Fleet requests the monitor sends (no termination)", () => {
+    const change = planTarget({ now: 1, visible: 0, inFlight: 3, liveInstances: 5, target: 5, cheapest: false, observations: fresh })!;
+    expect(modifyFleetInput("fleet-0123", change.to)).toEqual({
+      FleetId: "fleet-0123",
+      TargetCapacitySpecification: { TotalTargetCapacity: 3, SpotTargetCapacity: 3, DefaultTargetCapacityType: "spot" },
+      ExcessCapacityTerminationPolicy: "no-termination",
+    });
+    expect(modifySpotFleetInput("sfr-0123", change.to)).toEqual({ SpotFleetRequestId: "sfr-0123", TargetCapacity: 3, ExcessCapacityTerminationPolicy: "noTermination" });
   });
 
   it("does nothing while jobs wait, never raises the target, and leaves the empty queue to the teardown", () => {

@@ -28,7 +28,7 @@ export async function describeLiveInstances(client: EC2Client, ids: readonly str
     ];
     let token: string | undefined;
     do {
-      const out = await client.send(new DescribeInstancesCommand({ Filters: filters, NextToken: token }));
+      const out = await client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }));
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         if (!instance.InstanceId) continue;
         live.push({

@@ -98,7 +98,7 @@ class MonitorDisplay {
 
 type WatchOutcome = "drained" | "interrupted" | "once" | "finished-elsewhere";
 
-class Watcher {
+export class Watcher {
   private state: RunState;
   private reader: RunReader;
   private observations: Observations | undefined;

@@ -18,7 +18,6 @@ function items(text: string): string[] {
 const EMPTY_ITEM = "has an empty item (two commas in a row, or a trailing comma)";
 
 function checkItem(item: string, what: string): string | undefined {
-  if (item === "") return EMPTY_ITEM;
   if (!METADATA_VALUE.test(item)) return `"${item}" is not a valid ${what}: it may not contain spaces, "=" or ","`;
   return undefined;
 }
@@ -50,85 +49,80 @@ const ROW = /^[A-Za-z]+$/;
 const RANGE = /^([^-]+)-([^-]+)$/;
 const DIGITS = /^\d+$/;
 
-export function parseRows(text: string): Parsed<string> {
-  const values: string[] = [];
-  for (const item of items(text)) {
-    const range = RANGE.exec(item);
-    if (range) {
-      const [, from = "", to = ""] = range;
-      const sameCase = (from === from.toUpperCase()) === (to === to.toUpperCase());
-      if (!ROW.test(from) || !ROW.test(to) || !sameCase) return { ok: false, problem: `"${item}" is not a row range; write it like A-H` };
-      const start = rowIndex(from);
-      const end = rowIndex(to);
-      if (start > end) return { ok: false, problem: `"${item}" runs backwards; write it like A-H` };
-      for (let i = start; i <= end; i++) values.push(rowLetters(i, from !== from.toUpperCase()));
-      continue;
-    }
-    if (!ROW.test(item)) return { ok: false, problem: item === "" ? EMPTY_ITEM : item.includes("-") ? `"${item}" is not a row range; write it like A-H` : `"${item}" is not a row; rows are letters (A, B, ... AF)` };
-    values.push(item);
-  }
-  const dup = noDuplicates(values, (v) => v);
-  return dup ? { ok: false, problem: dup } : { ok: true, values };
-}
+type ItemResult<T> = { values: T[] } | { problem: string };
 
-function parseNumberRange(item: string): [number, number] | string | undefined {
-  const range = RANGE.exec(item);
-  if (!range) return undefined;
-  const [, from = "", to = ""] = range;
-  if (!DIGITS.test(from) || !DIGITS.test(to)) return `"${item}" is not a number range; write it like 1-12`;
-  const start = Number(from);
-  const end = Number(to);
-  if (start > end) return `"${item}" runs backwards; write it like 1-12`;
-  if (end - start > 100_000) return `"${item}" is too long a range`;
-  return [start, end];
-}
-
-/** Columns are numbers: the original formats them with `int(col):02d` (or `:01d`). */
-export function parseColumns(text: string): Parsed<number> {
-  const values: number[] = [];
-  for (const item of items(text)) {
-    const range = parseNumberRange(item);
-    if (typeof range === "string") return { ok: false, problem: range };
-    if (range) {
-      for (let i = range[0]; i <= range[1]; i++) values.push(i);
-      continue;
-    }
-    if (!DIGITS.test(item)) return { ok: false, problem: item === "" ? EMPTY_ITEM : item.includes("-") ? `"${item}" is not a number range; write it like 1-12` : `"${item}" is not a column number; write columns like 1,2,3 or 1-12` };
-    values.push(Number(item));
+/** Splits on commas; each item expands to values or gives the one problem; duplicates are refused. */
+function parseList<T>(text: string, item: (item: string) => ItemResult<T>): Parsed<T> {
+  const values: T[] = [];
+  for (const part of items(text)) {
+    if (part === "") return { ok: false, problem: EMPTY_ITEM };
+    const result = item(part);
+    if ("problem" in result) return { ok: false, problem: result.problem };
+    values.push(...result.values);
   }
   const dup = noDuplicates(values, String);
   return dup ? { ok: false, problem: dup } : { ok: true, values };
 }
 
+function rowItem(item: string): ItemResult<string> {
+  const range = RANGE.exec(item);
+  if (range) {
+    const [, from = "", to = ""] = range;
+    const sameCase = (from === from.toUpperCase()) === (to === to.toUpperCase());
+    if (!ROW.test(from) || !ROW.test(to) || !sameCase) return { problem: `"${item}" is not a row range; write it like A-H` };
+    const start = rowIndex(from);
+    const end = rowIndex(to);
+    if (start > end) return { problem: `"${item}" runs backwards; write it like A-H` };
+    const values: string[] = [];
+    for (let i = start; i <= end; i++) values.push(rowLetters(i, from !== from.toUpperCase()));
+    return { values };
+  }
+  if (!ROW.test(item)) return { problem: item.includes("-") ? `"${item}" is not a row range; write it like A-H` : `"${item}" is not a row; rows are letters (A, B, ... AF)` };
+  return { values: [item] };
+}
+
+/** "1-12" → 1..12; undefined when the item is not a range. */
+function numberRange(item: string, example: string): ItemResult<number> | undefined {
+  const range = RANGE.exec(item);
+  if (!range && !item.includes("-")) return undefined;
+  const [, from = "", to = ""] = range ?? [];
+  if (!DIGITS.test(from) || !DIGITS.test(to)) return { problem: `"${item}" is not a number range; write it like ${example}` };
+  const start = Number(from);
+  const end = Number(to);
+  if (start > end) return { problem: `"${item}" runs backwards; write it like ${example}` };
+  if (end - start > 100_000) return { problem: `"${item}" is too long a range` };
+  return { values: Array.from({ length: end - start + 1 }, (_, i) => start + i) };
+}
+
+export function parseRows(text: string): Parsed<string> {
+  return parseList(text, rowItem);
+}
+
+/** Columns are numbers: the original formats them with `int(col):02d` (or `:01d`). */
+export function parseColumns(text: string): Parsed<number> {
+  return parseList(text, (item) => {
+    const range = numberRange(item, "1-12");
+    if (range) return range;
+    return DIGITS.test(item) ? { values: [Number(item)] } : { problem: `"${item}" is not a column number; write columns like 1,2,3 or 1-12` };
+  });
+}
+
 /** Sites are used verbatim, as the original's `str(site)` does; ranges give plain numbers. */
 export function parseSites(text: string): Parsed<string> {
-  const values: string[] = [];
-  for (const item of items(text)) {
-    const range = parseNumberRange(item);
-    if (typeof range === "string") return { ok: false, problem: range };
-    if (range) {
-      for (let i = range[0]; i <= range[1]; i++) values.push(String(i));
-      continue;
-    }
-    if (item.includes("-")) return { ok: false, problem: `"${item}" is not a number range; write it like 1-9` };
+  return parseList(text, (item) => {
+    const range = numberRange(item, "1-9");
+    if (range) return "problem" in range ? range : { values: range.values.map(String) };
     const bad = checkItem(item, "site");
-    if (bad) return { ok: false, problem: bad };
-    values.push(item);
-  }
-  const dup = noDuplicates(values, (v) => v);
-  return dup ? { ok: false, problem: dup } : { ok: true, values };
+    return bad ? { problem: bad } : { values: [item] };
+  });
 }
 
 /** Explicit wells and plates are used verbatim (no padding is added, as in the original). */
 export function parseNames(text: string, what: string): Parsed<string> {
-  const values: string[] = [];
-  for (const item of items(text)) {
+  return parseList(text, (item) => {
     const bad = checkItem(item, what);
-    if (bad) return { ok: false, problem: bad };
-    values.push(item);
-  }
-  const dup = noDuplicates(values, (v) => v);
-  return dup ? { ok: false, problem: dup } : { ok: true, values };
+    return bad ? { problem: bad } : { values: [item] };
+  });
 }
 
 /** A zod schema from one of the parsers above: the parser's problem becomes the issue message. */

@@ -97,12 +97,12 @@ describe("dcp worker", () => {
   });
 
   it.each([
-    ["a crash (exit 1, no done file)", { FAKE_CP_CRASH: "1" }, "CellProfiler exited with code 1, without a done file"],
-    ["an out-of-memory kill (137)", { FAKE_CP_OOM: "1" }, "exited with code 137 (killed, usually out of memory"],
-    ["a missing pipeline", {}, "the pipeline s3://"],
-  ])("releases the message after %s and says why", async (_label, env, cause) => {
+    ["a crash (exit 1, no done file)", { FAKE_CP_CRASH: "1" }, {}, "CellProfiler exited with code 1, without a done file"],
+    ["an out-of-memory kill (137)", { FAKE_CP_OOM: "1" }, {}, "exited with code 137 (killed, usually out of memory"],
+    ["a missing pipeline", {}, { pipeline: "workspace/missing.cppipe" }, "the pipeline s3://"],
+  ])("releases the message after %s and says why", async (_label, env: Record<string, string>, override, cause) => {
     const s = await scenario({ retries: 1, env });
-    await send(s, exampleMessage("1", env.FAKE_CP_CRASH || env.FAKE_CP_OOM ? {} : { pipeline: "workspace/missing.cppipe" }));
+    await send(s, exampleMessage("1", override));
     const run = await runWorkerToEnd(s);
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain(cause);

@@ -17,6 +17,7 @@ import { effectiveBuckets } from "../config/schema.js";
 import { OperationalError } from "../errors.js";
 import { WorkerLog, describeError, type LineSink } from "./log.js";
 import type { WorkerSettings } from "./settings.js";
+import { runContainerSetup } from "./container.js";
 import { SpotWatcher } from "./spot.js";
 import { processMessage, type TaskOutcome, type WorkerContext } from "./task.js";
 import { parseUploadFlags } from "./upload-flags.js";
@@ -37,6 +38,8 @@ export interface WorkerOptions {
   onOutcome?: (outcome: TaskOutcome) => void;
   /** Install SIGTERM/SIGINT handlers (the CLI does; in-process benchmarks do not). */
   handleSignals?: boolean;
+  /** Inside the worker image: mount SOURCE_BUCKET and prepare CellProfiler-plugins first (container.ts). */
+  containerSetup?: boolean;
 }
 
 export interface WorkerSummary {
@@ -86,6 +89,7 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   const root = new WorkerLog("worker", options.sink);
   const ctx = await buildContext(settings, root);
   const { config } = ctx;
+  if (options.containerSetup) await runContainerSetup(config, (line) => root.line(line));
   const loops = options.loops ?? config.DOCKER_CORES;
   root.line(
     `dcp worker: settings from ${settings.source}; queue ${ctx.queueUrl}; ${loops} job loop(s) ${config.SECONDS_TO_START} s apart; ` +

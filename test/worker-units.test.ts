@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { UserInputError } from "../src/errors.js";
 import { parseConfig } from "../src/config/load.js";
 import { cellprofilerArgs, readDoneFile, runCellProfiler } from "../src/worker/cellprofiler.js";
+import { containerSetupPlan } from "../src/worker/container.js";
 import { dataFileKind, groupRows, parseCsv, planCsvDownloads, planFileListDownloads, stringifyCsv } from "../src/worker/datafile.js";
 import { TaskInputError, deriveNames, sameMetadataValue } from "../src/worker/naming.js";
 import { configInputFromEnv } from "../src/worker/settings.js";
@@ -209,5 +210,34 @@ describe("spot watcher", () => {
     await expect.poll(() => messages.length).toBe(1);
     expect(messages[0]).toContain("not watching for spot interruption notices");
     expect(notices).toEqual([]);
+  });
+});
+
+describe("container setup (the image's entrypoint logic)", () => {
+  const facts = { pluginsHaveActiveFolder: true, python: "python3.8" };
+  const config = (values: Record<string, unknown>) => parseConfig({ APP_NAME: "Proj", AWS_BUCKET: "lab-bucket", SOURCE_BUCKET: "lab-images", ...values }, "environment");
+
+  it("mount mode mounts SOURCE_BUCKET read-only at MOUNT_ROOT; download mode does not mount", () => {
+    expect(containerSetupPlan(config({ DOWNLOAD_FILES: "False" }), facts)).toEqual([
+      { label: "mount s3://lab-images read-only at /home/ubuntu/bucket", command: "mount-s3", args: ["--read-only", "--region", "us-east-1", "lab-images", "/home/ubuntu/bucket"], mkdir: "/home/ubuntu/bucket" },
+    ]);
+    expect(containerSetupPlan(config({ DOWNLOAD_FILES: "True" }), facts)).toEqual([]);
+  });
+
+  it("plugins: fetch, check out PLUGINS_COMMIT, install requirements, all inside the plugins folder", () => {
+    const steps = containerSetupPlan(config({ DOWNLOAD_FILES: true, USE_PLUGINS: "True", UPDATE_PLUGINS: "True", PLUGINS_COMMIT: "v4.2.8", INSTALL_REQUIREMENTS: "True", REQUIREMENTS: "cellpose stardist" }), facts);
+    expect(steps.map((s) => [s.command, ...s.args, s.cwd ?? ""])).toEqual([
+      ["git", "-C", "/home/ubuntu/CellProfiler-plugins", "fetch", "--all", "--tags", "--prune", ""],
+      ["git", "-C", "/home/ubuntu/CellProfiler-plugins", "checkout", "v4.2.8", ""],
+      ["python3.8", "-m", "pip", "install", "-e", ".", "cellpose", "stardist", "/home/ubuntu/CellProfiler-plugins"],
+    ]);
+  });
+
+  it("UPDATE_PLUGINS without a commit pulls; the old layout installs from the REQUIREMENTS file; nothing without USE_PLUGINS", () => {
+    const update = containerSetupPlan(config({ DOWNLOAD_FILES: true, USE_PLUGINS: true, UPDATE_PLUGINS: true }), facts);
+    expect(update.map((s) => s.args.slice(2).join(" "))).toEqual(["fetch --all --tags --prune", "pull --ff-only"]);
+    const old = containerSetupPlan(config({ DOWNLOAD_FILES: true, USE_PLUGINS: true, INSTALL_REQUIREMENTS: true, REQUIREMENTS: "requirements.txt" }), { ...facts, pluginsHaveActiveFolder: false });
+    expect(old.map((s) => s.args.join(" "))).toEqual(["-m pip install -r requirements.txt"]);
+    expect(containerSetupPlan(config({ DOWNLOAD_FILES: true, UPDATE_PLUGINS: true, INSTALL_REQUIREMENTS: true }), facts)).toEqual([]);
   });
 });

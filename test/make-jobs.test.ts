@@ -162,7 +162,7 @@ describe("make-jobs --check-csv", () => {
     expect(result.stdout).toContain("zero padding in Metadata_Well: 8 groups, e.g.");
     const examples = result.stdout.split("\n").filter((l) => l.includes('~ CSV Metadata_Well="A1"') || l.includes('~ CSV Metadata_Well="A2"'));
     expect(examples).toHaveLength(3);
-    expect(result.stderr).toMatch(/8 of 8 groups match no row .*--allow-missing/);
+    expect(result.stderr).toMatch(/8 of 8 groups match no row .*Fix: the CSV's wells are not zero-padded: add --no-well-digit-pad, or pass --allow-missing/);
     expect(existsSync(join(dir, "files"))).toBe(false);
 
     const allowed = await runDcp([...args, "--allow-missing", "--json"], { cwd: dir });

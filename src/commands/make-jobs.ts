@@ -9,9 +9,9 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 /** Options both forms share: where the file goes, checks against the data, --submit. */
-function addCommonOptions(command: Command): Command {
+function addCommonOptions(command: Command, defaultFile: string): Command {
   return command
-    .option("-o, --job-file <file>", "job file to write (default files/<identifier>_<step>.json)")
+    .option("-o, --job-file <file>", `job file to write (default ${defaultFile})`)
     .option("--check-csv <file>", "check every group matches rows of this LoadData CSV (repeatable)", collect)
     .option("--allow-missing", "write the file even when groups match no CSV row")
     .option("--submit", "send the groups to the configured queue after writing the file")
@@ -70,7 +70,7 @@ export function registerMakeJobs(program: Command): void {
     .option("--use-batch", "use CellProfiler .h5 batch files instead of .cppipe + CSV")
     .option("--batchfile-name <name>", "batch file name (default Batch_data_<step>.h5)")
     .option("--batchfile-path <path>", "folder of the batch files");
-  addCommonOptions(makeJobs).action(async (step: string, identifier: string, batch: string, plates: string, _opts: unknown, command: Command) => {
+  addCommonOptions(makeJobs, "files/<identifier>_<step>.json").action(async (step: string, identifier: string, batch: string, plates: string, _opts: unknown, command: Command) => {
     const { runMakeJobs } = await import("../flows/make-jobs.js");
     await runMakeJobs({ step, identifier, batch, plates }, command.opts(), context(command));
   });
@@ -92,7 +92,7 @@ export function registerMakeJobs(program: Command): void {
     .option("--input <folder>", "input folder", "")
     .option("--output <prefix>", "output prefix in the destination bucket")
     .option("--output-structure <structure>", "output structure, e.g. Metadata_Plate/Metadata_Well");
-  addCommonOptions(fromCsv).action(async (csv: string, _opts: unknown, command: Command) => {
+  addCommonOptions(fromCsv, "files/<csv name>_jobs.json").action(async (csv: string, _opts: unknown, command: Command) => {
     const { runMakeJobsFromCsv } = await import("../flows/make-jobs.js");
     adoptParentOptions(command);
     await runMakeJobsFromCsv(csv, command.opts(), context(command));

@@ -70,7 +70,7 @@ export async function runMakeJobs(positional: { step: string; identifier: string
     const keys = layoutKeys(plan);
     const csvs: CsvGroups[] = [];
     for (const file of checkCsv) csvs.push(await readCsvGroups(file, keys, out));
-    check = checkGroups(new GroupMatcher(keys, csvs), layoutGroups(plan), out, Boolean(allowMissing));
+    check = checkGroups(new GroupMatcher(keys, csvs), layoutGroups(plan), out, Boolean(allowMissing), (report) => layoutHint(report, options.wellDigitPad));
   }
 
   const file = jobFile ?? join("files", `${options.identifier}_${options.step}.json`);
@@ -120,14 +120,23 @@ export async function runMakeJobsFromCsv(csv: string, flags: Record<string, unkn
   return result;
 }
 
-function checkGroups(matcher: GroupMatcher, groups: Iterable<JobGroup>, out: Output, allowMissing: boolean): MatchReport {
+/** The layout flag that most likely fixes the commonest near miss. */
+function layoutHint(report: MatchReport, wellDigitPad: boolean): string | undefined {
+  const kinds = report.kinds.map((k) => k.kind);
+  if (kinds.some((k) => k.includes("zero padding in Metadata_Well"))) return wellDigitPad ? "the CSV's wells are not zero-padded: add --no-well-digit-pad" : "the CSV's wells are zero-padded: drop --no-well-digit-pad";
+  if (kinds.some((k) => k.includes("zero padding in Metadata_Site"))) return "CellProfiler reads sites as numbers: write --sites without leading zeros (e.g. --sites 1-9)";
+  return undefined;
+}
+
+function checkGroups(matcher: GroupMatcher, groups: Iterable<JobGroup>, out: Output, allowMissing: boolean, hint?: (report: MatchReport) => string | undefined): MatchReport {
   for (const group of groups) matcher.check(group.Metadata);
   const report = matcher.report();
   for (const line of formatMatchReport(report)) out.line(line);
   if (report.unmatched > 0) {
     const first = report.kinds[0]?.examples[0]?.group ?? "";
     if (!allowMissing) {
-      throw new UserInputError(report.csv.join(", "), undefined, `${report.unmatched} of ${report.checked} groups match no row (e.g. ${first}); CellProfiler would run nothing for them`, "correct the layout (see the near misses above), or pass --allow-missing to write the file anyway");
+      const fix = hint?.(report) ?? "correct the layout (see the near misses above)";
+      throw new UserInputError(report.csv.join(", "), undefined, `${report.unmatched} of ${report.checked} groups match no row (e.g. ${first}); CellProfiler would run nothing for them`, `${fix}, or pass --allow-missing to write the file anyway`);
     }
     out.warn(`${report.unmatched} groups match no CSV row; writing them anyway (--allow-missing)`);
   }

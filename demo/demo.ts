@@ -1,0 +1,54 @@
+/**
+ * `make demo`: dcp's main flow on local AWS emulators (moto_server + fauxqs), with a real
+ * `cellprofiler` when one is on PATH, otherwise the TEST DOUBLE (which analyses nothing).
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startEmulators } from "../test/harness/emulators.js";
+import { TEST_DOUBLE, realCellProfiler, resultsByGroup, runFlow } from "./flow.js";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+const banner = (text: string) => say(`\n${"=".repeat(78)}\n${text}\n${"=".repeat(78)}`);
+
+const real = realCellProfiler();
+const cellprofiler = real ?? TEST_DOUBLE;
+banner(
+  real
+    ? `USING THE REAL CELLPROFILER: ${real}`
+    : `NO CELLPROFILER ON PATH: USING THE TEST DOUBLE test/fixtures/fake-cellprofiler.\nIt is NOT CellProfiler: it checks the flags and the LoadData rows of each group and writes\nreal-shaped but fake outputs. Install CellProfiler to run the real analysis.`,
+);
+
+say("starting the local AWS emulators (moto_server for S3/ECS/EC2/CloudWatch/Logs/SSM, fauxqs for SQS)");
+const emulators = await startEmulators();
+// The demo's own S3/SQS/ECS calls (uploading the example, listing results) go to the emulators too.
+Object.assign(process.env, emulators.env);
+const workDir = mkdtempSync(join(tmpdir(), "dcp-demo-"));
+say(`working folder: ${workDir}`);
+try {
+  const result = await runFlow({
+    workDir,
+    awsEnv: emulators.env,
+    appName: "DcpDemo",
+    plates: 2,
+    wells: 3,
+    sites: 2,
+    cellprofiler,
+    ...(real ? {} : { poisonGroup: 5 }),
+    doneGroup: 1,
+    jobRetries: 2,
+    monitorInterval: 2,
+    log: say,
+  });
+  banner(`Results in s3://${result.bucket}/${result.resultsPrefix}`);
+  for (const [group, files] of resultsByGroup(result)) say(`  ${group}/  ${files.join("  ")}`);
+  say(`${resultsByGroup(result).size} result folders for ${result.groups.length} groups; CellProfiler ran ${result.cellprofilerRuns.length} times.`);
+  if (result.doneGroup) say(`already done before the run, skipped by CHECK_IF_DONE: ${result.doneGroup}`);
+  if (result.poisonGroup) say(`poison group (the test double always fails it): ${result.poisonGroup}`);
+  say(`dead-letter queue: ${result.deadLetters.length} message(s)${result.deadLetters.length ? `: ${result.deadLetters.map((b) => JSON.parse(b).Metadata).join("; ")}` : ""}`);
+  say(`monitor exited ${result.monitorExitCode}; workers exited ${result.workerExitCodes.join(", ")}`);
+  if (result.monitorExitCode !== 0) process.exitCode = 1;
+} finally {
+  await emulators.stop();
+}

@@ -93,6 +93,12 @@ describe("dcp config import", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe(`dcp: ${py}: line 3: EBS_VOL_SIZE: must be at least 22 (GB). Fix: set it to at least 22 (GB)`);
     expect(existsSync(join(dir, "bad.json"))).toBe(false);
+
+    writeFileSync(py, "APP_NAME = 'P'\nSQS_QUEUE_NAME = APP_NAME + 'Queue'\nSQS_DEAD_LETTER_QUEUE = SQS_QUEUE_NAME\n");
+    const same = await runDcp(["config", "import", py, "-o", join(dir, "bad.json")]);
+    expect(same.code).toBe(2);
+    expect(same.stderr).toMatch(/: line 3: SQS_DEAD_LETTER_QUEUE: is the job queue itself \(PQueue\)\. Fix:/);
+    expect(existsSync(join(dir, "bad.json"))).toBe(false);
   });
 
   it("says which file is missing", async () => {

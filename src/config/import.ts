@@ -7,8 +7,8 @@
 import { UserInputError } from "../errors.js";
 import { readPythonConfig, type PyValue } from "../plan/config-py.js";
 import { closestKey, issueToInputError } from "../validation.js";
-import { CONFIG_HINTS } from "./load.js";
-import { CONFIG_KEYS, configSchema } from "./schema.js";
+import { CONFIG_HINTS, checkAcrossKeys } from "./load.js";
+import { CONFIG_KEYS, configSchema, resolveDerived } from "./schema.js";
 
 export interface ImportedConfig {
   /** The config object in config.py's order, values in their JSON types. */
@@ -82,6 +82,13 @@ export function convertDcpConfig(text: string, file: string): ImportedConfig {
     throw new UserInputError(file, line ? `line ${line}: ${err.field}` : err.field, err.problem, err.fix);
   }
 
+  try {
+    checkAcrossKeys(resolveDerived(result.data), file);
+  } catch (err) {
+    const e = err as UserInputError;
+    const line = e.field ? lineOf.get(e.field) : undefined;
+    throw new UserInputError(file, line ? `line ${line}: ${e.field}` : e.field, e.problem, e.fix);
+  }
   const parsed = result.data as Record<string, unknown>;
   const settings: Record<string, unknown> = {};
   for (const key of Object.keys(raw)) settings[key] = parsed[key];

@@ -104,7 +104,7 @@ export async function runMakeJobsFromCsv(csv: string, flags: Record<string, unkn
   if (groups.length === 0) throw new UserInputError(options.csv, undefined, "has no data rows", "give a LoadData CSV with a header and at least one row");
   out.line(`${groups.length} groups (one per distinct ${options.groupBy.join(",")} in ${collected.rowCount} rows)`);
 
-  // The CSV itself, and any other CSVs given with --check-csv (e.g. the one on S3 that the data_file names).
+  // Against the CSV itself, or against the copies given with --check-csv (e.g. the one --data-file names).
   const extra: CsvGroups[] = [];
   for (const file of checkCsv ?? []) extra.push(await readCsvGroups(file, options.groupBy, out));
   const check = checkGroups(new GroupMatcher(options.groupBy, extra.length ? extra : [collected]), groups, out, Boolean(allowMissing));
@@ -148,7 +148,7 @@ export async function readCsvGroups(file: string, keys: readonly string[], out: 
   const collector = new CsvGroupCollector(file, keys);
   return out.step(
     `reading ${file}`,
-    async () => {
+    async (handle) => {
       let header: string[] | undefined;
       let line = 0;
       try {
@@ -171,6 +171,7 @@ export async function readCsvGroups(file: string, keys: readonly string[], out: 
             throw new UserInputError(file, `line ${line}`, `has ${record.length} fields but the header has ${header.length} (LoadData stops on such rows)`, "fix or remove the row");
           }
           collector.add(record);
+          if (collector.rows % 100_000 === 0) handle.update(`${collector.rows} rows`);
         }
       } catch (err) {
         if (err instanceof UserInputError) throw err;

@@ -40,6 +40,10 @@ export class CsvGroupCollector {
     this.types = keys.map((key) => (isWellColumnName(key) ? "text" : "integer"));
   }
 
+  get rows(): number {
+    return this.rowCount;
+  }
+
   /** Takes the header; returns the keys it lacks (the caller reports them). */
   header(fields: readonly string[]): string[] {
     this.positions = this.keys.map((key) => fields.indexOf(key));

@@ -94,7 +94,12 @@ export async function readConfigFile(path: string = DEFAULT_CONFIG_PATH, overrid
   if (!existsSync(path)) {
     throw new UserInputError(path, undefined, "config file not found", `create it (cp config/config.example.json ${path}), import a DCP config.py with \`dcp config import config.py -o ${path}\`, or pass --config PATH`);
   }
-  const text = await readFile(path, "utf8");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new UserInputError(path, undefined, `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, "pass the path of a config file with --config");
+  }
   if (text.trim() === "") {
     throw new UserInputError(path, "(top level)", "is empty", 'write a JSON object of settings, e.g. {"APP_NAME": "MyProject_Analysis"}; see config/config.example.json');
   }

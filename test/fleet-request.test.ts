@@ -149,14 +149,14 @@ describe("EC2 Fleet requests", () => {
 describe("waiting for capacity: the verdict on one reading", () => {
   const ok = { state: "active", errors: [], target: 3 };
   it("waits, then is fulfilled", () => {
-    expect(judgeFleet({ ...ok, activityStatus: "pending_fulfillment", instances: 1 })).toEqual({ kind: "wait" });
-    expect(judgeFleet({ ...ok, activityStatus: "fulfilled", instances: 3 })).toEqual({ kind: "fulfilled" });
+    expect(judgeFleet({ ...ok, activityStatus: "pending_fulfillment", fulfilled: 1 })).toEqual({ kind: "wait" });
+    expect(judgeFleet({ ...ok, activityStatus: "fulfilled", fulfilled: 3 })).toEqual({ kind: "fulfilled" });
   });
   it("fails on an error activity, launch errors, a failed or cancelled fleet, or a vanished one", () => {
-    expect(judgeFleet({ ...ok, activityStatus: "error", instances: 0 })).toEqual({ kind: "failed", reasons: ["fleet activity status is error"] });
-    expect(judgeFleet({ ...ok, errors: ["InvalidLaunchTemplate: bad AMI"], instances: 0 })).toEqual({ kind: "failed", reasons: ["InvalidLaunchTemplate: bad AMI"] });
-    expect(judgeFleet({ ...ok, state: "failed", instances: 0 }).kind).toBe("failed");
-    expect(judgeFleet({ ...ok, state: "cancelled_running", instances: 2 }).kind).toBe("failed");
+    expect(judgeFleet({ ...ok, activityStatus: "error", fulfilled: 0 })).toEqual({ kind: "failed", reasons: ["fleet activity status is error"] });
+    expect(judgeFleet({ ...ok, errors: ["InvalidLaunchTemplate: bad AMI"], fulfilled: 0 })).toEqual({ kind: "failed", reasons: ["InvalidLaunchTemplate: bad AMI"] });
+    expect(judgeFleet({ ...ok, state: "failed", fulfilled: 0 }).kind).toBe("failed");
+    expect(judgeFleet({ ...ok, state: "cancelled_running", fulfilled: 2 }).kind).toBe("failed");
     expect(judgeFleet(undefined).kind).toBe("failed");
   });
 });

@@ -185,7 +185,7 @@ describe("dcp start-cluster (moto)", () => {
   });
 });
 
-describe("dcp start-cluster refuses bad input (exit 2, nothing created)", () => {
+describe.concurrent("dcp start-cluster refuses bad input (exit 2, nothing created)", () => {
   const valid = JSON.parse(readFileSync(join(FIXTURES, "dcp-original.json"), "utf8")) as Record<string, unknown>;
   const { IamFleetRole: _role, ...noRole } = valid;
   const { Type: _type, ...rest } = valid;

@@ -51,7 +51,10 @@ export interface StartClusterResult {
   launchTemplateId?: string;
   imageId: string;
   target: number;
+  /** Instances in the fleet when start-cluster returned. */
   running?: number;
+  /** Fulfilled capacity (machines, unless the fleet file weights them). */
+  fulfilled?: number;
   instances?: string[];
   partial?: boolean;
   desiredCount: number;
@@ -134,20 +137,10 @@ function planFor(api: FleetApi, input: FleetPlanInput) {
   return { notes: plan.notes, requests: { CreateLaunchTemplate: plan.launchTemplate, CreateFleet: plan.fleet("<id of the launch template above>") } as Record<string, unknown>, spot: undefined, ec2: plan };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 interface LaunchedFleet {
   id: string;
   launchTemplateId?: string;
   createErrors: string[];
-}
-
-interface WaitOutcome {
-  running: string[];
-  target: number;
-  partial: boolean;
 }
 
 /** What start-cluster created, removed again when the fleet fails (nothing leaked). */
@@ -228,13 +221,13 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
   });
   await updateRunState(statePath, (s) => ({
     ...s,
-    dcp: { ...s.dcp, observations: { ...s.dcp.observations, fleetTarget: outcome.target, fleetRunning: outcome.running.length, alarmedInstances: [...alarmed], observedAt: new Date().toISOString() } },
+    dcp: { ...s.dcp, observations: { ...s.dcp.observations, fleetTarget: outcome.target, fleetFulfilled: outcome.fulfilled, fleetInstances: outcome.running.length, alarmedInstances: [...alarmed], observedAt: new Date().toISOString() } },
   }));
 
   if (outcome.partial) {
-    output.warn(`only ${outcome.running.length} of ${outcome.target} machines are running after ${options.waitTimeoutSeconds} s; the fleet keeps trying (not fatal)`);
+    output.warn(`only ${outcome.fulfilled} of ${outcome.target} machines after ${options.waitTimeoutSeconds} s; the fleet keeps trying`);
   } else {
-    output.line(`${outcome.running.length}/${outcome.target} machines running. Jobs start as ECS places the containers.`);
+    output.line(`${outcome.fulfilled}/${outcome.target} machines fulfilled. Jobs start as ECS places the containers.`);
   }
   output.line(`State file: ${statePath}`);
   output.line("Next: dcp monitor (leave it running, e.g. in tmux)");
@@ -243,6 +236,7 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
     fleetId: launched.id,
     ...(launched.launchTemplateId ? { launchTemplateId: launched.launchTemplateId } : {}),
     running: outcome.running.length,
+    fulfilled: outcome.fulfilled,
     instances: outcome.running,
     partial: outcome.partial,
   };
@@ -300,46 +294,87 @@ async function markFailed(statePath: string, reason: string): Promise<void> {
   }));
 }
 
+export interface CapacityWait {
+  fleetId: string;
+  fleet: Pick<FleetAdapter, "describe" | "activeInstances">;
+  /** Launch errors CreateFleet returned with the fleet id. */
+  createErrors: string[];
+  /** Shown until the fleet reports its own target. */
+  expectedTarget: number;
+  timeoutSeconds: number;
+  pollSeconds: number;
+  /** Instance ids already handled (alarmed); new ones are added after `onNewInstances`. */
+  seen: Set<string>;
+  onNewInstances(ids: string[]): Promise<void>;
+  progress(text: string): void;
+  clock?: { now(): number; sleep(ms: number): Promise<void> };
+}
+
+export interface WaitOutcome {
+  running: string[];
+  target: number;
+  fulfilled: number;
+  partial: boolean;
+}
+
+const realClock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+
 /**
- * Polls the fleet until every machine runs, it fails, or the timeout passes. Each new instance gets
- * its idle alarm (and, for Spot Fleet, tags on its volumes) as soon as it appears.
+ * Polls the fleet until its capacity is fulfilled, it fails (OperationalError with AWS's reasons), or
+ * the timeout passes (partial: not an error, DCP #107). New instances are handed to `onNewInstances`
+ * as soon as they appear.
  */
-async function waitForCapacity(
-  ctx: AwsContext,
-  config: Config,
-  adapter: FleetAdapter,
-  ec2: EC2Client,
-  launched: LaunchedFleet,
-  alarmed: Set<string>,
-  options: StartClusterOptions,
-  output: Output,
-): Promise<WaitOutcome> {
-  const deadline = Date.now() + options.waitTimeoutSeconds * 1000;
+export async function awaitCapacity(wait: CapacityWait): Promise<WaitOutcome> {
+  const clock = wait.clock ?? realClock;
+  const deadline = clock.now() + wait.timeoutSeconds * 1000;
+  for (;;) {
+    const status = await wait.fleet.describe(wait.fleetId);
+    const running = status ? await wait.fleet.activeInstances(wait.fleetId) : [];
+    const fresh = running.filter((id) => !wait.seen.has(id));
+    if (fresh.length) {
+      await wait.onNewInstances(fresh);
+      for (const id of fresh) wait.seen.add(id);
+    }
+    const target = status?.target ?? wait.expectedTarget;
+    const fulfilled = status?.fulfilled ?? 0;
+    const verdict = judgeFleet(status ? { ...status, errors: [...wait.createErrors, ...status.errors] } : undefined);
+    wait.progress(`fulfilled ${fulfilled}/${target}`);
+    if (verdict.kind === "failed") {
+      throw new OperationalError(
+        `fleet ${wait.fleetId} failed and was cancelled:\n  ${verdict.reasons.join("\n  ")}\n` +
+          "Check the fleet file (AMI, subnet, security group, roles) and the account's spot limits, then run start-cluster again.",
+      );
+    }
+    if (verdict.kind === "fulfilled") return { running, target, fulfilled, partial: false };
+    const left = deadline - clock.now();
+    if (left <= 0) return { running, target, fulfilled, partial: true };
+    await clock.sleep(Math.min(wait.pollSeconds * 1000, left));
+  }
+}
+
+/** The wait of start-cluster: one idle alarm per new instance, and (Spot Fleet) tags on its volumes. */
+function waitForCapacity(ctx: AwsContext, config: Config, adapter: FleetAdapter, ec2: EC2Client, launched: LaunchedFleet, alarmed: Set<string>, options: StartClusterOptions, output: Output): Promise<WaitOutcome> {
   const volumeTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
   return output.step(
     "Waiting for capacity",
-    async (handle) => {
-      for (;;) {
-        const status = await adapter.describe(launched.id);
-        const running = status ? await adapter.activeInstances(launched.id) : [];
-        const fresh = running.filter((id) => !alarmed.has(id));
-        for (const id of fresh) {
-          await putIdleAlarm(ctx, config.APP_NAME, id);
-          alarmed.add(id);
-        }
-        if (fresh.length && config.FLEET_API === "spot-fleet") await tagInstanceVolumes(ec2, fresh, volumeTags);
-        const target = status?.target ?? config.CLUSTER_MACHINES;
-        const errors = [...launched.createErrors, ...(status?.errors ?? [])];
-        const verdict = judgeFleet(status ? { ...status, errors, instances: running.length } : undefined);
-        handle.update(`fulfilled ${running.length}/${target}`);
-        if (verdict.kind === "failed") {
-          throw new OperationalError(`fleet ${launched.id} failed and was cancelled:\n  ${verdict.reasons.join("\n  ")}\nCheck the fleet file (AMI, subnet, security group, roles) and the account's spot limits, then run start-cluster again.`);
-        }
-        if (verdict.kind === "fulfilled") return { running, target, partial: false };
-        if (Date.now() >= deadline) return { running, target, partial: true };
-        await sleep(Math.min(options.pollSeconds * 1000, Math.max(0, deadline - Date.now())));
-      }
-    },
-    (o) => `${o.running.length}/${o.target} running${o.partial ? " (timed out waiting; the fleet keeps trying)" : ""}`,
+    (handle) =>
+      awaitCapacity({
+        fleetId: launched.id,
+        fleet: adapter,
+        createErrors: launched.createErrors,
+        expectedTarget: config.CLUSTER_MACHINES,
+        timeoutSeconds: options.waitTimeoutSeconds,
+        pollSeconds: options.pollSeconds,
+        seen: alarmed,
+        progress: (text) => handle.update(text),
+        async onNewInstances(ids) {
+          for (const id of ids) {
+            await putIdleAlarm(ctx, config.APP_NAME, id);
+            alarmed.add(id);
+          }
+          if (config.FLEET_API === "spot-fleet") await tagInstanceVolumes(ec2, ids, volumeTags);
+        },
+      }),
+    (o) => `${o.fulfilled}/${o.target} fulfilled, ${o.running.length} instance(s)${o.partial ? " (timed out; the fleet keeps trying)" : ""}`,
   );
 }

@@ -283,7 +283,8 @@ export interface FleetReading {
   activityStatus?: string;
   errors: string[];
   target: number;
-  instances: number;
+  /** Fulfilled capacity, in the fleet's units (machines unless the file sets WeightedCapacity). */
+  fulfilled: number;
 }
 
 export type WaitVerdict = { kind: "wait" } | { kind: "fulfilled" } | { kind: "failed"; reasons: string[] };
@@ -302,5 +303,5 @@ export function judgeFleet(reading: FleetReading | undefined): WaitVerdict {
   if (reading.activityStatus === "error") reasons.push("fleet activity status is error");
   reasons.push(...reading.errors);
   if (reasons.length) return { kind: "failed", reasons: [...new Set(reasons)] };
-  return reading.instances >= reading.target ? { kind: "fulfilled" } : { kind: "wait" };
+  return reading.fulfilled >= reading.target ? { kind: "fulfilled" } : { kind: "wait" };
 }

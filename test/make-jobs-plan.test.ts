@@ -74,6 +74,8 @@ describe("layout plan", () => {
     const cpg = planLayout(options({ step: "illum", pathStyle: "cpg", source: "s4", useBatch: true }));
     expect(cpg.shared.pipeline).toBe("Batch_data_illum.h5");
     expect(cpg.warnings[0]).toMatch(/--batchfile-path/);
+    expect(planLayout(options({ step: "qc", useBatch: true, pipeline: "x.cppipe" })).warnings).toEqual(["--use-batch: the batch file is both pipeline and data file; --pipeline ignored"]);
+    expect(planLayout(options({ step: "qc", batchfileName: "b.h5" })).warnings).toEqual(["--batchfile-name ignored without --use-batch"]);
   });
 
   it("names the flag in errors", () => {

@@ -160,6 +160,8 @@ export function planLayout(options: LayoutOptions): LayoutPlan {
   let wells: string[] = [];
   let sites: string[] = [];
   const ignored = (flags: string[]) => flags.filter((f) => options[f as keyof LayoutOptions] !== undefined).map(flagName);
+  const unusedFiles = ignored(options.useBatch ? ["pipeline", "pipelinePath", "datafileName", "datafilePath"] : ["batchfileName", "batchfilePath"]);
+  if (unusedFiles.length) warnings.push(options.useBatch ? `--use-batch: the batch file is both pipeline and data file; ${unusedFiles.join(", ")} ignored` : `${unusedFiles.join(", ")} ignored without --use-batch`);
   if (definition.granularity === "plate") {
     const unused = ignored(["rows", "columns", "wells", "sites", "plateFormat"]);
     if (unused.length) warnings.push(`${options.step} makes one group per plate; ${unused.join(", ")} ignored`);

@@ -58,7 +58,7 @@ describe("teardown plan", () => {
       { id: "export-logs", logGroup: "Run", bucket: "my-bucket", prefix: "exportedlogs/Run", fromMs: 1000 },
       { id: "export-instance-logs", logGroup: "Run_perInstance", bucket: "my-bucket", prefix: "exportedlogs/Run_perInstance", fromMs: 1000 },
     ]);
-    expect(describeStep(exports[0]!)).toBe("export log group Run to s3://my-bucket/exportedlogs/Run/");
+    expect(describeStep(exports[0]!)).toBe("export logs Run to s3://my-bucket/exportedlogs/Run/");
   });
 });
 

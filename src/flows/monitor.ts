@@ -245,7 +245,7 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
   const watcher = new Watcher(target, clients, options, output);
   try {
     if (state.dcp.status === "running") {
-      output.line(`watching ${state.MONITOR_APP_NAME} (${target.path}) every ${options.intervalS}s; Ctrl-C stops watching without tearing down`);
+      output.line(`watching ${target.path} every ${options.intervalS}s (Ctrl-C: stop, no teardown)`);
       const outcome = await watcher.watch(signals.signal);
       watcher.display.release();
       if (outcome === "interrupted") throw new Interrupted();

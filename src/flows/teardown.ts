@@ -128,7 +128,7 @@ class TeardownRunner {
         const existed = (await fleet.describe(step.fleetId)) !== undefined;
         await fleet.cancel(step.fleetId);
         const observations = { ...base, instances: endInstances(trackInstances(base.instances, live, at), Date.now()) };
-        return { outcome: existed ? `cancelled, terminating ${live.length} instance(s)` : "already gone", observations };
+        return { outcome: existed ? `cancelled; ${live.length} instance(s) terminating` : "already gone", observations };
       }
       case "delete-launch-template":
         return { outcome: (await deleteLaunchTemplateIfExists(ec2, step.launchTemplateId)) ? "deleted" : "already gone" };
@@ -139,26 +139,26 @@ class TeardownRunner {
           this.dlqHolds === undefined
             ? `dead-letter queue ${step.deadLetterQueueName} not found`
             : this.dlqHolds > 0
-              ? `kept dead-letter queue ${step.deadLetterQueueName}: it holds ${this.dlqHolds} message(s) of failed jobs`
-              : `kept dead-letter queue ${step.deadLetterQueueName} (empty)`;
+              ? `dead-letter queue ${step.deadLetterQueueName} kept: it holds ${this.dlqHolds} message(s)`
+              : `dead-letter queue ${step.deadLetterQueueName} kept (empty)`;
         return { outcome: `${deleted ? "deleted" : "already gone"}; ${dlq}` };
       }
       case "delete-service":
         return { outcome: (await deleteServiceIfExists(ecs, step.cluster, step.service)) ? "deleted" : "already gone" };
       case "deregister-task-definitions": {
         const n = await deregisterActiveTaskDefinitions(ecs, step.family);
-        return { outcome: n ? `${n} revision(s) deregistered` : "none active" };
+        return { outcome: n ? `${n} deregistered` : "none active" };
       }
       case "deregister-container-instances": {
         const ids = new Set(Object.keys(observationsOf(await this.state())?.instances ?? {}));
         const n = ids.size ? await deregisterContainerInstancesOf(ecs, step.cluster, ids) : 0;
-        return { outcome: n ? `${n} deregistered` : "none registered" };
+        return { outcome: n ? `${n} deregistered` : "none" };
       }
       case "delete-cluster":
         return { outcome: await this.deleteCluster(step, stepOutput) };
       case "delete-dashboard":
         await deleteDashboard(this.target.ctx, step.name, cw);
-        return { outcome: "deleted (or already gone)" };
+        return { outcome: "deleted" };
       case "export-logs":
       case "export-instance-logs": {
         const result = await exportLogGroup(

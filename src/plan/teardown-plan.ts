@@ -85,7 +85,7 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
     { id: "deregister-task-definitions", family: input.taskFamily },
     { id: "deregister-container-instances", cluster: input.cluster },
   );
-  const kept = [`dead-letter queue ${input.deadLetterQueueName} (failed jobs stay inspectable)`, `log groups ${input.logGroup} and ${input.perInstanceLogGroup} (they expire on their own)`];
+  const kept = [`dead-letter queue ${input.deadLetterQueueName} (failed jobs)`, `log groups ${input.logGroup}, ${input.perInstanceLogGroup} (they expire)`];
   if (input.cluster === "default") kept.push("ECS cluster default (never deleted)");
   else all.push({ id: "delete-cluster", cluster: input.cluster, service: input.serviceName, family: input.taskFamily });
   if (input.dashboardName) {
@@ -108,30 +108,30 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
 export function describeStep(step: TeardownStep): string {
   switch (step.id) {
     case "scale-service":
-      return `scale ECS service ${step.service} to 0 tasks`;
+      return `scale service ${step.service} to 0`;
     case "delete-alarms":
-      return `delete the idle alarms ${step.appName}_i-*`;
+      return `delete idle alarms ${step.appName}_i-*`;
     case "cancel-fleet":
-      return `${step.fleetApi === "ec2-fleet" ? "delete EC2 Fleet" : "cancel spot fleet"} ${step.fleetId}, terminating its instances`;
+      return `${step.fleetApi === "ec2-fleet" ? "delete EC2 Fleet" : "cancel spot fleet"} ${step.fleetId}`;
     case "delete-launch-template":
       return `delete launch template ${step.launchTemplateId}`;
     case "delete-queue":
-      return `delete job queue ${step.queueName} (keep dead-letter queue ${step.deadLetterQueueName})`;
+      return `delete job queue ${step.queueName}`;
     case "delete-service":
-      return `delete ECS service ${step.service}`;
+      return `delete service ${step.service}`;
     case "deregister-task-definitions":
-      return `deregister the ACTIVE task definitions of ${step.family}`;
+      return `deregister task definitions ${step.family}`;
     case "deregister-container-instances":
-      return `deregister this fleet's container instances from cluster ${step.cluster}`;
+      return `deregister the fleet's container instances`;
     case "delete-cluster":
-      return `delete ECS cluster ${step.cluster} unless something else uses it`;
+      return `delete cluster ${step.cluster} if unused`;
     case "delete-dashboard":
-      return `delete CloudWatch dashboard ${step.name}`;
+      return `delete dashboard ${step.name}`;
     case "export-logs":
     case "export-instance-logs":
-      return `export log group ${step.logGroup} to s3://${step.bucket}/${step.prefix}/`;
+      return `export logs ${step.logGroup} to s3://${step.bucket}/${step.prefix}/`;
     case "finish":
-      return "mark the run finished in the state file";
+      return "mark the run finished";
   }
 }
 

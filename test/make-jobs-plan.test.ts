@@ -119,6 +119,13 @@ describe("CellProfiler's LoadData typing", () => {
     expect(isWellColumnName("Metadata_Well")).toBe(false);
   });
 
+  it("synthesizes Metadata_Well from row and column text when the CSV has no well column", () => {
+    const groups = csvGroups(["Metadata_Plate", "Metadata_Well"], [["P1", "B", "03"], ["P1", "B", "3"]], ["Metadata_Plate", "Metadata_Row", "Metadata_Col"]);
+    expect([...groups.groups.values()].map((g) => g.values)).toEqual([["P1", "B03"], ["P1", "B3"]]);
+    const collector = new CsvGroupCollector("x.csv", ["Metadata_Well"]);
+    expect(collector.header(["Metadata_Row"])).toEqual(["Metadata_Well"]);
+  });
+
   it("merges combinations that CellProfiler cannot tell apart, summing their rows", () => {
     const groups = csvGroups(["Metadata_Plate", "Metadata_Site"], [["P1", "1"], ["P1", "01"], ["P1", "2"]]);
     expect([...groups.groups.values()].map((g) => [g.values.join(","), g.rows])).toEqual([["P1,1", 2], ["P1,2", 1]]);

@@ -39,6 +39,13 @@ export function widerType(a: ColumnType, b: ColumnType): ColumnType {
 
 const WELL_COLUMN_TOKENS = new Set(["wellcol", "well_col", "wellcolumn", "well_column", "column", "col"]);
 
+const WELL_ROW_TOKENS = new Set(["wellrow", "well_row", "row"]);
+
+/** Metadata_Row, Metadata_WellRow, Metadata_Well_Row (any case). */
+export function isWellRowName(column: string): boolean {
+  return column.startsWith("Metadata_") && WELL_ROW_TOKENS.has(column.slice("Metadata_".length).toLowerCase());
+}
+
 /** LoadData keeps well-column metadata (Metadata_Col, Metadata_Column, ...) as text. */
 export function isWellColumnName(column: string): boolean {
   return column.startsWith("Metadata_") && WELL_COLUMN_TOKENS.has(column.slice("Metadata_".length).toLowerCase());

@@ -1,4 +1,4 @@
-import { cellProfilerText, isWellColumnName, loadDataType, widerType, type ColumnType } from "./cellprofiler-values.js";
+import { cellProfilerText, isWellColumnName, isWellRowName, loadDataType, widerType, type ColumnType } from "./cellprofiler-values.js";
 
 /**
  * The distinct combinations of some metadata columns of a LoadData CSV, fed one record at a time
@@ -26,6 +26,7 @@ export interface CsvGroups {
 }
 
 export const SEPARATOR = "\u0000";
+const SYNTHETIC_WELL = -2;
 
 export class CsvGroupCollector {
   private positions: number[] = [];
@@ -44,15 +45,35 @@ export class CsvGroupCollector {
     return this.rowCount;
   }
 
-  /** Takes the header; returns the keys it lacks (the caller reports them). */
+  /**
+   * Takes the header; returns the keys it lacks (the caller reports them). Like LoadData, a CSV with
+   * Metadata_Row and Metadata_Col (or WellRow/WellColumn...) but no Metadata_Well gets a synthetic
+   * Metadata_Well: the row text followed by the column text.
+   */
   header(fields: readonly string[]): string[] {
     this.positions = this.keys.map((key) => fields.indexOf(key));
+    const well = this.keys.indexOf("Metadata_Well");
+    if (well !== -1 && this.positions[well] === -1 && !fields.some((f) => f.toLowerCase() === "metadata_well")) {
+      const row = fields.findIndex(isWellRowName);
+      const column = fields.findIndex(isWellColumnName);
+      if (row !== -1 && column !== -1) {
+        this.positions[well] = SYNTHETIC_WELL;
+        this.wellParts = [row, column];
+      }
+    }
     return this.keys.filter((_, i) => this.positions[i] === -1);
+  }
+
+  private wellParts: [number, number] = [-1, -1];
+
+  private cell(record: readonly string[], position: number): string {
+    if (position === SYNTHETIC_WELL) return (record[this.wellParts[0]] ?? "") + (record[this.wellParts[1]] ?? "");
+    return record[position] ?? "";
   }
 
   add(record: readonly string[]): void {
     this.rowCount += 1;
-    const raw = this.positions.map((p) => record[p] ?? "");
+    const raw = this.positions.map((p) => this.cell(record, p));
     for (let i = 0; i < raw.length; i++) {
       if (this.types[i] !== "text") this.types[i] = widerType(this.types[i]!, loadDataType(raw[i]!));
     }

@@ -1,0 +1,141 @@
+/**
+ * Submit benchmark: dcp's submit path (streaming check + SendMessageBatch, 16 calls in flight)
+ * against DCP's algorithm (json.load, then one SendMessage per group, sequentially), both in this
+ * process, against fauxqs on a loopback port: once directly, once through a local proxy that adds
+ * 20 ms to every request (about one round trip to real SQS, which is where batching and
+ * concurrency pay). The baseline through the proxy would take 400+ s for 20,000 groups, so it is
+ * measured on a sample and its rate extrapolated; the output says so.
+ *
+ * Run: make bench (or npx vite-node bench/submit.bench.ts). Last line: both ratios.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { buildApp } from "fauxqs";
+import { DEFAULT_CONCURRENCY, sendMessages } from "../src/flows/submit.js";
+import { checkJobFile, jobFileMessages } from "../src/plan/job-reader.js";
+import { messageBody, type DcpMessage } from "../src/plan/message.js";
+import { startProxy } from "./latency-proxy.js";
+
+const GROUPS = Number(process.env.SUBMIT_BENCH_GROUPS ?? 20_000);
+const BASELINE_LATENCY_SAMPLE = Number(process.env.SUBMIT_BENCH_BASELINE_SAMPLE ?? 500);
+const LATENCY_MS = 20;
+
+process.env.AWS_ACCESS_KEY_ID ??= "bench";
+process.env.AWS_SECRET_ACCESS_KEY ??= "bench";
+
+function writeJobFile(dir: string): string {
+  const file = join(dir, "job.json");
+  const groups: string[] = [];
+  for (let i = 0; i < GROUPS; i++) {
+    const meta = `Metadata_Plate=Plate${Math.floor(i / 3456) + 1},Metadata_Well=${String.fromCharCode(65 + (Math.floor(i / 9) % 16))}${String((Math.floor(i / 144) % 24) + 1).padStart(2, "0")},Metadata_Site=${(i % 9) + 1}`;
+    groups.push(`    {"Metadata": "${meta}"}`);
+  }
+  writeFileSync(
+    file,
+    `{\n  "_comment1": "submit benchmark",\n  "pipeline": "projects/analysis.cppipe",\n  "data_file": "projects/load_data.csv",\n  "input": "projects/input/",\n` +
+      `  "output": "projects/output/",\n  "output_structure": "Metadata_Plate/Metadata_Well-Metadata_Site",\n  "groups": [\n${groups.join(",\n")}\n  ]\n}\n`,
+  );
+  return file;
+}
+
+function client(endpoint: string): SQSClient {
+  return new SQSClient({ region: "us-east-1", endpoint, useQueueUrlAsEndpoint: false });
+}
+
+let queues = 0;
+async function newQueue(sqs: SQSClient): Promise<string> {
+  queues += 1;
+  return (await sqs.send(new CreateQueueCommand({ QueueName: `bench${process.pid}x${queues}` }))).QueueUrl!;
+}
+
+async function depth(sqs: SQSClient, url: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages"] }));
+  return Number(Attributes.ApproximateNumberOfMessages);
+}
+
+interface Run {
+  messages: number;
+  seconds: number;
+  rate: number;
+  calls: number;
+}
+
+/** dcp: pass 1 validates the file, pass 2 streams it into batched, concurrent sends. */
+async function dcpSubmit(endpoint: string, file: string, limit = Infinity): Promise<Run> {
+  const sqs = client(endpoint);
+  const url = await newQueue(sqs);
+  const started = performance.now();
+  const job = await checkJobFile(file);
+  async function* limited(): AsyncGenerator<DcpMessage> {
+    let n = 0;
+    for await (const m of jobFileMessages(job)) {
+      if (n++ >= limit) return;
+      yield m;
+    }
+  }
+  const result = await sendMessages(sqs, url, limited());
+  const seconds = (performance.now() - started) / 1000;
+  if (result.unsent.length || (await depth(sqs, url)) !== result.sent) throw new Error(`dcp run lost messages: ${JSON.stringify(result.unsent.slice(0, 3))}`);
+  sqs.destroy();
+  return { messages: result.sent, seconds, rate: result.sent / seconds, calls: result.calls };
+}
+
+/** DCP's submitJob: json.load the whole file, then one SendMessage per group, in order. */
+async function baselineSubmit(endpoint: string, file: string, limit: number): Promise<Run> {
+  const sqs = client(endpoint);
+  const url = await newQueue(sqs);
+  const started = performance.now();
+  const job = JSON.parse(readFileSync(file, "utf8")) as Record<string, string> & { groups: Array<Record<string, unknown>> };
+  const template = { pipeline: job.pipeline, output: job.output, input: job.input, data_file: job.data_file, output_structure: job.output_structure ?? "" };
+  let sent = 0;
+  for (const group of job.groups.slice(0, limit)) {
+    const Metadata = (group.Metadata ?? group) as DcpMessage["Metadata"];
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: messageBody({ ...template, Metadata } as DcpMessage) }));
+    sent += 1;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if ((await depth(sqs, url)) !== sent) throw new Error("baseline run lost messages");
+  sqs.destroy();
+  return { messages: sent, seconds, rate: sent / seconds, calls: sent };
+}
+
+function describe(label: string, run: Run, note = ""): void {
+  console.log(`${label.padEnd(26)} ${String(run.messages).padStart(6)} msgs in ${run.seconds.toFixed(2).padStart(7)} s = ${run.rate.toFixed(0).padStart(6)} msgs/s (${run.calls} calls)${note}`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "dcp-submit-bench-"));
+const fauxqs = buildApp({ logger: false });
+try {
+  const sqsUrl = await fauxqs.listen({ port: 0, host: "127.0.0.1" });
+  const proxy = await startProxy({ target: sqsUrl, delayMs: LATENCY_MS });
+  const file = writeJobFile(dir);
+  console.log(`submit bench: ${GROUPS} groups; fauxqs in this process at ${sqsUrl}; proxy at ${proxy.url} adds ${LATENCY_MS} ms per request`);
+  console.log(`dcp: streaming check + SendMessageBatch (10/call), ${DEFAULT_CONCURRENCY} calls in flight; baseline: DCP's json.load + one SendMessage per group, sequential`);
+
+  // Warm up both paths (JIT of dcp, the SDK and fauxqs; sockets) off the clock: a cold first run costs 2-3x.
+  await dcpSubmit(sqsUrl, file, 5000);
+  await baselineSubmit(sqsUrl, file, 1000);
+
+  const dcpDirect = await dcpSubmit(sqsUrl, file);
+  describe("direct   dcp", dcpDirect);
+  const baseDirect = await baselineSubmit(sqsUrl, file, GROUPS);
+  describe("direct   baseline", baseDirect);
+  const dcpLatency = await dcpSubmit(proxy.url, file);
+  describe(`${LATENCY_MS}ms-latency dcp`, dcpLatency);
+  const baseLatency = await baselineSubmit(proxy.url, file, Math.min(BASELINE_LATENCY_SAMPLE, GROUPS));
+  describe(
+    `${LATENCY_MS}ms-latency baseline`,
+    baseLatency,
+    baseLatency.messages < GROUPS ? ` [sample of ${baseLatency.messages}; all ${GROUPS} would take about ${(GROUPS / baseLatency.rate).toFixed(0)} s]` : "",
+  );
+  await proxy.close();
+
+  const direct = dcpDirect.rate / baseDirect.rate;
+  const latency = dcpLatency.rate / baseLatency.rate;
+  console.log(`submit: direct ${direct.toFixed(1)}x, ${LATENCY_MS}ms-latency ${latency.toFixed(1)}x (targets >= 8x, >= 50x)`);
+} finally {
+  await fauxqs.close();
+  rmSync(dir, { recursive: true, force: true });
+}

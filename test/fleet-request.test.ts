@@ -23,7 +23,7 @@ describe("fleet downscale requests", () => {
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseFleetFile, type FleetFile } from "../src/plan/fleet-file.js";
-import { ec2FleetRequests, judgeFleet, spotFleetRequest, type FleetConfig } from "../src/plan/fleet-request.js";
+import { ec2FleetRequests, judgeFleet, needsAutoImage, spotFleetRequest, type FleetConfig } from "../src/plan/fleet-request.js";
 import { userDataScript } from "../src/plan/user-data.js";
 
 const fixture = (name: string): FleetFile => {
@@ -85,6 +85,11 @@ describe("Spot Fleet request from a DCP fleet file", () => {
     expect(spec.BlockDeviceMappings?.find((m) => m.DeviceName === "/dev/xvda")?.Ebs).toEqual({ DeleteOnTermination: true, VolumeType: "gp3", VolumeSize: 30 });
     expect(n.join("\n")).toMatch(/removed the SnapshotId/);
     expect(n.join("\n")).toMatch(/unused disk/);
+    const { ImageId: _none, ...noImage } = fixture("auto-image.json").LaunchSpecifications[0]!;
+    const missing = { ...fixture("auto-image.json"), LaunchSpecifications: [noImage] };
+    expect(needsAutoImage(missing)).toBe(true);
+    expect(needsAutoImage(fixture("dcp-original.json"))).toBe(false);
+    expect(spotFleetRequest({ config, fleet: missing, resolvedImageId: "ami-0123456789abcdef0", now }).request.SpotFleetRequestConfig!.LaunchSpecifications![0]!.ImageId).toBe("ami-0123456789abcdef0");
     const modern = spotFleetRequest({ config, fleet: fixture("auto-image.json"), resolvedImageId: "ami-0123456789abcdef0", now });
     expect(modern.request.SpotFleetRequestConfig!.LaunchSpecifications![0]!.BlockDeviceMappings).toEqual([{ DeviceName: "/dev/xvda", Ebs: { DeleteOnTermination: true, VolumeType: "gp3", VolumeSize: 60 } }]);
   });

@@ -2,7 +2,7 @@
  * `dcp start-cluster` on the emulator, for both fleet APIs, run as a user would (the built CLI in a
  * fresh folder): setup, then a DCP-format fleet file.
  */
-import { DescribeInstanceAttributeCommand, DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSpotFleetRequestsCommand, DescribeVolumesCommand } from "@aws-sdk/client-ec2";
+import { DescribeInstanceAttributeCommand, DescribeInstancesCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSpotFleetRequestsCommand, DescribeVolumesCommand } from "@aws-sdk/client-ec2";
 import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
 import { GetDashboardCommand } from "@aws-sdk/client-cloudwatch";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
@@ -167,6 +167,20 @@ describe("dcp start-cluster (moto)", () => {
     for (const spec of data?.TagSpecifications?.filter((t) => t.ResourceType !== "launch-template") ?? []) expect(tagsOf(spec)).toMatchObject({ "dcp:app": run.app, Name: `${run.app}Worker` });
     expect(data?.NetworkInterfaces?.[0]?.AssociatePublicIpAddress).toBe(true);
     expect(data?.BlockDeviceMappings?.find((m) => m.DeviceName === "/dev/xvda")?.Ebs?.VolumeSize).toBe(50);
+
+    // Switching the same app to a Spot Fleet with --replace removes the EC2 Fleet and its launch template.
+    const config = JSON.parse(readFileSync(join(run.dir, "config/config.json"), "utf8"));
+    writeFileSync(join(run.dir, "config/spot.json"), JSON.stringify({ ...config, FLEET_API: "spot-fleet" }));
+    const replaced = await runDcp(["--config", "config/spot.json", "start-cluster", "files/auto-image.json", "--replace", "--wait-timeout", "30", "--poll-interval", "0.2"], { cwd: run.dir });
+    expect(replaced.code, replaced.stderr).toBe(0);
+    const next = await readRunState(run.statePath);
+    registerCleanup("spot-fleet", next);
+    expect(next.dcp).toMatchObject({ fleetApi: "spot-fleet" });
+    expect(next.dcp.launchTemplateId).toBeUndefined();
+    expect(await fleetAdapter(ctx, "ec2-fleet").describe(state.dcp.fleetId)).toBeUndefined();
+    // AWS answers NotFound for a deleted template; moto an empty list.
+    const left = await ec2Client(ctx).send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [state.dcp.launchTemplateId!] })).then((o) => o.LaunchTemplates ?? [], () => []);
+    expect(left).toEqual([]);
   });
 
   it("--dry-run prints the request and creates nothing", async () => {

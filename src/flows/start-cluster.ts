@@ -69,7 +69,10 @@ export interface StartClusterResult {
 interface RecordedFleet {
   api: FleetApi;
   id: string;
+  launchTemplateId?: string;
   status: RunState["dcp"]["status"] | "unknown";
+  /** Set by checkNoLiveFleet: the fleet may still launch or bill (only returned with --replace). */
+  live?: boolean;
 }
 
 async function recordedFleet(statePath: string): Promise<RecordedFleet | undefined> {
@@ -78,7 +81,7 @@ async function recordedFleet(statePath: string): Promise<RecordedFleet | undefin
   const dcpBlock = (raw as { dcp?: unknown } | null)?.dcp;
   if (dcpBlock !== undefined) {
     const state = await readRunState(statePath);
-    return { api: state.dcp.fleetApi, id: state.dcp.fleetId, status: state.dcp.status };
+    return { api: state.dcp.fleetApi, id: state.dcp.fleetId, status: state.dcp.status, ...(state.dcp.launchTemplateId ? { launchTemplateId: state.dcp.launchTemplateId } : {}) };
   }
   // A monitor file written by DCP itself: a Spot Fleet request id.
   const id = (raw as { MONITOR_FLEET_ID?: unknown } | null)?.MONITOR_FLEET_ID;
@@ -86,7 +89,10 @@ async function recordedFleet(statePath: string): Promise<RecordedFleet | undefin
   return undefined;
 }
 
-/** Refuses to start a second fleet for the app while the recorded one is live, unless --replace. */
+/**
+ * Refuses to start a second fleet for the app while the recorded one is live, unless --replace.
+ * Returns the recorded fleet (if any), marked live or not, so its leftovers can be cleared.
+ */
 async function checkNoLiveFleet(ctx: AwsContext, statePath: string, replace: boolean, output: Output): Promise<RecordedFleet | undefined> {
   let recorded: RecordedFleet | undefined;
   try {
@@ -99,10 +105,10 @@ async function checkNoLiveFleet(ctx: AwsContext, statePath: string, replace: boo
   const status = await fleetAdapter(ctx, recorded.api).describe(recorded.id);
   const live = fleetIsLive(status) || Boolean(status?.state.endsWith("_running"));
   const tearingDown = recorded.status === "tearing-down";
-  if (!live && !tearingDown) return undefined;
+  if (!live && !tearingDown) return { ...recorded, live: false };
   if (replace) {
     output.line(`Replacing ${recorded.api} ${recorded.id} (${status?.state ?? "teardown in progress"})`);
-    return recorded;
+    return { ...recorded, live };
   }
   const why = tearingDown ? `a teardown of this app's run is in progress (fleet ${recorded.id})` : `fleet ${recorded.id} of this app is still ${status?.state} (${status?.fulfilled ?? 0}/${status?.target ?? 0} machines)`;
   throw new UserInputError(
@@ -113,12 +119,15 @@ async function checkNoLiveFleet(ctx: AwsContext, statePath: string, replace: boo
   );
 }
 
-/** Cancels the fleet of an earlier start-cluster and deletes the idle alarms of its instances. */
-async function cancelRecordedFleet(ctx: AwsContext, appName: string, recorded: RecordedFleet): Promise<void> {
-  const adapter = fleetAdapter(ctx, recorded.api);
-  const instances = await adapter.activeInstances(recorded.id);
-  await adapter.cancel(recorded.id);
-  await deleteAlarms(ctx, instances.map((id) => idleAlarmName(appName, id)));
+/** Cancels the fleet of an earlier start-cluster, deletes the idle alarms of its instances and its launch template. */
+async function clearRecordedFleet(ctx: AwsContext, appName: string, recorded: RecordedFleet): Promise<void> {
+  if (recorded.live) {
+    const adapter = fleetAdapter(ctx, recorded.api);
+    const instances = await adapter.activeInstances(recorded.id);
+    await adapter.cancel(recorded.id);
+    await deleteAlarms(ctx, instances.map((id) => idleAlarmName(appName, id)));
+  }
+  if (recorded.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), recorded.launchTemplateId);
 }
 
 async function resolveImage(ctx: AwsContext, fleet: FleetFile, output: Output): Promise<string> {
@@ -188,7 +197,8 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
   if (!(await serviceIsActive(ecs, config.ECS_CLUSTER, names.serviceName))) {
     throw new OperationalError(`ECS service ${names.serviceName} not found in cluster ${config.ECS_CLUSTER}: run \`dcp setup\` first (nothing was created)`);
   }
-  if (previous) await output.step(`Cancelling old fleet ${previous.id}`, () => cancelRecordedFleet(ctx, config.APP_NAME, previous));
+  if (previous?.live) await output.step(`Cancelling old fleet ${previous.id}`, () => clearRecordedFleet(ctx, config.APP_NAME, previous));
+  else if (previous) await clearRecordedFleet(ctx, config.APP_NAME, previous);
   await output.step("Log groups", () => ensureLogGroups(ctx, config), (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "));
 
   const ec2 = ec2Client(ctx);

@@ -116,10 +116,10 @@ function isGoneEcs(err: unknown): boolean {
   return /ServiceNotFound|ServiceNotActive|ClusterNotFound/.test((err as { name?: string }).name ?? "");
 }
 
-/** Sets a service's desired count; false when the service or cluster is gone. */
-export async function setServiceDesiredCountIfExists(client: ECSClient, cluster: string, service: string, desiredCount: number): Promise<boolean> {
+/** Runs `call`; true when it succeeded, false when the service or cluster was already gone. */
+async function unlessGone(call: () => Promise<unknown>): Promise<boolean> {
   try {
-    await client.send(new UpdateServiceCommand({ cluster, service, desiredCount }));
+    await call();
     return true;
   } catch (err) {
     if (isGoneEcs(err)) return false;
@@ -127,17 +127,20 @@ export async function setServiceDesiredCountIfExists(client: ECSClient, cluster:
   }
 }
 
+/** Sets a service's desired count; false when the service or cluster is gone. */
+export async function setServiceDesiredCountIfExists(client: ECSClient, cluster: string, service: string, desiredCount: number): Promise<boolean> {
+  return unlessGone(() => client.send(new UpdateServiceCommand({ cluster, service, desiredCount })));
+}
+
 /** Deletes a service even if it still runs tasks (force); false when it was already gone. */
 export async function deleteServiceIfExists(client: ECSClient, cluster: string, service: string): Promise<boolean> {
-  try {
+  let existed = false;
+  const reached = await unlessGone(async () => {
     const { services = [] } = await client.send(new DescribeServicesCommand({ cluster, services: [service] }));
-    if (!services.some((s) => s.serviceName === service && s.status !== "INACTIVE")) return false;
-    await client.send(new DeleteServiceCommand({ cluster, service, force: true }));
-    return true;
-  } catch (err) {
-    if (isGoneEcs(err)) return false;
-    throw err;
-  }
+    existed = services.some((s) => s.serviceName === service && s.status !== "INACTIVE");
+    if (existed) await client.send(new DeleteServiceCommand({ cluster, service, force: true }));
+  });
+  return reached && existed;
 }
 
 /** Deregisters every ACTIVE revision of exactly `family` (all pages); returns how many. */
@@ -223,13 +226,7 @@ export async function clusterUse(client: ECSClient, cluster: string, family: str
 
 /** Deletes a cluster; false when it was already gone. */
 export async function deleteClusterIfExists(client: ECSClient, cluster: string): Promise<boolean> {
-  try {
-    await client.send(new DeleteClusterCommand({ cluster }));
-    return true;
-  } catch (err) {
-    if (isGoneEcs(err)) return false;
-    throw err;
-  }
+  return unlessGone(() => client.send(new DeleteClusterCommand({ cluster })));
 }
 
 // --- start-cluster: the service must exist before a fleet is bought for it ------------------

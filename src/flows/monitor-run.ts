@@ -19,6 +19,7 @@ import { loadConfig } from "../config/load.js";
 import { resourceNames } from "../config/schema.js";
 import type { Reading } from "../plan/monitor-decisions.js";
 import { readRunState, type RunState } from "../state/run-state.js";
+import type { Output } from "../ui/output.js";
 
 export interface RunLocation {
   /** the positional state-file argument, if given */
@@ -166,6 +167,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** True (after saying so) when the run is already torn down: nothing left to watch or tear down. */
+export function reportIfFinished(state: RunState, output: Output): boolean {
+  if (state.dcp.status !== "finished") return false;
+  output.line(`run ${state.MONITOR_APP_NAME} is already torn down (finished ${state.dcp.finishedAt ?? ""}); nothing to do`);
+  output.result({ appName: state.MONITOR_APP_NAME, status: "finished", alreadyFinished: true });
+  return true;
 }
 
 /** How to carry on after an interruption. */

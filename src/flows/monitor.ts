@@ -13,7 +13,7 @@ import { MAX_COLUMNS, statusBlock, statusKey, statusLine, type MonitorView } fro
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
 import { parseWithSchema } from "../validation.js";
-import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, resolveRun, resumeHints, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
+import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, reportIfFinished, resolveRun, resumeHints, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
 import { tearDown } from "./teardown.js";
 
 export interface MonitorOptions extends RunLocation {
@@ -235,11 +235,7 @@ function describeChange(change: TargetChange, reading: Reading): string {
 export async function runMonitor(options: MonitorOptions, output: Output): Promise<number> {
   const target = await resolveRun(options);
   const { state } = target;
-  if (state.dcp.status === "finished") {
-    output.line(`run ${state.MONITOR_APP_NAME} is already torn down (finished ${state.dcp.finishedAt ?? ""}); nothing to watch`);
-    output.result({ appName: state.MONITOR_APP_NAME, status: "finished", alreadyFinished: true });
-    return 0;
-  }
+  if (reportIfFinished(state, output)) return 0;
   const clients = runClients(target);
   const signals = interruptOnSignals();
   const watcher = new Watcher(target, clients, options, output);

@@ -24,7 +24,7 @@ import { formatDuration } from "../plan/monitor-view.js";
 import { clusterDecision, describeStep, planTeardown, type TeardownInput, type TeardownPlan, type TeardownStep } from "../plan/teardown-plan.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
-import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, resolveRun, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
+import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, reportIfFinished, resolveRun, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
 
 export function teardownInput(state: RunState): TeardownInput {
   return {
@@ -309,11 +309,7 @@ export interface TeardownOptions extends RunLocation {
 export async function runTeardown(options: TeardownOptions, output: Output): Promise<number> {
   const target = await resolveRun(options);
   const { state } = target;
-  if (state.dcp.status === "finished") {
-    output.line(`run ${state.MONITOR_APP_NAME} is already torn down (finished ${state.dcp.finishedAt ?? ""}); nothing to do`);
-    output.result({ appName: state.MONITOR_APP_NAME, status: "finished", alreadyFinished: true });
-    return 0;
-  }
+  if (reportIfFinished(state, output)) return 0;
   const plan = planTeardown(teardownInput(state));
   if (options.dryRun) {
     output.line(`teardown plan for ${state.MONITOR_APP_NAME} (${target.path}); nothing is changed:`);

@@ -12,6 +12,8 @@ import { cloudwatchClient, deleteAlarms, deleteDashboard, listAlarmNames } from 
 import { deleteLaunchTemplateIfExists, ec2Client } from "../src/aws/ec2.js";
 import { ecsClient } from "../src/aws/ecs.js";
 import { fleetAdapter, fleetIsLive, type FleetApi } from "../src/aws/fleet.js";
+import { loadConfig } from "../src/config/load.js";
+import { markFailed, undoStart } from "../src/flows/start-cluster.js";
 import { readRunState, type RunState } from "../src/state/run-state.js";
 import { REPO_ROOT, runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
 
@@ -181,6 +183,30 @@ describe("dcp start-cluster (moto)", () => {
     // AWS answers NotFound for a deleted template; moto an empty list.
     const left = await ec2Client(ctx).send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [state.dcp.launchTemplateId!] })).then((o) => o.LaunchTemplates ?? [], () => []);
     expect(left).toEqual([]);
+  });
+
+  it("a fleet that fails after launch is undone: fleet, alarms, launch template, dashboard gone, service back to 0", async () => {
+    const run = await preparedRun({ FLEET_API: "ec2-fleet" });
+    const state = await expectClusterStarted(run, "ec2-fleet", "files/auto-image.json");
+    const config = await loadConfig(join(run.dir, "config/config.json"));
+    const adapter = fleetAdapter(ctx, "ec2-fleet");
+    const instances = await adapter.activeInstances(state.dcp.fleetId);
+    await undoStart(ctx, config, adapter, { id: state.dcp.fleetId, launchTemplateId: state.dcp.launchTemplateId!, createErrors: [] }, instances);
+    await markFailed(run.statePath, "fleet activity status is error");
+
+    expect(await adapter.describe(state.dcp.fleetId)).toBeUndefined();
+    expect(await listAlarmNames(ctx, `${run.app}_`)).toEqual([]);
+    const templates = await ec2Client(ctx).send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [state.dcp.launchTemplateId!] })).then((o) => o.LaunchTemplates ?? [], () => []);
+    expect(templates).toEqual([]);
+    await expect(cloudwatchClient(ctx).send(new GetDashboardCommand({ DashboardName: run.app }))).rejects.toThrow();
+    const { services = [] } = await ecsClient(ctx).send(new DescribeServicesCommand({ cluster: run.cluster, services: [`${run.app}Service`] }));
+    expect(services[0]?.desiredCount).toBe(0);
+    const after = await readRunState(run.statePath);
+    expect(after.dcp).toMatchObject({ status: "finished", observations: { startClusterError: "fleet activity status is error" } });
+    // A finished run does not block the next start-cluster.
+    const again = await runDcp(["start-cluster", "files/auto-image.json", "--wait-timeout", "30", "--poll-interval", "0.2"], { cwd: run.dir });
+    expect(again.code, again.stderr).toBe(0);
+    registerCleanup("ec2-fleet", await readRunState(run.statePath));
   });
 
   it("--dry-run prints the request and creates nothing", async () => {

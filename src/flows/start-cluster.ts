@@ -146,14 +146,14 @@ function planFor(api: FleetApi, input: FleetPlanInput) {
   return { notes: plan.notes, requests: { CreateLaunchTemplate: plan.launchTemplate, CreateFleet: plan.fleet("<id of the launch template above>") } as Record<string, unknown>, spot: undefined, ec2: plan };
 }
 
-interface LaunchedFleet {
+export interface LaunchedFleet {
   id: string;
   launchTemplateId?: string;
   createErrors: string[];
 }
 
 /** What start-cluster created, removed again when the fleet fails (nothing leaked). */
-async function undoStart(ctx: AwsContext, config: Config, adapter: FleetAdapter, launched: LaunchedFleet, alarmed: Iterable<string>): Promise<void> {
+export async function undoStart(ctx: AwsContext, config: Config, adapter: FleetAdapter, launched: LaunchedFleet, alarmed: Iterable<string>): Promise<void> {
   const names = resourceNames(config);
   await adapter.cancel(launched.id);
   await deleteAlarms(ctx, [...alarmed].map((id) => idleAlarmName(config.APP_NAME, id)));
@@ -296,7 +296,7 @@ function initialState(config: Config, api: FleetApi, launched: LaunchedFleet, no
 }
 
 /** The fleet failed and start-cluster removed what it made: the run is over, start-cluster may run again. */
-async function markFailed(statePath: string, reason: string): Promise<void> {
+export async function markFailed(statePath: string, reason: string): Promise<void> {
   if (!runStateExists(statePath)) return;
   await updateRunState(statePath, (s) => ({
     ...s,

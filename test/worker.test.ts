@@ -2,7 +2,7 @@
  * `dcp worker` end to end against the emulators, with the fake-cellprofiler TEST DOUBLE:
  * the success path, CHECK_IF_DONE, malformed bodies, failures reaching the DLQ, download mode.
  */
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectAclCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { readFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -44,6 +44,30 @@ describe("dcp worker", () => {
     expect(stream).not.toMatch(/testing|AWS_SECRET/); // the emulator credentials never reach the log
     expect(run.output).toContain(`[loop 1] [${PLATE}-D03-1]`);
     expect(readdirSync(s.env.WORK_DIR!)).toEqual([]); // local files removed
+  });
+
+  it("uploads a large output as a multipart upload, with UPLOAD_FLAGS applied, and checks its size", async () => {
+    const s = await scenario({ env: { FAKE_CP_BIG_FILE_MB: "9", UPLOAD_FLAGS: "--acl public-read --metadata-directive REPLACE" } });
+    await send(s, exampleMessage("1"));
+    const run = await runWorkerToEnd(s);
+    expect(run.code, run.output).toBe(0);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: s.bucket, Key: `results/${PLATE}-D03-1/Big.bin` }));
+    expect(head.ContentLength).toBe(9 * 1024 * 1024);
+    expect(head.ETag).toMatch(/-2"$/); // two 8 MiB-bounded parts
+    for (const key of [`results/${PLATE}-D03-1/Big.bin`, `results/${PLATE}-D03-1/Image.csv`]) {
+      const { Grants = [] } = await s3.send(new GetObjectAclCommand({ Bucket: s.bucket, Key: key }));
+      expect(Grants.some((g) => g.Grantee?.URI?.endsWith("/global/AllUsers") && g.Permission === "READ"), key).toBe(true);
+    }
+    expect(run.output).toContain("uploaded 4 files");
+  });
+
+  it("refuses an UPLOAD_FLAGS it cannot honour at start, before taking any task", async () => {
+    const s = await scenario({ env: { UPLOAD_FLAGS: "--exclude *.png" } });
+    await send(s, exampleMessage("1"));
+    const run = await runWorkerToEnd(s);
+    expect(run.code).toBe(2);
+    expect(run.output).toContain('environment: UPLOAD_FLAGS: "--exclude" is not supported');
+    expect(await queueCounts(s.queueUrl)).toEqual({ visible: 1, inFlight: 0 });
   });
 
   it("CHECK_IF_DONE skips a group whose outputs are already there, without running CellProfiler", async () => {

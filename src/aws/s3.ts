@@ -1,8 +1,8 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { GetObjectCommand, ListObjectsV2Command, type PutObjectCommandInput } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
@@ -46,13 +46,20 @@ export async function downloadToFile(client: S3Client, bucket: string, key: stri
   return ContentLength ?? 0;
 }
 
-/** Uploads one local file (multipart above 8 MiB, through @aws-sdk/lib-storage). */
-export async function uploadFile(client: S3Client, params: Omit<PutObjectCommandInput, "Body">, file: string, signal?: AbortSignal): Promise<void> {
+/** Files up to this size go up in one PutObject from memory; larger ones stream as multipart uploads. */
+const SINGLE_PUT_BYTES = 1024 * 1024;
+
+/** Uploads one local file: one PutObject when small, otherwise a multipart upload through @aws-sdk/lib-storage. */
+export async function uploadFile(client: S3Client, params: Omit<PutObjectCommandInput, "Body">, file: string, size: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw signal.reason ?? new Error("aborted");
+  if (size <= SINGLE_PUT_BYTES) {
+    await client.send(new PutObjectCommand({ ...params, Body: await readFile(file) }), { abortSignal: signal });
+    return;
+  }
   const upload = new Upload({ client, params: { ...params, Body: createReadStream(file) }, queueSize: 4, partSize: 8 * 1024 * 1024, leavePartsOnError: false });
   const abort = () => void upload.abort();
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    if (signal?.aborted) throw signal.reason ?? new Error("aborted");
     await upload.done();
   } finally {
     signal?.removeEventListener("abort", abort);

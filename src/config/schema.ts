@@ -211,7 +211,7 @@ export const configShape = {
   WORKER_IDLE_POLLS: positiveInt.default(3).describe("dcp worker: a job loop stops after this many empty polls in a row during which the queue had nothing visible or in flight."),
   SPOT_NOTICE_URL: optionalName.default("http://169.254.169.254").describe("dcp worker: instance metadata (IMDSv2) base URL polled for spot interruption notices; null / 'False': do not poll."),
   SPOT_POLL_SECONDS: z.number().positive().default(5).describe("dcp worker: seconds between spot interruption checks (AWS recommends 5)."),
-  UPLOAD_CONCURRENCY: positiveInt.default(8).describe("dcp worker: output files uploaded at the same time by one task."),
+  UPLOAD_CONCURRENCY: positiveInt.default(16).describe("dcp worker: output files uploaded at the same time by one task."),
   DOWNLOAD_CONCURRENCY: positiveInt.default(8).describe("dcp worker: images downloaded at the same time by one task (DOWNLOAD_FILES true)."),
 };
 

@@ -47,17 +47,21 @@ export class TaskLog {
     this.cloudWatch = Boolean(client);
   }
 
-  async open(): Promise<void> {
+  /** Creates the stream in the background; lines logged meanwhile are buffered and sent once it exists. */
+  open(): void {
     if (!this.client) return;
-    try {
-      await ensureLogStream(this.client, this.group, this.stream);
-    } catch (err) {
-      this.cloudWatch = false;
-      this.out.line(`warning: cannot write CloudWatch log stream ${this.group}/${this.stream} (${describeError(err)}); this task logs to stdout only. Run dcp setup to create the log group.`);
-      return;
-    }
-    this.timer = setInterval(() => this.flush(), FLUSH_EVERY_MS);
-    this.timer.unref();
+    const client = this.client;
+    this.sending = ensureLogStream(client, this.group, this.stream).then(
+      () => {
+        this.timer = setInterval(() => void this.flush(), FLUSH_EVERY_MS);
+        this.timer.unref();
+      },
+      (err: unknown) => {
+        this.cloudWatch = false;
+        this.events = [];
+        this.out.line(`warning: cannot write CloudWatch log stream ${this.group}/${this.stream} (${describeError(err)}); this task logs to stdout only. Run dcp setup to create the log group.`);
+      },
+    );
   }
 
   line(text: string): void {

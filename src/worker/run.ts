@@ -7,6 +7,7 @@
  * attempt, flushes logs and exits 0 well inside the two minutes a spot notice gives.
  */
 import type { Message } from "@aws-sdk/client-sqs";
+import { setMaxListeners } from "node:events";
 import { mkdir } from "node:fs/promises";
 import { Consumer } from "sqs-consumer";
 import { awsContext } from "../aws/context.js";
@@ -101,6 +102,8 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   const stopController = new AbortController();
   const deadlineController = new AbortController();
   const signals = { stop: stopController.signal, deadline: deadlineController.signal };
+  // Every S3 call of every loop listens to these two signals while it runs (16 uploads x loops).
+  setMaxListeners(1000, signals.stop, signals.deadline);
   const outcomes: WorkerSummary["outcomes"] = { done: 0, skipped: 0, failed: 0, malformed: 0, "handed-back": 0, "dead-lettered": 0 };
   const consumers: Consumer[] = [];
   let stopReason = "";

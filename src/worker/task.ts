@@ -48,7 +48,7 @@ export interface StopSignals {
 }
 
 export type TaskOutcome =
-  | { kind: "done"; metadataId: string; files: number; totalMs: number; cellprofilerMs: number }
+  | { kind: "done"; metadataId: string; files: number; totalMs: number; cellprofilerMs: number; phases: Record<string, number> }
   | { kind: "skipped"; metadataId: string; totalMs: number }
   | { kind: "failed"; metadataId?: string; cause: string }
   | { kind: "malformed"; cause: string }
@@ -59,6 +59,24 @@ export type TaskOutcome =
 class TaskFailure extends Error {}
 
 type StepResult = { kind: "done"; files: number; cellprofilerMs: number } | { kind: "skipped" };
+
+/** Milliseconds spent in each phase of a task, for the log's "done" line and the benchmark. */
+type Phases = Record<string, number>;
+
+async function timed<T>(phases: Phases, name: string, fn: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  try {
+    return await fn();
+  } finally {
+    phases[name] = (phases[name] ?? 0) + performance.now() - start;
+  }
+}
+
+function describePhases(phases: Phases): string {
+  return Object.entries(phases)
+    .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
+    .join(", ");
+}
 
 export type ParsedTask = ReturnType<typeof messageSchema.parse>;
 
@@ -110,8 +128,9 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
     return { kind: "malformed", cause };
   }
 
+  const phases: Phases = {};
   const log = new TaskLog(out.child(names.metadataId), ctx.logs, ctx.config.LOG_GROUP_NAME, names.logStream);
-  await log.open();
+  log.open();
   try {
     // A message re-sent at a shutdown carries the receives it had already spent: enforce JOB_RETRIES here.
     if (limit !== undefined && prior > 0 && prior + receives > limit) {
@@ -127,7 +146,7 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
     let result: StepResult | undefined;
     let failure: string | undefined;
     try {
-      result = await runSteps(ctx, task, names, dir, log, signals);
+      result = await runSteps(ctx, task, names, dir, log, signals, phases);
     } catch (err) {
       failure = err instanceof TaskFailure || err instanceof TaskInputError ? err.message : describeError(err);
     } finally {
@@ -136,13 +155,15 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
     }
 
     if (result) {
-      await deleteMessage(ctx.sqs, ctx.queueUrl, handle).catch((err: unknown) =>
-        log.line(`warning: could not delete the message (${describeError(err)}); it will come back, and CHECK_IF_DONE can skip it`),
+      await timed(phases, "delete", () =>
+        deleteMessage(ctx.sqs, ctx.queueUrl, handle).catch((err: unknown) =>
+          log.line(`warning: could not delete the message (${describeError(err)}); it will come back, and CHECK_IF_DONE can skip it`),
+        ),
       );
       const totalMs = Date.now() - started;
       if (result.kind === "skipped") return { kind: "skipped", metadataId: names.metadataId, totalMs };
-      log.line(`task ${names.metadataId} done: ${result.files} files uploaded, message deleted (${(totalMs / 1000).toFixed(1)} s)`);
-      return { kind: "done", metadataId: names.metadataId, files: result.files, totalMs, cellprofilerMs: result.cellprofilerMs };
+      log.line(`task ${names.metadataId} done: ${result.files} files uploaded, message deleted (${(totalMs / 1000).toFixed(1)} s: ${describePhases(phases)})`);
+      return { kind: "done", metadataId: names.metadataId, files: result.files, totalMs, cellprofilerMs: result.cellprofilerMs, phases };
     }
     if (signals.stop.aborted) {
       log.line(`task ${names.metadataId} interrupted: ${failure}`);
@@ -199,9 +220,9 @@ function throwIfStopped(signal: AbortSignal): void {
   if (signal.aborted) throw new TaskFailure("the worker is stopping");
 }
 
-async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, dir: string, log: TaskLog, signals: StopSignals): Promise<StepResult> {
+async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, dir: string, log: TaskLog, signals: StopSignals, phases: Phases): Promise<StepResult> {
   const { config, buckets } = ctx;
-  if (config.CHECK_IF_DONE_BOOL && (await alreadyDone(ctx, names, log, signals.stop))) return { kind: "skipped" };
+  if (config.CHECK_IF_DONE_BOOL && (await timed(phases, "check if done", () => alreadyDone(ctx, names, log, signals.stop)))) return { kind: "skipped" };
   throwIfStopped(signals.stop);
 
   const kind = dataFileKind(task.data_file);
@@ -211,12 +232,16 @@ async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, 
   await Promise.all([mkdir(inputDir, { recursive: true }), mkdir(tempDir, { recursive: true })]);
   const pipeline = join(inputDir, "pipeline", posix.basename(task.pipeline));
   const dataFile = join(inputDir, "data", posix.basename(task.data_file));
-  await fetchObject(ctx, buckets.workspace, task.pipeline, pipeline, "pipeline", log, signals.stop);
-  if (task.data_file !== task.pipeline || kind !== "h5") await fetchObject(ctx, buckets.workspace, task.data_file, dataFile, "data file", log, signals.stop);
+  await timed(phases, "inputs", () =>
+    Promise.all([
+      fetchObject(ctx, buckets.workspace, task.pipeline, pipeline, "pipeline", log, signals.stop),
+      task.data_file !== task.pipeline || kind !== "h5" ? fetchObject(ctx, buckets.workspace, task.data_file, dataFile, "data file", log, signals.stop) : undefined,
+    ]),
+  );
 
   let imageInput: string;
   if (config.DOWNLOAD_FILES) {
-    imageInput = await downloadImages(ctx, task, names, kind, dataFile, dir, log, signals.stop);
+    imageInput = await timed(phases, "images", () => downloadImages(ctx, task, names, kind, dataFile, dir, log, signals.stop));
   } else {
     imageInput = join(config.MOUNT_ROOT, task.input);
     if (!existsSync(imageInput)) throw new TaskFailure(`input folder ${imageInput} does not exist (is SOURCE_BUCKET mounted at MOUNT_ROOT ${config.MOUNT_ROOT}?)`);
@@ -245,7 +270,7 @@ async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, 
   });
   log.line(`running ${config.CELLPROFILER_COMMAND} ${args.map((a) => JSON.stringify(a)).join(" ")}`);
   const cpStarted = Date.now();
-  const status = await runCellProfiler(config.CELLPROFILER_COMMAND, args, (line) => log.line(line), signals.stop);
+  const status = await timed(phases, "CellProfiler", () => runCellProfiler(config.CELLPROFILER_COMMAND, args, (line) => log.line(line), signals.stop));
   const cellprofilerMs = Date.now() - cpStarted;
   if (status.stopped) throw new TaskFailure("CellProfiler was stopped because the worker is stopping");
   const done = await readDoneFile(doneFile);
@@ -256,7 +281,7 @@ async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, 
   if (done !== "Complete") throw new TaskFailure(`CellProfiler's done file reads "${done}", not "Complete"`);
   log.line(`CellProfiler finished (Complete) in ${(cellprofilerMs / 1000).toFixed(1)} s`);
 
-  const files = await uploadOutputs(ctx, names, outputDir, log, signals.deadline);
+  const files = await timed(phases, "upload", () => uploadOutputs(ctx, names, outputDir, log, signals.deadline));
   return { kind: "done", files, cellprofilerMs };
 }
 
@@ -335,9 +360,10 @@ async function uploadOutputs(ctx: WorkerContext, names: TaskNames, outputDir: st
   const expected = new Map<string, number>();
   await mapLimit(files, ctx.config.UPLOAD_CONCURRENCY, async (file) => {
     const key = names.outputPrefix + relative(outputDir, file).split(sep).join("/");
-    expected.set(key, (await stat(file)).size);
+    const size = (await stat(file)).size;
+    expected.set(key, size);
     try {
-      await uploadFile(ctx.s3, { Bucket: bucket, Key: key, ...ctx.uploadParams }, file, signal);
+      await uploadFile(ctx.s3, { Bucket: bucket, Key: key, ...ctx.uploadParams }, file, size, signal);
     } catch (err) {
       throw new TaskFailure(`upload of ${key} to s3://${bucket} failed: ${describeError(err)}`);
     }

@@ -132,8 +132,9 @@ describe("ETA, cost and display", () => {
     const view = { appName: "A".repeat(70), fleetLabel: "spot-fleet sfr-0123456789abcdef", observations: o, startedAt: 0, now: 50 * HOUR, intervalS: 60 };
     const block = statusBlock(view);
     expect(block).toHaveLength(5);
-    for (const line of block) expect(line.length).toBeLessThanOrEqual(MAX_COLUMNS);
+    for (const line of block) expect(line.length).toBeLessThan(MAX_COLUMNS);
     expect(block[1]).toMatch(/22679\/133455 done 16%  ETA 4h51m$/);
+    expect(block[0]).toHaveLength(MAX_COLUMNS - 1);
     expect(statusLine(view)).toContain("dead-lettered 777");
     expect(formatDuration(50 * HOUR)).toBe("2d02h");
     expect(formatDuration(65_000)).toBe("1m05s");

@@ -65,6 +65,32 @@ describe("dcp monitor", () => {
     expect(await leftovers(run)).toEqual(NOTHING_LEFT);
   });
 
+  it("ec2-fleet: where ModifyFleet is missing (the emulator) the monitor says so once and keeps watching", async () => {
+    const base = await configuredApp("ec2-fleet", 3, "Efl");
+    await submitGroups(base.app, 2);
+    const run = await fleetWithState(base, 3);
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: run.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, WaitTimeSeconds: 1 }));
+    expect(received.Messages).toHaveLength(2);
+    const result = await runDcp(["--config", run.configPath, "monitor", "--once"], { cwd: run.dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/warning: ModifyFleet is not available for fleet fleet-\S+ .*; the fleet keeps its target/);
+    expect(await fleetState(run)).toEqual({ state: "active", target: 3 });
+    const done = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
+    expect(done.code, done.stderr).toBe(0);
+    expect(await leftovers(run)).toEqual(NOTHING_LEFT);
+  });
+
+  it("a failing reading (EC2 unreachable) is reported and retried, not fatal", async () => {
+    const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Flaky"), 1);
+    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, { AWS_ENDPOINT_URL_EC2: "http://127.0.0.1:9" });
+    await monitor.waitFor(/warning: reading failed \(1 in a row; giving up at 30\)/);
+    monitor.child.kill("SIGINT");
+    expect((await monitor.exited).code).toBe(130);
+    const done = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
+    expect(done.code, done.stderr).toBe(0);
+    expect(await leftovers(run)).toEqual(NOTHING_LEFT);
+  });
+
   it("refuses a bad --interval with one clear error and touches nothing", async () => {
     const result = await runDcp(["monitor", "missing.json", "--interval", "0"]);
     expect(result.code).toBe(2);

@@ -30,6 +30,20 @@ describe("teardown", () => {
     expect(stateOf(run.statePath).dcp.status).toBe("finished");
   });
 
+  it("Ctrl-C in the middle of the teardown stops between steps (exit 130) and says how to finish", async () => {
+    const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Int"), 1);
+    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, { DCP_TEARDOWN_PAUSE_AFTER: "delete-alarms" });
+    await monitor.waitFor(/paused after delete-alarms/);
+    monitor.child.kill("SIGINT");
+    expect((await monitor.exited).code).toBe(130);
+    expect(monitor.output()).toMatch(/stopped in the middle of the teardown/);
+    expect(monitor.output()).toMatch(/tear the run down now: dcp teardown files\/\S+SpotFleetRequestId\.json/);
+    expect(stateOf(run.statePath).dcp.teardown.completed).toEqual(["scale-service", "delete-alarms"]);
+    const finished = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(await leftovers(run)).toEqual(NOTHING_LEFT);
+  });
+
   it("--dry-run prints the plan and changes nothing; a missing bucket is reported and the teardown still finishes; a second teardown has nothing to do", async () => {
     const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Abort"), 1);
     await updateRunState(run.statePath, (s) => ({ ...s, MONITOR_BUCKET_NAME: `${run.bucket}-missing` }));

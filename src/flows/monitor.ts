@@ -13,6 +13,7 @@ import { MAX_COLUMNS, statusBlock, statusKey, statusLine, type MonitorView } fro
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
 import { parseWithSchema } from "../validation.js";
+import { UserInputError } from "../errors.js";
 import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, reportIfFinished, resolveRun, resumeHints, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
 import { tearDown } from "./teardown.js";
 
@@ -26,6 +27,8 @@ export interface MonitorOptions extends RunLocation {
 /** The alarm list is read in full at start and every this many polls; in between the monitor's own bookkeeping suffices. */
 export const ALARM_RESYNC_POLLS = 60;
 const ALARM_CONCURRENCY = 8;
+/** Readings that may fail in a row (network, throttling, an expired session) before the monitor gives up. */
+export const MAX_FAILED_READINGS = 30;
 const LISTED_IDS = 4;
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -214,8 +217,20 @@ export class Watcher {
   }
 
   async watch(signal: AbortSignal): Promise<WatchOutcome> {
+    let failures = 0;
     for (;;) {
-      const observations = await this.poll();
+      let observations: Observations;
+      try {
+        observations = await this.poll();
+        failures = 0;
+      } catch (err) {
+        // A monitor runs for hours: a network blip or a throttled call must not end it.
+        if (err instanceof UserInputError || ++failures >= MAX_FAILED_READINGS) throw err;
+        this.display.warn(`reading failed (${failures} in a row; giving up at ${MAX_FAILED_READINGS}): ${(err as { name?: string }).name ?? "Error"}: ${(err as Error).message}`);
+        await sleep(this.options.intervalS * 1000, signal);
+        if (signal.aborted) return "interrupted";
+        continue;
+      }
       if (signal.aborted) return "interrupted";
       this.display.status(this.view(observations));
       if (this.state.dcp.status !== "running") return "finished-elsewhere";

@@ -202,11 +202,13 @@ class TeardownRunner {
     for (const step of plan.steps) {
       if (signal.aborted) throw new Interrupted();
       if (step.id === "finish") break;
-      const { outcome, observations } = await this.output.step(
-        describeStep(step),
-        (handle) => this.execute(step, (text) => handle.update(text)),
-        (r) => r.outcome,
-      );
+      const { outcome, observations } = await this.output
+        .step(describeStep(step), (handle) => this.execute(step, (text) => handle.update(text)), (r) => r.outcome)
+        .catch((err: unknown) => {
+          if (err instanceof OperationalError) throw err;
+          const name = (err as { name?: string }).name ?? "Error";
+          throw new OperationalError(`teardown step ${step.id} failed: ${name}: ${(err as Error).message}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`);
+        });
       await recordStep(this.target.path, step.id, observations);
       this.results.push({ id: step.id, outcome });
       if (process.env.DCP_TEARDOWN_PAUSE_AFTER === step.id) {

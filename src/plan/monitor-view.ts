@@ -6,6 +6,8 @@ import { estimateRemainingMs } from "./monitor-decisions.js";
 import type { Observations } from "./monitor-observations.js";
 
 export const MAX_COLUMNS = 80;
+/** The live block stays one column short of 80, so no terminal wraps its lines. */
+const BLOCK_WIDTH = MAX_COLUMNS - 1;
 
 /** "45s", "12m05s", "3h07m", "2d04h". */
 export function formatDuration(ms: number): string {
@@ -41,7 +43,7 @@ function fleetText(view: MonitorView): string {
 }
 
 function fit(line: string): string {
-  return line.length <= MAX_COLUMNS ? line : `${line.slice(0, MAX_COLUMNS - 1)}…`;
+  return line.length <= BLOCK_WIDTH ? line : `${line.slice(0, BLOCK_WIDTH - 1)}…`;
 }
 
 function bar(done: number, total: number, width: number): string {
@@ -50,7 +52,7 @@ function bar(done: number, total: number, width: number): string {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
 }
 
-/** The live block for a terminal: five lines, none longer than 80 columns. */
+/** The live block for a terminal: five lines, none longer than 79 columns. */
 export function statusBlock(view: MonitorView): string[] {
   const { progress, last } = view.observations;
   const percent = progress.total > 0 ? Math.floor((100 * progress.done) / progress.total) : 0;
@@ -58,9 +60,9 @@ export function statusBlock(view: MonitorView): string[] {
   const elapsed = `elapsed ${formatDuration(view.now - view.startedAt)}`;
   const counts = `${progress.done}/${progress.total} done ${percent}%`;
   const etaText = eta(view);
-  const barWidth = Math.max(10, MAX_COLUMNS - counts.length - etaText.length - 6);
+  const barWidth = Math.max(10, BLOCK_WIDTH - counts.length - etaText.length - 6);
   return [
-    fit(`${head.slice(0, MAX_COLUMNS - elapsed.length - 2).padEnd(MAX_COLUMNS - elapsed.length - 1)} ${elapsed}`),
+    fit(`${head.slice(0, BLOCK_WIDTH - elapsed.length - 2).padEnd(BLOCK_WIDTH - elapsed.length - 1)} ${elapsed}`),
     fit(`${bar(progress.done, progress.total, barWidth)} ${counts}  ${etaText}`),
     fit(`in flight ${last.inFlight}   pending ${last.visible}   dead-lettered ${progress.deadLettered}`),
     fit(fleetText(view)),

@@ -92,6 +92,16 @@ function isNotFound(err: unknown): boolean {
   return /NotFound|DoesNotExist|Malformed/i.test(name);
 }
 
+/** The call's result, or undefined when AWS says the fleet does not exist. */
+async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 /**
  * An API the endpoint does not offer. Real AWS names it; emulators (moto lacks ModifyFleet) answer
  * 500 with an HTML page the SDK cannot parse, which only counts when an endpoint override is set.
@@ -154,14 +164,8 @@ async function cancelFleet(
 function spotFleetAdapter(ec2: EC2Client): FleetAdapter {
   const activeInstances = (id: string) => activeInstanceIds((NextToken) => ec2.send(new DescribeSpotFleetInstancesCommand({ SpotFleetRequestId: id, NextToken })));
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
-    let config;
-    try {
-      const out = await ec2.send(new DescribeSpotFleetRequestsCommand({ SpotFleetRequestIds: [id] }));
-      config = out.SpotFleetRequestConfigs?.find((c) => c.SpotFleetRequestId === id);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const out = await unlessNotFound(ec2.send(new DescribeSpotFleetRequestsCommand({ SpotFleetRequestIds: [id] })));
+    const config = out?.SpotFleetRequestConfigs?.find((c) => c.SpotFleetRequestId === id);
     const state = config?.SpotFleetRequestState;
     if (!config || !state || GONE_STATES.has(state)) return undefined;
     const data = config.SpotFleetRequestConfig;
@@ -193,14 +197,8 @@ function spotFleetAdapter(ec2: EC2Client): FleetAdapter {
 function ec2FleetAdapter(ec2: EC2Client): FleetAdapter {
   const activeInstances = (id: string) => activeInstanceIds((NextToken) => ec2.send(new DescribeFleetInstancesCommand({ FleetId: id, NextToken })));
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
-    let fleet;
-    try {
-      const out = await ec2.send(new DescribeFleetsCommand({ FleetIds: [id] }));
-      fleet = out.Fleets?.find((f) => f.FleetId === id);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const out = await unlessNotFound(ec2.send(new DescribeFleetsCommand({ FleetIds: [id] })));
+    const fleet = out?.Fleets?.find((f) => f.FleetId === id);
     const state = fleet?.FleetState;
     if (!fleet || !state || GONE_STATES.has(state)) return undefined;
     const activityStatus = fleet.ActivityStatus;

@@ -205,6 +205,7 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
   const launched = await output.step(`Fleet (${api}, ${config.CLUSTER_MACHINES} machines)`, () => launchFleet(ec2, plan), (l) => l.id);
   const adapter = fleetAdapter(ctx, api);
   const alarmed = new Set<string>();
+  let outcome: WaitOutcome;
   try {
     await writeRunState(statePath, initialState(config, api, launched, now, dashboard));
     await output.step(`Service ${names.serviceName}`, async () => {
@@ -218,17 +219,17 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
         for (const p of problems) output.warn(`dashboard: ${p}`);
       });
     }
+    outcome = await waitForCapacity(ctx, config, adapter, ec2, launched, alarmed, options, output);
   } catch (err) {
-    await undoStart(ctx, config, adapter, launched, alarmed);
-    await markFailed(statePath, (err as Error).message);
+    try {
+      await undoStart(ctx, config, adapter, launched, alarmed);
+      await markFailed(statePath, (err as Error).message);
+    } catch (cleanupError) {
+      // The state file still says "running": teardown finds and removes what is left.
+      output.warn(`could not undo the start (${(cleanupError as Error).message}); run \`dcp teardown\` to remove fleet ${launched.id}`);
+    }
     throw err;
   }
-
-  const outcome = await waitForCapacity(ctx, config, adapter, ec2, launched, alarmed, options, output).catch(async (err: unknown) => {
-    await undoStart(ctx, config, adapter, launched, alarmed);
-    await markFailed(statePath, (err as Error).message);
-    throw err;
-  });
   await updateRunState(statePath, (s) => ({
     ...s,
     dcp: { ...s.dcp, observations: { ...s.dcp.observations, fleetTarget: outcome.target, fleetFulfilled: outcome.fulfilled, fleetInstances: outcome.running.length, alarmedInstances: [...alarmed], observedAt: new Date().toISOString() } },

@@ -1,14 +1,15 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { s3Client } from "../src/aws/s3.js";
+import { findQueueUrl } from "../src/aws/sqs.js";
 import { join } from "node:path";
 import { ListDashboardsCommand } from "@aws-sdk/client-cloudwatch";
 import { DescribeLaunchTemplatesCommand } from "@aws-sdk/client-ec2";
 import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
 import { REPO_ROOT, runDcp } from "./harness/dcp.js";
-import { NOTHING_LEFT, alarmNamesOf, configuredApp, ctx, cw, ec2, ecs, fleetState, leftovers, logLine, sqs, startDcp, submitGroups, type FleetApi, type TestRun } from "./monitor-helpers.js";
+import { NOTHING_LEFT, alarmNamesOf, configuredApp, ctx, cw, ec2, ecs, fleetState, leftovers, logLine, sqs, startDcp, type FleetApi, type TestRun } from "./monitor-helpers.js";
 
 const MACHINES = 2;
 
@@ -26,7 +27,12 @@ async function consumeAll(queueUrl: string, count: number): Promise<void> {
 describe.each<FleetApi>(["spot-fleet", "ec2-fleet"])("run lifecycle with %s", (fleetApi) => {
   it("setup, 20 groups, a fleet; monitor sees them done, tears everything down and exits 0", async () => {
     const base = await configuredApp(fleetApi, MACHINES, "Life", { CREATE_DASHBOARD: true });
-    const queueUrl = await submitGroups(base.app, 20);
+    const jobFile = join(base.dir, "files", "job.json");
+    const groups = Array.from({ length: 20 }, (_, i) => ({ Metadata: `Metadata_Plate=P1,Metadata_Well=W${i}` }));
+    writeFileSync(jobFile, JSON.stringify({ pipeline: "p.cppipe", data_file: "load.csv", input: "in/", output: "out/", output_structure: "", groups }));
+    const submitted = await runDcp(["--config", base.configPath, "submit", jobFile], { cwd: base.dir });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const queueUrl = (await findQueueUrl(sqs, `${base.app}Queue`))!;
     const fleetFile = join(REPO_ROOT, "test/fixtures/fleets/dcp-original.json");
     const started = await runDcp(["--config", base.configPath, "start-cluster", fleetFile, "--wait-timeout", "30", "--poll-interval", "0.2", "--json"], { cwd: base.dir });
     expect(started.code, started.stderr).toBe(0);

@@ -72,6 +72,15 @@ describe("dcp worker shutdown", () => {
     await expectHandedBackWithoutSpendingARetry(s);
   });
 
+  it("SIGTERM while waiting for work: exit 0 at once", async () => {
+    const s = await scenario({ env: { WORKER_POLL_SECONDS: "20", WORKER_IDLE_POLLS: "100" } });
+    const worker = startWorker(s);
+    await worker.waitFor("[loop 1] started");
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    expect(worker.output()).toContain("worker finished (SIGTERM received): no tasks");
+  });
+
   it("a spot interruption notice (IMDSv2) does the same", async () => {
     const imds = await metadataService();
     const s = await scenario({ retries: 1, visibility: 60, env: { FAKE_CP_SLEEP_MS: "30000", SPOT_NOTICE_URL: imds.url, SPOT_POLL_SECONDS: "0.2" } });

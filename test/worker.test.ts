@@ -3,7 +3,7 @@
  * the success path, CHECK_IF_DONE, malformed bodies, failures reaching the DLQ, download mode.
  */
 import { GetObjectAclCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { readFileSync, existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXAMPLE, PLATE, cellprofilerRuns, exampleMessage, getText, listKeys, logStreamText, queueCounts, receiveAll, runWorkerToEnd, s3, scenario, send } from "./worker-helpers.js";
@@ -68,6 +68,43 @@ describe("dcp worker", () => {
     expect(run.code).toBe(2);
     expect(run.output).toContain('environment: UPLOAD_FLAGS: "--exclude" is not supported');
     expect(await queueCounts(s.queueUrl)).toEqual({ visible: 1, inFlight: 0 });
+  });
+
+  it("stops at start, touching no task, when CellProfiler or the mount root is missing", async () => {
+    const s = await scenario();
+    await send(s, exampleMessage("1"));
+    const noCommand = await runWorkerToEnd(s, { CELLPROFILER_COMMAND: "no-such-cellprofiler" });
+    expect(noCommand.code).toBe(1);
+    expect(noCommand.output).toContain("CELLPROFILER_COMMAND no-such-cellprofiler is not an executable on PATH");
+    const noMount = await runWorkerToEnd(s, { MOUNT_ROOT: join(s.dir, "not-mounted") });
+    expect(noMount.code).toBe(1);
+    expect(noMount.output).toContain("not-mounted does not exist: mount SOURCE_BUCKET there");
+    expect(await queueCounts(s.queueUrl)).toEqual({ visible: 1, inFlight: 0 });
+  });
+
+  it("reads a config file when there is one (a workstation), finding the queue by name", async () => {
+    const s = await scenario();
+    const config = {
+      APP_NAME: s.app,
+      AWS_BUCKET: s.bucket,
+      LOG_GROUP_NAME: s.logGroup,
+      DOCKER_CORES: 1,
+      SECONDS_TO_START: 0,
+      CELLPROFILER_COMMAND: s.env.CELLPROFILER_COMMAND,
+      MOUNT_ROOT: s.env.MOUNT_ROOT,
+      WORK_DIR: s.env.WORK_DIR,
+      WORKER_POLL_SECONDS: 1,
+      WORKER_IDLE_POLLS: 1,
+      SPOT_NOTICE_URL: null,
+    };
+    mkdirSync(join(s.dir, "config"));
+    writeFileSync(join(s.dir, "config/config.json"), JSON.stringify(config));
+    await send(s, exampleMessage("1"));
+    // SQS_QUEUE_URL and the rest of the environment are ignored when the config file exists.
+    const run = await runWorkerToEnd(s, { SQS_QUEUE_URL: "http://127.0.0.1:9/not-used", DOCKER_CORES: "bad" });
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain("settings from config/config.json");
+    expect(await listKeys(s.bucket, `results/${PLATE}-D03-1/`)).toHaveLength(3);
   });
 
   it("CHECK_IF_DONE skips a group whose outputs are already there, without running CellProfiler", async () => {

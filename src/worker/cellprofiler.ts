@@ -5,9 +5,9 @@
  * group, then SIGKILL.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { DataFileKind } from "./datafile.js";
 
@@ -103,4 +103,23 @@ export function describeExit(status: ExitStatus): string {
   if (status.code === 137) return "exited with code 137 (killed, usually out of memory: raise MEMORY or lower DOCKER_CORES)";
   if (status.code === 255) return "exited with code 255 (the run failed)";
   return `exited with code ${status.code}`;
+}
+
+/**
+ * The executable CELLPROFILER_COMMAND names (a path, or a name looked up on PATH), or undefined.
+ * Checked once at start: a worker that cannot start CellProfiler would otherwise fail every task
+ * and send the whole queue to the dead-letter queue.
+ */
+export function findExecutable(command: string, path = process.env.PATH ?? ""): string | undefined {
+  const candidates = command.includes("/") ? [command] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  for (const file of candidates) {
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here, or not executable
+    }
+  }
+  return undefined;
 }

@@ -8,6 +8,7 @@
  */
 import type { Message } from "@aws-sdk/client-sqs";
 import { setMaxListeners } from "node:events";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { Consumer } from "sqs-consumer";
 import { awsContext } from "../aws/context.js";
@@ -18,6 +19,7 @@ import { effectiveBuckets } from "../config/schema.js";
 import { OperationalError } from "../errors.js";
 import { WorkerLog, describeError, type LineSink } from "./log.js";
 import type { WorkerSettings } from "./settings.js";
+import { findExecutable } from "./cellprofiler.js";
 import { runContainerSetup } from "./container.js";
 import { SpotWatcher } from "./spot.js";
 import { processMessage, type TaskOutcome, type WorkerContext } from "./task.js";
@@ -91,6 +93,13 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   const ctx = await buildContext(settings, root);
   const { config } = ctx;
   if (options.containerSetup) await runContainerSetup(config, (line) => root.line(line));
+  // Problems every task would hit are stopped here, before they send the whole queue to the DLQ.
+  if (!findExecutable(config.CELLPROFILER_COMMAND)) {
+    throw new OperationalError(`CELLPROFILER_COMMAND ${config.CELLPROFILER_COMMAND} is not an executable${config.CELLPROFILER_COMMAND.includes("/") ? "" : " on PATH"}; install CellProfiler or set CELLPROFILER_COMMAND`);
+  }
+  if (!config.DOWNLOAD_FILES && !existsSync(config.MOUNT_ROOT)) {
+    throw new OperationalError(`MOUNT_ROOT ${config.MOUNT_ROOT} does not exist: mount SOURCE_BUCKET there (the worker image does), point MOUNT_ROOT at a local copy, or set DOWNLOAD_FILES to true`);
+  }
   const loops = options.loops ?? config.DOCKER_CORES;
   root.line(
     `dcp worker: settings from ${settings.source}; queue ${ctx.queueUrl}; ${loops} job loop(s) ${config.SECONDS_TO_START} s apart; ` +

@@ -2,7 +2,8 @@ import { CreateLaunchTemplateCommand, CreateFleetCommand, DeleteLaunchTemplateCo
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { deleteAlarms, deleteDashboard, listAlarmNames, putDashboard, putIdleAlarm } from "../src/aws/cloudwatch.js";
+import { DescribeAlarmsCommand, ListTagsForResourceCommand } from "@aws-sdk/client-cloudwatch";
+import { cloudwatchClient, deleteAlarms, deleteDashboard, listAlarmNames, putDashboard, putIdleAlarm, terminateActionArn } from "../src/aws/cloudwatch.js";
 import { ec2Client } from "../src/aws/ec2.js";
 import { fleetAdapter, fleetIsLive, FleetOperationUnsupportedError } from "../src/aws/fleet.js";
 import { readRunState, updateRunState, writeRunState, type RunState } from "../src/state/run-state.js";
@@ -77,6 +78,21 @@ describe("fleet adapter (moto)", () => {
     const app = uniqueAppName("A");
     const ids = Array.from({ length: 105 }, (_, i) => `i-${String(i).padStart(17, "0")}`);
     for (const id of ids) await putIdleAlarm(ctx, app, id);
+    const { MetricAlarms = [] } = await cloudwatchClient(ctx).send(new DescribeAlarmsCommand({ AlarmNames: [`${app}_${ids[0]}`] }));
+    expect(MetricAlarms[0]).toMatchObject({
+      AlarmActions: ["arn:aws:automate:us-east-1:ec2:terminate"],
+      Namespace: "AWS/EC2",
+      MetricName: "CPUUtilization",
+      Statistic: "Maximum",
+      Dimensions: [{ Name: "InstanceId", Value: ids[0] }],
+      Period: 60,
+      EvaluationPeriods: 15,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+    });
+    const { Tags = [] } = await cloudwatchClient(ctx).send(new ListTagsForResourceCommand({ ResourceARN: MetricAlarms[0]!.AlarmArn! }));
+    expect(Tags).toEqual(expect.arrayContaining([{ Key: "dcp:app", Value: app }]));
+    expect(terminateActionArn("cn-north-1")).toBe("arn:aws-cn:automate:cn-north-1:ec2:terminate");
     const names = await listAlarmNames(ctx, `${app}_`);
     expect(names.sort()).toEqual(ids.map((id) => `${app}_${id}`).sort());
     await deleteAlarms(ctx, [...names, `${app}_i-gone`]);

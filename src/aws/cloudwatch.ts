@@ -18,6 +18,12 @@ export function idleAlarmName(appName: string, instanceId: string): string {
   return `${appName}_${instanceId}`;
 }
 
+/** The CloudWatch alarm action that terminates the alarm's instance, in the region's partition. */
+export function terminateActionArn(region: string): string {
+  const partition = region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
+  return `arn:${partition}:automate:${region}:ec2:terminate`;
+}
+
 /**
  * The idle-instance alarm: terminate the instance when its maximum CPU stays below 1 % for 15
  * one-minute periods (DCP's alarm, with the current EC2 action ARN instead of the legacy swf one).
@@ -30,7 +36,7 @@ export async function putIdleAlarm(ctx: AwsContext, appName: string, instanceId:
       AlarmName: name,
       AlarmDescription: `dcp: terminate ${instanceId} of ${appName} after 15 idle minutes`,
       ActionsEnabled: true,
-      AlarmActions: [`arn:aws:automate:${ctx.region}:ec2:terminate`],
+      AlarmActions: [terminateActionArn(ctx.region)],
       Namespace: "AWS/EC2",
       MetricName: "CPUUtilization",
       Dimensions: [{ Name: "InstanceId", Value: instanceId }],

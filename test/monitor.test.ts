@@ -32,7 +32,7 @@ describe("dcp monitor", () => {
 
     const aborted = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
     expect(aborted.code, aborted.stderr).toBe(0);
-    expect(aborted.stdout).toMatch(/3 group\(s\) not done yet \(0 waiting, 3 in flight\) are dropped with the queue/);
+    expect(aborted.stdout).toMatch(/3 group\(s\) not done \(0 waiting, 3 in flight\) go with the queue/);
     expect(await leftovers(run)).toEqual(NOTHING_LEFT);
   });
 

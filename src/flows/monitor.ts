@@ -92,6 +92,12 @@ class MonitorDisplay {
     this.lastKey = key;
   }
 
+  /** After Ctrl-C on a terminal: end the line the ^C was echoed on. */
+  endLine(): void {
+    if (this.output.interactive) this.stream.write("\n");
+    this.release();
+  }
+
   /** Leaves the last block on screen; later output goes below it. */
   release(): void {
     this.blockLines = 0;
@@ -256,7 +262,7 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
   const watcher = new Watcher(target, clients, options, output);
   try {
     if (state.dcp.status === "running") {
-      output.line(`watching ${target.path} every ${options.intervalS}s (Ctrl-C: stop, no teardown)`);
+      output.line(`watching ${target.path} every ${options.intervalS}s`);
       const outcome = await watcher.watch(signals.signal);
       watcher.display.release();
       if (outcome === "interrupted") throw new Interrupted();
@@ -276,7 +282,7 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
     return 0;
   } catch (err) {
     if (!(err instanceof Interrupted)) throw err;
-    watcher.display.release();
+    watcher.display.endLine();
     const during = (await readRunState(target.path)).dcp.status === "tearing-down";
     output.line(during ? "stopped in the middle of the teardown; what is done is recorded in the state file." : "stopped watching; nothing was torn down.");
     for (const hint of resumeHints(target.path)) output.line(`  ${hint}`);

@@ -137,10 +137,10 @@ class TeardownRunner {
         this.dlqHolds = await queueDepth(sqs, step.deadLetterQueueName);
         const dlq =
           this.dlqHolds === undefined
-            ? `dead-letter queue ${step.deadLetterQueueName} not found`
+            ? `DLQ ${step.deadLetterQueueName} not found`
             : this.dlqHolds > 0
-              ? `dead-letter queue ${step.deadLetterQueueName} kept: it holds ${this.dlqHolds} message(s)`
-              : `dead-letter queue ${step.deadLetterQueueName} kept (empty)`;
+              ? `DLQ ${step.deadLetterQueueName} kept, holds ${this.dlqHolds} message(s)`
+              : `DLQ ${step.deadLetterQueueName} kept (empty)`;
         return { outcome: `${deleted ? "deleted" : "already gone"}; ${dlq}` };
       }
       case "delete-service":
@@ -261,7 +261,7 @@ export async function tearDown(target: RunTarget, clients: RunClients, output: O
     const reading = await new RunReader(clients, state).read();
     const observations = observe(observationsOf(state), reading);
     const dropped = reading.visible + reading.inFlight;
-    if (dropped > 0) output.warn(`${dropped} group(s) not done yet (${reading.visible} waiting, ${reading.inFlight} in flight) are dropped with the queue`);
+    if (dropped > 0) output.warn(`${dropped} group(s) not done (${reading.visible} waiting, ${reading.inFlight} in flight) go with the queue`);
     state = await updateRunState(target.path, (s) => withObservations({ ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: s.dcp.teardown ?? { completed: [] } } }, observations));
   } else if (state.dcp.status === "tearing-down") {
     output.line(`resuming the teardown of ${state.MONITOR_APP_NAME} (done before: ${(state.dcp.teardown?.completed ?? []).join(", ") || "nothing"})`);

@@ -34,7 +34,7 @@ const EXPECTED: Record<string, RegExp> = {
   "bucket-with-s3-prefix.json": /: SOURCE_BUCKET: expected an S3 bucket name .*Fix: write the bucket name only/,
   "memory-null.json": /: MEMORY: expected a whole number\. Fix: set the container memory/,
   "log-retention-not-allowed.json": /: LOG_RETENTION_DAYS: CloudWatch Logs keeps logs for one of 1, 3, 5.*Fix: use one of/,
-  "dead-letter-queue-is-job-queue.json": /: SQS_DEAD_LETTER_QUEUE: is the job queue itself \(Bad\w+Queue\)\. Fix: give the dead-letter queue its own name/,
+  "dead-letter-queue-is-job-queue.json": /: SQS_DEAD_LETTER_QUEUE: is the same queue as SQS_QUEUE_NAME \(Bad\w+Queue\)\. Fix: give the dead-letter queue its own name/,
   "profile-not-defined.json": /: AWS_PROFILE: profile "Bad\w+-no-such-profile" is not defined in .*Fix: create it/,
 };
 

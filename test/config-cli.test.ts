@@ -97,7 +97,7 @@ describe("dcp config import", () => {
     writeFileSync(py, "APP_NAME = 'P'\nSQS_QUEUE_NAME = APP_NAME + 'Queue'\nSQS_DEAD_LETTER_QUEUE = SQS_QUEUE_NAME\n");
     const same = await runDcp(["config", "import", py, "-o", join(dir, "bad.json")]);
     expect(same.code).toBe(2);
-    expect(same.stderr).toMatch(/: line 3: SQS_DEAD_LETTER_QUEUE: is the job queue itself \(PQueue\)\. Fix:/);
+    expect(same.stderr).toMatch(/: line 3: SQS_DEAD_LETTER_QUEUE: is the same queue as SQS_QUEUE_NAME \(PQueue\)\. Fix:/);
     expect(existsSync(join(dir, "bad.json"))).toBe(false);
   });
 

@@ -77,7 +77,7 @@ export function parseConfig(value: unknown, source: string): Config {
 /** Rules that involve two keys, after the derived defaults are filled. */
 export function checkAcrossKeys(config: Config, source: string): void {
   if (config.SQS_DEAD_LETTER_QUEUE === config.SQS_QUEUE_NAME) {
-    throw new UserInputError(source, "SQS_DEAD_LETTER_QUEUE", `is the job queue itself (${config.SQS_QUEUE_NAME})`, 'give the dead-letter queue its own name, e.g. "MyProject_DeadMessages"');
+    throw new UserInputError(source, "SQS_DEAD_LETTER_QUEUE", `is the same queue as SQS_QUEUE_NAME (${config.SQS_QUEUE_NAME})`, 'give the dead-letter queue its own name, e.g. "MyProject_DeadMessages"');
   }
 }
 

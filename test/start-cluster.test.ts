@@ -224,6 +224,8 @@ describe("dcp start-cluster (moto)", () => {
     const { services = [] } = await ecsClient(ctx).send(new DescribeServicesCommand({ cluster: run.cluster, services: [`${run.app}Service`] }));
     expect(services[0]?.desiredCount).toBe(0);
     expect(await listAlarmNames(ctx, `${run.app}_`)).toEqual([]);
+    const tagged = await ec2Client(ctx).send(new DescribeInstancesCommand({ Filters: [{ Name: "tag:dcp:app", Values: [run.app] }] }));
+    expect(tagged.Reservations ?? []).toEqual([]);
   });
 });
 

@@ -131,6 +131,7 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
   const phases: Phases = {};
   const log = new TaskLog(out.child(names.metadataId), ctx.logs, ctx.config.LOG_GROUP_NAME, names.logStream);
   log.open();
+  let dir: string | undefined;
   try {
     // A message re-sent at a shutdown carries the receives it had already spent: enforce JOB_RETRIES here.
     if (limit !== undefined && prior > 0 && prior + receives > limit) {
@@ -142,16 +143,15 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
     for (const warning of names.warnings) log.line(`warning: ${warning}`);
 
     const lease = new Lease(ctx.sqs, ctx.queueUrl, handle, ctx.leaseSeconds, (t) => log.line(`warning: ${t}`)).start();
-    const dir = await mkdtemp(join(ctx.config.WORK_DIR, "task-"));
     let result: StepResult | undefined;
     let failure: string | undefined;
     try {
+      dir = await mkdtemp(join(ctx.config.WORK_DIR, "task-"));
       result = await runSteps(ctx, task, names, dir, log, signals, phases);
     } catch (err) {
       failure = err instanceof TaskFailure || err instanceof TaskInputError ? err.message : describeError(err);
     } finally {
       await lease.stop();
-      await rm(dir, { recursive: true, force: true }).catch((err: unknown) => log.line(`warning: could not remove ${dir}: ${describeError(err)}`));
     }
 
     if (result) {
@@ -175,6 +175,8 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
     await release(ctx, handle, log);
     return { kind: "failed", metadataId: names.metadataId, cause: failure ?? "unknown" };
   } finally {
+    // Local files go in every outcome, after the message is dealt with (so it is acknowledged sooner).
+    if (dir) await rm(dir, { recursive: true, force: true }).catch((err: unknown) => log.line(`warning: could not remove ${dir}: ${describeError(err)}`));
     await log.close();
   }
 }

@@ -28,11 +28,11 @@ describe("teardown plan", () => {
       "delete-queue",
       "delete-service",
       "deregister-task-definitions",
-      "deregister-container-instances",
-      "delete-cluster",
       "delete-dashboard",
       "export-logs",
       "export-instance-logs",
+      "deregister-container-instances",
+      "delete-cluster",
       "finish",
     ]);
   });
@@ -43,7 +43,7 @@ describe("teardown plan", () => {
     expect(ids.indexOf("delete-launch-template")).toBe(ids.indexOf("cancel-fleet") + 1);
     expect(ids).not.toContain("delete-cluster");
     expect(ids).not.toContain("delete-dashboard");
-    expect(plan.kept.join("\n")).toMatch(/cluster default[\s\S]*dashboard RunDashboard/);
+    expect(plan.kept.join("\n")).toMatch(/dashboard RunDashboard[\s\S]*cluster default/);
   });
 
   it("skips the steps a killed run already completed", () => {

@@ -53,7 +53,7 @@ describe("teardown", () => {
     const plan = JSON.parse(dry.stdout);
     expect(plan.steps.map((s: { id: string }) => s.id)).toEqual([
       "scale-service", "delete-alarms", "cancel-fleet", "delete-queue", "delete-service", "deregister-task-definitions",
-      "deregister-container-instances", "delete-cluster", "export-logs", "export-instance-logs", "finish",
+      "export-logs", "export-instance-logs", "deregister-container-instances", "delete-cluster", "finish",
     ]);
     expect((await fleetState(run)).state).toBe("active");
     expect(stateOf(run.statePath).dcp.status).toBe("running");

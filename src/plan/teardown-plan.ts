@@ -12,11 +12,11 @@ export const TEARDOWN_STEP_IDS = [
   "delete-queue",
   "delete-service",
   "deregister-task-definitions",
-  "deregister-container-instances",
-  "delete-cluster",
   "delete-dashboard",
   "export-logs",
   "export-instance-logs",
+  "deregister-container-instances",
+  "delete-cluster",
   "finish",
 ] as const;
 export type TeardownStepId = (typeof TEARDOWN_STEP_IDS)[number];
@@ -83,11 +83,8 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
     { id: "delete-queue", queueName: input.queueName, deadLetterQueueName: input.deadLetterQueueName },
     { id: "delete-service", cluster: input.cluster, service: input.serviceName },
     { id: "deregister-task-definitions", family: input.taskFamily },
-    { id: "deregister-container-instances", cluster: input.cluster },
   );
   const kept = [`dead-letter queue ${input.deadLetterQueueName} (failed jobs)`, `log groups ${input.logGroup}, ${input.perInstanceLogGroup} (they expire)`];
-  if (input.cluster === "default") kept.push("ECS cluster default (never deleted)");
-  else all.push({ id: "delete-cluster", cluster: input.cluster, service: input.serviceName, family: input.taskFamily });
   if (input.dashboardName) {
     if (input.cleanDashboard) all.push({ id: "delete-dashboard", name: input.dashboardName });
     else kept.push(`dashboard ${input.dashboardName} (CLEAN_DASHBOARD is off)`);
@@ -95,6 +92,11 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
   for (const [id, logGroup] of [["export-logs", input.logGroup], ["export-instance-logs", input.perInstanceLogGroup]] as const) {
     all.push({ id, logGroup, bucket: input.bucket, prefix: exportPrefix(logGroup), fromMs: input.startTimeMs });
   }
+  // The cluster goes last: the deleted service needs a while to drain, and if it has not by then only the
+  // cluster is left for the next `dcp teardown`.
+  all.push({ id: "deregister-container-instances", cluster: input.cluster });
+  if (input.cluster === "default") kept.push("ECS cluster default (never deleted)");
+  else all.push({ id: "delete-cluster", cluster: input.cluster, service: input.serviceName, family: input.taskFamily });
   all.push({ id: "finish" });
   const done = new Set(input.completed);
   return {

@@ -28,6 +28,8 @@ import { progressBar, type Output } from "../ui/output.js";
 export const DEFAULT_CONCURRENCY = 16;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 const DRY_RUN_SAMPLES = 3;
+/** Without a TTY (tmux piped to a file, CI), progress lines come at most this often. */
+const PLAIN_PROGRESS_MS = 5000;
 
 export type BatchSender = (entries: readonly BatchEntry[]) => Promise<BatchOutcome>;
 
@@ -210,17 +212,18 @@ export async function submitMessages(config: Config, messages: AsyncIterable<Dcp
     throw new OperationalError(`the job queue ${queue} does not exist in ${config.AWS_REGION}. Run \`dcp setup\` first (it creates the queue and its dead-letter queue), or check SQS_QUEUE_NAME and AWS_REGION in the config`);
   }
   const total = options.total;
+  output.line(`Sending ${total ?? "the"} messages to ${queue} (${config.AWS_REGION})`);
   const sent = await output.step(
-    `Sending to ${queue}`,
+    "Sending",
     (handle) => {
-      const throttle = progressThrottle(output.interactive ? 100 : 5000);
+      const throttle = progressThrottle(output.interactive ? 100 : PLAIN_PROGRESS_MS);
       const started = performance.now();
       return sendMessages(sqs, queueUrl, messages, {
         ...options,
         onProgress: ({ sent, unsent }) => {
           if (!throttle()) return;
           const rate = Math.round(sent / Math.max(0.001, (performance.now() - started) / 1000));
-          const done = total ? progressBar(sent + unsent, total) : `${sent} sent`;
+          const done = total ? progressBar(sent + unsent, total, 20) : `${sent} sent`;
           handle.update(`${done}${unsent ? `, ${unsent} unsent` : ""}, ${rate} msgs/s`);
         },
       });
@@ -247,9 +250,9 @@ function unsentError(report: SubmitReport): OperationalError {
   return new OperationalError(`${report.unsent.length} of ${report.sent + report.unsent.length} messages were not sent (listed in ${report.unsentFile}); the ${report.sent} others were sent once`);
 }
 
-/** Returns true at most once per `intervalMs` (the first call included). */
+/** Returns true at most once per `intervalMs`, counted from its creation. */
 function progressThrottle(intervalMs: number): () => boolean {
-  let last = -Infinity;
+  let last = performance.now();
   return () => {
     const now = performance.now();
     if (now - last < intervalMs) return false;
@@ -275,8 +278,11 @@ export interface SubmitFlags {
 export async function runSubmit(file: string, flags: SubmitFlags, config: Config, output: Output): Promise<void> {
   const job = await output.step(
     `Checking ${file}`,
-    (handle) => checkJobFile(file, (groups) => handle.update(`${groups} groups read`)),
-    (j) => `${j.groups} groups, all valid (${describeGroups(j)})`,
+    (handle) => {
+      const throttle = progressThrottle(output.interactive ? 100 : PLAIN_PROGRESS_MS);
+      return checkJobFile(file, (groups) => throttle() && handle.update(`${groups} groups read`));
+    },
+    (j) => `${j.groups} groups, valid (${describeGroups(j)})`,
   );
   const base = { file, queue: config.SQS_QUEUE_NAME, region: config.AWS_REGION, groups: job.groups, stringGroups: job.stringGroups, dictGroups: job.dictGroups, groupsWithOverrides: job.groupsWithOverrides };
   if (flags.dryRun) {
@@ -312,7 +318,7 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
 }
 
 function describeGroups(job: CheckedJobFile): string {
-  const parts = [`${job.stringGroups} "Metadata" strings`, `${job.dictGroups} dicts`];
+  const parts = [`${job.stringGroups} strings`, `${job.dictGroups} dicts`];
   if (job.groupsWithOverrides) parts.push(`${job.groupsWithOverrides} with their own shared values`);
   return parts.join(", ");
 }

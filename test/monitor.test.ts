@@ -4,20 +4,26 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { fleetAdapter } from "../src/aws/fleet.js";
 import { runDcp } from "./harness/dcp.js";
-import { NOTHING_LEFT, alarmNamesOf, configuredApp, ctx, ec2, eventually, fleetState, fleetWithState, leftovers, sqs, startDcp, submitGroups } from "./monitor-helpers.js";
+import { NOTHING_LEFT, alarmNamesOf, configuredApp, ctx, ec2, eventually, fleetState, fleetWithState, leftovers, sqs, startDcp, submitGroups, type FleetApi, type TestRun } from "./monitor-helpers.js";
 
 async function runningStates(ids: string[]): Promise<string[]> {
   const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
   return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.State?.Name ?? "?");
 }
 
+/** A run of `machines` instances whose queue holds `inFlight` jobs, all received (in flight), none waiting. */
+async function runWithJobsInFlight(api: FleetApi, machines: number, inFlight: number, prefix: string): Promise<TestRun> {
+  const base = await configuredApp(api, machines, prefix);
+  await submitGroups(base.app, inFlight);
+  const run = await fleetWithState(base, machines);
+  const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: run.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, WaitTimeSeconds: 1 }));
+  expect(received.Messages).toHaveLength(inFlight);
+  return run;
+}
+
 describe("dcp monitor", () => {
   it("downscale: 0 visible, 3 in flight, 5 instances -> fleet target 3, nothing terminated; teardown aborts the run", async () => {
-    const base = await configuredApp("spot-fleet", 5, "Down");
-    await submitGroups(base.app, 3);
-    const run = await fleetWithState(base, 5);
-    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: run.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, WaitTimeSeconds: 1 }));
-    expect(received.Messages).toHaveLength(3);
+    const run = await runWithJobsInFlight("spot-fleet", 5, 3, "Down");
     const instances = await fleetAdapter(ctx, "spot-fleet").activeInstances(run.fleetId);
     expect(instances).toHaveLength(5);
 
@@ -66,11 +72,7 @@ describe("dcp monitor", () => {
   });
 
   it("ec2-fleet: where ModifyFleet is missing (the emulator) the monitor says so once and keeps watching", async () => {
-    const base = await configuredApp("ec2-fleet", 3, "Efl");
-    await submitGroups(base.app, 2);
-    const run = await fleetWithState(base, 3);
-    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: run.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, WaitTimeSeconds: 1 }));
-    expect(received.Messages).toHaveLength(2);
+    const run = await runWithJobsInFlight("ec2-fleet", 3, 2, "Efl");
     const result = await runDcp(["--config", run.configPath, "monitor", "--once"], { cwd: run.dir });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/warning: ModifyFleet is not available for fleet fleet-\S+ .*; the fleet keeps its target/);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXAMPLE, PLATE, cellprofilerRuns, exampleMessage, getText, listKeys, logStreamText, queueCounts, receiveAll, runWorkerToEnd, s3, scenario, send } from "./worker-helpers.js";
 
-describe("dcp worker", () => {
+describe.concurrent("dcp worker", () => {
   it("runs a group, uploads its outputs under <output>/<metadata id>/, deletes the message, logs to the group's stream", async () => {
     const s = await scenario();
     await send(s, exampleMessage("1"));

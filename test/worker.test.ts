@@ -170,6 +170,22 @@ describe.concurrent("dcp worker", () => {
     expect(await receiveAll(s.deadLetterUrl)).toHaveLength(1);
   });
 
+  it("download mode with a .txt file list: downloads each listed image and hands CellProfiler the rewritten list", async () => {
+    const s = await scenario({ env: { DOWNLOAD_FILES: "True", MOUNT_ROOT: "/home/ubuntu/bucket" } });
+    const names = readdirSync(join(EXAMPLE, "images"));
+    for (const name of names) await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `plate1/${name}`, Body: readFileSync(join(EXAMPLE, "images", name)) }));
+    const list = names.map((n) => `/home/ubuntu/bucket/plate1/${n}`).join("\r\n") + "\r\n";
+    await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: "workspace/files.txt", Body: list }));
+    await send(s, exampleMessage("1", { data_file: "workspace/files.txt", input: "plate1" }));
+    const run = await runWorkerToEnd(s);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain("DOWNLOAD_FILES: downloaded 3 files");
+    const argv = cellprofilerRuns(s)[0]!;
+    expect(argv.find((a) => a.startsWith("--file-list="))).toMatch(/files\.txt$/);
+    expect(argv.some((a) => a.startsWith("--data-file"))).toBe(false);
+    expect(await listKeys(s.bucket, `results/${PLATE}-D03-1/`)).toHaveLength(3);
+  });
+
   it("download mode: fetches only this group's images, rewrites the CSV, and -i points at the local copy", async () => {
     const s = await scenario({ env: { DOWNLOAD_FILES: "True", MOUNT_ROOT: "/home/ubuntu/bucket" } });
     for (const name of readdirSync(join(EXAMPLE, "images"))) {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { updateRunState } from "../src/state/run-state.js";
 import { runDcp } from "./harness/dcp.js";
-import { NOTHING_LEFT, configuredApp, fleetState, fleetWithState, leftovers, startDcp, type FleetApi } from "./monitor-helpers.js";
+import { NOTHING_LEFT, configuredApp, fleetState, fleetWithState, leftovers, startDcp, submitGroups, type FleetApi } from "./monitor-helpers.js";
 
 function stateOf(path: string) {
   return JSON.parse(readFileSync(path, "utf8"));
@@ -41,6 +41,19 @@ describe("teardown", () => {
     expect(stateOf(run.statePath).dcp.teardown.completed).toEqual(["scale-service", "delete-alarms"]);
     const finished = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
     expect(finished.code, finished.stderr).toBe(0);
+    expect(await leftovers(run)).toEqual(NOTHING_LEFT);
+  });
+
+  it("dcp teardown while a monitor watches: the monitor steps aside (exit 0) and nothing is left", async () => {
+    const base = await configuredApp("spot-fleet", 2, "Aside");
+    await submitGroups(base.app, 3);
+    const run = await fleetWithState(base, 2);
+    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir);
+    await monitor.waitFor(/done 0\/3/);
+    const aborted = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect((await monitor.exited).code).toBe(0);
+    expect(monitor.output()).toMatch(/the run is being torn down by another dcp/);
     expect(await leftovers(run)).toEqual(NOTHING_LEFT);
   });
 

@@ -201,8 +201,11 @@ export class Watcher {
   }
 
   /** One reading and what follows from it; returns the updated observations. */
-  async poll(): Promise<Observations> {
+  /** One poll; undefined when the state file says the run is no longer running (a `dcp teardown` took over). */
+  async poll(): Promise<Observations | undefined> {
     await this.refreshState();
+    // Creating alarms or writing observations now would race with that teardown.
+    if (this.state.dcp.status !== "running") return undefined;
     if (this.polls % ALARM_RESYNC_POLLS === 0) await this.syncAlarms();
     this.polls += 1;
     const reading = await this.reader.read();
@@ -212,7 +215,9 @@ export class Watcher {
     await this.reconcileAlarms(reading);
     observations = await this.adjustTarget(reading, observations);
     this.observations = observations;
-    this.state = await updateRunState(this.target.path, (s) => ({ ...s, dcp: { ...s.dcp, observations: observations as unknown as Record<string, unknown> } }));
+    this.state = await updateRunState(this.target.path, (s) =>
+      s.dcp.status === "running" ? { ...s, dcp: { ...s.dcp, observations: observations as unknown as Record<string, unknown> } } : s,
+    );
     return observations;
   }
 
@@ -225,7 +230,7 @@ export class Watcher {
   async watch(signal: AbortSignal): Promise<WatchOutcome> {
     let failures = 0;
     for (;;) {
-      let observations: Observations;
+      let observations: Observations | undefined;
       try {
         observations = await this.poll();
         failures = 0;
@@ -238,8 +243,8 @@ export class Watcher {
         continue;
       }
       if (signal.aborted) return "interrupted";
+      if (!observations || this.state.dcp.status !== "running") return "finished-elsewhere";
       this.display.status(this.view(observations));
-      if (this.state.dcp.status !== "running") return "finished-elsewhere";
       if (shouldTearDown(observations)) return "drained";
       if (this.options.once) return "once";
       await sleep(this.options.intervalS * 1000, signal);

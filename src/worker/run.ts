@@ -133,7 +133,12 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
     timers.push(hard);
   };
 
-  const onSignal = (sig: NodeJS.Signals) => stop(`${sig} received`);
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!stopController.signal.aborted) return stop(`${sig} received`);
+    // A second Ctrl-C: leave now; tasks not yet handed back return when their visibility times out.
+    root.line(`${sig} received again: exiting without waiting`);
+    process.exit(1);
+  };
   if (options.handleSignals) {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);

@@ -19,12 +19,15 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulators } from "../test/harness/emulators.js";
+import { startProxy } from "./latency-proxy.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const EXAMPLE = join(ROOT, "test/fixtures/ExampleHuman");
 const TASKS = Number(process.env.WORKER_BENCH_TASKS ?? 40);
 const LOOPS = 4;
 const OUTPUT_FILES = 20;
+/** About one round trip to real S3/SQS from EC2: where parallel uploads pay. */
+const LATENCY_MS = 20;
 
 const emulators = await startEmulators();
 Object.assign(process.env, emulators.env, { FAKE_CP_OUTPUT_FILES: String(OUTPUT_FILES) });
@@ -156,10 +159,25 @@ try {
   const loops = await measure("loops", TASKS * 2, LOOPS, 16);
   const rate = loops.tasks / loops.seconds;
   console.log(`dcp worker, ${LOOPS} loops:     ${loops.tasks} tasks in ${loops.seconds.toFixed(1)} s = ${rate.toFixed(1)} tasks/s (CellProfiler double included), overhead median ${median(loops.overheadMs).toFixed(0)} ms`);
+
+  // The same comparison with LATENCY_MS added to every S3, SQS and Logs request by local proxies.
+  const direct = { url: process.env.AWS_ENDPOINT_URL!, sqs: process.env.AWS_ENDPOINT_URL_SQS! };
+  const proxies = [await startProxy({ target: direct.url, delayMs: LATENCY_MS }), await startProxy({ target: direct.sqs, delayMs: LATENCY_MS })];
+  process.env.AWS_ENDPOINT_URL = proxies[0]!.url;
+  process.env.AWS_ENDPOINT_URL_SQS = proxies[1]!.url;
+  const slowDcp = await measure("slow-dcp", Math.ceil(TASKS / 2), 1, 16);
+  const slowBaseline = await measure("slow-baseline", Math.ceil(TASKS / 2), 1, 1);
+  process.env.AWS_ENDPOINT_URL = direct.url;
+  process.env.AWS_ENDPOINT_URL_SQS = direct.sqs;
+  for (const proxy of proxies) await proxy.close();
+  console.log(`${LATENCY_MS} ms latency, dcp:      overhead median ${median(slowDcp.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(slowDcp)})`);
+  console.log(`${LATENCY_MS} ms latency, baseline: overhead median ${median(slowBaseline.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(slowBaseline)})`);
+
   const ratio = median(baseline.overheadMs) / median(dcp.overheadMs);
+  const slowRatio = median(slowBaseline.overheadMs) / median(slowDcp.overheadMs);
   console.log(
     `worker: overhead median ${median(dcp.overheadMs).toFixed(0)} ms/task (goal <= 100 ms), ${rate.toFixed(1)} tasks/s with ${LOOPS} loops; ` +
-      `baseline one-file-at-a-time upload ${median(baseline.overheadMs).toFixed(0)} ms/task; ratio ${ratio.toFixed(2)}x`,
+      `vs one-file-at-a-time upload (${median(baseline.overheadMs).toFixed(0)} ms): ${ratio.toFixed(2)}x direct, ${slowRatio.toFixed(1)}x with ${LATENCY_MS} ms latency`,
   );
 } finally {
   await emulators.stop();

@@ -6,7 +6,10 @@ import { GetObjectAclCommand, HeadObjectCommand, PutObjectCommand } from "@aws-s
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EXAMPLE, PLATE, cellprofilerRuns, exampleMessage, getText, listKeys, logStreamText, queueCounts, receiveAll, runWorkerToEnd, s3, scenario, send } from "./worker-helpers.js";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { messageBody } from "../src/plan/message.js";
+import { PRIOR_RECEIVES_ATTRIBUTE } from "../src/worker/task.js";
+import { EXAMPLE, PLATE, cellprofilerRuns, exampleMessage, getText, listKeys, logStreamText, queueCounts, receiveAll, runWorkerToEnd, s3, scenario, send, sqs } from "./worker-helpers.js";
 
 describe.concurrent("dcp worker", () => {
   it("runs a group, uploads its outputs under <output>/<metadata id>/, deletes the message, logs to the group's stream", async () => {
@@ -44,6 +47,20 @@ describe.concurrent("dcp worker", () => {
     expect(stream).not.toMatch(/testing|AWS_SECRET/); // the emulator credentials never reach the log
     expect(run.output).toContain(`[loop 1] [${PLATE}-D03-1]`);
     expect(readdirSync(s.env.WORK_DIR!)).toEqual([]); // local files removed
+  });
+
+  it("a re-sent task whose earlier receives already reach JOB_RETRIES goes to the DLQ without running", async () => {
+    const s = await scenario({ retries: 2 });
+    const body = messageBody(exampleMessage("1"));
+    await sqs.send(new SendMessageCommand({ QueueUrl: s.queueUrl, MessageBody: body, MessageAttributes: { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: "2" } } }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: s.queueUrl, MessageBody: messageBody(exampleMessage("2")), MessageAttributes: { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: "1" } } }));
+    const run = await runWorkerToEnd(s);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain("3 receives exceed JOB_RETRIES (2): moved to the dead-letter queue");
+    expect(run.output).toContain("(attempt 2 of 2)"); // site 2: one earlier receive + this one
+    expect(cellprofilerRuns(s).map((a) => a[a.indexOf("-g") + 1])).toEqual([`Metadata_Plate=${PLATE},Metadata_Well=D03,Metadata_Site=2`]);
+    const dead = await receiveAll(s.deadLetterUrl);
+    expect(dead.map((m) => m.Body)).toEqual([body]);
   });
 
   it("uploads a large output as a multipart upload, with UPLOAD_FLAGS applied, and checks its size", async () => {

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
+import { CreateServiceCommand, DeleteClusterCommand, DeleteServiceCommand } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { updateRunState } from "../src/state/run-state.js";
 import { runDcp } from "./harness/dcp.js";
-import { NOTHING_LEFT, configuredApp, fleetState, fleetWithState, leftovers, startDcp, submitGroups, type FleetApi } from "./monitor-helpers.js";
+import { NOTHING_LEFT, configuredApp, ecs, fleetState, fleetWithState, leftovers, startDcp, submitGroups, type FleetApi } from "./monitor-helpers.js";
 
 function stateOf(path: string) {
   return JSON.parse(readFileSync(path, "utf8"));
@@ -55,6 +56,18 @@ describe("teardown", () => {
     expect((await monitor.exited).code).toBe(0);
     expect(monitor.output()).toMatch(/the run is being torn down by another dcp/);
     expect(await leftovers(run)).toEqual(NOTHING_LEFT);
+  });
+
+  it("keeps a cluster that another service uses, and removes everything else of the run", async () => {
+    const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Shared"), 1);
+    const cluster = `${run.app}Cluster`;
+    await ecs.send(new CreateServiceCommand({ cluster, serviceName: "SomeoneElsesService", taskDefinition: `${run.app}Task`, desiredCount: 0 }));
+    const result = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`delete cluster ${cluster} if unused: kept: it runs other services \\(SomeoneElsesService\\)`));
+    expect(await leftovers(run)).toEqual({ ...NOTHING_LEFT, cluster: [cluster] });
+    await ecs.send(new DeleteServiceCommand({ cluster, service: "SomeoneElsesService", force: true }));
+    await ecs.send(new DeleteClusterCommand({ cluster }));
   });
 
   it("--dry-run prints the plan and changes nothing; a missing bucket is reported and the teardown still finishes; a second teardown has nothing to do", async () => {

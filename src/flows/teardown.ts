@@ -95,6 +95,7 @@ async function recordStep(path: string, id: string, observations?: Observations)
 
 class TeardownRunner {
   private dlqHolds: number | undefined;
+  private signal: AbortSignal | undefined;
   private readonly results: StepResult[] = [];
 
   constructor(
@@ -194,18 +195,20 @@ class TeardownRunner {
       if (Date.now() > deadline) {
         throw new OperationalError(`ECS cluster ${step.cluster} is still in use by this run (${decision.action === "wait" ? decision.reason : "tasks still stopping"}); run \`dcp teardown ${this.target.path}\` again in a few minutes`);
       }
-      await sleep(CLUSTER_POLL_MS);
+      await sleep(CLUSTER_POLL_MS, this.signal);
+      if (this.signal?.aborted) throw new Interrupted();
     }
   }
 
   async run(plan: TeardownPlan, signal: AbortSignal): Promise<StepResult[]> {
+    this.signal = signal;
     for (const step of plan.steps) {
       if (signal.aborted) throw new Interrupted();
       if (step.id === "finish") break;
       const { outcome, observations } = await this.output
         .step(describeStep(step), (handle) => this.execute(step, (text) => handle.update(text)), (r) => r.outcome)
         .catch((err: unknown) => {
-          if (err instanceof OperationalError) throw err;
+          if (err instanceof OperationalError || err instanceof Interrupted) throw err;
           const name = (err as { name?: string }).name ?? "Error";
           throw new OperationalError(`teardown step ${step.id} failed: ${name}: ${(err as Error).message}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`);
         });

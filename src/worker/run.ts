@@ -25,8 +25,11 @@ import { SpotWatcher } from "./spot.js";
 import { processMessage, type TaskOutcome, type WorkerContext } from "./task.js";
 import { parseUploadFlags } from "./upload-flags.js";
 
-/** After a stop, a running upload may finish for this long; then everything still in flight is handed back. */
-export const UPLOAD_GRACE_MS = 60_000;
+/**
+ * After a stop, a running upload may finish for this long; then everything still in flight is handed
+ * back. It fits inside ECS's default 30 s between SIGTERM and SIGKILL (ECS_CONTAINER_STOP_TIMEOUT).
+ */
+export const UPLOAD_GRACE_MS = 20_000;
 /** The worker is gone by then whatever happens (a spot notice gives 120 s). */
 export const EXIT_DEADLINE_MS = 90_000;
 /** Back-off after a failed receive (network, throttling), instead of sqs-consumer's immediate retry. */

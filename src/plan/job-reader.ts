@@ -1,5 +1,7 @@
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import Assembler from "stream-json/assembler.js";
-import { parseFile } from "stream-json/file/parser.js";
+import { jsonParser, type Token } from "stream-json/parser.js";
 import { verifyFile } from "stream-json/file/verifier.js";
 import { OperationalError, UserInputError } from "../errors.js";
 import type { DcpMessage } from "./message.js";
@@ -19,77 +21,120 @@ export type JobFileEntry =
 
 const JOB_FILE_FIX = 'make it a JSON object: {"pipeline": "...", "data_file": "...", "input": "...", "output": "...", "groups": [...]}';
 
-/** Top-level keys (values assembled) and the elements of `groups` (one at a time), in file order. */
-export async function* readJobFile(file: string): AsyncGenerator<JobFileEntry> {
-  const asm = new Assembler();
-  let target: { key: string } | { index: number } | undefined;
-  let state: "start" | "key" | "value" | "groups" | "end" = "start";
-  let key = "";
-  let index = 0;
-  let tokens = 0;
-  const seen = new Set<string>();
-  try {
-    for await (const token of parseFile({ streamValues: false })(file)) {
-      tokens += 1;
-      if (target) {
-        asm.consume(token);
-        if (asm.done) {
-          yield "key" in target ? { kind: "key", key: target.key, value: asm.current } : { kind: "group", index: target.index, value: asm.current };
-          target = undefined;
-        }
-        continue;
-      }
-      switch (state) {
-        case "start":
-          if (token.name !== "startObject") throw new UserInputError(file, undefined, `must be a JSON object, but it starts with ${tokenKind(token.name)}`, JOB_FILE_FIX);
-          state = "key";
-          break;
-        case "key":
-          if (token.name === "endObject") {
-            state = "end";
-            break;
-          }
-          if (token.name !== "keyValue") break;
-          key = token.value;
-          if (seen.has(key) && !isCommentKey(key)) throw new UserInputError(file, key, "appears twice", "keep one of the two values");
-          seen.add(key);
-          state = "value";
-          break;
-        case "value":
-          if (key === "groups" && token.name === "startArray") {
-            state = "groups";
-            yield { kind: "groups" };
-            break;
-          }
-          state = "key";
-          target = { key };
-          asm.consume(token);
-          if (asm.done) {
-            yield { kind: "key", key, value: asm.current };
-            target = undefined;
-          }
-          break;
-        case "groups":
-          if (token.name === "endArray") {
-            state = "key";
-            break;
-          }
-          target = { index: index++ };
-          asm.consume(token);
-          if (asm.done) {
-            yield { kind: "group", index: target.index, value: asm.current };
-            target = undefined;
-          }
-          break;
-        case "end":
-          break;
-      }
+/** Turns parser tokens into entries, synchronously; `entries` fills up until taken. */
+class JobTokenReader {
+  readonly entries: JobFileEntry[] = [];
+  tokens = 0;
+  private readonly asm = new Assembler();
+  private target: { key: string } | { index: number } | undefined;
+  private state: "start" | "key" | "value" | "groups" | "end" = "start";
+  private key = "";
+  private index = 0;
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly file: string) {}
+
+  take(): JobFileEntry[] {
+    return this.entries.splice(0);
+  }
+
+  consume(tokens: readonly Token[]): void {
+    this.tokens += tokens.length;
+    for (const token of tokens) this.token(token);
+  }
+
+  private emitAssembled(): void {
+    const target = this.target!;
+    const value = this.asm.current;
+    this.entries.push("key" in target ? { kind: "key", key: target.key, value } : { kind: "group", index: target.index, value });
+    this.target = undefined;
+  }
+
+  private startValue(target: { key: string } | { index: number }, token: Token): void {
+    this.target = target;
+    this.asm.consume(token);
+    if (this.asm.done) this.emitAssembled();
+  }
+
+  private token(token: Token): void {
+    if (this.target) {
+      this.asm.consume(token);
+      if (this.asm.done) this.emitAssembled();
+      return;
     }
+    switch (this.state) {
+      case "start":
+        if (token.name !== "startObject") throw new UserInputError(this.file, undefined, `must be a JSON object, but it starts with ${tokenKind(token.name)}`, JOB_FILE_FIX);
+        this.state = "key";
+        return;
+      case "key":
+        if (token.name === "endObject") this.state = "end";
+        if (token.name !== "keyValue") return;
+        this.key = token.value;
+        if (this.seen.has(this.key) && !isCommentKey(this.key)) throw new UserInputError(this.file, this.key, "appears twice", "keep one of the two values");
+        this.seen.add(this.key);
+        this.state = "value";
+        return;
+      case "value":
+        if (this.key === "groups" && token.name === "startArray") {
+          this.state = "groups";
+          this.entries.push({ kind: "groups" });
+          return;
+        }
+        this.state = "key";
+        this.startValue({ key: this.key }, token);
+        return;
+      case "groups":
+        if (token.name === "endArray") this.state = "key";
+        else this.startValue({ index: this.index++ }, token);
+        return;
+      case "end":
+        return;
+    }
+  }
+}
+
+type TokenBatch = { values: Token[] };
+/** stream-chain's "no value" marker; passing it flushes the parser (stream-json's documented protocol). */
+const NONE = Symbol.for("object-stream.none");
+
+/**
+ * The entries of a job file, one array per block read (64 KiB): top-level keys with their values
+ * and the elements of `groups`, in file order. The tokenizer is driven synchronously per block
+ * (stream-json's bare `jsonParser`), which is several times faster than one await per token.
+ */
+export async function* readJobFileBlocks(file: string): AsyncGenerator<JobFileEntry[]> {
+  const reader = new JobTokenReader(file);
+  const parse = jsonParser({ streamValues: false }) as unknown as (text: string | symbol) => TokenBatch | symbol;
+  const feed = (text: string | symbol) => {
+    const out = parse(text);
+    if (out !== NONE) reader.consume((out as TokenBatch).values);
+  };
+  try {
+    let first = true;
+    for await (const chunk of createReadStream(file, { encoding: "utf8", highWaterMark: 1 << 16 })) {
+      feed(first ? (chunk as string).replace(/^\uFEFF/, "") : (chunk as string));
+      first = false;
+      if (reader.entries.length) yield reader.take();
+    }
+    feed(NONE);
   } catch (err) {
     if (err instanceof UserInputError) throw err;
+    if (reader.tokens === 0 && !(err as NodeJS.ErrnoException).code && (await isBlank(file))) throw new UserInputError(file, undefined, "is empty", JOB_FILE_FIX);
     throw await readError(file, err as Error);
   }
-  if (tokens === 0) throw new UserInputError(file, undefined, "is empty", JOB_FILE_FIX);
+  if (reader.entries.length) yield reader.take();
+  if (reader.tokens === 0) throw new UserInputError(file, undefined, "is empty", JOB_FILE_FIX);
+}
+
+/** Top-level keys (values assembled) and the elements of `groups` (one at a time), in file order. */
+export async function* readJobFile(file: string): AsyncGenerator<JobFileEntry> {
+  for await (const block of readJobFileBlocks(file)) yield* block;
+}
+
+async function isBlank(file: string): Promise<boolean> {
+  const { size } = await stat(file);
+  return size <= 65_536 && (await readFile(file, "utf8")).replace(/^\uFEFF/, "").trim() === "";
 }
 
 function tokenKind(name: string): string {
@@ -124,18 +169,20 @@ export async function checkJobFile(file: string, onProgress?: (groups: number) =
   const check = new JobFileCheck(file);
   const shared: SharedValues = {};
   let groupsKey = false;
-  for await (const entry of readJobFile(file)) {
-    if (entry.kind === "group") {
-      check.add(parseGroup(entry.value, entry.index, file), entry.index);
-      if (onProgress && entry.index % 10_000 === 9_999) onProgress(entry.index + 1);
-    } else if (entry.kind === "groups") {
-      groupsKey = true;
-    } else if (entry.key === "groups") {
-      throw new UserInputError(file, "groups", `expected a list, got ${describeType(entry.value)}`, 'write "groups": [{"Metadata": "Metadata_Plate=Plate1,Metadata_Well=A01"}, ...]');
-    } else if (isSharedKey(entry.key)) {
-      shared[entry.key] = parseSharedValue(entry.key, entry.value, file);
-    } else if (!isCommentKey(entry.key)) {
-      throw unknownTopLevelKey(entry.key, file);
+  for await (const block of readJobFileBlocks(file)) {
+    for (const entry of block) {
+      if (entry.kind === "group") {
+        check.add(parseGroup(entry.value, entry.index, file), entry.index);
+        if (onProgress && entry.index % 10_000 === 9_999) onProgress(entry.index + 1);
+      } else if (entry.kind === "groups") {
+        groupsKey = true;
+      } else if (entry.key === "groups") {
+        throw new UserInputError(file, "groups", `expected a list, got ${describeType(entry.value)}`, 'write "groups": [{"Metadata": "Metadata_Plate=Plate1,Metadata_Well=A01"}, ...]');
+      } else if (isSharedKey(entry.key)) {
+        shared[entry.key] = parseSharedValue(entry.key, entry.value, file);
+      } else if (!isCommentKey(entry.key)) {
+        throw unknownTopLevelKey(entry.key, file);
+      }
     }
   }
   return { file, ...check.finish(shared, groupsKey) };
@@ -144,10 +191,12 @@ export async function checkJobFile(file: string, onProgress?: (groups: number) =
 /** Pass 2: one DcpMessage per group of a file `checkJobFile` accepted, in file order. */
 export async function* jobFileMessages(job: CheckedJobFile): AsyncGenerator<DcpMessage> {
   let count = 0;
-  for await (const entry of readJobFile(job.file)) {
-    if (entry.kind !== "group") continue;
-    yield groupMessage(job.shared, parseGroup(entry.value, entry.index, job.file));
-    count += 1;
+  for await (const block of readJobFileBlocks(job.file)) {
+    for (const entry of block) {
+      if (entry.kind !== "group") continue;
+      yield groupMessage(job.shared, parseGroup(entry.value, entry.index, job.file));
+      count += 1;
+    }
   }
   if (count !== job.groups) throw new OperationalError(`${job.file} changed while it was being submitted (${job.groups} groups when checked, ${count} when sent)`);
 }

@@ -27,9 +27,10 @@ import { parseUploadFlags } from "./upload-flags.js";
 
 /**
  * After a stop, a running upload may finish for this long; then everything still in flight is handed
- * back. It fits inside ECS's default 30 s between SIGTERM and SIGKILL (ECS_CONTAINER_STOP_TIMEOUT).
+ * back. The task definition gives the container 120 s between SIGTERM and SIGKILL (stopTimeout), the
+ * length of a spot notice; EXIT_DEADLINE_MS stays well inside it.
  */
-export const UPLOAD_GRACE_MS = 20_000;
+export const UPLOAD_GRACE_MS = 60_000;
 /** The worker is gone by then whatever happens (a spot notice gives 120 s). */
 export const EXIT_DEADLINE_MS = 90_000;
 /** Back-off after a failed receive (network, throttling), instead of sqs-consumer's immediate retry. */

@@ -4,12 +4,17 @@
  * as SQS does for entries it could not take. Only those entries may be sent again; sender faults
  * are reported, never resent; nothing reaches the queue twice.
  */
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProxy, type Proxy } from "../bench/latency-proxy.js";
-import { sendMessages } from "../src/flows/submit.js";
-import type { DcpMessage } from "../src/plan/message.js";
-import { emulatorEnv, uniqueAppName } from "./harness/dcp.js";
+import { parseConfig } from "../src/config/load.js";
+import { sendMessages, submitMessages } from "../src/flows/submit.js";
+import { checkJobFile, jobFileMessages } from "../src/plan/job-reader.js";
+import { messageBody, type DcpMessage } from "../src/plan/message.js";
+import { Output } from "../src/ui/output.js";
+import { emulatorEnv, tempDir, uniqueAppName } from "./harness/dcp.js";
 
 interface BatchRequest {
   QueueUrl: string;
@@ -126,6 +131,34 @@ describe("submit retries only the failed entries", () => {
     expect(calls.filter((c) => c.includes(3))).toHaveLength(3);
     expect(calls.flat().filter((s) => s !== 3)).toHaveLength(11);
     expect((await receiveAll(url)).length).toBe(11);
+  });
+
+  it("writes what SQS refused to a job file that resubmits exactly those messages, and fails", async () => {
+    const app = uniqueAppName("Unsent");
+    const url = (await direct.send(new CreateQueueCommand({ QueueName: `${app}Queue` }))).QueueUrl!;
+    const { proxy } = await failingProxy((s) => (s === 4 || s === 9 ? "sender" : "forward"));
+    proxies.push(proxy);
+    const unsentFile = join(tempDir(), "job.unsent.json");
+    const log = new PassThrough();
+    let printed = "";
+    log.on("data", (c: Buffer) => (printed += c.toString()));
+    const sent = messages(12, "d");
+    const previous = process.env.AWS_ENDPOINT_URL_SQS;
+    process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
+    try {
+      const run = submitMessages(parseConfig({ APP_NAME: app }, "config.json"), sent, { output: new Output({ plain: true, stream: log as unknown as NodeJS.WriteStream }), total: 12, unsentFile });
+      await expect(run).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/^2 of 12 messages were not sent \(listed in .*job\.unsent\.json\); the 10 others were sent once$/) });
+    } finally {
+      process.env.AWS_ENDPOINT_URL_SQS = previous;
+    }
+    expect(printed).toMatch(/message 4 not sent: InvalidMessageContents: refused by the stub/);
+    expect(printed).toMatch(/Queue \S+ now holds about 10 messages/);
+    expect((await receiveAll(url)).length).toBe(10);
+
+    const checked = await checkJobFile(unsentFile);
+    const resubmitted: string[] = [];
+    for await (const m of jobFileMessages(checked)) resubmitted.push(messageBody(m));
+    expect(resubmitted).toEqual([messageBody(sent[4]!), messageBody(sent[9]!)]);
   });
 
   it("stops with an operational error when the queue does not exist", async () => {

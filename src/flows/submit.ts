@@ -12,7 +12,9 @@
  *     unsent: UnsentMessage[], unsentFile?, queueDepth, calls, seconds }.
  *   sendMessages(sqs, queueUrl, messages, options?): Promise<SendResult>: the engine without output.
  *   checkJobFile(file) and jobFileMessages(checked) in src/plan/job-reader.ts stream a job file:
- *     pass 1 validates and counts, pass 2 yields one DcpMessage per group.
+ *     pass 1 validates and counts (Promise<CheckedJobFile>, throws one UserInputError), pass 2
+ *     yields one DcpMessage per group. readJobFile(file) yields the raw entries (top-level keys,
+ *     `groups` elements) in file order; src/plan/job-file.ts has the per-value validators.
  */
 import { writeFile } from "node:fs/promises";
 import type { SQSClient } from "@aws-sdk/client-sqs";

@@ -151,7 +151,7 @@ describe("submit retries only the failed entries", () => {
     } finally {
       process.env.AWS_ENDPOINT_URL_SQS = previous;
     }
-    expect(printed).toMatch(/message 4 not sent: InvalidMessageContents: refused by the stub/);
+    expect(printed).toMatch(/groups\[4\] not sent: InvalidMessageContents: refused by the stub/);
     expect(printed).toMatch(/Queue \S+ now holds about 10 messages/);
     expect((await receiveAll(url)).length).toBe(10);
 

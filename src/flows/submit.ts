@@ -239,7 +239,7 @@ export async function submitMessages(config: Config, messages: AsyncIterable<Dcp
   if (sent.unsent.length) {
     unsentFile = options.unsentFile ?? `dcp-unsent-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
     await writeUnsentJobFile(unsentFile, sent.unsent);
-    for (const u of sent.unsent.slice(0, 10)) output.warn(`message ${u.seq} not sent: ${u.code}: ${u.reason}`);
+    for (const u of sent.unsent.slice(0, 10)) output.warn(`groups[${u.seq}] not sent: ${u.code}: ${u.reason}`);
     if (sent.unsent.length > 10) output.warn(`... and ${sent.unsent.length - 10} more`);
     output.warn(`${sent.unsent.length} messages were not sent; they are in ${unsentFile} (a job file: fix and \`dcp submit\` it to send just those)`);
   }

@@ -29,7 +29,7 @@ describe("dcp monitor", () => {
 
     const result = await runDcp(["--config", run.configPath, "monitor", "--once"], { cwd: run.dir });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/fleet target 5 -> 3 \(nothing waiting, 3 in flight on 5 instances\); no instance terminated/);
+    expect(result.stdout).toMatch(/fleet target 5 -> 3 \(3 jobs on 5 instances\); nothing terminated/);
     expect(await fleetState(run)).toEqual({ state: "active", target: 3 });
     expect(await runningStates(instances)).toEqual(Array(5).fill("running"));
     const state = JSON.parse(readFileSync(run.statePath, "utf8"));

@@ -37,8 +37,8 @@ describe("teardown", () => {
     await monitor.waitFor(/paused after delete-alarms/);
     monitor.child.kill("SIGINT");
     expect((await monitor.exited).code).toBe(130);
-    expect(monitor.output()).toMatch(/stopped in the middle of the teardown/);
-    expect(monitor.output()).toMatch(/tear the run down now: dcp teardown files\/\S+SpotFleetRequestId\.json/);
+    expect(monitor.output()).toMatch(/stopped mid-teardown; the steps done are recorded in the state file/);
+    expect(monitor.output()).toMatch(/finish the teardown: dcp teardown files\/\S+SpotFleetRequestId\.json/);
     expect(stateOf(run.statePath).dcp.teardown.completed).toEqual(["scale-service", "delete-alarms"]);
     const finished = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
     expect(finished.code, finished.stderr).toBe(0);

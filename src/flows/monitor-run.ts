@@ -178,6 +178,7 @@ export function reportIfFinished(state: RunState, output: Output): boolean {
 }
 
 /** How to carry on after an interruption. */
-export function resumeHints(path: string): string[] {
+export function resumeHints(path: string, tearingDown: boolean): string[] {
+  if (tearingDown) return [`finish the teardown: dcp teardown ${path}`];
   return [`resume watching: dcp monitor ${path}`, `tear the run down now: dcp teardown ${path}`];
 }

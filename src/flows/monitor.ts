@@ -254,8 +254,8 @@ export class Watcher {
 }
 
 function describeChange(change: TargetChange, reading: Reading): string {
-  const why = change.reason === "cheapest" ? "--cheapest, 15 minutes in" : `nothing waiting, ${reading.inFlight} in flight on ${reading.live.length} instances`;
-  return `fleet target ${change.from} -> ${change.to} (${why}); no instance terminated, idle ones end through their alarms`;
+  const why = change.reason === "cheapest" ? "--cheapest, after 15 min" : `${reading.inFlight} jobs on ${reading.live.length} instances`;
+  return `fleet target ${change.from} -> ${change.to} (${why}); nothing terminated`;
 }
 
 export async function runMonitor(options: MonitorOptions, output: Output): Promise<number> {
@@ -280,7 +280,7 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
         output.result({ appName: state.MONITOR_APP_NAME, status: "tearing-down-elsewhere" });
         return 0;
       }
-      output.line("queue drained: nothing waiting and nothing in flight on two readings in a row; tearing down");
+      output.line("queue drained (empty on two readings in a row): tearing down");
     }
     const summary = await tearDown(target, clients, output, signals.signal);
     output.result(summary);
@@ -289,8 +289,8 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
     if (!(err instanceof Interrupted)) throw err;
     watcher.display.endLine();
     const during = (await readRunState(target.path)).dcp.status === "tearing-down";
-    output.line(during ? "stopped in the middle of the teardown; what is done is recorded in the state file." : "stopped watching; nothing was torn down.");
-    for (const hint of resumeHints(target.path)) output.line(`  ${hint}`);
+    output.line(during ? "stopped mid-teardown; the steps done are recorded in the state file." : "stopped watching; nothing was torn down.");
+    for (const hint of resumeHints(target.path, during)) output.line(`  ${hint}`);
     output.result({ appName: state.MONITOR_APP_NAME, status: "interrupted" });
     return EXIT_INTERRUPTED;
   } finally {

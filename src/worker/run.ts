@@ -168,6 +168,9 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
         waitTimeSeconds: config.WORKER_POLL_SECONDS,
         messageSystemAttributeNames: ["ApproximateReceiveCount"],
         messageAttributeNames: ["All"],
+        // "stopped" waits for the poll in progress (and the handler of what it received), so a loop
+        // never ends with a received message left unattended.
+        pollingCompleteWaitTimeMs: (config.WORKER_POLL_SECONDS + 10) * 1000,
         // The handler deletes, releases or re-sends the message itself (task.ts) and returns
         // undefined, so sqs-consumer never acknowledges on its own. A message received while the
         // worker stops is handed back unrun by the same code.
@@ -189,6 +192,7 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
         },
       });
       consumer.on("empty", () => {
+        if (!consumer.status.isRunning) return;
         consumer.updateOption("pollingWaitTimeMs", 0);
         void queueActivity(ctx.sqs, ctx.queueUrl)
           .then(({ visible, inFlight: hidden, delayed }) => {
@@ -197,9 +201,10 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
               return;
             }
             idlePolls += 1;
-            if (idlePolls >= config.WORKER_IDLE_POLLS) {
+            if (idlePolls >= config.WORKER_IDLE_POLLS && consumer.status.isRunning) {
               log.line(`queue empty (nothing visible or in flight) for ${idlePolls} polls: loop done`);
-              consumer.stop({ abort: true });
+              // No abort: a message arriving during the last poll is still received and run.
+              consumer.stop();
             }
           })
           .catch((err: unknown) => log.line(`warning: cannot read the queue's counts (${describeError(err)})`));

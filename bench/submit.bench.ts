@@ -9,7 +9,7 @@
  * Run: make bench (or npx vite-node bench/submit.bench.ts). Last line: both ratios.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Worker } from "node:worker_threads";
@@ -60,7 +60,14 @@ interface Run {
   seconds: number;
   rate: number;
   calls: number;
+  /** CPU time of the whole process (client, emulator thread, proxy) during the run. */
+  cpuSeconds: number;
   note?: string;
+}
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
 }
 
 /** dcp: pass 1 validates the file, pass 2 streams it into batched, concurrent sends. */
@@ -68,6 +75,7 @@ async function dcpSubmit(endpoint: string, file: string, limit = Infinity): Prom
   const sqs = client(endpoint);
   const url = await newQueue(sqs);
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const job = await checkJobFile(file);
   const checkSeconds = (performance.now() - started) / 1000;
   async function* limited(): AsyncGenerator<DcpMessage> {
@@ -79,9 +87,10 @@ async function dcpSubmit(endpoint: string, file: string, limit = Infinity): Prom
   }
   const result = await sendMessages(sqs, url, limited());
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSince(cpu);
   if (result.unsent.length || (await depth(sqs, url)) !== result.sent) throw new Error(`dcp run lost messages: ${JSON.stringify(result.unsent.slice(0, 3))}`);
   sqs.destroy();
-  return { messages: result.sent, seconds, rate: result.sent / seconds, calls: result.calls, note: `, check pass ${checkSeconds.toFixed(2)} s` };
+  return { messages: result.sent, seconds, rate: result.sent / seconds, calls: result.calls, cpuSeconds, note: `, check pass ${checkSeconds.toFixed(2)} s` };
 }
 
 /** DCP's submitJob: json.load the whole file, then one SendMessage per group, in order. */
@@ -89,6 +98,7 @@ async function baselineSubmit(endpoint: string, file: string, limit: number): Pr
   const sqs = client(endpoint);
   const url = await newQueue(sqs);
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const job = JSON.parse(readFileSync(file, "utf8")) as Record<string, string> & { groups: Array<Record<string, unknown>> };
   const template = { pipeline: job.pipeline, output: job.output, input: job.input, data_file: job.data_file, output_structure: job.output_structure ?? "" };
   let sent = 0;
@@ -98,9 +108,10 @@ async function baselineSubmit(endpoint: string, file: string, limit: number): Pr
     sent += 1;
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSince(cpu);
   if ((await depth(sqs, url)) !== sent) throw new Error("baseline run lost messages");
   sqs.destroy();
-  return { messages: sent, seconds, rate: sent / seconds, calls: sent };
+  return { messages: sent, seconds, rate: sent / seconds, calls: sent, cpuSeconds };
 }
 
 async function medianRun(run: () => Promise<Run>): Promise<Run> {
@@ -162,6 +173,12 @@ try {
   );
   await proxy.close();
 
+  // Context for the wall-clock ratios: CPU per message is what the machine's load cannot change.
+  const cpuPerMessage = (run: Run) => (run.cpuSeconds / run.messages) * 1e6;
+  console.log(
+    `CPU per message (process, all threads), direct: dcp ${cpuPerMessage(dcpDirect).toFixed(0)} us, baseline ${cpuPerMessage(baseDirect).toFixed(0)} us ` +
+      `(${(cpuPerMessage(baseDirect) / cpuPerMessage(dcpDirect)).toFixed(1)}x); load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
+  );
   const direct = dcpDirect.rate / baseDirect.rate;
   const latency = dcpLatency.rate / baseLatency.rate;
   console.log(`submit: direct ${direct.toFixed(1)}x, ${LATENCY_MS}ms-latency ${latency.toFixed(1)}x (targets >= 8x, >= 50x)`);

@@ -1,9 +1,9 @@
 /**
  * Submit benchmark: dcp's submit path (streaming check + SendMessageBatch, 16 calls in flight)
  * against DCP's algorithm (json.load, then one SendMessage per group, sequentially), both in this
- * process, against fauxqs on a loopback port (served from a worker thread of this process): once directly, once through a local proxy that adds
- * 20 ms to every request (about one round trip to real SQS, which is where batching and
- * concurrency pay). The baseline through the proxy would take 400+ s for 20,000 groups, so it is
+ * process, against fauxqs on a loopback port (served from a worker thread of this process): once
+ * directly, once through a local proxy that adds 20 ms to every request (about one round trip to
+ * real SQS, which is where batching and concurrency pay). The baseline through the proxy would take 400+ s for 20,000 groups, so it is
  * measured on a sample and its rate extrapolated; the output says so.
  *
  * Run: make bench (or npx vite-node bench/submit.bench.ts). Last line: both ratios.
@@ -11,8 +11,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Worker } from "node:worker_threads";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { DEFAULT_CONCURRENCY, sendMessages } from "../src/flows/submit.js";
 import { checkJobFile, jobFileMessages } from "../src/plan/job-reader.js";
 import { messageBody, type DcpMessage } from "../src/plan/message.js";

@@ -4,6 +4,7 @@
  * as SQS does for entries it could not take. Only those entries may be sent again; sender faults
  * are reported, never resent; nothing reaches the queue twice.
  */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -14,7 +15,7 @@ import { sendMessages, submitMessages } from "../src/flows/submit.js";
 import { checkJobFile, jobFileMessages } from "../src/plan/job-reader.js";
 import { messageBody, type DcpMessage } from "../src/plan/message.js";
 import { Output } from "../src/ui/output.js";
-import { emulatorEnv, tempDir, uniqueAppName } from "./harness/dcp.js";
+import { emulatorEnv, runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
 
 interface BatchRequest {
   QueueUrl: string;
@@ -159,6 +160,69 @@ describe("submit retries only the failed entries", () => {
     const resubmitted: string[] = [];
     for await (const m of jobFileMessages(checked)) resubmitted.push(messageBody(m));
     expect(resubmitted).toEqual([messageBody(sent[4]!), messageBody(sent[9]!)]);
+  });
+
+  it("dcp submit exits 1 when SQS refuses a group and leaves a DCP job file of just that group", async () => {
+    const app = uniqueAppName("CliUnsent");
+    const url = (await direct.send(new CreateQueueCommand({ QueueName: `${app}Queue` }))).QueueUrl!;
+    const { proxy } = await failingProxy((s) => (s === 4 ? "sender" : "forward"));
+    proxies.push(proxy);
+    const work = tempDir();
+    mkdirSync(join(work, "config"));
+    writeFileSync(join(work, "config/config.json"), JSON.stringify({ APP_NAME: app }));
+    const shared = { pipeline: "p.cppipe", data_file: "d.csv", input: "in/", output: "out/", output_structure: "Metadata_Site" };
+    const groups = Array.from({ length: 12 }, (_, i) => ({ Metadata: `Metadata_Tag=g,Metadata_Site=${i}` }));
+    writeFileSync(join(work, "job.json"), JSON.stringify({ ...shared, groups }));
+
+    const run = await runDcp(["submit", "job.json", "--json"], { cwd: work, env: { AWS_ENDPOINT_URL_SQS: proxy.url } });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ sent: 11, unsent: 1, interrupted: false, failures: [{ group: 4, code: "InvalidMessageContents", senderFault: true }] });
+    expect(run.stderr).toMatch(/dcp: 1 of 12 messages were not sent \(listed in job\.unsent-\S+\.json\); the 11 others were sent once/);
+    expect((await receiveAll(url)).length).toBe(11);
+    const [unsent] = readdirSync(work).filter((f) => f.startsWith("job.unsent-"));
+    const { _comment, ...content } = JSON.parse(readFileSync(join(work, unsent!), "utf8")) as Record<string, unknown>;
+    // The original's format: shared keys once, groups with Metadata only.
+    expect(content).toEqual({ ...shared, groups: [groups[4]] });
+    expect(_comment).toMatch(/did not send/);
+  });
+
+  it("on abort, lets the calls in flight finish and hands back every message not started, in order", async () => {
+    const url = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Abort") }))).QueueUrl!;
+    const stop = new AbortController();
+    const all = messages(35, "e");
+    const result = await sendMessages(direct, url, all, { concurrency: 1, onProgress: () => stop.abort(), signal: stop.signal });
+    expect(result.sent).toBe(10);
+    const rest: DcpMessage[] = [];
+    for await (const m of result.notStarted!) rest.push(m);
+    expect(rest).toEqual(all.slice(10));
+    expect((await receiveAll(url)).map(site).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+
+  it("after an interruption, writes the refused and the never-sent messages to one job file", async () => {
+    const app = uniqueAppName("Interrupted");
+    const url = (await direct.send(new CreateQueueCommand({ QueueName: `${app}Queue` }))).QueueUrl!;
+    const stop = new AbortController();
+    // The first batch is in flight when the user interrupts; its site 3 is refused.
+    const { proxy } = await failingProxy((s) => {
+      stop.abort();
+      return s === 3 ? "sender" : "forward";
+    });
+    proxies.push(proxy);
+    const unsentFile = join(tempDir(), "job.unsent.json");
+    const all = messages(25, "f");
+    const previous = process.env.AWS_ENDPOINT_URL_SQS;
+    process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
+    try {
+      const output = new Output({ plain: true, stream: new PassThrough() as unknown as NodeJS.WriteStream });
+      const report = await submitMessages(parseConfig({ APP_NAME: app }, "config.json"), all, { output, concurrency: 1, unsentFile, throwOnUnsent: false, signal: stop.signal });
+      expect(report).toMatchObject({ sent: 9, notSent: 16, interrupted: true, unsentFile, queueDepth: 9 });
+    } finally {
+      process.env.AWS_ENDPOINT_URL_SQS = previous;
+    }
+    expect((await receiveAll(url)).length).toBe(9);
+    const resubmit: string[] = [];
+    for await (const m of jobFileMessages(await checkJobFile(unsentFile))) resubmit.push(messageBody(m));
+    expect(resubmit).toEqual([all[3]!, ...all.slice(10)].map(messageBody));
   });
 
   it("stops with an operational error when the queue does not exist", async () => {

@@ -7,16 +7,18 @@
  *     messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, read lazily (a generator is fine).
  *     Looks up SQS_QUEUE_NAME (OperationalError "run `dcp setup`" when missing), sends each message
  *     once with SendMessageBatch under bounded concurrency, shows progress, reads the queue depth.
- *     Messages SQS refused are written to `unsentFile` (a job file that resubmits them) and, unless
- *     throwOnUnsent is false, an OperationalError follows. SubmitReport: { queue, queueUrl, sent,
- *     unsent: UnsentMessage[], unsentFile?, queueDepth, calls, seconds }.
+ *     Messages SQS refused, and after a Ctrl-C (or options.signal) those never started, are written
+ *     to `unsentFile` (a job file that resubmits exactly them) and, unless throwOnUnsent is false,
+ *     an OperationalError follows. SubmitReport: { queue, queueUrl, sent, unsent: UnsentMessage[],
+ *     notSent, interrupted, unsentFile?, queueDepth, calls, retried, seconds }.
  *   sendMessages(sqs, queueUrl, messages, options?): Promise<SendResult>: the engine without output.
  *   checkJobFile(file) and jobFileMessages(checked) in src/plan/job-reader.ts stream a job file:
  *     pass 1 validates and counts (Promise<CheckedJobFile>, throws one UserInputError), pass 2
  *     yields one DcpMessage per group. readJobFile(file) yields the raw entries (top-level keys,
  *     `groups` elements) in file order; src/plan/job-file.ts has the per-value validators.
  */
-import { writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { awsContext } from "../aws/context.js";
 import { findQueueUrl, queueActivity, sendMessageBatch, sqsClient, type BatchEntry, type BatchOutcome } from "../aws/sqs.js";
@@ -24,7 +26,8 @@ import type { Config } from "../config/schema.js";
 import { OperationalError } from "../errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../plan/job-batch.js";
 import { checkJobFile, jobFileMessages, type CheckedJobFile } from "../plan/job-reader.js";
-import { messageBody, type DcpMessage } from "../plan/message.js";
+import type { SharedValues } from "../plan/job-file.js";
+import { SHARED_KEYS, messageBody, type DcpMessage } from "../plan/message.js";
 import { progressBar, type Output } from "../ui/output.js";
 
 export const DEFAULT_CONCURRENCY = 16;
@@ -45,6 +48,8 @@ export interface SendOptions {
   onProgress?: (progress: { sent: number; unsent: number }) => void;
   /** Replaces the SendMessageBatch call (tests and benchmarks). */
   sendBatch?: BatchSender;
+  /** Stops taking new batches (the calls in flight finish); the rest is returned as `notStarted`. */
+  signal?: AbortSignal;
 }
 
 export interface UnsentMessage {
@@ -64,6 +69,8 @@ export interface SendResult {
   /** Entries sent again after SQS reported them failed. */
   retried: number;
   seconds: number;
+  /** After an abort: the messages never handed to SQS, in input order (read them once). */
+  notStarted: AsyncIterable<DcpMessage> | undefined;
 }
 
 interface Item {
@@ -92,7 +99,7 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
       return sendMessageBatch(sqs, queueUrl, entries);
     });
   const started = performance.now();
-  const result: SendResult = { sent: 0, unsent: [], calls: 0, retried: 0, seconds: 0 };
+  const result: SendResult = { sent: 0, unsent: [], calls: 0, retried: 0, seconds: 0, notStarted: undefined };
   const report = () => options.onProgress?.({ sent: result.sent, unsent: result.unsent.length });
   const giveUp = (item: Item, code: string, reason: string, senderFault: boolean) => result.unsent.push({ seq: item.seq, message: item.message, code, reason, senderFault });
 
@@ -149,7 +156,7 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
   const batches = packBatches(items());
   let failure: unknown;
   const worker = async () => {
-    while (failure === undefined) {
+    while (failure === undefined && !options.signal?.aborted) {
       // Async generators queue concurrent next() calls, so each batch goes to exactly one worker.
       const next = await batches.next();
       if (next.done) return;
@@ -172,7 +179,13 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
         " (calls in flight may have queued a few more; check the queue before sending the rest)",
     );
   }
+  if (options.signal?.aborted) result.notStarted = rest(batches);
   return result;
+}
+
+/** What a batch generator has not handed out yet, message by message (a held-back item included). */
+async function* rest(batches: AsyncGenerator<Item[]>): AsyncGenerator<DcpMessage> {
+  for await (const batch of batches) for (const item of batch) yield item.message;
 }
 
 function isClientFault(err: unknown): boolean {
@@ -189,13 +202,21 @@ export interface SubmitOptions extends Pick<SendOptions, "concurrency" | "maxAtt
   unsentFile?: string;
   /** Throw an OperationalError when some messages were not sent (default true). */
   throwOnUnsent?: boolean;
+  /** Stops sending (default: the first Ctrl-C; a second one exits at once). */
+  signal?: AbortSignal;
+  /** Shared values for the unsent-messages file (a group then carries only what differs, as DCP expects). */
+  shared?: SharedValues;
 }
 
 export interface SubmitReport {
   queue: string;
   queueUrl: string;
   sent: number;
+  /** Messages SQS refused (at most the first 1000 are kept). */
   unsent: UnsentMessage[];
+  /** Refused plus, after Ctrl-C, never sent: all of them are in unsentFile. */
+  notSent: number;
+  interrupted: boolean;
   unsentFile: string | undefined;
   /** ApproximateNumberOfMessages after sending. */
   queueDepth: number;
@@ -215,41 +236,83 @@ export async function submitMessages(config: Config, messages: AsyncIterable<Dcp
   }
   const total = options.total;
   output.line(`Sending ${total ?? "the"} messages to ${queue} (${config.AWS_REGION})`);
-  const sent = await output.step(
-    "Sending",
-    (handle) => {
-      const throttle = progressThrottle(output.interactive ? 100 : PLAIN_PROGRESS_MS);
-      const started = performance.now();
-      return sendMessages(sqs, queueUrl, messages, {
-        ...options,
-        onProgress: ({ sent, unsent }) => {
-          if (!throttle()) return;
-          const rate = Math.round(sent / Math.max(0.001, (performance.now() - started) / 1000));
-          const done = total ? progressBar(sent + unsent, total, 20) : `${sent} sent`;
-          handle.update(`${done}${unsent ? `, ${unsent} unsent` : ""}, ${rate} msgs/s`);
-        },
-      });
-    },
-    (r) => `${r.sent} sent in ${r.seconds.toFixed(1)} s (${Math.round(r.sent / Math.max(r.seconds, 0.001))} msgs/s, ${r.calls} SendMessageBatch calls)`,
-  );
+  const stop = options.signal ? undefined : stopOnInterrupt();
+  const stopping = "interrupted: finishing the calls in flight, then saving the groups not sent (Ctrl-C again to quit at once)";
+  let sent: SendResult;
+  try {
+    sent = await output.step(
+      "Sending",
+      (handle) => {
+        const throttle = progressThrottle(output.interactive ? 100 : PLAIN_PROGRESS_MS);
+        const started = performance.now();
+        // A plain line would break the spinner's line on a terminal: say it in the step's text there.
+        stop?.signal.addEventListener("abort", () => (output.interactive ? handle.update(stopping) : output.warn(stopping)));
+        return sendMessages(sqs, queueUrl, messages, {
+          ...options,
+          signal: options.signal ?? stop?.signal,
+          onProgress: ({ sent, unsent }) => {
+            if (stop?.signal.aborted || !throttle()) return;
+            const rate = Math.round(sent / Math.max(0.001, (performance.now() - started) / 1000));
+            const done = total ? progressBar(sent + unsent, total, 20) : `${sent} sent`;
+            handle.update(`${done}${unsent ? `, ${unsent} unsent` : ""}, ${rate} msgs/s`);
+          },
+        });
+      },
+      (r) => `${r.notStarted ? "interrupted: " : ""}${r.sent} sent in ${r.seconds.toFixed(1)} s (${Math.round(r.sent / Math.max(r.seconds, 0.001))} msgs/s, ${r.calls} SendMessageBatch calls)`,
+    );
+  } finally {
+    stop?.dispose();
+  }
   const depth = (await queueActivity(sqs, queueUrl)).visible;
   output.line(`Queue ${queue} now holds about ${depth} messages waiting for workers.`);
 
   let unsentFile: string | undefined;
-  if (sent.unsent.length) {
+  let notSent = 0;
+  if (sent.unsent.length || sent.notStarted) {
     unsentFile = options.unsentFile ?? `dcp-unsent-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-    await writeUnsentJobFile(unsentFile, sent.unsent);
+    notSent = await writeUnsentJobFile(unsentFile, sent.unsent, sent.notStarted, options.shared);
     for (const u of sent.unsent.slice(0, 10)) output.warn(`groups[${u.seq}] not sent: ${u.code}: ${u.reason}`);
     if (sent.unsent.length > 10) output.warn(`... and ${sent.unsent.length - 10} more`);
-    output.warn(`${sent.unsent.length} messages were not sent; they are in ${unsentFile} (a job file: fix and \`dcp submit\` it to send just those)`);
+    output.warn(`${notSent} messages were not sent; they are in ${unsentFile} (a job file: fix and \`dcp submit\` it to send just those)`);
   }
-  const report: SubmitReport = { queue, queueUrl, sent: sent.sent, unsent: sent.unsent, unsentFile, queueDepth: depth, calls: sent.calls, retried: sent.retried, seconds: sent.seconds };
+  const report: SubmitReport = {
+    queue,
+    queueUrl,
+    sent: sent.sent,
+    unsent: sent.unsent.slice(0, 1000),
+    notSent,
+    interrupted: Boolean(sent.notStarted),
+    unsentFile,
+    queueDepth: depth,
+    calls: sent.calls,
+    retried: sent.retried,
+    seconds: sent.seconds,
+  };
   if (unsentFile && options.throwOnUnsent !== false) throw unsentError(report);
   return report;
 }
 
+/** Ctrl-C once: stop taking new batches and save the rest; twice: exit at once. */
+function stopOnInterrupt(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const forceExit = () => process.exit(130);
+  const onInterrupt = () => {
+    controller.abort();
+    process.once("SIGINT", forceExit);
+  };
+  process.once("SIGINT", onInterrupt);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.removeListener("SIGINT", onInterrupt);
+      process.removeListener("SIGINT", forceExit);
+    },
+  };
+}
+
 function unsentError(report: SubmitReport): OperationalError {
-  return new OperationalError(`${report.unsent.length} of ${report.sent + report.unsent.length} messages were not sent (listed in ${report.unsentFile}); the ${report.sent} others were sent once`);
+  const what = `${report.notSent} of ${report.sent + report.notSent} messages were not sent (listed in ${report.unsentFile}); the ${report.sent} others were sent once`;
+  return new OperationalError(report.interrupted ? `interrupted: ${what}` : what);
 }
 
 /** Returns true at most once per `intervalMs`, counted from its creation. */
@@ -263,11 +326,33 @@ function progressThrottle(intervalMs: number): () => boolean {
   };
 }
 
-/** A job file holding only the unsent messages, each group carrying all its values (the dcp extension). */
-async function writeUnsentJobFile(file: string, unsent: readonly UnsentMessage[]): Promise<void> {
-  const groups = [...unsent].sort((a, b) => a.seq - b.seq).map((u) => `    ${messageBody(u.message)}`);
-  const comment = JSON.stringify(`Messages dcp submit could not send (${new Date().toISOString()}); each group carries its own shared values`);
-  await writeFile(file, `{\n  "_comment": ${comment},\n  "groups": [\n${groups.join(",\n")}\n  ]\n}\n`);
+/**
+ * A job file holding only the messages not sent (refused ones, then those never started), each
+ * group carrying all its values (the dcp extension), written as a stream. Returns how many.
+ */
+async function writeUnsentJobFile(file: string, refused: readonly UnsentMessage[], notStarted: AsyncIterable<DcpMessage> | undefined, shared: SharedValues = {}): Promise<number> {
+  const out = createWriteStream(file);
+  const closed = once(out, "close");
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, "drain");
+  };
+  const comment = JSON.stringify(`Messages dcp submit did not send (${new Date().toISOString()})`);
+  const head = Object.entries(shared).map(([key, value]) => `  ${JSON.stringify(key)}: ${JSON.stringify(value)},\n`);
+  await write(`{\n  "_comment": ${comment},\n${head.join("")}  "groups": [\n`);
+  let count = 0;
+  const group = async (message: DcpMessage) => write(`${count++ ? ",\n" : ""}    ${JSON.stringify(unsentGroup(message, shared))}`);
+  for (const u of [...refused].sort((a, b) => a.seq - b.seq)) await group(u.message);
+  if (notStarted) for await (const message of notStarted) await group(message);
+  out.end("\n  ]\n}\n");
+  await closed;
+  return count;
+}
+
+/** A message as a group of a job file with `shared` values: Metadata plus only the values that differ. */
+function unsentGroup(message: DcpMessage, shared: SharedValues): Record<string, unknown> {
+  const group: Record<string, unknown> = { Metadata: message.Metadata };
+  for (const key of SHARED_KEYS) if (shared[key] !== message[key]) group[key] = message[key];
+  return group;
 }
 
 export interface SubmitFlags {
@@ -300,6 +385,7 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
     total: job.groups,
     concurrency: flags.concurrency,
     unsentFile: unsentFileFor(file),
+    shared: job.shared,
     throwOnUnsent: false,
   });
   output.result({
@@ -307,7 +393,8 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
     dryRun: false,
     queueUrl: report.queueUrl,
     sent: report.sent,
-    unsent: report.unsent.length,
+    unsent: report.notSent,
+    interrupted: report.interrupted,
     unsentFile: report.unsentFile ?? null,
     failures: report.unsent.slice(0, 100).map((u) => ({ group: u.seq, code: u.code, reason: u.reason, senderFault: u.senderFault })),
     queueDepth: report.queueDepth,

@@ -57,6 +57,8 @@ describe("end to end", () => {
     expect(queues.QueueUrls ?? []).toEqual([]);
     const { clusters = [] } = await ecsClient(ctx).send(new DescribeClustersCommand({ clusters: [`${app}Cluster`] }));
     expect(clusters.filter((c) => c.status !== "INACTIVE")).toEqual([]);
-    expect(output).toMatch(/\[monitor\].*groups done/);
+    // 48 analysed plus the one CHECK_IF_DONE skipped.
+    expect(output).toMatch(/\[monitor\].*groups done: +49 of 50/);
+    expect(output).toMatch(/\[monitor\].*dead-lettered: +1\b/);
   });
 });

@@ -11,7 +11,7 @@ import {
   type Reading,
 } from "../src/plan/monitor-decisions.js";
 import { estimateCost, formatCost, instanceHoursOf, priceFor } from "../src/plan/monitor-cost.js";
-import { parseObservations, type Observations } from "../src/plan/monitor-observations.js";
+import { parseObservations, runBaseline, type Observations } from "../src/plan/monitor-observations.js";
 import { modifyFleetInput, modifySpotFleetInput } from "../src/plan/fleet-request.js";
 import { MAX_COLUMNS, formatDuration, statusBlock, statusLine } from "../src/plan/monitor-view.js";
 
@@ -31,6 +31,14 @@ describe("monitor progress", () => {
   it("counts done groups from the drained queue and dead letters from the DLQ's growth", () => {
     const o = run([reading(0, 18, 2, 5), reading(60_000, 10, 2, 5), reading(120_000, 0, 3, 6)]);
     expect(o.progress).toEqual({ total: 20, done: 16, deadLettered: 1, dlqBaseline: 5 });
+  });
+
+  it("counts from the queue start-cluster found, so groups finished before the first reading are done", () => {
+    const baseline = runBaseline({ dcp: { observations: { fleetTarget: 2, queuedAtStart: 50, deadLetteredAtStart: 4 } } });
+    expect(baseline).toEqual({ queued: 50, deadLetter: 4 });
+    const o = observe(undefined, reading(0, 40, 2, 5), baseline);
+    expect(o.progress).toEqual({ total: 50, done: 7, deadLettered: 1, dlqBaseline: 4 });
+    expect(runBaseline({ dcp: { observations: { fleetTarget: 2 } } })).toBeUndefined();
   });
 
   it("never lets done go down when approximate counts wobble, and grows total when more jobs arrive", () => {

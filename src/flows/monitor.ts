@@ -8,7 +8,7 @@ import { z } from "zod";
 import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
 import { FleetOperationUnsupportedError, fleetAdapter, fleetIsLive } from "../aws/fleet.js";
 import { alarmInstanceId, observe, planAlarms, planTarget, recordTargetChange, shouldTearDown, type Reading, type TargetChange } from "../plan/monitor-decisions.js";
-import { parseObservations, type Observations } from "../plan/monitor-observations.js";
+import { parseObservations, runBaseline, type Observations } from "../plan/monitor-observations.js";
 import { MAX_COLUMNS, statusBlock, statusKey, statusLine, type MonitorView } from "../plan/monitor-view.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
@@ -211,7 +211,7 @@ export class Watcher {
     const reading = await this.reader.read();
     if (this.reader.queueMissing) this.warnOnce("queue", `job queue ${this.state.MONITOR_QUEUE_NAME} not found: counting the run as drained`);
     if (!reading.fleet) this.warnOnce("fleet", `fleet ${this.state.dcp.fleetId} is gone or cancelled: no instance works on the queue (dcp start-cluster starts a new one)`);
-    let observations = observe(this.observations, reading);
+    let observations = observe(this.observations, reading, runBaseline(this.state));
     await this.reconcileAlarms(reading);
     observations = await this.adjustTarget(reading, observations);
     this.observations = observations;

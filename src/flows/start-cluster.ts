@@ -15,6 +15,7 @@ import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate, tagInst
 import { ecsClient, serviceIsActive, setServiceDesiredCountIfExists } from "../aws/ecs.js";
 import { createEc2Fleet, createSpotFleet, fleetAdapter, fleetIsLive, type FleetAdapter, type FleetApi } from "../aws/fleet.js";
 import { ensureLogGroups } from "../aws/logs.js";
+import { queueDepth, sqsClient } from "../aws/sqs.js";
 import { resolvePublicAmi, ssmClient } from "../aws/ssm.js";
 import { resourceNames, type Config } from "../config/schema.js";
 import { OperationalError, UserInputError } from "../errors.js";
@@ -230,9 +231,10 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
     }
     throw err;
   }
+  const baseline = await queueBaseline(ctx, config);
   await updateRunState(statePath, (s) => ({
     ...s,
-    dcp: { ...s.dcp, observations: { ...s.dcp.observations, fleetTarget: outcome.target, fleetFulfilled: outcome.fulfilled, fleetInstances: outcome.running.length, alarmedInstances: [...alarmed], observedAt: new Date().toISOString() } },
+    dcp: { ...s.dcp, observations: { ...s.dcp.observations, ...baseline, fleetTarget: outcome.target, fleetFulfilled: outcome.fulfilled, fleetInstances: outcome.running.length, alarmedInstances: [...alarmed], observedAt: new Date().toISOString() } },
   }));
 
   if (outcome.partial) {
@@ -388,4 +390,11 @@ function waitForCapacity(ctx: AwsContext, config: Config, adapter: FleetAdapter,
       }),
     (o) => `${o.fulfilled}/${o.target} fulfilled, ${o.running.length} instance(s)${o.partial ? " (timed out; the fleet keeps trying)" : ""}`,
   );
+}
+
+/** The run's work as it stands at the start, so `dcp monitor` counts groups finished before it first looks. */
+async function queueBaseline(ctx: AwsContext, config: Config): Promise<{ queuedAtStart: number; deadLetteredAtStart: number } | Record<string, never>> {
+  const sqs = sqsClient(ctx);
+  const [queued, deadLetter] = await Promise.all([queueDepth(sqs, config.SQS_QUEUE_NAME), queueDepth(sqs, config.SQS_DEAD_LETTER_QUEUE)]);
+  return queued === undefined ? {} : { queuedAtStart: queued, deadLetteredAtStart: deadLetter ?? 0 };
 }

@@ -29,10 +29,19 @@ export const EMPTY_READINGS_FOR_TEARDOWN = 2;
 /** `--cheapest`: the fleet target drops to 1 this long after the monitor first looked (DCP: 900 s). */
 export const CHEAPEST_AFTER_MS = 15 * 60_000;
 
+/**
+ * The queue as `dcp start-cluster` found it: work that workers finish (or CHECK_IF_DONE skips)
+ * before the monitor's first reading still counts toward the run's total.
+ */
+export interface RunBaseline {
+  queued: number;
+  deadLetter: number;
+}
+
 /** Folds one reading into the observations (a new object; the input is not changed). */
-export function observe(previous: Observations | undefined, reading: Reading): Observations {
+export function observe(previous: Observations | undefined, reading: Reading, baseline?: RunBaseline): Observations {
   const outstanding = reading.visible + reading.inFlight;
-  const base = previous ?? firstObservations(reading);
+  const base = previous ?? firstObservations(reading, baseline);
   const deadLettered = Math.max(base.progress.deadLettered, reading.dlq - base.progress.dlqBaseline);
   // Approximate counts wobble: `done` never goes down, and `total` grows only when more work appears.
   const done = Math.max(base.progress.done, base.progress.total - outstanding - deadLettered);
@@ -83,12 +92,14 @@ export function endInstances(known: Readonly<Record<string, InstanceRecord>>, at
   return Object.fromEntries(Object.entries(known).map(([id, r]) => [id, r.goneAt === undefined ? { ...r, goneAt: at } : r]));
 }
 
-function firstObservations(reading: Reading): Observations {
+function firstObservations(reading: Reading, baseline?: RunBaseline): Observations {
+  const dlqBaseline = baseline ? Math.min(baseline.deadLetter, reading.dlq) : reading.dlq;
+  const total = Math.max(reading.visible + reading.inFlight, baseline?.queued ?? 0);
   return {
     version: 1,
     firstReadingAt: reading.at,
     last: { at: reading.at, visible: 0, inFlight: 0, dlq: reading.dlq, instances: 0 },
-    progress: { total: reading.visible + reading.inFlight, done: 0, deadLettered: 0, dlqBaseline: reading.dlq },
+    progress: { total, done: 0, deadLettered: 0, dlqBaseline },
     consecutiveEmpty: 0,
     samples: [],
     instances: {},

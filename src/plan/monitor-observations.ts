@@ -68,3 +68,9 @@ export function parseObservations(value: unknown): Observations | undefined {
   const parsed = observationsSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
 }
+
+/** The queue depths `dcp start-cluster` recorded when the run started, if it did. */
+export function runBaseline(state: { dcp: { observations?: Record<string, unknown> | undefined } }): { queued: number; deadLetter: number } | undefined {
+  const parsed = z.object({ queuedAtStart: count, deadLetteredAtStart: count }).safeParse(state.dcp.observations ?? {});
+  return parsed.success ? { queued: parsed.data.queuedAtStart, deadLetter: parsed.data.deadLetteredAtStart } : undefined;
+}

@@ -20,7 +20,8 @@ typecheck: install
 
 # Every test: unit tests and behaviour tests against local emulators (moto_server + fauxqs).
 test: typecheck build
-	npx vitest run
+	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
+	@node scripts/test-summary.mjs .vitest-report.json
 
 # Benchmarks print their figures; the last line of each holds the ratio against its baseline.
 bench: build

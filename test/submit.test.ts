@@ -162,6 +162,22 @@ describe("dcp submit", () => {
     expect(run.stderr).toMatch(/--concurrency.*at least 1.*Fix:/);
   });
 
+  it("warns when the queue already holds messages (a second submit adds to them)", async () => {
+    const app = uniqueAppName("Again");
+    const work = tempDir("dcp-submit-again-");
+    writeConfig(work, app);
+    const url = await createQueues(app);
+    const example = join(REPO_ROOT, "files/exampleJob.json");
+    const first = await runDcp(["submit", example], { cwd: work });
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toMatch(/already holds/);
+    const second = await runDcp(["submit", example], { cwd: work });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/warning: \S+Queue already holds about 9 messages \(an earlier submit\?\)/);
+    expect(second.stdout).toMatch(/now holds about 18 messages/);
+    expect(await depth(url)).toBe(18);
+  });
+
   it("tells the user to run dcp setup when the queue does not exist (exit 1)", async () => {
     const work = tempDir("dcp-submit-noq-");
     writeConfig(work, uniqueAppName("NoQueue"));

@@ -234,6 +234,10 @@ export async function submitMessages(config: Config, messages: AsyncIterable<Dcp
   if (!queueUrl) {
     throw new OperationalError(`the job queue ${queue} does not exist in ${config.AWS_REGION}. Run \`dcp setup\` first (it creates the queue and its dead-letter queue), or check SQS_QUEUE_NAME and AWS_REGION in the config`);
   }
+  const before = await queueActivity(sqs, queueUrl);
+  if (before.visible + before.inFlight > 0) {
+    output.warn(`${queue} already holds about ${before.visible + before.inFlight} messages (an earlier submit?); these are added to them`);
+  }
   const total = options.total;
   output.line(`Sending ${total ?? "the"} messages to ${queue} (${config.AWS_REGION})`);
   const stop = options.signal ? undefined : stopOnInterrupt();

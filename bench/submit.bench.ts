@@ -13,10 +13,15 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { DEFAULT_CONCURRENCY, sendMessages } from "../src/flows/submit.js";
-import { checkJobFile, jobFileMessages } from "../src/plan/job-reader.js";
-import { messageBody, type DcpMessage } from "../src/plan/message.js";
+import type { DcpMessage } from "../src/plan/message.js";
 import { startProxy } from "./latency-proxy.js";
+
+// dcp's code as users run it: the build in dist/ (`make bench` builds first), with the types of src/.
+// (vite-node would otherwise run src/ through its module transform, which is not what ships.)
+const dist = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
+const { DEFAULT_CONCURRENCY, sendMessages } = (await import(dist("flows/submit.js"))) as typeof import("../src/flows/submit.js");
+const { checkJobFile, jobFileMessages } = (await import(dist("plan/job-reader.js"))) as typeof import("../src/plan/job-reader.js");
+const { messageBody } = (await import(dist("plan/message.js"))) as typeof import("../src/plan/message.js");
 
 const GROUPS = Number(process.env.SUBMIT_BENCH_GROUPS ?? 20_000);
 const BASELINE_LATENCY_SAMPLE = Number(process.env.SUBMIT_BENCH_BASELINE_SAMPLE ?? 500);

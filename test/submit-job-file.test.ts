@@ -168,6 +168,29 @@ describe("streaming job file reader", () => {
     ]);
   });
 
+  it("sends only what it checked: a group changed or added after the check stops pass 2 there", async () => {
+    const file = join(tempDir(), "job.json");
+    const job = (groups: string[]) => JSON.stringify({ ...SHARED, groups: groups.map((m) => ({ Metadata: m })) }, null, 1);
+    writeFileSync(file, job(["A=1", "A=2", "A=3"]));
+    const checked = await checkJobFile(file);
+    const read = async () => {
+      const got: string[] = [];
+      try {
+        for await (const m of jobFileMessages(checked)) got.push(m.Metadata as string);
+      } catch (err) {
+        return { got, error: (err as Error).message };
+      }
+      return { got, error: undefined };
+    };
+    expect(await read()).toEqual({ got: ["A=1", "A=2", "A=3"], error: undefined });
+    writeFileSync(file, job(["A=1", "A=9", "A=3"]));
+    expect(await read()).toEqual({ got: ["A=1"], error: `${file} changed while it was being submitted (groups[1] differs from the checked file)` });
+    writeFileSync(file, job(["A=1", "A=2", "A=3", "A=4"]));
+    expect(await read()).toMatchObject({ got: ["A=1", "A=2", "A=3"], error: expect.stringMatching(/groups\[3\] differs/) });
+    writeFileSync(file, job(["A=1", "A 2", "A=3"]));
+    expect(await read()).toMatchObject({ got: ["A=1"], error: expect.stringMatching(/groups\[1\] is no longer valid/) });
+  });
+
   it("reports invalid JSON with its line and column", async () => {
     const file = join(tempDir(), "bad.json");
     writeFileSync(file, '{\n  "pipeline": "p",\n  "groups": [1,, 2]\n}\n');

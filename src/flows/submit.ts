@@ -23,7 +23,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { awsContext } from "../aws/context.js";
 import { findQueueUrl, queueActivity, sendMessageBatch, sqsClient, type BatchEntry, type BatchOutcome } from "../aws/sqs.js";
 import type { Config } from "../config/schema.js";
-import { OperationalError } from "../errors.js";
+import { OperationalError, UserInputError } from "../errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../plan/job-batch.js";
 import { checkJobFile, jobFileMessages, type CheckedJobFile } from "../plan/job-reader.js";
 import type { SharedValues } from "../plan/job-file.js";
@@ -172,11 +172,11 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
   );
   result.seconds = (performance.now() - started) / 1000;
   if (failure !== undefined) {
-    if (failure instanceof OperationalError || (failure as { exitCode?: unknown }).exitCode !== undefined) throw failure;
+    if (failure instanceof UserInputError) throw failure;
     const err = failure as { name?: string; message?: string };
+    const what = failure instanceof OperationalError ? err.message : `${err.name ?? "Error"}: ${err.message ?? String(failure)}`;
     throw new OperationalError(
-      `sending stopped: ${err.name ?? "Error"}: ${err.message ?? String(failure)}. ${result.sent} messages were sent before it` +
-        " (calls in flight may have queued a few more; check the queue before sending the rest)",
+      `sending stopped: ${what}. ${result.sent} messages were sent before it` + " (calls in flight may have queued a few more; check the queue before sending the rest)",
     );
   }
   if (options.signal?.aborted) result.notStarted = rest(batches);

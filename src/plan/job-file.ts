@@ -245,6 +245,8 @@ export interface JobFileSummary {
   groupsWithOverrides: number;
   stringGroups: number;
   dictGroups: number;
+  /** The groups' identity hashes as pairs of 32-bit words (`writeHash64`), to check that pass 2 reads what pass 1 checked. */
+  hashWords: Uint32Array;
 }
 
 /** Whole-file rules over a stream of groups, in compact memory (8 bytes per group, 16 while checking duplicates). */
@@ -340,8 +342,16 @@ export class JobFileCheck {
       groupsWithOverrides: this.withOverrides,
       dictGroups: this.dictGroups,
       stringGroups: this.count - this.dictGroups,
+      hashWords: this.words.subarray(0, this.count * 2),
     };
   }
+}
+
+/** True when `group` hashes to slot `index` of `hashWords`: the same job as the one checked there. */
+export function sameGroupAsChecked(group: JobGroup, index: number, hashWords: Uint32Array): boolean {
+  const probe = new Uint32Array(2);
+  writeHash64(groupIdentity(group), probe, 0);
+  return probe[0] === hashWords[index * 2] && probe[1] === hashWords[index * 2 + 1];
 }
 
 /** The first position whose hash appeared earlier, and that earlier position. Sorts a copy: O(n log n), 8 bytes per group. */

@@ -5,7 +5,20 @@ import { jsonParser, type Token } from "stream-json/parser.js";
 import { verifyFile } from "stream-json/file/verifier.js";
 import { OperationalError, UserInputError } from "../errors.js";
 import type { DcpMessage } from "./message.js";
-import { JobFileCheck, describeType, groupMessage, isCommentKey, isSharedKey, parseGroup, parseSharedValue, unknownTopLevelKey, type JobFileSummary, type SharedValues } from "./job-file.js";
+import {
+  JobFileCheck,
+  describeType,
+  groupMessage,
+  isCommentKey,
+  isSharedKey,
+  parseGroup,
+  parseSharedValue,
+  sameGroupAsChecked,
+  unknownTopLevelKey,
+  type JobFileSummary,
+  type JobGroup,
+  type SharedValues,
+} from "./job-file.js";
 
 /**
  * Streaming reader of DCP job files. The file is tokenised by stream-json and only one group is
@@ -190,13 +203,23 @@ export async function checkJobFile(file: string, onProgress?: (groups: number) =
 
 /** Pass 2: one DcpMessage per group of a file `checkJobFile` accepted, in file order. */
 export async function* jobFileMessages(job: CheckedJobFile): AsyncGenerator<DcpMessage> {
+  const changed = (detail: string) =>
+    new OperationalError(`${job.file} changed while it was being submitted (${detail})`);
   let count = 0;
   for await (const block of readJobFileBlocks(job.file)) {
     for (const entry of block) {
       if (entry.kind !== "group") continue;
-      yield groupMessage(job.shared, parseGroup(entry.value, entry.index, job.file));
+      let group: JobGroup;
+      try {
+        group = parseGroup(entry.value, entry.index, job.file);
+      } catch {
+        throw changed(`groups[${entry.index}] is no longer valid`);
+      }
+      // Only what pass 1 checked is sent: same group at the same place, or nothing more.
+      if (entry.index >= job.groups || !sameGroupAsChecked(group, entry.index, job.hashWords)) throw changed(`groups[${entry.index}] differs from the checked file`);
+      yield groupMessage(job.shared, group);
       count += 1;
     }
   }
-  if (count !== job.groups) throw new OperationalError(`${job.file} changed while it was being submitted (${job.groups} groups when checked, ${count} when sent)`);
+  if (count !== job.groups) throw changed(`${job.groups} groups when checked, ${count} when sent`);
 }

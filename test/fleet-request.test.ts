@@ -113,6 +113,8 @@ describe("EC2 Fleet requests", () => {
     expect(data.TagSpecifications?.map((t) => t.ResourceType)).toEqual(["instance", "volume"]);
     expect(data.NetworkInterfaces?.[0]).toMatchObject({ DeviceIndex: 0, SubnetId: "subnet-0a1b2c3d", AssociatePublicIpAddress: false, Groups: ["sg-0a1b2c3d4e"] });
     expect(Buffer.from(data.UserData!, "base64").toString()).toContain("ECS_CLUSTER=Plate1Cluster");
+    // The worker in a bridge-mode container must reach IMDSv2 for spot notices: hop limit 2.
+    expect(data.MetadataOptions).toEqual({ HttpEndpoint: "enabled", HttpTokens: "required", HttpPutResponseHopLimit: 2 });
   });
 
   it("CreateFleet maintain, price-capacity-optimized, one override per instance type with the max price", () => {

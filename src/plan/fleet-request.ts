@@ -229,6 +229,9 @@ export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
     ...(spec.KernelId ? { KernelId: spec.KernelId } : {}),
     ...(spec.RamdiskId ? { RamDiskId: spec.RamdiskId } : {}),
     UserData: spec.UserData,
+    // IMDSv2 only, and a hop limit of 2 so the worker in a bridge-mode container can read spot
+    // interruption notices (with the default of 1 the token response never reaches it).
+    MetadataOptions: { HttpEndpoint: "enabled", HttpTokens: "required", HttpPutResponseHopLimit: 2 },
     TagSpecifications: [
       ...mergeTagSpecs(spec.TagSpecifications, "instance", instanceTags),
       { ResourceType: "volume", Tags: instanceTags },

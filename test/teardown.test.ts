@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { CreateServiceCommand, DeleteClusterCommand, DeleteServiceCommand } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { updateRunState } from "../src/state/run-state.js";
-import { runDcp } from "./harness/dcp.js";
+import { spawn } from "node:child_process";
+import { DCP_BIN, emulatorEnv, runDcp } from "./harness/dcp.js";
 import { NOTHING_LEFT, configuredApp, ecs, fleetState, fleetWithState, leftovers, startDcp, submitGroups, type FleetApi } from "./monitor-helpers.js";
 
 function stateOf(path: string) {
@@ -29,6 +30,39 @@ describe("teardown", () => {
     expect(again.stdout).toMatch(new RegExp(`resuming the teardown of ${run.app} \\(done before: .*${pauseAfter}\\)`));
     expect(await leftovers(run)).toEqual(NOTHING_LEFT);
     expect(stateOf(run.statePath).dcp.status).toBe("finished");
+  });
+
+  it("on a terminal, asks before deleting a queue of unfinished groups: 'n' changes nothing (exit 1), 'y' tears down", async () => {
+    const run = await fleetWithState(await configuredApp("spot-fleet", 2, "Ask"), 2);
+    await submitGroups(run.app, 3);
+    // `script` gives dcp a real terminal on stdin, as a person at a shell has.
+    const onTerminal = (answer: string) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(DCP_BIN)} --config ${JSON.stringify(run.configPath)} teardown`, "/dev/null"], {
+            cwd: run.dir,
+            env: { ...process.env, ...emulatorEnv() },
+          });
+          let out = "";
+          child.stdout.on("data", (c: Buffer) => {
+            if (out.length < 20_000) out += c.toString();
+            else child.kill("SIGKILL");
+            if (out.includes("[y/N]") && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+          });
+          const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+          child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code, out });
+          });
+        });
+    const declined = await onTerminal("n");
+    expect(declined.out).toMatch(/3 group\(s\) not done .* Tear .* down now\? \[y\/N\]/);
+    expect(declined.code, declined.out).toBe(1);
+    expect(stateOf(run.statePath).dcp.status).toBe("running");
+    expect(await fleetState(run)).toEqual({ state: "active", target: 2 });
+
+    const accepted = await onTerminal("y");
+    expect(accepted.code, accepted.out).toBe(0);
+    expect(await leftovers(run)).toEqual(NOTHING_LEFT);
   });
 
   it("Ctrl-C in the middle of the teardown stops between steps (exit 130) and says how to finish", async () => {

@@ -257,14 +257,18 @@ function summaryLines(summary: RunSummary): string[] {
  * Tears the run down (or finishes a teardown a killed dcp left half done) and returns the summary.
  * Throws Interrupted when `signal` aborts between steps.
  */
-export async function tearDown(target: RunTarget, clients: RunClients, output: Output, signal: AbortSignal): Promise<RunSummary> {
+export async function tearDown(target: RunTarget, clients: RunClients, output: Output, signal: AbortSignal, confirmDrop?: ConfirmDrop): Promise<RunSummary> {
   let state = await readRunState(target.path);
   if (state.dcp.status === "running") {
     // A fresh teardown: one last reading, so the summary knows what was done and what was dropped.
     const reading = await new RunReader(clients, state).read();
     const observations = observe(observationsOf(state), reading);
     const dropped = reading.visible + reading.inFlight;
-    if (dropped > 0) output.warn(`${dropped} group(s) not done (${reading.visible} waiting, ${reading.inFlight} in flight) go with the queue`);
+    const what = `${dropped} group(s) not done (${reading.visible} waiting, ${reading.inFlight} in flight)`;
+    if (dropped > 0 && confirmDrop && !(await confirmDrop(`${what} will be deleted with the queue. Tear ${state.MONITOR_APP_NAME} down now?`))) {
+      throw new Declined();
+    }
+    if (dropped > 0) output.warn(`${what} go with the queue`);
     state = await updateRunState(target.path, (s) => withObservations({ ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: s.dcp.teardown ?? { completed: [] } } }, observations));
   } else if (state.dcp.status === "tearing-down") {
     output.line(`resuming the teardown of ${state.MONITOR_APP_NAME} (done before: ${(state.dcp.teardown?.completed ?? []).join(", ") || "nothing"})`);
@@ -308,6 +312,23 @@ export async function tearDown(target: RunTarget, clients: RunClients, output: O
 
 export interface TeardownOptions extends RunLocation {
   dryRun: boolean;
+  /** Skip the question asked on a terminal when unfinished groups would be deleted. */
+  yes?: boolean;
+}
+
+/** Asks the person at the terminal; true means go ahead. */
+type ConfirmDrop = (question: string) => Promise<boolean>;
+
+class Declined extends Error {}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 /** `dcp teardown`: abort a run now (or finish a half-done teardown); --dry-run prints the plan. */
@@ -326,10 +347,16 @@ export async function runTeardown(options: TeardownOptions, output: Output): Pro
   }
   const signals = interruptOnSignals();
   try {
-    const summary = await tearDown(target, runClients(target), output, signals.signal);
+    // Scripts (no terminal) and --yes go ahead; a person is asked before queued work is thrown away.
+    const confirm = options.yes || !process.stdin.isTTY ? undefined : askOnTerminal;
+    const summary = await tearDown(target, runClients(target), output, signals.signal, confirm);
     output.result(summary);
     return 0;
   } catch (err) {
+    if (err instanceof Declined) {
+      output.line("nothing was torn down. Watch the run with `dcp monitor`, or pass --yes to tear down without asking.");
+      return 1;
+    }
     if (!(err instanceof Interrupted)) throw err;
     output.line("teardown interrupted; what is done is recorded in the state file.");
     output.line(`finish it: dcp teardown ${target.path}`);

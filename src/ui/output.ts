@@ -25,7 +25,8 @@ export class Output {
   constructor(options: OutputOptions = {}) {
     this.json = options.json ?? false;
     this.stream = options.stream ?? (this.json ? process.stderr : process.stdout);
-    this.interactive = !options.plain && Boolean(this.stream.isTTY) && !process.env.CI;
+    // A terminal that reports no width (some ptys) would make spinners redraw without end.
+    this.interactive = !options.plain && Boolean(this.stream.isTTY) && (this.stream.columns ?? 0) > 0 && !process.env.CI;
   }
 
   /** A plain line: timestamped when not interactive. */

@@ -8,6 +8,8 @@ import {
   planTarget,
   recordTargetChange,
   shouldTearDown,
+  teardownHold,
+  EMPTY_START_GRACE_MS,
   type Reading,
 } from "../src/plan/monitor-decisions.js";
 import { estimateCost, formatCost, instanceHoursOf, priceFor } from "../src/plan/monitor-cost.js";
@@ -39,6 +41,24 @@ describe("monitor progress", () => {
     const o = observe(undefined, reading(0, 40, 2, 5), baseline);
     expect(o.progress).toEqual({ total: 50, done: 7, deadLettered: 1, dlqBaseline: 4 });
     expect(runBaseline({ dcp: { observations: { fleetTarget: 2 } } })).toBeUndefined();
+  });
+
+  it("holds the teardown while a fleet started on an empty queue waits for its first jobs, then lets it go", () => {
+    const from = (baseline: { queued: number; deadLetter: number } | undefined, ...rest: Reading[]) => {
+      let o = observe(undefined, reading(0, 0, 0), baseline);
+      for (const r of rest) o = observe(o, r);
+      return o;
+    };
+    const empty = from({ queued: 0, deadLetter: 0 }, reading(1, 0, 0));
+    expect(shouldTearDown(empty)).toBe(true);
+    // The baseline survives the trip through the state file.
+    const saved = parseObservations(JSON.parse(JSON.stringify(empty)))!;
+    expect(teardownHold(saved, 0, 60_000)).toBe(EMPTY_START_GRACE_MS - 60_000);
+    expect(teardownHold(saved, 0, EMPTY_START_GRACE_MS + 1)).toBe(0);
+    expect(teardownHold(from({ queued: 5, deadLetter: 0 }, reading(1, 0, 0)), 0, 60_000)).toBe(0); // there was work: drained means done
+    expect(teardownHold(from(undefined, reading(1, 0, 0)), 0, 60_000)).toBe(0); // no baseline recorded: DCP's behaviour
+    const late = from({ queued: 0, deadLetter: 0 }, reading(1, 2, 0), reading(2, 0, 0), reading(3, 0, 0));
+    expect(teardownHold(late, 0, 60_000)).toBe(0); // work arrived after the start
   });
 
   it("never lets done go down when approximate counts wobble, and grows total when more jobs arrive", () => {

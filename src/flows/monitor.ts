@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
 import { FleetOperationUnsupportedError, fleetAdapter, fleetIsLive } from "../aws/fleet.js";
-import { alarmInstanceId, observe, planAlarms, planTarget, recordTargetChange, shouldTearDown, type Reading, type TargetChange } from "../plan/monitor-decisions.js";
+import { alarmInstanceId, observe, planAlarms, planTarget, recordTargetChange, shouldTearDown, teardownHold, type Reading, type TargetChange } from "../plan/monitor-decisions.js";
 import { parseObservations, runBaseline, type Observations } from "../plan/monitor-observations.js";
 import { MAX_COLUMNS, statusBlock, statusKey, statusLine, type MonitorView } from "../plan/monitor-view.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
@@ -245,7 +245,11 @@ export class Watcher {
       if (signal.aborted) return "interrupted";
       if (!observations || this.state.dcp.status !== "running") return "finished-elsewhere";
       this.display.status(this.view(observations));
-      if (shouldTearDown(observations)) return "drained";
+      if (shouldTearDown(observations)) {
+        const hold = teardownHold(observations, Date.parse(this.state.dcp.startedAt), Date.now());
+        if (hold === 0) return "drained";
+        this.warnOnce("empty-start", `the queue was empty when the fleet started and no work has arrived: waiting up to ${Math.ceil(hold / 60_000)} min for \`dcp submit\` before tearing down`);
+      }
       if (this.options.once) return "once";
       await sleep(this.options.intervalS * 1000, signal);
       if (signal.aborted) return "interrupted";

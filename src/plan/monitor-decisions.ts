@@ -105,11 +105,26 @@ function firstObservations(reading: Reading, baseline?: RunBaseline): Observatio
     instances: {},
     downscales: [],
     cheapestApplied: false,
+    ...(baseline ? { startBaseline: baseline } : {}),
   };
 }
 
 export function shouldTearDown(observations: Observations): boolean {
   return observations.consecutiveEmpty >= EMPTY_READINGS_FOR_TEARDOWN;
+}
+
+/** How long a fleet started on an empty queue waits for `dcp submit` before an empty queue means "done". */
+export const EMPTY_START_GRACE_MS = 10 * 60_000;
+
+/**
+ * Milliseconds the teardown should still wait, or 0. When start-cluster found the queue empty and
+ * no work has appeared since, the user most likely started the fleet before submitting: tearing
+ * it down at once would throw the fleet away. Past the grace, an empty queue ends the run as usual.
+ */
+export function teardownHold(observations: Observations, startedAtMs: number, now: number): number {
+  const baseline = observations.startBaseline;
+  if (!baseline || baseline.queued > 0 || observations.progress.total > 0) return 0;
+  return Math.max(0, startedAtMs + EMPTY_START_GRACE_MS - now);
 }
 
 // ---------------------------------------------------------------------------------------------

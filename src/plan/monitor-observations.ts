@@ -55,6 +55,8 @@ export const observationsSchema = z.object({
   instances: z.record(z.string(), instanceRecordSchema),
   downscales: z.array(z.object({ at: z.number(), from: count, to: count, reason: z.string() })),
   cheapestApplied: z.boolean().default(false),
+  /** The queue as start-cluster found it (see runBaseline), kept for decisions after the first reading. */
+  startBaseline: z.object({ queued: count, deadLetter: count }).optional(),
   summary: z.record(z.string(), z.unknown()).optional(),
 });
 export type Observations = z.infer<typeof observationsSchema>;

@@ -1,6 +1,8 @@
 # dcp: the two commands a newcomer needs are `make test` and `make demo`.
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
+# dcp pins SDK versions that support Node 20; the SDK's notice about future releases is noise here.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
 .PHONY: all install build typecheck test bench demo clean
 

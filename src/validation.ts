@@ -9,14 +9,14 @@ import { UserInputError, formatPath } from "./errors.js";
 
 export type FixHints = Record<string, string>;
 
-export async function readJsonFile(file: string, what: string): Promise<unknown> {
+export async function readJsonFile(file: string, what: string, missing: { problem: string; fix: string } = { problem: "file not found", fix: `check the path of the ${what}` }): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const problem = code === "ENOENT" ? "file not found" : `cannot be read (${code ?? String(err)})`;
-    throw new UserInputError(file, undefined, problem, `check the path of the ${what}`);
+    const problem = code === "ENOENT" ? missing.problem : `cannot be read (${code ?? String(err)})`;
+    throw new UserInputError(file, undefined, problem, code === "ENOENT" ? missing.fix : `check the path of the ${what}`);
   }
   return parseJsonText(text, file, what);
 }

@@ -6,11 +6,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { UserInputError } from "../errors.js";
-import { parseJsonText, parseWithSchema } from "../validation.js";
+import { parseWithSchema, readJsonFile } from "../validation.js";
 import { FLEET_APIS } from "../config/schema.js";
 
 export const RUN_STATUSES = ["running", "tearing-down", "finished"] as const;
@@ -55,15 +54,11 @@ const STATE_HINTS = {
 };
 
 export async function readRunState(path: string): Promise<RunState> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const problem = code === "ENOENT" ? "state file not found" : `cannot be read (${code ?? String(err)})`;
-    throw new UserInputError(path, undefined, problem, "start a run with `dcp start-cluster fleet.json`, or pass the state file it wrote (files/<APP_NAME>SpotFleetRequestId.json)");
-  }
-  return parseWithSchema(runStateSchema, parseJsonText(text, path, "state file"), path, STATE_HINTS);
+  const value = await readJsonFile(path, "state file", {
+    problem: "state file not found",
+    fix: "start a run with `dcp start-cluster fleet.json`, or pass the state file it wrote (files/<APP_NAME>SpotFleetRequestId.json)",
+  });
+  return parseWithSchema(runStateSchema, value, path, STATE_HINTS);
 }
 
 /** Writes the whole state to a temp file next to `path`, then renames it over `path`. */

@@ -13,15 +13,18 @@ export function buildProgram(): Command {
     .option("--region <region>", "AWS region (overrides AWS_REGION in the config)")
     .option("--profile <name>", "AWS profile (overrides AWS_PROFILE in the config)")
     .showHelpAfterError("(run with --help for usage)")
+    // Command names only in the lists: full usages would push the summaries off an 80-column screen.
+    .configureHelp({ subcommandTerm: (cmd) => cmd.name() })
     .exitOverride();
   program.addHelpText(
     "after",
     `
 The usual run:
-  $ dcp setup                      create the queue, cluster, task definition and log groups
-  $ dcp submit files/job.json      one queue message per CellProfiler group
+  $ dcp config import config.py       convert your DCP config (or write JSON)
+  $ dcp setup                         queues, cluster, task definition, logs
+  $ dcp submit files/job.json         one message per CellProfiler group
   $ dcp start-cluster files/fleet.json
-  $ dcp monitor                    shrink the fleet as the queue drains, tear down at the end
+  $ dcp monitor                       shrink the fleet, tear down at the end
 `,
   );
   registerCommands(program);

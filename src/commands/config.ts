@@ -5,6 +5,7 @@ import { globalOptions, withExamples } from "./shared.js";
 export function registerConfig(program: Command): void {
   const config = program
     .command("config")
+    .summary("import a DCP config.py; show or validate the config")
     .description("Import a Distributed-CellProfiler config.py, show or validate the config file, print its JSON Schema.");
   withExamples(config, [
     "dcp config import ~/Distributed-CellProfiler/config.py",

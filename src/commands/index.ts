@@ -12,10 +12,10 @@ import { registerMakeJobs } from "./make-jobs.js";
 export function registerCommands(program: Command): void {
   registerConfig(program);
   registerSetup(program);
+  registerMakeJobs(program);
   registerSubmit(program);
   registerStartCluster(program);
   registerMonitor(program);
   registerTeardown(program);
   registerWorker(program);
-  registerMakeJobs(program);
 }

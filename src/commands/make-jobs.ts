@@ -47,6 +47,7 @@ function context(command: Command) {
 export function registerMakeJobs(program: Command): void {
   const makeJobs = program
     .command("make-jobs")
+    .summary("write a job file for a Cell Painting step or a LoadData CSV")
     .description(`Write a DCP job file for one step of a Cell Painting batch (${STEPS_HELP}), like run_batch_general.py, or from a LoadData CSV`)
     .argument("<step>", STEPS_HELP)
     .argument("<identifier>", "project identifier, e.g. cpg0000-jump-pilot")

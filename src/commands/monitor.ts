@@ -4,6 +4,7 @@ import { commandOutput, globalOptions, withExamples } from "./shared.js";
 export function registerMonitor(program: Command): void {
   const command = program
     .command("monitor")
+    .summary("watch a run, shrink the fleet, tear down when done")
     .description(
       "Watch a run until its queue drains, then tear it down. Every interval: queue waiting / in flight, " +
         "dead-lettered, fleet target / fulfilled and running instances; idle alarms for new instances, alarms of " +

@@ -4,6 +4,7 @@ import { commandConfig, commandOutput, globalOptions, withExamples } from "./sha
 export function registerSetup(program: Command): void {
   const command = program
     .command("setup")
+    .summary("create or update queues, cluster, task definition, logs")
     .description(
       "Create or update what a run needs: the dead-letter and job queues, the ECS cluster, the task definition, " +
         "the ECS service (0 workers) and the log groups. Safe to re-run: unchanged resources are left alone, " +

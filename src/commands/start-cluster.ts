@@ -19,6 +19,7 @@ function seconds(value: string, flag: string, min: number): number {
 export function registerStartCluster(program: Command): void {
   const command = program
     .command("start-cluster")
+    .summary("start the spot fleet and workers; write the state file")
     .argument("<fleet-file>", "a DCP fleet file (Spot Fleet request configuration JSON), e.g. files/exampleFleet_us-east-1.json")
     .description(
       "Request the spot fleet of a run (CLUSTER_MACHINES machines of the MACHINE_TYPE types, through FLEET_API " +

@@ -17,6 +17,7 @@ async function parseConcurrency(value: string): Promise<number> {
 export function registerSubmit(program: Command): void {
   const command = program
     .command("submit")
+    .summary("send one queue message per group of a job file")
     .description(
       "Send one message per group of a DCP job file to the job queue (SQS_QUEUE_NAME). The whole file is checked " +
         "first (nothing is sent if any group is wrong); then messages go 10 per SendMessageBatch call, several calls " +

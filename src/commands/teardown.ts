@@ -4,6 +4,7 @@ import { commandOutput, globalOptions, withExamples } from "./shared.js";
 export function registerTeardown(program: Command): void {
   const command = program
     .command("teardown")
+    .summary("tear a run down now, or finish a half-done teardown")
     .description(
       "Tear a run down now (abort), or finish a teardown a killed monitor left half done. In order: ECS service " +
         "to 0; idle alarms deleted; fleet cancelled, terminating its instances (and the EC2 Fleet's launch " +

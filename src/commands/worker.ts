@@ -4,6 +4,7 @@ import { globalOptions, withExamples } from "./shared.js";
 export function registerWorker(program: Command): void {
   const command = program
     .command("worker")
+    .summary("run CellProfiler tasks from the queue (in each container)")
     .description(
       "Take CellProfiler tasks from the queue and run them: what each container of the fleet runs, and what you can run " +
         "on a workstation. Settings come from the config file when it exists, otherwise from the environment variables " +

@@ -43,7 +43,9 @@ try {
   });
   banner(`Results in s3://${result.bucket}/${result.resultsPrefix}`);
   for (const [group, files] of resultsByGroup(result)) say(`  ${group}/  ${files.join("  ")}`);
-  say(`${resultsByGroup(result).size} result folders for ${result.groups.length} groups; CellProfiler ran ${result.cellprofilerRuns.length} times.`);
+  const folders = resultsByGroup(result).size;
+  const skipped = result.doneGroup ? 1 : 0;
+  say(`${result.groups.length} groups: ${folders - skipped} analysed in this run, ${skipped} already done, ${result.deadLetters.length} dead-lettered; CellProfiler ran ${result.cellprofilerRuns.length} times (failed groups are retried up to JOB_RETRIES times).`);
   if (result.doneGroup) say(`already done before the run, skipped by CHECK_IF_DONE: ${result.doneGroup}`);
   if (result.poisonGroup) say(`poison group (the test double always fails it): ${result.poisonGroup}`);
   say(`dead-letter queue: ${result.deadLetters.length} message(s)${result.deadLetters.length ? `: ${result.deadLetters.map((b) => JSON.parse(b).Metadata).join("; ")}` : ""}`);

@@ -105,13 +105,13 @@ describe("worker environment", () => {
 
   it("never carries a credential, even when the caller's environment holds access keys", () => {
     const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: "AKIAEXAMPLEKEY123456", AWS_SECRET_ACCESS_KEY: "s3cr3t/value", AWS_SESSION_TOKEN: "tok3n-value" });
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: "TESTKEYEXAMPLE123456", AWS_SECRET_ACCESS_KEY: "s3cr3t/value", AWS_SESSION_TOKEN: "tok3n-value" });
     try {
       const env = workerEnvironment(config({ TASK_ROLE_ARN: "arn:aws:iam::123456789012:role/dcpWorker" }), QUEUE_URL);
       // No DCP or dcp variable is named like a credential, so the rule needs no exceptions.
       expect(env.filter((e) => CREDENTIAL_NAME.test(e.name))).toEqual([]);
       const text = JSON.stringify(env);
-      for (const secret of ["AKIAEXAMPLEKEY123456", "s3cr3t/value", "tok3n-value", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]) {
+      for (const secret of ["TESTKEYEXAMPLE123456", "s3cr3t/value", "tok3n-value", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]) {
         expect(text).not.toContain(secret);
       }
       expect(WORKER_ENV_KEYS.filter((k) => CREDENTIAL_NAME.test(k))).toEqual([]);

@@ -14,7 +14,7 @@ const sqs = sqsClient(ctx);
 const ecs = ecsClient(ctx);
 
 /** Credentials in the caller's environment that must never reach the task definition. */
-const CALLER_SECRETS = { AWS_ACCESS_KEY_ID: "AKIADCPSETUPTEST0001", AWS_SECRET_ACCESS_KEY: "dcp-setup-test-secret-value", AWS_SESSION_TOKEN: "dcp-setup-test-session-token" };
+const CALLER_SECRETS = { AWS_ACCESS_KEY_ID: "TESTDCPSETUPKEY00001", AWS_SECRET_ACCESS_KEY: "dcp-setup-test-secret-value", AWS_SESSION_TOKEN: "dcp-setup-test-session-token" };
 
 function writeConfig(dir: string, settings: Record<string, unknown>): string {
   mkdirSync(join(dir, "config"), { recursive: true });

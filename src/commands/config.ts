@@ -47,7 +47,7 @@ export function registerConfig(program: Command): void {
       const { config: path, region, profile } = globalOptions(cmd);
       await runConfigShow(path, { region, profile }, Boolean(options.json));
     });
-  withExamples(show, ["dcp config show", "dcp --config config/plate1.json --region eu-west-1 config show", "dcp config show --json | jq .names.queue"]);
+  withExamples(show, ["dcp config show", "dcp --config config/plate1.json --region eu-west-1 config show", "dcp config show --json | jq .names.queueName"]);
 
   const validate = config
     .command("validate")

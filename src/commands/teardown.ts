@@ -9,9 +9,9 @@ export function registerTeardown(program: Command): void {
       "Tear a run down now (abort), or finish a teardown a killed monitor left half done. In order: ECS service " +
         "to 0; idle alarms deleted; fleet cancelled, terminating its instances (and the EC2 Fleet's launch " +
         "template deleted); job queue deleted (the dead-letter queue is kept); service deleted; task definitions " +
-        "deregistered; the fleet's container instances deregistered and the cluster deleted unless it is `default` " +
-        "or used by something else; the dashboard deleted; both log groups exported to " +
-        "s3://<AWS_BUCKET>/exportedlogs/<group>/. Each step is recorded in the state file; already-gone counts as done.",
+        "deregistered; the dashboard deleted; both log groups exported to s3://<AWS_BUCKET>/exportedlogs/<group>/; " +
+        "last, the fleet's container instances deregistered and the cluster deleted unless it is `default` or used " +
+        "by something else. Each step is recorded in the state file; already-gone counts as done.",
     )
     .argument("[state-file]", "the run's state file (default: files/<APP_NAME>SpotFleetRequestId.json from the config)")
     .option("--dry-run", "print the plan and change nothing")

@@ -111,7 +111,7 @@ export const configShape = {
     .describe("Bucket for logs exported at the end of a run and the monitor's files; the workers' default for SOURCE_BUCKET and DESTINATION_BUCKET."),
   SOURCE_BUCKET: optionalBucket
     .default(null)
-    .describe("Bucket the images are read from (S3FS mount or download). null / 'False': AWS_BUCKET (DCP's fallback)."),
+    .describe("Bucket the images are read from (mounted read-only with Mountpoint for Amazon S3, or downloaded). null / 'False': AWS_BUCKET (DCP's fallback)."),
   WORKSPACE_BUCKET: optionalBucket
     .default(null)
     .describe("Bucket the pipeline and data_file are read from. null / 'False': SOURCE_BUCKET (DCP's fallback)."),
@@ -139,9 +139,9 @@ export const configShape = {
     .int(wholeNumber)
     .min(22, { error: "must be at least 22 (GB)" })
     .default(30)
-    .describe("Size in GB of each machine's Docker volume (the second EBS volume); at least 22."),
-  DOWNLOAD_FILES: dcpBoolean.default(false).describe("Download the images to the machine's disk instead of reading them through an S3FS mount."),
-  ASSIGN_IP: dcpBoolean.default(true).describe("false forces AssociatePublicIpAddress=false on the first launch specification (private subnets with a NAT or VPC endpoints)."),
+    .describe("Size in GB of each machine's Docker volume: /dev/xvdcz when the fleet file maps it (DCP's layout), otherwise the root volume; at least 22."),
+  DOWNLOAD_FILES: dcpBoolean.default(false).describe("Download each group's images to the machine's disk instead of reading them through the read-only bucket mount (Mountpoint for Amazon S3)."),
+  ASSIGN_IP: dcpBoolean.default(true).describe("Sets AssociatePublicIpAddress on every network interface of every launch specification; false for private subnets with a NAT or VPC endpoints."),
 
   DOCKER_CORES: positiveInt.default(4).describe("CellProfiler processes per container."),
   CPU_SHARES: positiveInt.optional().describe("CPU units of each container (1024 = one core). Default: DOCKER_CORES*1024."),
@@ -208,7 +208,7 @@ export const configShape = {
   WORK_DIR: z.string().min(1).default("/tmp/dcp-worker").describe("dcp worker: local folder for each task's inputs, outputs and temp files (removed after every task)."),
   PLUGINS_DIR: z.string().min(1).default("/home/ubuntu/CellProfiler-plugins").describe("dcp worker: the CellProfiler-plugins checkout (with USE_PLUGINS; its active_plugins/ folder is used when present)."),
   WORKER_POLL_SECONDS: z.number().int().min(1).max(20, { error: "SQS long polls last at most 20 seconds" }).default(20).describe("dcp worker: length of one SQS long poll in seconds."),
-  WORKER_IDLE_POLLS: positiveInt.default(3).describe("dcp worker: a job loop stops after this many empty polls in a row during which the queue had nothing visible or in flight."),
+  WORKER_IDLE_POLLS: positiveInt.default(3).describe("dcp worker: a job loop stops after this many empty polls in a row during which the queue had nothing visible, in flight or delayed."),
   SPOT_NOTICE_URL: optionalName.default("http://169.254.169.254").describe("dcp worker: instance metadata (IMDSv2) base URL polled for spot interruption notices; null / 'False': do not poll."),
   SPOT_POLL_SECONDS: z.number().positive().default(5).describe("dcp worker: seconds between spot interruption checks (AWS recommends 5)."),
   UPLOAD_CONCURRENCY: positiveInt.default(16).describe("dcp worker: output files uploaded at the same time by one task."),

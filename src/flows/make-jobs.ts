@@ -209,8 +209,8 @@ export async function writeJobFile(file: string, head: JobFileHead, groups: Iter
  */
 async function submitFile(file: string, config: Config, ctx: MakeJobsContext): Promise<number> {
   const { checkJobFile, jobFileMessages } = await import("../plan/job-reader.js");
-  const { submitMessages } = await import("./submit.js");
+  const { submitMessages, unsentFileFor } = await import("./submit.js");
   const job = await ctx.output.step(`Checking ${file}`, () => checkJobFile(file), (j) => `${j.groups} groups, all valid`);
-  const report = await submitMessages(config, jobFileMessages(job), { output: ctx.output, total: job.groups });
+  const report = await submitMessages(config, jobFileMessages(job), { output: ctx.output, total: job.groups, unsentFile: unsentFileFor(file), shared: job.shared });
   return report.sent;
 }

@@ -425,7 +425,7 @@ async function firstMessages(job: CheckedJobFile, count: number): Promise<string
   return bodies;
 }
 
-function unsentFileFor(file: string): string {
+export function unsentFileFor(file: string): string {
   const stem = file.replace(/\.json$/i, "");
   return `${stem}.unsent-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
 }

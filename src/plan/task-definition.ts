@@ -19,7 +19,7 @@ export interface ContainerSpec {
   cpu: number;
   memory: number;
   essential: boolean;
-  /** The worker mounts the source bucket with FUSE (s3fs), which needs a privileged container. */
+  /** The worker mounts the source bucket with FUSE (Mountpoint for Amazon S3), which needs a privileged container. */
   privileged: boolean;
   stopTimeout: number;
   environment: EnvVar[];

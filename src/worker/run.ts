@@ -202,7 +202,7 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
             }
             idlePolls += 1;
             if (idlePolls >= config.WORKER_IDLE_POLLS && consumer.status.isRunning) {
-              log.line(`queue empty (nothing visible or in flight) for ${idlePolls} polls: loop done`);
+              log.line(`queue empty (nothing visible, in flight or delayed) for ${idlePolls} polls: loop done`);
               // No abort: a message arriving during the last poll is still received and run.
               consumer.stop();
             }

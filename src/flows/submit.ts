@@ -373,7 +373,7 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
       const throttle = progressThrottle(output.interactive ? 100 : PLAIN_PROGRESS_MS);
       return checkJobFile(file, (groups) => throttle() && handle.update(`${groups} groups read`));
     },
-    (j) => `${j.groups} groups, valid (${describeGroups(j)})`,
+    (j) => `${j.groups} groups valid (${describeGroups(j)})`,
   );
   const base = { file, queue: config.SQS_QUEUE_NAME, region: config.AWS_REGION, groups: job.groups, stringGroups: job.stringGroups, dictGroups: job.dictGroups, groupsWithOverrides: job.groupsWithOverrides };
   if (flags.dryRun) {
@@ -410,9 +410,12 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
   if (report.unsentFile) throw unsentError(report);
 }
 
+/** Only the kinds present, so the line fits an 80-column terminal: "812 Metadata strings, 200 dicts". */
 function describeGroups(job: CheckedJobFile): string {
-  const parts = [`${job.stringGroups} strings`, `${job.dictGroups} dicts`];
-  if (job.groupsWithOverrides) parts.push(`${job.groupsWithOverrides} with their own shared values`);
+  const parts: string[] = [];
+  if (job.stringGroups) parts.push(`${job.stringGroups} Metadata strings`);
+  if (job.dictGroups) parts.push(`${job.dictGroups} dicts`);
+  if (job.groupsWithOverrides) parts.push(`${job.groupsWithOverrides} with own values`);
   return parts.join(", ");
 }
 

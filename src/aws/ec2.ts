@@ -1,15 +1,13 @@
-import { EC2Client } from "@aws-sdk/client-ec2";
+import { EC2Client, DeleteLaunchTemplateCommand, DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, CreateLaunchTemplateCommand, CreateTagsCommand, DescribeLaunchTemplatesCommand, type CreateLaunchTemplateRequest, type Tag as Ec2Tag } from "@aws-sdk/client-ec2";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import type { LiveInstance } from "../plan/monitor-decisions.js";
+import type { PricePoint } from "../plan/monitor-cost.js";
 
 export function ec2Client(ctx: AwsContext): EC2Client {
   return instrument(new EC2Client(clientOptions(ctx)), "ec2");
 }
 
 // --- monitor/teardown: running instances, spot prices, launch template clean-up -------------
-
-import { DeleteLaunchTemplateCommand, DescribeInstancesCommand, DescribeSpotPriceHistoryCommand } from "@aws-sdk/client-ec2";
-import type { LiveInstance } from "../plan/monitor-decisions.js";
-import type { PricePoint } from "../plan/monitor-cost.js";
 
 /** DescribeInstances accepts at most 200 values per filter. */
 const INSTANCE_FILTER_CHUNK = 200;
@@ -83,8 +81,6 @@ export async function deleteLaunchTemplateIfExists(client: EC2Client, launchTemp
 }
 
 // --- start-cluster: the EC2 Fleet launch template and volume tags ----------------------------
-
-import { CreateLaunchTemplateCommand, CreateTagsCommand, DescribeLaunchTemplatesCommand, type CreateLaunchTemplateRequest, type Tag as Ec2Tag } from "@aws-sdk/client-ec2";
 
 /**
  * Creates the launch template `request` names, first deleting a template of that name left by an

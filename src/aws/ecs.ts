@@ -1,9 +1,9 @@
-import { ECSClient } from "@aws-sdk/client-ecs";
+import { ECSClient, CreateClusterCommand, CreateServiceCommand, DescribeClustersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, TagResourceCommand, UpdateServiceCommand, type Tag, type TaskDefinition, DeleteClusterCommand, DeleteServiceCommand, DeregisterContainerInstanceCommand, DeregisterTaskDefinitionCommand, DescribeContainerInstancesCommand, ListContainerInstancesCommand, ListServicesCommand, ListTaskDefinitionsCommand, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { CreateClusterCommand, CreateServiceCommand, DescribeClustersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, TagResourceCommand, UpdateServiceCommand, type Tag, type TaskDefinition } from "@aws-sdk/client-ecs";
 import { diffTaskDefinition, type TaskDefinitionSpec } from "../plan/task-definition.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
+import type { ClusterUse } from "../plan/teardown-plan.js";
 
 export function ecsClient(ctx: AwsContext): ECSClient {
   return instrument(new ECSClient(clientOptions(ctx)), "ecs");
@@ -97,19 +97,6 @@ export async function ensureService(client: ECSClient, cluster: string, name: st
 }
 
 // --- monitor/teardown ---------------------------------------------------------------------------
-
-import {
-  DeleteClusterCommand,
-  DeleteServiceCommand,
-  DeregisterContainerInstanceCommand,
-  DeregisterTaskDefinitionCommand,
-  DescribeContainerInstancesCommand,
-  ListContainerInstancesCommand,
-  ListServicesCommand,
-  ListTaskDefinitionsCommand,
-  ListTasksCommand,
-} from "@aws-sdk/client-ecs";
-import type { ClusterUse } from "../plan/teardown-plan.js";
 
 /** The service or its cluster does not exist (any more): for teardown, "already gone". */
 function isGoneEcs(err: unknown): boolean {

@@ -1,9 +1,8 @@
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { CreateLogStreamCommand, PutLogEventsCommand, type InputLogEvent } from "@aws-sdk/client-cloudwatch-logs";
+import { CloudWatchLogsClient, CreateLogStreamCommand, PutLogEventsCommand, type InputLogEvent, CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, TagResourceCommand, type LogGroup, CreateExportTaskCommand, DescribeExportTasksCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, TagResourceCommand, type LogGroup } from "@aws-sdk/client-cloudwatch-logs";
 import type { Config } from "../config/schema.js";
 import { appTags, existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
+import { sleep } from "../sleep.js";
 
 export function logsClient(ctx: AwsContext): CloudWatchLogsClient {
   return instrument(new CloudWatchLogsClient(clientOptions(ctx)), "logs");
@@ -99,8 +98,6 @@ export async function putLogEvents(client: CloudWatchLogsClient, group: string, 
 
 // --- monitor/teardown: export a log group to S3 -------------------------------------------------
 
-import { CreateExportTaskCommand, DescribeExportTasksCommand } from "@aws-sdk/client-cloudwatch-logs";
-
 export interface LogExport {
   logGroup: string;
   bucket: string;
@@ -122,8 +119,6 @@ export interface ExportTiming {
 
 /** COMPLETED (or another final export status), or why nothing was exported. */
 export type LogExportOutcome = { exported: true; status: string; taskId: string } | { exported: false; reason: string };
-
-const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Exports a log group to s3://bucket/prefix/ and waits for the export to finish. Retries while
@@ -153,7 +148,7 @@ export async function exportLogGroup(client: CloudWatchLogsClient, job: LogExpor
       if (name !== "LimitExceededException") throw err;
       if (Date.now() + timing.retryMs > deadline) return { exported: false, reason: "another log export kept running; export it later from the CloudWatch console" };
       timing.onWait?.("another log export is running in this account; retrying");
-      await sleepMs(timing.retryMs);
+      await sleep(timing.retryMs);
     }
   }
   for (;;) {
@@ -162,6 +157,6 @@ export async function exportLogGroup(client: CloudWatchLogsClient, job: LogExpor
     if (status !== "PENDING" && status !== "RUNNING" && status !== "PENDING_CANCEL") return { exported: true, status, taskId };
     if (Date.now() + timing.pollMs > deadline) return { exported: true, status: `${status} (stopped waiting; task ${taskId} continues)`, taskId };
     timing.onWait?.(`export ${status.toLowerCase()}`);
-    await sleepMs(timing.pollMs);
+    await sleep(timing.pollMs);
   }
 }

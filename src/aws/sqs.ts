@@ -1,7 +1,5 @@
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type MessageAttributeValue } from "@aws-sdk/client-sqs";
+import { SQSClient, ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type MessageAttributeValue, CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SetQueueAttributesCommand, TagQueueCommand, DeleteQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
-import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SetQueueAttributesCommand, TagQueueCommand } from "@aws-sdk/client-sqs";
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
@@ -124,8 +122,6 @@ export async function queueUrlOfArn(client: SQSClient, arn: string): Promise<str
 
 // --- monitor/teardown ---------------------------------------------------------------------------
 
-import { DeleteQueueCommand } from "@aws-sdk/client-sqs";
-
 /** Deletes the queue named exactly `name`; false when it was already gone. */
 export async function deleteQueueIfExists(client: SQSClient, name: string): Promise<boolean> {
   const url = await findQueueUrl(client, name);
@@ -153,8 +149,6 @@ export async function queueDepth(client: SQSClient, name: string): Promise<numbe
 }
 
 // --- submit -------------------------------------------------------------------------------------
-
-import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 
 export interface BatchEntry {
   Id: string;

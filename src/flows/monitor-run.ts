@@ -155,19 +155,7 @@ export function interruptOnSignals(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
-/** Sleeps `ms`, waking early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
+export { sleep } from "../sleep.js";
 
 /** True (after saying so) when the run is already torn down: nothing left to watch or tear down. */
 export function reportIfFinished(state: RunState, output: Output): boolean {

@@ -34,6 +34,7 @@ import {
 import { userDataScript } from "../plan/user-data.js";
 import { readRunState, runStateExists, updateRunState, writeRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
+import { sleep } from "../sleep.js";
 
 export interface StartClusterOptions {
   fleetFile: string;
@@ -330,7 +331,7 @@ export interface WaitOutcome {
   partial: boolean;
 }
 
-const realClock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+const realClock = { now: () => Date.now(), sleep: (ms: number) => sleep(ms) };
 
 /**
  * Polls the fleet until its capacity is fulfilled, it fails (OperationalError with AWS's reasons), or

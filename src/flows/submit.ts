@@ -29,6 +29,7 @@ import { checkJobFile, jobFileMessages, type CheckedJobFile } from "../plan/job-
 import type { SharedValues } from "../plan/job-file.js";
 import { SHARED_KEYS, messageBody, type DcpMessage } from "../plan/message.js";
 import { progressBar, type Output } from "../ui/output.js";
+import { sleep } from "../sleep.js";
 
 export const DEFAULT_CONCURRENCY = 16;
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -80,7 +81,6 @@ interface Item {
   bytes: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Sends every message exactly once: batches of up to 10 (and 256 KiB), `concurrency` calls in

@@ -24,6 +24,7 @@ import { runContainerSetup } from "./container.js";
 import { SpotWatcher } from "./spot.js";
 import { processMessage, type TaskOutcome, type WorkerContext } from "./task.js";
 import { parseUploadFlags } from "./upload-flags.js";
+import { sleep } from "../sleep.js";
 
 /**
  * After a stop, a running upload may finish for this long; then everything still in flight is handed
@@ -52,20 +53,6 @@ export interface WorkerOptions {
 export interface WorkerSummary {
   reason: string;
   outcomes: Record<TaskOutcome["kind"], number>;
-}
-
-/** Sleeps `ms`, or less if `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 async function buildContext(settings: WorkerSettings, log: WorkerLog): Promise<WorkerContext> {

@@ -8,15 +8,15 @@
  *
  * Every step runs the built `dcp` CLI as a child process with an argv array.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
-import { GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { ecsClient } from "../src/aws/ecs.js";
-import { s3Client } from "../src/aws/s3.js";
-import { sqsClient } from "../src/aws/sqs.js";
+import { listObjects, s3Client } from "../src/aws/s3.js";
+import { findQueueUrl, sqsClient } from "../src/aws/sqs.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "..");
 const DCP_BIN = join(REPO_ROOT, "bin/dcp");
@@ -129,20 +129,9 @@ async function runStep(args: string[], cwd: string, env: NodeJS.ProcessEnv, log:
   if (code !== 0) throw new Error(`dcp ${args[0]} exited with code ${code}:\n${said.join("\n")}`);
 }
 
-async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const object of page.Contents ?? []) keys.push(object.Key!);
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys.sort();
-}
-
 async function drainDeadLetters(awsEnv: Record<string, string>, queueName: string): Promise<string[]> {
   const sqs = sqsClient({ region: awsEnv.AWS_REGION ?? "us-east-1", profile: undefined });
-  const url = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName })).then((r) => r.QueueUrl, () => undefined);
+  const url = await findQueueUrl(sqs, queueName);
   if (!url) return [];
   const bodies: string[] = [];
   for (;;) {
@@ -253,7 +242,7 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
   const workerExitCodes = await Promise.all(workers.map((w) => w.exited));
   clearTimeout(deadline);
 
-  const resultKeys = await listAll(s3, bucket, resultsPrefix);
+  const resultKeys = (await listObjects(s3, bucket, resultsPrefix)).map((o) => o.key).sort();
   const deadLetters = await drainDeadLetters(awsEnv, config.SQS_DEAD_LETTER_QUEUE);
   const cellprofilerRuns = existsSync(argvLog)
     ? readFileSync(argvLog, "utf8")
@@ -292,4 +281,3 @@ export function isTestDouble(command: string): boolean {
   return resolve(command) === TEST_DOUBLE;
 }
 
-export { readdirSync, spawnSync };

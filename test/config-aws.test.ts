@@ -37,6 +37,16 @@ function useProfileFiles(): void {
   process.env.AWS_SHARED_CREDENTIALS_FILE = credentialsFile;
 }
 
+describe("every client dcp makes", () => {
+  it("counts its calls and has no SDK logger middleware (dcp gives the SDK no logger)", () => {
+    for (const [name, factory] of Object.entries(FACTORIES)) {
+      const names = factory({ region: "us-east-1", profile: undefined }).middlewareStack.identify().join("\n");
+      expect(names, name).toMatch(/^dcpCallObserver /m);
+      expect(names, name).not.toMatch(/logger/i);
+    }
+  });
+});
+
 describe("region and profile reach every client", () => {
   it("uses the config's AWS_REGION, over the environment's, and --region over both", async () => {
     const path = writeConfig(tempDir(), { APP_NAME: "RegionTest", AWS_REGION: "eu-west-1" });

@@ -7,7 +7,7 @@ import { UserInputError } from "../src/errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../src/plan/job-batch.js";
 import { JobFileCheck, firstDuplicate, groupIdentity, groupMessage, parseGroup, parseSharedValue, type JobGroup } from "../src/plan/job-file.js";
 import { checkJobFile, jobFileMessages, readJobFile } from "../src/plan/job-reader.js";
-import { messageBody } from "../src/plan/message.js";
+import { messageBody, type DcpMessage } from "../src/plan/message.js";
 import { tempDir } from "./harness/dcp.js";
 
 const F = "job.json";
@@ -89,6 +89,22 @@ describe("groupIdentity", () => {
     expect(groupIdentity(a)).toBe(groupIdentity({ Metadata: { B: "2", A: "1" }, overrides: {} }));
     expect(groupIdentity(a)).not.toBe(groupIdentity({ Metadata: "A=1,B=3", overrides: {} }));
     expect(groupIdentity(a)).not.toBe(groupIdentity({ Metadata: "A=1,B=2", overrides: { data_file: "x.csv" } }));
+  });
+});
+
+describe("messageBody", () => {
+  it("is JSON.stringify of DCP's key order, whichever shared values came before", () => {
+    const a = { pipeline: "p.cppipe", output: "out/", input: "in/", data_file: "d.csv", output_structure: "" };
+    const b = { ...a, output: 'o "quoted" \\ ü/', output_structure: "Metadata_Plate" };
+    const stringify = (m: DcpMessage) => JSON.stringify({ Metadata: m.Metadata, pipeline: m.pipeline, output: m.output, input: m.input, data_file: m.data_file, output_structure: m.output_structure });
+    const messages: DcpMessage[] = [
+      { ...a, Metadata: "A=1" },
+      { ...a, Metadata: "A=2" },
+      { ...b, Metadata: { Metadata_Plate: "P1", Metadata_Well: "A01" } },
+      { ...a, Metadata: "A=3" },
+      { ...b, data_file: "other.csv", Metadata: "A=4" },
+    ];
+    for (const m of messages) expect(messageBody(m)).toBe(stringify(m));
   });
 });
 
@@ -189,6 +205,34 @@ describe("streaming job file reader", () => {
     expect(await read()).toMatchObject({ got: ["A=1", "A=2", "A=3"], error: expect.stringMatching(/groups\[3\] differs/) });
     writeFileSync(file, job(["A=1", "A 2", "A=3"]));
     expect(await read()).toMatchObject({ got: ["A=1"], error: expect.stringMatching(/groups\[1\] is no longer valid/) });
+  });
+
+  it("does not validate again what is byte-for-byte unchanged, and checks each group again after a change", async () => {
+    const file = join(tempDir(), "job.json");
+    // Over three 64 KiB blocks, so a change can come after blocks that are still unchanged.
+    const metadata = Array.from({ length: 6000 }, (_, i) => `Metadata_Plate=P1,Metadata_Well=W${i}`);
+    const write = (list: string[], indent = 1) => writeFileSync(file, JSON.stringify({ ...SHARED, groups: list.map((m) => ({ Metadata: m })) }, null, indent));
+    write(metadata);
+    const checked = await checkJobFile(file);
+    const read = async (job: typeof checked) => {
+      const got: string[] = [];
+      try {
+        for await (const m of jobFileMessages(job)) got.push(m.Metadata as string);
+      } catch (err) {
+        return { got, error: (err as Error).message };
+      }
+      return { got, error: undefined };
+    };
+    // Unchanged bytes: pass 2 trusts pass 1, so it never consults the groups' identity hashes.
+    const noHashes = { ...checked, hashWords: new Uint32Array(checked.hashWords.length) };
+    expect(await read(noHashes)).toEqual({ got: metadata, error: undefined });
+    // Re-indented: every block differs, so every group is checked again and found the same.
+    write(metadata, 2);
+    expect(await read(checked)).toEqual({ got: metadata, error: undefined });
+    expect((await read(noHashes)).error).toMatch(/groups\[0\] differs from the checked file/);
+    // A group far into the file changed: the groups before it are sent, then pass 2 stops there.
+    write(metadata.map((m, i) => (i === 5000 ? "Metadata_Plate=P1,Metadata_Well=X" : m)));
+    expect(await read(checked)).toEqual({ got: metadata.slice(0, 5000), error: `${file} changed while it was being submitted (groups[5000] differs from the checked file)` });
   });
 
   it("reports invalid JSON with its line and column", async () => {

@@ -7,7 +7,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { sqsClient } from "../src/aws/sqs.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProxy, type Proxy } from "../bench/latency-proxy.js";
 import { parseConfig } from "../src/config/load.js";
@@ -224,6 +225,50 @@ describe("submit retries only the failed entries", () => {
     const resubmit: string[] = [];
     for await (const m of jobFileMessages(await checkJobFile(unsentFile))) resubmit.push(messageBody(m));
     expect(resubmit).toEqual([all[3]!, ...all.slice(10)].map(messageBody));
+  });
+
+  it("reports an entry whose MD5 comes back different as not sent, without resending its batch", async () => {
+    // The proxy corrupts the MD5 SQS reports for site 5, as if the body had changed on the way.
+    const corruptingProxy = () =>
+      startProxy({
+        target: emulatorEnv().AWS_ENDPOINT_URL_SQS!,
+        intercept: ({ target, body }) => {
+          if (target !== "AmazonSQS.SendMessageBatch") return undefined;
+          const ids = new Map((JSON.parse(body.toString()) as BatchRequest).Entries.map((e) => [e.Id, site(e.MessageBody)]));
+          return {
+            response: (answer) => {
+              const parsed = JSON.parse(answer.toString()) as { Successful: Array<{ Id: string; MD5OfMessageBody: string }> };
+              for (const entry of parsed.Successful) if (ids.get(entry.Id) === 5) entry.MD5OfMessageBody = "0".repeat(32);
+              return Buffer.from(JSON.stringify(parsed));
+            },
+          };
+        },
+      });
+    const send = async (md5: "adapter" | "sdk") => {
+      const proxy = await corruptingProxy();
+      proxies.push(proxy);
+      const url = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Md5") }))).QueueUrl!;
+      const previous = process.env.AWS_ENDPOINT_URL_SQS;
+      process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
+      try {
+        const client = sqsClient({ region: "us-east-1", profile: undefined }, { md5 });
+        await client.send(new GetQueueUrlCommand({ QueueName: url.split("/").pop()! }));
+        const result = await sendMessages(client, url, messages(10, "m"), { retryBaseMs: 1, maxAttempts: 2 }).catch((err: Error) => err);
+        return { result, queued: (await receiveAll(url)).length };
+      } finally {
+        process.env.AWS_ENDPOINT_URL_SQS = previous;
+      }
+    };
+
+    // dcp submit's client: the nine good entries count as sent, site 5 as queued-but-suspect, once.
+    const checked = await send("adapter");
+    expect(checked.result).toMatchObject({ sent: 9, calls: 1, retried: 0, unsent: [{ seq: 5, code: "MD5Mismatch", senderFault: false }] });
+    expect((checked.result as { unsent: Array<{ reason: string }> }).unsent[0]!.reason).toMatch(/check the queue before sending it again/);
+    expect(checked.queued).toBe(10);
+    // The SDK's own check fails the whole call after SQS queued it, so a retry would queue every message twice.
+    const sdk = await send("sdk");
+    expect(sdk.result).toBeInstanceOf(Error);
+    expect(sdk.queued).toBe(20);
   });
 
   it("stops with an operational error when the queue does not exist", async () => {

@@ -38,6 +38,7 @@ export function endpointOverridden(service: string): boolean {
 }
 
 interface MiddlewareStackLike {
+  remove(name: string): boolean;
   add(
     middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
     options: { step: "initialize"; name: string },
@@ -49,8 +50,15 @@ export function clientOptions(ctx: AwsContext) {
   return { region: ctx.region, ...(ctx.profile ? { profile: ctx.profile } : {}), maxAttempts: 5 };
 }
 
+/**
+ * Adds the call-counting middleware, and drops the SDK's logger middleware: dcp gives the SDK no
+ * logger, yet that middleware copies every input and output through the schema's sensitive-data
+ * filter for the default no-op logger, a cost per message of a 10-entry SendMessageBatch.
+ */
 export function instrument<C extends { middlewareStack: unknown }>(client: C, service: string): C {
-  (client.middlewareStack as MiddlewareStackLike).add(
+  const stack = client.middlewareStack as MiddlewareStackLike;
+  stack.remove("loggerMiddleware");
+  stack.add(
     (next, context) => async (args) => {
       for (const observer of callObservers) observer(context.commandName ?? "unknown", service);
       return next(args);

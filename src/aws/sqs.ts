@@ -1,14 +1,24 @@
+import { createHash } from "node:crypto";
 import { SQSClient, ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type MessageAttributeValue, CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SetQueueAttributesCommand, TagQueueCommand, DeleteQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
 
-export function sqsClient(ctx: AwsContext): SQSClient {
+export interface SqsClientOptions {
+  /**
+   * "sdk" (default): the SDK checks the MD5 of every body sent and received. "adapter": the client
+   * only sends through `sendMessageBatch`, which checks each entry itself (see there); a client made
+   * so must not be used to receive messages.
+   */
+  md5?: "sdk" | "adapter";
+}
+
+export function sqsClient(ctx: AwsContext, options: SqsClientOptions = {}): SQSClient {
   // With an endpoint override (an emulator or a VPC endpoint) the queue URL's own host may not
   // resolve; send every call to the configured endpoint instead.
   const useQueueUrlAsEndpoint = !endpointOverridden("sqs");
-  return instrument(new SQSClient({ ...clientOptions(ctx), useQueueUrlAsEndpoint }), "sqs");
+  return instrument(new SQSClient({ ...clientOptions(ctx), useQueueUrlAsEndpoint, ...(options.md5 === "adapter" ? { md5: false } : {}) }), "sqs");
 }
 
 function isMissingQueue(err: unknown): boolean {
@@ -161,6 +171,8 @@ export interface BatchEntryFailure {
   message: string;
   /** true: the entry itself is wrong and resending it cannot help. */
   senderFault: boolean;
+  /** true: SQS queued the entry (so resending would duplicate it), but not as it was sent. */
+  queued?: boolean;
 }
 
 export interface BatchOutcome {
@@ -168,11 +180,30 @@ export interface BatchOutcome {
   failed: BatchEntryFailure[];
 }
 
-/** One SendMessageBatch call (at most 10 entries, 256 KiB in all): the entries SQS took and those it refused. */
+/**
+ * One SendMessageBatch call (at most 10 entries, 256 KiB in all): the entries SQS took and those it
+ * refused. Each accepted entry's MD5OfMessageBody is checked here, per entry, instead of by the
+ * SDK's middleware (which `sqsClient(ctx, { md5: "adapter" })` turns off): the SDK throws for the
+ * whole call after SQS has queued every entry, which a caller would take as a failed call and resend,
+ * duplicating the batch. Here only the entries that differ are reported, as queued.
+ */
 export async function sendMessageBatch(client: SQSClient, url: string, entries: readonly BatchEntry[]): Promise<BatchOutcome> {
   const out = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [...entries] }));
-  return {
-    successful: (out.Successful ?? []).map((s) => s.Id ?? ""),
-    failed: (out.Failed ?? []).map((f) => ({ id: f.Id ?? "", code: f.Code ?? "unknown", message: f.Message ?? "", senderFault: Boolean(f.SenderFault) })),
-  };
+  const bodies = new Map(entries.map((e) => [e.Id, e.MessageBody]));
+  const outcome: BatchOutcome = { successful: [], failed: [] };
+  for (const s of out.Successful ?? []) {
+    const id = s.Id ?? "";
+    const body = bodies.get(id);
+    if (body === undefined || s.MD5OfMessageBody === undefined || s.MD5OfMessageBody === md5Hex(body)) {
+      outcome.successful.push(id);
+    } else {
+      outcome.failed.push({ id, code: "MD5Mismatch", message: `SQS queued message ${s.MessageId ?? "?"} with a body whose MD5 differs from the one sent; it may be corrupt, so check the queue before sending it again`, senderFault: false, queued: true });
+    }
+  }
+  for (const f of out.Failed ?? []) outcome.failed.push({ id: f.Id ?? "", code: f.Code ?? "unknown", message: f.Message ?? "", senderFault: Boolean(f.SenderFault) });
+  return outcome;
+}
+
+function md5Hex(text: string): string {
+  return createHash("md5").update(text, "utf8").digest("hex");
 }

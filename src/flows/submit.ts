@@ -139,7 +139,7 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
         const item = byId.get(failure.id);
         if (!item) continue;
         byId.delete(failure.id);
-        if (failure.senderFault || attempt >= maxAttempts) giveUp(item, failure.code, failure.message || failure.code, failure.senderFault);
+        if (failure.senderFault || failure.queued || attempt >= maxAttempts) giveUp(item, failure.code, failure.message || failure.code, failure.senderFault);
         else retry.push(item);
       }
       // An entry SQS neither accepted nor refused may or may not be queued: report it, never resend it.
@@ -229,7 +229,7 @@ export interface SubmitReport {
 export async function submitMessages(config: Config, messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, options: SubmitOptions): Promise<SubmitReport> {
   const { output } = options;
   const queue = config.SQS_QUEUE_NAME;
-  const sqs = sqsClient(awsContext(config));
+  const sqs = sqsClient(awsContext(config), { md5: "adapter" });
   const queueUrl = await findQueueUrl(sqs, queue);
   if (!queueUrl) {
     throw new OperationalError(`the job queue ${queue} does not exist in ${config.AWS_REGION}. Run \`dcp setup\` first (it creates the queue and its dead-letter queue), or check SQS_QUEUE_NAME and AWS_REGION in the config`);

@@ -168,6 +168,17 @@ export function parseGroup(raw: unknown, index: number, file: string): JobGroup 
   return { Metadata: result.data, overrides: {} };
 }
 
+/**
+ * The JobGroup `parseGroup` returns for `raw`, for a value it has already accepted (so pass 2 of a
+ * file whose bytes are unchanged need not validate again): comment keys dropped, Metadata apart.
+ */
+export function acceptedJobGroup(raw: Record<string, unknown>): JobGroup {
+  const group = withoutComments(raw);
+  if (!("Metadata" in group)) return { Metadata: group as Record<string, string>, overrides: {} };
+  const { Metadata, ...overrides } = group;
+  return { Metadata: Metadata as JobGroup["Metadata"], overrides: overrides as SharedValues };
+}
+
 export function isDictMetadata(group: Pick<JobGroup, "Metadata">): group is { Metadata: Record<string, string> } {
   return typeof group.Metadata !== "string";
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import Assembler from "stream-json/assembler.js";
@@ -7,6 +8,7 @@ import { OperationalError, UserInputError } from "../errors.js";
 import type { DcpMessage } from "./message.js";
 import {
   JobFileCheck,
+  acceptedJobGroup,
   describeType,
   groupMessage,
   isCommentKey,
@@ -115,8 +117,9 @@ const NONE = Symbol.for("object-stream.none");
  * The entries of a job file, one array per block read (64 KiB): top-level keys with their values
  * and the elements of `groups`, in file order. The tokenizer is driven synchronously per block
  * (stream-json's bare `jsonParser`), which is several times faster than one await per token.
+ * `onBlock` sees each block's text before its entries are parsed.
  */
-export async function* readJobFileBlocks(file: string): AsyncGenerator<JobFileEntry[]> {
+export async function* readJobFileBlocks(file: string, onBlock?: (text: string, index: number) => void): AsyncGenerator<JobFileEntry[]> {
   const reader = new JobTokenReader(file);
   const parse = jsonParser({ streamValues: false }) as unknown as (text: string | symbol) => TokenBatch | symbol;
   const feed = (text: string | symbol) => {
@@ -124,10 +127,11 @@ export async function* readJobFileBlocks(file: string): AsyncGenerator<JobFileEn
     if (out !== NONE) reader.consume((out as TokenBatch).values);
   };
   try {
-    let first = true;
+    let block = 0;
     for await (const chunk of createReadStream(file, { encoding: "utf8", highWaterMark: 1 << 16 })) {
-      feed(first ? (chunk as string).replace(/^\uFEFF/, "") : (chunk as string));
-      first = false;
+      onBlock?.(chunk as string, block);
+      feed(block === 0 ? (chunk as string).replace(/^\uFEFF/, "") : (chunk as string));
+      block += 1;
       if (reader.entries.length) yield reader.take();
     }
     feed(NONE);
@@ -175,6 +179,12 @@ async function readError(file: string, err: Error): Promise<Error> {
 
 export interface CheckedJobFile extends JobFileSummary {
   file: string;
+  /** SHA-256 of each block pass 1 read: pass 2 skips validating what is byte-for-byte unchanged. */
+  blockDigests: string[];
+}
+
+function blockDigest(text: string): string {
+  return createHash("sha256").update(text).digest("base64");
 }
 
 /** Pass 1: validates the whole file (throws one UserInputError) and counts its groups. */
@@ -182,7 +192,8 @@ export async function checkJobFile(file: string, onProgress?: (groups: number) =
   const check = new JobFileCheck(file);
   const shared: SharedValues = {};
   let groupsKey = false;
-  for await (const block of readJobFileBlocks(file)) {
+  const blockDigests: string[] = [];
+  for await (const block of readJobFileBlocks(file, (text) => blockDigests.push(blockDigest(text)))) {
     for (const entry of block) {
       if (entry.kind === "group") {
         check.add(parseGroup(entry.value, entry.index, file), entry.index);
@@ -198,28 +209,42 @@ export async function checkJobFile(file: string, onProgress?: (groups: number) =
       }
     }
   }
-  return { file, ...check.finish(shared, groupsKey) };
+  return { file, blockDigests, ...check.finish(shared, groupsKey) };
 }
 
-/** Pass 2: one DcpMessage per group of a file `checkJobFile` accepted, in file order. */
+/**
+ * Pass 2: one DcpMessage per group of a file `checkJobFile` accepted, in file order. While every
+ * block read so far is byte-for-byte the one pass 1 checked, groups are taken as they are; after a
+ * difference, each group is validated again and must be the job pass 1 counted at its place.
+ */
 export async function* jobFileMessages(job: CheckedJobFile): AsyncGenerator<DcpMessage> {
   const changed = (detail: string) =>
     new OperationalError(`${job.file} changed while it was being submitted (${detail})`);
+  let unchanged = true;
+  // A group is yielded only once the block that completes it is read, so `unchanged` covers all its bytes.
+  const onBlock = (text: string, index: number) => {
+    unchanged &&= job.blockDigests[index] === blockDigest(text);
+  };
   let count = 0;
-  for await (const block of readJobFileBlocks(job.file)) {
+  for await (const block of readJobFileBlocks(job.file, onBlock)) {
     for (const entry of block) {
       if (entry.kind !== "group") continue;
-      let group: JobGroup;
-      try {
-        group = parseGroup(entry.value, entry.index, job.file);
-      } catch {
-        throw changed(`groups[${entry.index}] is no longer valid`);
-      }
-      // Only what pass 1 checked is sent: same group at the same place, or nothing more.
-      if (entry.index >= job.groups || !sameGroupAsChecked(group, entry.index, job.hashWords)) throw changed(`groups[${entry.index}] differs from the checked file`);
-      yield groupMessage(job.shared, group);
+      if (entry.index >= job.groups) throw changed(`groups[${entry.index}] differs from the checked file`);
+      yield groupMessage(job.shared, unchanged ? acceptedJobGroup(entry.value as Record<string, unknown>) : checkedAgain(entry.value, entry.index));
       count += 1;
     }
   }
   if (count !== job.groups) throw changed(`${job.groups} groups when checked, ${count} when sent`);
+
+  function checkedAgain(value: unknown, index: number): JobGroup {
+    let group: JobGroup;
+    try {
+      group = parseGroup(value, index, job.file);
+    } catch {
+      throw changed(`groups[${index}] is no longer valid`);
+    }
+    // Only what pass 1 checked is sent: the same group at the same place.
+    if (!sameGroupAsChecked(group, index, job.hashWords)) throw changed(`groups[${index}] differs from the checked file`);
+    return group;
+  }
 }

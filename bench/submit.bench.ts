@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { DcpMessage } from "../src/plan/message.js";
 import { startProxy } from "./latency-proxy.js";
 
@@ -49,15 +49,22 @@ function writeJobFile(dir: string): string {
 }
 
 /**
- * A client made by dcp's adapter, as `dcp submit` makes it (md5 "adapter") or with the SDK's own MD5
- * checks (the baseline), sending to `endpoint`. The SDK reads AWS_ENDPOINT_URL_SQS at a client's
- * first call, so the variable is set around that call (creating the run's queue).
+ * The clients of a run, sending to `endpoint`:
+ * - "dcp": made by dcp's adapter as `dcp submit` makes it (settings in src/aws/context.ts and sqs.ts);
+ * - "stock": the SDK's defaults, as a straight port of DCP's submitJob would make it;
+ * - "dcp-settings": dcp's adapter with the SDK's own MD5 checks, to show what the settings alone give.
+ * The adapter's clients read AWS_ENDPOINT_URL_SQS at their first call, so it is set around that call.
  */
-async function clientWithQueue(endpoint: string, md5: "sdk" | "adapter"): Promise<{ sqs: SQSClient; url: string }> {
+type ClientKind = "dcp" | "stock" | "dcp-settings";
+async function clientWithQueue(endpoint: string, kind: ClientKind): Promise<{ sqs: SQSClient; url: string }> {
+  if (kind === "stock") {
+    const sqs = new SQSClient({ region: "us-east-1", endpoint, useQueueUrlAsEndpoint: false });
+    return { sqs, url: await newQueue(sqs) };
+  }
   const saved = process.env.AWS_ENDPOINT_URL_SQS;
   process.env.AWS_ENDPOINT_URL_SQS = endpoint;
   try {
-    const sqs = sqsClient({ region: "us-east-1", profile: undefined }, { md5 });
+    const sqs = sqsClient({ region: "us-east-1", profile: undefined }, { md5: kind === "dcp" ? "adapter" : "sdk" });
     return { sqs, url: await newQueue(sqs) };
   } finally {
     if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SQS;
@@ -93,7 +100,7 @@ function cpuSince(start: NodeJS.CpuUsage): number {
 
 /** dcp: pass 1 validates the file, pass 2 streams it into batched, concurrent sends. */
 async function dcpSubmit(endpoint: string, file: string, limit = Infinity): Promise<Run> {
-  const { sqs, url } = await clientWithQueue(endpoint, "adapter");
+  const { sqs, url } = await clientWithQueue(endpoint, "dcp");
   const started = performance.now();
   const cpu = process.cpuUsage();
   const job = await checkJobFile(file);
@@ -114,8 +121,8 @@ async function dcpSubmit(endpoint: string, file: string, limit = Infinity): Prom
 }
 
 /** DCP's submitJob: json.load the whole file, then one SendMessage per group, in order. */
-async function baselineSubmit(endpoint: string, file: string, limit: number): Promise<Run> {
-  const { sqs, url } = await clientWithQueue(endpoint, "sdk");
+async function baselineSubmit(endpoint: string, file: string, limit: number, kind: ClientKind = "stock"): Promise<Run> {
+  const { sqs, url } = await clientWithQueue(endpoint, kind);
   const started = performance.now();
   const cpu = process.cpuUsage();
   const job = JSON.parse(readFileSync(file, "utf8")) as Record<string, string> & { groups: Array<Record<string, unknown>> };
@@ -140,7 +147,7 @@ async function medianRun(run: () => Promise<Run>): Promise<Run> {
 }
 
 function describe(label: string, run: Run, note = ""): void {
-  console.log(`${label.padEnd(26)} ${String(run.messages).padStart(6)} msgs in ${run.seconds.toFixed(2).padStart(7)} s = ${run.rate.toFixed(0).padStart(6)} msgs/s (${run.calls} calls${run.note ?? ""})${note}`);
+  console.log(`${label.padEnd(40)} ${String(run.messages).padStart(6)} msgs in ${run.seconds.toFixed(2).padStart(7)} s = ${run.rate.toFixed(0).padStart(6)} msgs/s (${run.calls} calls${run.note ?? ""})${note}`);
 }
 
 /**
@@ -169,13 +176,14 @@ try {
   const proxy = await startProxy({ target: sqsUrl, delayMs: LATENCY_MS });
   const file = writeJobFile(dir);
   console.log(`submit bench: ${GROUPS} groups; fauxqs on a thread of this process at ${sqsUrl}; proxy at ${proxy.url} adds ${LATENCY_MS} ms per request`);
-  console.log(`dcp: streaming check + SendMessageBatch (10/call), ${DEFAULT_CONCURRENCY} calls in flight; baseline: DCP's json.load + one SendMessage per group, sequential`);
+  console.log(`dcp: streaming check + SendMessageBatch (10/call), ${DEFAULT_CONCURRENCY} calls in flight, dcp's SQS client; baseline: DCP's json.load + one SendMessage per group, sequential, the SDK's stock client`);
 
   // Warm up both paths off the clock (JIT of dcp, the SDK and fauxqs; sockets) until each runs at its
   // steady rate: measured here, dcp's first four 20,000-group runs go 12k, 21k, 24k, 27k msgs/s and
   // then hold; the baseline settles within its first few thousand calls.
   for (let i = 0; i < 4; i++) await dcpSubmit(sqsUrl, file);
   await baselineSubmit(sqsUrl, file, 5000);
+  await baselineSubmit(sqsUrl, file, 5000, "dcp-settings");
 
   // dcp's runs last 1-4 s, so one run is at the mercy of other processes: take the median of 3.
   // The baseline runs last 10+ s each and average that noise out by themselves.
@@ -183,6 +191,9 @@ try {
   describe("direct   dcp", dcpDirect, " [median of 3]");
   const baseDirect = await baselineSubmit(sqsUrl, file, GROUPS);
   describe("direct   baseline", baseDirect);
+  // How much of the ratio is the client's settings rather than batching and concurrency.
+  const baseDirectTuned = await baselineSubmit(sqsUrl, file, GROUPS, "dcp-settings");
+  describe("direct   baseline, dcp's client settings", baseDirectTuned, ` [dcp ${(dcpDirect.rate / baseDirectTuned.rate).toFixed(1)}x this]`);
   const dcpLatency = await medianRun(() => dcpSubmit(proxy.url, file));
   describe(`${LATENCY_MS}ms-latency dcp`, dcpLatency, " [median of 3]");
   const baseLatency = await baselineSubmit(proxy.url, file, Math.min(BASELINE_LATENCY_SAMPLE, GROUPS));

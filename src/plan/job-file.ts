@@ -185,7 +185,16 @@ export function isDictMetadata(group: Pick<JobGroup, "Metadata">): group is { Me
 
 /** The message for a group: its overrides over the file's shared values (all present after `JobFileCheck.finish`). */
 export function groupMessage(shared: Required<SharedValues>, group: JobGroup): DcpMessage {
-  return { ...shared, ...group.overrides, Metadata: group.Metadata };
+  const own = group.overrides;
+  // Spelled out rather than spread: one object shape for every message, and several times faster.
+  return {
+    Metadata: group.Metadata,
+    pipeline: own.pipeline ?? shared.pipeline,
+    output: own.output ?? shared.output,
+    input: own.input ?? shared.input,
+    data_file: own.data_file ?? shared.data_file,
+    output_structure: own.output_structure ?? shared.output_structure,
+  };
 }
 
 /**

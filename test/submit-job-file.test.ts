@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UserInputError } from "../src/errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../src/plan/job-batch.js";
-import { JobFileCheck, firstDuplicate, groupIdentity, groupMessage, parseGroup, parseSharedValue, type JobGroup } from "../src/plan/job-file.js";
+import { JobFileCheck, acceptedJobGroup, firstDuplicate, groupIdentity, groupMessage, parseGroup, parseSharedValue, type JobGroup } from "../src/plan/job-file.js";
 import { checkJobFile, jobFileMessages, readJobFile } from "../src/plan/job-reader.js";
 import { messageBody, type DcpMessage } from "../src/plan/message.js";
 import { tempDir } from "./harness/dcp.js";
@@ -38,6 +38,16 @@ describe("parseGroup", () => {
     expect(parseGroup({ Metadata: "Metadata_Plate=P1,Metadata_Well=A01", _comment: "x" }, 0, F)).toEqual({ Metadata: "Metadata_Plate=P1,Metadata_Well=A01", overrides: {} });
     expect(parseGroup({ Metadata_Plate: "P1", Metadata_Well: "A01", _comment_2: 1 }, 0, F)).toEqual({ Metadata: { Metadata_Plate: "P1", Metadata_Well: "A01" }, overrides: {} });
     expect(parseGroup({ Metadata: { Metadata_Plate: "P1" } }, 0, F)).toEqual({ Metadata: { Metadata_Plate: "P1" }, overrides: {} });
+  });
+
+  it("gives for every accepted group what acceptedJobGroup (pass 2 of an unchanged file) gives", () => {
+    const accepted = [
+      { Metadata: "Metadata_Plate=P1,Metadata_Well=A01", _comment: "x" },
+      { Metadata_Plate: "P1", Metadata_Well: "A01", _comment_2: 1 },
+      { Metadata: { Metadata_Plate: "P1" }, output_structure: "Metadata_Plate" },
+      { Metadata: "Metadata_Plate=P2", data_file: "P2/load_data.csv", output: "out/P2/", _comment: "own paths" },
+    ];
+    for (const raw of accepted) expect(acceptedJobGroup(raw)).toEqual(parseGroup(raw, 0, F));
   });
 
   it("takes a Metadata group's own shared values as overrides (the dcp extension)", () => {

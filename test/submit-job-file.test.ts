@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { UserInputError } from "../src/errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../src/plan/job-batch.js";
 import { JobFileCheck, acceptedJobGroup, firstDuplicate, groupIdentity, groupMessage, parseGroup, parseSharedValue, type JobGroup } from "../src/plan/job-file.js";
-import { checkJobFile, jobFileMessages, readJobFile } from "../src/plan/job-reader.js";
+import { checkJobFile, jobFileMessages, readJobFile, type CheckedJobFile } from "../src/plan/job-reader.js";
 import { messageBody, type DcpMessage } from "../src/plan/message.js";
 import { tempDir } from "./harness/dcp.js";
 
@@ -180,6 +180,17 @@ describe("JobFileCheck", () => {
 });
 
 describe("streaming job file reader", () => {
+  /** Pass 2's Metadata strings until it ends or stops, and the message it stopped with. */
+  async function passTwo(job: CheckedJobFile): Promise<{ got: string[]; error: string | undefined }> {
+    const got: string[] = [];
+    try {
+      for await (const m of jobFileMessages(job)) got.push(m.Metadata as string);
+    } catch (err) {
+      return { got, error: (err as Error).message };
+    }
+    return { got, error: undefined };
+  }
+
   it("reads shared keys on both sides of groups, and yields DCP messages in order", async () => {
     const dir = tempDir();
     const file = join(dir, "job.json");
@@ -199,15 +210,7 @@ describe("streaming job file reader", () => {
     const job = (groups: string[]) => JSON.stringify({ ...SHARED, groups: groups.map((m) => ({ Metadata: m })) }, null, 1);
     writeFileSync(file, job(["A=1", "A=2", "A=3"]));
     const checked = await checkJobFile(file);
-    const read = async () => {
-      const got: string[] = [];
-      try {
-        for await (const m of jobFileMessages(checked)) got.push(m.Metadata as string);
-      } catch (err) {
-        return { got, error: (err as Error).message };
-      }
-      return { got, error: undefined };
-    };
+    const read = () => passTwo(checked);
     expect(await read()).toEqual({ got: ["A=1", "A=2", "A=3"], error: undefined });
     writeFileSync(file, job(["A=1", "A=9", "A=3"]));
     expect(await read()).toEqual({ got: ["A=1"], error: `${file} changed while it was being submitted (groups[1] differs from the checked file)` });
@@ -224,25 +227,16 @@ describe("streaming job file reader", () => {
     const write = (list: string[], indent = 1) => writeFileSync(file, JSON.stringify({ ...SHARED, groups: list.map((m) => ({ Metadata: m })) }, null, indent));
     write(metadata);
     const checked = await checkJobFile(file);
-    const read = async (job: typeof checked) => {
-      const got: string[] = [];
-      try {
-        for await (const m of jobFileMessages(job)) got.push(m.Metadata as string);
-      } catch (err) {
-        return { got, error: (err as Error).message };
-      }
-      return { got, error: undefined };
-    };
     // Unchanged bytes: pass 2 trusts pass 1, so it never consults the groups' identity hashes.
     const noHashes = { ...checked, hashWords: new Uint32Array(checked.hashWords.length) };
-    expect(await read(noHashes)).toEqual({ got: metadata, error: undefined });
+    expect(await passTwo(noHashes)).toEqual({ got: metadata, error: undefined });
     // Re-indented: every block differs, so every group is checked again and found the same.
     write(metadata, 2);
-    expect(await read(checked)).toEqual({ got: metadata, error: undefined });
-    expect((await read(noHashes)).error).toMatch(/groups\[0\] differs from the checked file/);
+    expect(await passTwo(checked)).toEqual({ got: metadata, error: undefined });
+    expect((await passTwo(noHashes)).error).toMatch(/groups\[0\] differs from the checked file/);
     // A group far into the file changed: the groups before it are sent, then pass 2 stops there.
     write(metadata.map((m, i) => (i === 5000 ? "Metadata_Plate=P1,Metadata_Well=X" : m)));
-    expect(await read(checked)).toEqual({ got: metadata.slice(0, 5000), error: `${file} changed while it was being submitted (groups[5000] differs from the checked file)` });
+    expect(await passTwo(checked)).toEqual({ got: metadata.slice(0, 5000), error: `${file} changed while it was being submitted (groups[5000] differs from the checked file)` });
   });
 
   it("reports invalid JSON with its line and column", async () => {

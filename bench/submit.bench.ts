@@ -23,7 +23,7 @@ const dist = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
 const { DEFAULT_CONCURRENCY, sendMessages } = (await import(dist("flows/submit.js"))) as typeof import("../src/flows/submit.js");
 const { checkJobFile, jobFileMessages } = (await import(dist("plan/job-reader.js"))) as typeof import("../src/plan/job-reader.js");
 const { messageBody } = (await import(dist("plan/message.js"))) as typeof import("../src/plan/message.js");
-const { sqsClient } = (await import(dist("aws/sqs.js"))) as typeof import("../src/aws/sqs.js");
+const { sqsSendClient } = (await import(dist("aws/sqs.js"))) as typeof import("../src/aws/sqs.js");
 
 const GROUPS = Number(process.env.SUBMIT_BENCH_GROUPS ?? 20_000);
 const BASELINE_LATENCY_SAMPLE = Number(process.env.SUBMIT_BENCH_BASELINE_SAMPLE ?? 500);
@@ -50,10 +50,10 @@ function writeJobFile(dir: string): string {
 
 /**
  * The clients of a run, sending to `endpoint`:
- * - "dcp": made by dcp's adapter as `dcp submit` makes it (settings in src/aws/context.ts and sqs.ts);
+ * - "dcp": the client `dcp submit` sends with (`sqsSendClient`: settings in src/aws/sqs.ts);
  * - "stock": the SDK's defaults, as a straight port of DCP's submitJob would make it;
- * - "dcp-settings": dcp's adapter with the SDK's own MD5 checks, to show what the settings alone give.
- * The adapter's clients read AWS_ENDPOINT_URL_SQS at their first call, so it is set around that call.
+ * - "dcp-settings": `sqsSendClient` for the baseline too, to show what batching and concurrency give alone.
+ * dcp's clients read AWS_ENDPOINT_URL_SQS at their first call, so it is set around that call.
  */
 type ClientKind = "dcp" | "stock" | "dcp-settings";
 async function clientWithQueue(endpoint: string, kind: ClientKind): Promise<{ sqs: SQSClient; url: string }> {
@@ -64,7 +64,7 @@ async function clientWithQueue(endpoint: string, kind: ClientKind): Promise<{ sq
   const saved = process.env.AWS_ENDPOINT_URL_SQS;
   process.env.AWS_ENDPOINT_URL_SQS = endpoint;
   try {
-    const sqs = sqsClient({ region: "us-east-1", profile: undefined }, { md5: kind === "dcp" ? "adapter" : "sdk" });
+    const sqs = sqsSendClient({ region: "us-east-1", profile: undefined });
     return { sqs, url: await newQueue(sqs) };
   } finally {
     if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SQS;
@@ -191,7 +191,8 @@ try {
   describe("direct   dcp", dcpDirect, " [median of 3]");
   const baseDirect = await baselineSubmit(sqsUrl, file, GROUPS);
   describe("direct   baseline", baseDirect);
-  // How much of the ratio is the client's settings rather than batching and concurrency.
+  // How much of the ratio is the client's settings rather than batching and concurrency (this
+  // baseline's client checks no MD5 at all, where dcp's path checks every entry's).
   const baseDirectTuned = await baselineSubmit(sqsUrl, file, GROUPS, "dcp-settings");
   describe("direct   baseline, dcp's client settings", baseDirectTuned, ` [dcp ${(dcpDirect.rate / baseDirectTuned.rate).toFixed(1)}x this]`);
   const dcpLatency = await medianRun(() => dcpSubmit(proxy.url, file));

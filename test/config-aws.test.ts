@@ -4,7 +4,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { ListClustersCommand } from "@aws-sdk/client-ecs";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { cloudwatchClient } from "../src/aws/cloudwatch.js";
@@ -13,7 +15,7 @@ import { ec2Client } from "../src/aws/ec2.js";
 import { ecsClient } from "../src/aws/ecs.js";
 import { logsClient } from "../src/aws/logs.js";
 import { s3Client } from "../src/aws/s3.js";
-import { sqsClient } from "../src/aws/sqs.js";
+import { sqsClient, sqsSendClient } from "../src/aws/sqs.js";
 import { ssmClient } from "../src/aws/ssm.js";
 import { loadConfig } from "../src/config/load.js";
 import { runDcp, tempDir } from "./harness/dcp.js";
@@ -39,10 +41,35 @@ function useProfileFiles(): void {
 
 describe("every client dcp makes", () => {
   it("counts its calls and has no SDK logger middleware (dcp gives the SDK no logger)", () => {
-    for (const [name, factory] of Object.entries(FACTORIES)) {
+    for (const [name, factory] of Object.entries({ ...FACTORIES, sqsSendClient })) {
       const names = factory({ region: "us-east-1", profile: undefined }).middlewareStack.identify().join("\n");
       expect(names, name).toMatch(/^dcpCallObserver /m);
       expect(names, name).not.toMatch(/logger/i);
+    }
+  });
+
+  it("sends concurrent calls of one command to their own endpoints (S3 buckets on their own hosts)", async () => {
+    // The SDK's cacheMiddleware shares one context between concurrent calls of a command, and half
+    // of these would reach the other bucket's host; only submit's sender, which talks to one queue, uses it.
+    const names = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"];
+    const saved = names.map((name) => [name, process.env[name]] as const);
+    for (const name of names) delete process.env[name];
+    try {
+      const s3 = s3Client({ region: "us-east-1", profile: undefined });
+      const misrouted: string[] = [];
+      s3.config.requestHandler = {
+        handle: async (request: { hostname: string; path: string }) => {
+          const bucket = request.path.includes("odd") ? "dcp-odd" : "dcp-even";
+          if (!request.hostname.startsWith(`${bucket}.`)) misrouted.push(`${request.path} -> ${request.hostname}`);
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+          return { response: { statusCode: 200, headers: {}, body: Readable.from([]) } };
+        },
+      } as unknown as typeof s3.config.requestHandler;
+      const puts = Array.from({ length: 40 }, (_, i) => s3.send(new PutObjectCommand({ Bucket: i % 2 ? "dcp-odd" : "dcp-even", Key: i % 2 ? `odd-${i}` : `even-${i}`, Body: "x" })));
+      await Promise.all(puts);
+      expect(misrouted).toEqual([]);
+    } finally {
+      for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
     }
   });
 });

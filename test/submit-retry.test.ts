@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { CreateQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { sqsClient } from "../src/aws/sqs.js";
+import { sqsClient, sqsSendClient } from "../src/aws/sqs.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProxy, type Proxy } from "../bench/latency-proxy.js";
 import { parseConfig } from "../src/config/load.js";
@@ -244,16 +244,17 @@ describe("submit retries only the failed entries", () => {
           };
         },
       });
-    const send = async (md5: "adapter" | "sdk") => {
+    const send = async (client: "dcp submit's" | "the SDK's") => {
       const proxy = await corruptingProxy();
       proxies.push(proxy);
       const url = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Md5") }))).QueueUrl!;
       const previous = process.env.AWS_ENDPOINT_URL_SQS;
       process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
       try {
-        const client = sqsClient({ region: "us-east-1", profile: undefined }, { md5 });
-        await client.send(new GetQueueUrlCommand({ QueueName: url.split("/").pop()! }));
-        const result = await sendMessages(client, url, messages(10, "m"), { retryBaseMs: 1, maxAttempts: 2 }).catch((err: Error) => err);
+        const ctx = { region: "us-east-1", profile: undefined };
+        const sqs = client === "dcp submit's" ? sqsSendClient(ctx) : sqsClient(ctx);
+        await sqs.send(new GetQueueUrlCommand({ QueueName: url.split("/").pop()! }));
+        const result = await sendMessages(sqs, url, messages(10, "m"), { retryBaseMs: 1, maxAttempts: 2 }).catch((err: Error) => err);
         return { result, queued: (await receiveAll(url)).length };
       } finally {
         process.env.AWS_ENDPOINT_URL_SQS = previous;
@@ -261,12 +262,12 @@ describe("submit retries only the failed entries", () => {
     };
 
     // dcp submit's client: the nine good entries count as sent, site 5 as queued-but-suspect, once.
-    const checked = await send("adapter");
+    const checked = await send("dcp submit's");
     expect(checked.result).toMatchObject({ sent: 9, calls: 1, retried: 0, unsent: [{ seq: 5, code: "MD5Mismatch", senderFault: false }] });
     expect((checked.result as { unsent: Array<{ reason: string }> }).unsent[0]!.reason).toMatch(/check the queue before sending it again/);
     expect(checked.queued).toBe(10);
     // The SDK's own check fails the whole call after SQS queued it, so a retry would queue every message twice.
-    const sdk = await send("sdk");
+    const sdk = await send("the SDK's");
     expect(sdk.result).toBeInstanceOf(Error);
     expect(sdk.queued).toBe(20);
   });

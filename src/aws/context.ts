@@ -45,12 +45,9 @@ interface MiddlewareStackLike {
   ): void;
 }
 
-/**
- * Options shared by every client. cacheMiddleware: the SDK otherwise rebuilds and sorts the whole
- * middleware stack on every call; dcp sets its middleware once, when it makes the client.
- */
+/** Options shared by every client. */
 export function clientOptions(ctx: AwsContext) {
-  return { region: ctx.region, ...(ctx.profile ? { profile: ctx.profile } : {}), maxAttempts: 5, cacheMiddleware: true };
+  return { region: ctx.region, ...(ctx.profile ? { profile: ctx.profile } : {}), maxAttempts: 5 };
 }
 
 /**

@@ -5,20 +5,29 @@ import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attribu
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
 
-export interface SqsClientOptions {
-  /**
-   * "sdk" (default): the SDK checks the MD5 of every body sent and received. "adapter": the client
-   * only sends through `sendMessageBatch`, which checks each entry itself (see there); a client made
-   * so must not be used to receive messages.
-   */
-  md5?: "sdk" | "adapter";
+export function sqsClient(ctx: AwsContext): SQSClient {
+  return makeSqsClient(ctx, {});
 }
 
-export function sqsClient(ctx: AwsContext, options: SqsClientOptions = {}): SQSClient {
+/**
+ * The client `dcp submit` sends with: only `sendMessageBatch` to one queue, plus lookups of that
+ * queue. Two settings make each batch cheaper, and are safe only for that use:
+ * - md5 false: `sendMessageBatch` checks each entry's MD5 itself (see there); such a client must
+ *   not receive messages, whose MD5 the SDK would no longer check.
+ * - cacheMiddleware: the SDK otherwise rebuilds and sorts the middleware stack on every call. A
+ *   cached stack shares one context object between concurrent calls of a command, so calls that
+ *   resolve different endpoints (S3 buckets, queues on other hosts) can go to each other's; every
+ *   call of this client goes to the same queue.
+ */
+export function sqsSendClient(ctx: AwsContext): SQSClient {
+  return makeSqsClient(ctx, { md5: false, cacheMiddleware: true });
+}
+
+function makeSqsClient(ctx: AwsContext, settings: { md5?: false; cacheMiddleware?: true }): SQSClient {
   // With an endpoint override (an emulator or a VPC endpoint) the queue URL's own host may not
   // resolve; send every call to the configured endpoint instead.
   const useQueueUrlAsEndpoint = !endpointOverridden("sqs");
-  return instrument(new SQSClient({ ...clientOptions(ctx), useQueueUrlAsEndpoint, ...(options.md5 === "adapter" ? { md5: false } : {}) }), "sqs");
+  return instrument(new SQSClient({ ...clientOptions(ctx), useQueueUrlAsEndpoint, ...settings }), "sqs");
 }
 
 function isMissingQueue(err: unknown): boolean {
@@ -183,7 +192,7 @@ export interface BatchOutcome {
 /**
  * One SendMessageBatch call (at most 10 entries, 256 KiB in all): the entries SQS took and those it
  * refused. Each accepted entry's MD5OfMessageBody is checked here, per entry, instead of by the
- * SDK's middleware (which `sqsClient(ctx, { md5: "adapter" })` turns off): the SDK throws for the
+ * SDK's middleware (which `sqsSendClient` turns off): the SDK throws for the
  * whole call after SQS has queued every entry, which a caller would take as a failed call and resend,
  * duplicating the batch. Here only the entries that differ are reported, as queued.
  */

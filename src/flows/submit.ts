@@ -21,7 +21,7 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { awsContext } from "../aws/context.js";
-import { findQueueUrl, queueActivity, sendMessageBatch, sqsClient, type BatchEntry, type BatchOutcome } from "../aws/sqs.js";
+import { findQueueUrl, queueActivity, sendMessageBatch, sqsSendClient, type BatchEntry, type BatchOutcome } from "../aws/sqs.js";
 import type { Config } from "../config/schema.js";
 import { OperationalError, UserInputError } from "../errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../plan/job-batch.js";
@@ -229,7 +229,7 @@ export interface SubmitReport {
 export async function submitMessages(config: Config, messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, options: SubmitOptions): Promise<SubmitReport> {
   const { output } = options;
   const queue = config.SQS_QUEUE_NAME;
-  const sqs = sqsClient(awsContext(config), { md5: "adapter" });
+  const sqs = sqsSendClient(awsContext(config));
   const queueUrl = await findQueueUrl(sqs, queue);
   if (!queueUrl) {
     throw new OperationalError(`the job queue ${queue} does not exist in ${config.AWS_REGION}. Run \`dcp setup\` first (it creates the queue and its dead-letter queue), or check SQS_QUEUE_NAME and AWS_REGION in the config`);

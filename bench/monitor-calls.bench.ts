@@ -8,7 +8,7 @@
  * DescribeAlarms per instance to find missing alarms, one DeleteAlarms per dead instance, as
  * DCP's killdeadAlarms deletes them), on top of the same queue and fleet readings.
  *
- * Run: make bench (or npx vite-node bench/monitor-calls.bench.ts). Last line: the ratio.
+ * Run: make bench (or npx vite-node --options.deps.external=/dist/ bench/monitor-calls.bench.ts after make build). Last line: the ratio.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ import { DeleteAlarmsCommand, DescribeAlarmsCommand, PutMetricAlarmCommand } fro
 import { ModifySpotFleetRequestCommand, RequestSpotFleetCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { CreateQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { startEmulators } from "../test/harness/emulators.js";
+import { loadDist } from "./dist.js";
 
 const INSTANCES = Number(process.env.MONITOR_BENCH_INSTANCES ?? 200);
 const CHANGED = 10;
@@ -26,15 +27,15 @@ const emulators = await startEmulators();
 Object.assign(process.env, emulators.env);
 
 // Imported after the endpoints are set: the SDK reads them when clients are created.
-const { observeAwsCalls } = await import("../src/aws/context.js");
-const { cloudwatchClient, idleAlarmName } = await import("../src/aws/cloudwatch.js");
-const { ec2Client } = await import("../src/aws/ec2.js");
-const { sqsClient, queueActivity } = await import("../src/aws/sqs.js");
-const { fleetAdapter } = await import("../src/aws/fleet.js");
-const { readRunState, writeRunState } = await import("../src/state/run-state.js");
-const { runClients } = await import("../src/flows/monitor-run.js");
-const { Watcher } = await import("../src/flows/monitor.js");
-const { Output } = await import("../src/ui/output.js");
+const { observeAwsCalls } = await loadDist<typeof import("../src/aws/context.js")>("aws/context.js");
+const { cloudwatchClient, idleAlarmName } = await loadDist<typeof import("../src/aws/cloudwatch.js")>("aws/cloudwatch.js");
+const { ec2Client } = await loadDist<typeof import("../src/aws/ec2.js")>("aws/ec2.js");
+const { sqsClient, queueActivity } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
+const { fleetAdapter } = await loadDist<typeof import("../src/aws/fleet.js")>("aws/fleet.js");
+const { readRunState, writeRunState } = await loadDist<typeof import("../src/state/run-state.js")>("state/run-state.js");
+const { runClients } = await loadDist<typeof import("../src/flows/monitor-run.js")>("flows/monitor-run.js");
+const { Watcher } = await loadDist<typeof import("../src/flows/monitor.js")>("flows/monitor.js");
+const { Output } = await loadDist<typeof import("../src/ui/output.js")>("ui/output.js");
 
 const ctx = { region: "us-east-1", profile: undefined };
 const app = `Bench${process.pid}`;

@@ -15,15 +15,13 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { DcpMessage } from "../src/plan/message.js";
+import { loadDist } from "./dist.js";
 import { startProxy } from "./latency-proxy.js";
 
-// dcp's code as users run it: the build in dist/ (`make bench` builds first), with the types of src/,
-// loaded as plain Node modules when vite-node is told to leave dist/ alone (the Makefile does).
-const dist = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
-const { DEFAULT_CONCURRENCY, sendMessages } = (await import(dist("flows/submit.js"))) as typeof import("../src/flows/submit.js");
-const { checkJobFile, jobFileMessages } = (await import(dist("plan/job-reader.js"))) as typeof import("../src/plan/job-reader.js");
-const { messageBody } = (await import(dist("plan/message.js"))) as typeof import("../src/plan/message.js");
-const { sqsSendClient } = (await import(dist("aws/sqs.js"))) as typeof import("../src/aws/sqs.js");
+const { DEFAULT_CONCURRENCY, sendMessages } = await loadDist<typeof import("../src/flows/submit.js")>("flows/submit.js");
+const { checkJobFile, jobFileMessages } = await loadDist<typeof import("../src/plan/job-reader.js")>("plan/job-reader.js");
+const { messageBody } = await loadDist<typeof import("../src/plan/message.js")>("plan/message.js");
+const { sqsSendClient } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
 
 const GROUPS = Number(process.env.SUBMIT_BENCH_GROUPS ?? 20_000);
 const BASELINE_LATENCY_SAMPLE = Number(process.env.SUBMIT_BENCH_BASELINE_SAMPLE ?? 500);

@@ -10,7 +10,7 @@
  * 30 s sleep before every upload is left out of the baseline on purpose (it would make any ratio
  * meaningless).
  *
- * Run: make bench (or npx vite-node bench/worker.bench.ts). Last line: the figures and the ratio.
+ * Run: make bench (or npx vite-node --options.deps.external=/dist/ bench/worker.bench.ts after make build). Last line: the figures and the ratio.
  */
 import { CreateLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulators } from "../test/harness/emulators.js";
+import { loadDist } from "./dist.js";
 import { startProxy } from "./latency-proxy.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -33,12 +34,12 @@ const emulators = await startEmulators();
 Object.assign(process.env, emulators.env, { FAKE_CP_OUTPUT_FILES: String(OUTPUT_FILES) });
 delete process.env.FAKE_CP_SLEEP_MS;
 // Imported after the endpoints are set: the SDK reads AWS_ENDPOINT_URL* when clients are created.
-const { logsClient } = await import("../src/aws/logs.js");
-const { s3Client } = await import("../src/aws/s3.js");
-const { sqsClient } = await import("../src/aws/sqs.js");
-const { parseConfig } = await import("../src/config/load.js");
-const { configInputFromEnv } = await import("../src/worker/settings.js");
-const { runWorker } = await import("../src/worker/run.js");
+const { logsClient } = await loadDist<typeof import("../src/aws/logs.js")>("aws/logs.js");
+const { s3Client } = await loadDist<typeof import("../src/aws/s3.js")>("aws/s3.js");
+const { sqsClient } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
+const { parseConfig } = await loadDist<typeof import("../src/config/load.js")>("config/load.js");
+const { configInputFromEnv } = await loadDist<typeof import("../src/worker/settings.js")>("worker/settings.js");
+const { runWorker } = await loadDist<typeof import("../src/worker/run.js")>("worker/run.js");
 type TaskOutcome = import("../src/worker/task.js").TaskOutcome;
 
 const ctx = { region: "us-east-1", profile: undefined };

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { DcpMessage } from "../src/plan/message.js";
+import { withEnv } from "../test/harness/env.js";
 import { loadDist } from "./dist.js";
 import { startProxy } from "./latency-proxy.js";
 
@@ -48,26 +49,21 @@ function writeJobFile(dir: string): string {
 
 /**
  * The clients of a run, sending to `endpoint`:
- * - "dcp": the client `dcp submit` sends with (`sqsSendClient`: settings in src/aws/sqs.ts);
- * - "stock": the SDK's defaults, as a straight port of DCP's submitJob would make it;
- * - "dcp-settings": `sqsSendClient` for the baseline too, to show what batching and concurrency give alone.
+ * - "dcp": the client `dcp submit` sends with (`sqsSendClient`: settings in src/aws/sqs.ts); given to
+ *   the baseline too, it shows what batching and concurrency give alone;
+ * - "stock": the SDK's defaults, as a straight port of DCP's submitJob would make it.
  * dcp's clients read AWS_ENDPOINT_URL_SQS at their first call, so it is set around that call.
  */
-type ClientKind = "dcp" | "stock" | "dcp-settings";
+type ClientKind = "dcp" | "stock";
 async function clientWithQueue(endpoint: string, kind: ClientKind): Promise<{ sqs: SQSClient; url: string }> {
   if (kind === "stock") {
     const sqs = new SQSClient({ region: "us-east-1", endpoint, useQueueUrlAsEndpoint: false });
     return { sqs, url: await newQueue(sqs) };
   }
-  const saved = process.env.AWS_ENDPOINT_URL_SQS;
-  process.env.AWS_ENDPOINT_URL_SQS = endpoint;
-  try {
+  return withEnv({ AWS_ENDPOINT_URL_SQS: endpoint }, async () => {
     const sqs = sqsSendClient({ region: "us-east-1", profile: undefined });
     return { sqs, url: await newQueue(sqs) };
-  } finally {
-    if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SQS;
-    else process.env.AWS_ENDPOINT_URL_SQS = saved;
-  }
+  });
 }
 
 let queues = 0;
@@ -181,7 +177,7 @@ try {
   // then hold; the baseline settles within its first few thousand calls.
   for (let i = 0; i < 4; i++) await dcpSubmit(sqsUrl, file);
   await baselineSubmit(sqsUrl, file, 5000);
-  await baselineSubmit(sqsUrl, file, 5000, "dcp-settings");
+  await baselineSubmit(sqsUrl, file, 5000, "dcp");
 
   // dcp's runs last 1-4 s, so one run is at the mercy of other processes: take the median of 3.
   // The baseline runs last 10+ s each and average that noise out by themselves.
@@ -191,7 +187,7 @@ try {
   describe("direct   baseline", baseDirect);
   // How much of the ratio is the client's settings rather than batching and concurrency (this
   // baseline's client checks no MD5 at all, where dcp's path checks every entry's).
-  const baseDirectTuned = await baselineSubmit(sqsUrl, file, GROUPS, "dcp-settings");
+  const baseDirectTuned = await baselineSubmit(sqsUrl, file, GROUPS, "dcp");
   describe("direct   baseline, dcp's client settings", baseDirectTuned, ` [dcp ${(dcpDirect.rate / baseDirectTuned.rate).toFixed(1)}x this]`);
   const dcpLatency = await medianRun(() => dcpSubmit(proxy.url, file));
   describe(`${LATENCY_MS}ms-latency dcp`, dcpLatency, " [median of 3]");

@@ -19,6 +19,7 @@ import { sqsClient, sqsSendClient } from "../src/aws/sqs.js";
 import { ssmClient } from "../src/aws/ssm.js";
 import { loadConfig } from "../src/config/load.js";
 import { runDcp, tempDir } from "./harness/dcp.js";
+import { withEnv } from "./harness/env.js";
 
 const FACTORIES = { sqsClient, ecsClient, ec2Client, cloudwatchClient, logsClient, s3Client, ssmClient };
 
@@ -51,10 +52,7 @@ describe("every client dcp makes", () => {
   it("sends concurrent calls of one command to their own endpoints (S3 buckets on their own hosts)", async () => {
     // The SDK's cacheMiddleware shares one context between concurrent calls of a command, and half
     // of these would reach the other bucket's host; only submit's sender, which talks to one queue, uses it.
-    const names = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"];
-    const saved = names.map((name) => [name, process.env[name]] as const);
-    for (const name of names) delete process.env[name];
-    try {
+    await withEnv({ AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_S3: undefined }, async () => {
       const s3 = s3Client({ region: "us-east-1", profile: undefined });
       const misrouted: string[] = [];
       s3.config.requestHandler = {
@@ -68,9 +66,7 @@ describe("every client dcp makes", () => {
       const puts = Array.from({ length: 40 }, (_, i) => s3.send(new PutObjectCommand({ Bucket: i % 2 ? "dcp-odd" : "dcp-even", Key: i % 2 ? `odd-${i}` : `even-${i}`, Body: "x" })));
       await Promise.all(puts);
       expect(misrouted).toEqual([]);
-    } finally {
-      for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
-    }
+    });
   });
 });
 

@@ -17,6 +17,7 @@ import { checkJobFile, jobFileMessages } from "../src/plan/job-reader.js";
 import { messageBody, type DcpMessage } from "../src/plan/message.js";
 import { Output } from "../src/ui/output.js";
 import { emulatorEnv, runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
+import { withEnv } from "./harness/env.js";
 
 interface BatchRequest {
   QueueUrl: string;
@@ -145,14 +146,10 @@ describe("submit retries only the failed entries", () => {
     let printed = "";
     log.on("data", (c: Buffer) => (printed += c.toString()));
     const sent = messages(12, "d");
-    const previous = process.env.AWS_ENDPOINT_URL_SQS;
-    process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
-    try {
+    await withEnv({ AWS_ENDPOINT_URL_SQS: proxy.url }, async () => {
       const run = submitMessages(parseConfig({ APP_NAME: app }, "config.json"), sent, { output: new Output({ plain: true, stream: log as unknown as NodeJS.WriteStream }), total: 12, unsentFile });
       await expect(run).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/^2 of 12 messages were not sent \(listed in .*job\.unsent\.json\); the 10 others were sent once$/) });
-    } finally {
-      process.env.AWS_ENDPOINT_URL_SQS = previous;
-    }
+    });
     expect(printed).toMatch(/groups\[4\] not sent: InvalidMessageContents: refused by the stub/);
     expect(printed).toMatch(/Queue \S+ now holds about 10 messages/);
     expect(printed).not.toMatch(/already holds/);
@@ -212,15 +209,11 @@ describe("submit retries only the failed entries", () => {
     proxies.push(proxy);
     const unsentFile = join(tempDir(), "job.unsent.json");
     const all = messages(25, "f");
-    const previous = process.env.AWS_ENDPOINT_URL_SQS;
-    process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
-    try {
+    await withEnv({ AWS_ENDPOINT_URL_SQS: proxy.url }, async () => {
       const output = new Output({ plain: true, stream: new PassThrough() as unknown as NodeJS.WriteStream });
       const report = await submitMessages(parseConfig({ APP_NAME: app }, "config.json"), all, { output, concurrency: 1, unsentFile, throwOnUnsent: false, signal: stop.signal });
       expect(report).toMatchObject({ sent: 9, notSent: 16, interrupted: true, unsentFile, queueDepth: 9 });
-    } finally {
-      process.env.AWS_ENDPOINT_URL_SQS = previous;
-    }
+    });
     expect((await receiveAll(url)).length).toBe(9);
     const resubmit: string[] = [];
     for await (const m of jobFileMessages(await checkJobFile(unsentFile))) resubmit.push(messageBody(m));
@@ -248,17 +241,13 @@ describe("submit retries only the failed entries", () => {
       const proxy = await corruptingProxy();
       proxies.push(proxy);
       const url = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Md5") }))).QueueUrl!;
-      const previous = process.env.AWS_ENDPOINT_URL_SQS;
-      process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
-      try {
+      return withEnv({ AWS_ENDPOINT_URL_SQS: proxy.url }, async () => {
         const ctx = { region: "us-east-1", profile: undefined };
         const sqs = client === "dcp submit's" ? sqsSendClient(ctx) : sqsClient(ctx);
         await sqs.send(new GetQueueUrlCommand({ QueueName: url.split("/").pop()! }));
         const result = await sendMessages(sqs, url, messages(10, "m"), { retryBaseMs: 1, maxAttempts: 2 }).catch((err: Error) => err);
         return { result, queued: (await receiveAll(url)).length };
-      } finally {
-        process.env.AWS_ENDPOINT_URL_SQS = previous;
-      }
+      });
     };
 
     // dcp submit's client: the nine good entries count as sent, site 5 as queued-but-suspect, once.

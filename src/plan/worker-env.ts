@@ -16,6 +16,22 @@ export interface EnvVar {
   value: string;
 }
 
+/** Config keys DCP's task definition passes under their own names, in DCP's order. */
+const DCP_SAME_NAME_KEYS: ReadonlyArray<keyof Config> = [
+  "AWS_BUCKET",
+  "DOCKER_CORES",
+  "LOG_GROUP_NAME",
+  "CHECK_IF_DONE_BOOL",
+  "EXPECTED_NUMBER_FILES",
+  "ECS_CLUSTER",
+  "SECONDS_TO_START",
+  "MIN_FILE_SIZE_BYTES",
+  "USE_PLUGINS",
+  "NECESSARY_STRING",
+  "DOWNLOAD_FILES",
+  "ALWAYS_CONTINUE",
+];
+
 /**
  * Config keys dcp's own worker reads, passed under their own names after DCP's variables.
  * Add a key with a one-line edit; `dcp setup` then passes it to every new task definition revision.
@@ -61,18 +77,7 @@ export function workerEnvironment(config: Config, queueUrl: string): EnvVar[] {
   add("AWS_REGION", config.AWS_REGION);
   add("APP_NAME", config.APP_NAME);
   add("SQS_QUEUE_URL", queueUrl);
-  add("AWS_BUCKET", config.AWS_BUCKET);
-  add("DOCKER_CORES", config.DOCKER_CORES);
-  add("LOG_GROUP_NAME", config.LOG_GROUP_NAME);
-  add("CHECK_IF_DONE_BOOL", config.CHECK_IF_DONE_BOOL);
-  add("EXPECTED_NUMBER_FILES", config.EXPECTED_NUMBER_FILES);
-  add("ECS_CLUSTER", config.ECS_CLUSTER);
-  add("SECONDS_TO_START", config.SECONDS_TO_START);
-  add("MIN_FILE_SIZE_BYTES", config.MIN_FILE_SIZE_BYTES);
-  add("USE_PLUGINS", config.USE_PLUGINS);
-  add("NECESSARY_STRING", config.NECESSARY_STRING);
-  add("DOWNLOAD_FILES", config.DOWNLOAD_FILES);
-  add("ALWAYS_CONTINUE", config.ALWAYS_CONTINUE);
+  for (const key of DCP_SAME_NAME_KEYS) add(key, config[key]);
   // The buckets after DCP's fallbacks (SOURCE and DESTINATION -> AWS_BUCKET, WORKSPACE -> SOURCE),
   // always set, so the original worker and dcp's read the same names. DCP sent DESTINATION_BUCKET
   // only along with SOURCE_BUCKET.

@@ -4,7 +4,7 @@ NPM_STAMP := node_modules/.package-lock.json
 # dcp pins SDK versions that support Node 20; the SDK's notice about future releases is noise here.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: all install build typecheck test bench demo clean
+.PHONY: all install build typecheck lint format test bench demo clean
 
 all: build
 
@@ -19,6 +19,16 @@ build: install
 
 typecheck: install
 	npx tsc -p tsconfig.test.json
+
+# The rules that matter, as tools: ESLint (with the layer import boundaries of docs/ARCHITECTURE.md),
+# Prettier, and jscpd (no block of six or more lines repeated in src/).
+lint: install
+	npx eslint --max-warnings 0 .
+	npx prettier --check --log-level warn .
+	npx jscpd
+
+format: install
+	npx prettier --write --log-level warn .
 
 # Every test: unit tests and behaviour tests against local emulators (moto_server + fauxqs).
 test: typecheck build

@@ -60,14 +60,24 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       const body = change?.body ?? original;
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
       if (change?.reply) {
-        res.writeHead(200, { "content-type": "application/x-amz-json-1.0", "content-length": String(change.reply.length) });
+        res.writeHead(200, {
+          "content-type": "application/x-amz-json-1.0",
+          "content-length": String(change.reply.length),
+        });
         res.end(change.reply);
         return;
       }
       requests += 1;
       const upstreamRes = await new Promise<IncomingMessage>((resolve, reject) => {
         const out = request(
-          { agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: withLength({ ...req.headers, host: upstream.host }, body.length) },
+          {
+            agent,
+            host: upstream.hostname,
+            port: upstream.port,
+            method: req.method,
+            path: req.url,
+            headers: withLength({ ...req.headers, host: upstream.host }, body.length),
+          },
           resolve,
         );
         out.on("error", reject);

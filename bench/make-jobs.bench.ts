@@ -33,8 +33,12 @@ try {
   const baseline = await runNodeWithMaxRss(baselineBody, LAYOUT, dir);
   if (Number(baseline.stdout.trim()) !== GROUPS) throw new Error(`baseline made ${baseline.stdout} groups`);
 
-  console.log(`streamed  (dcp make-jobs): ${streamed.seconds.toFixed(2)} s, peak RSS ${streamed.maxRssMb.toFixed(0)} MB, ${(streamedBytes / 1e6).toFixed(0)} MB file`);
-  console.log(`baseline (array + JSON.stringify): ${baseline.seconds.toFixed(2)} s, peak RSS ${baseline.maxRssMb.toFixed(0)} MB`);
+  console.log(
+    `streamed  (dcp make-jobs): ${streamed.seconds.toFixed(2)} s, peak RSS ${streamed.maxRssMb.toFixed(0)} MB, ${(streamedBytes / 1e6).toFixed(0)} MB file`,
+  );
+  console.log(
+    `baseline (array + JSON.stringify): ${baseline.seconds.toFixed(2)} s, peak RSS ${baseline.maxRssMb.toFixed(0)} MB`,
+  );
   const goal = streamed.seconds < 10 && streamed.maxRssMb < 300 ? "goal met" : "GOAL MISSED";
   console.log(
     `make-jobs ${GROUPS} groups: ${streamed.seconds.toFixed(2)} s, ${streamed.maxRssMb.toFixed(0)} MB peak RSS (goal < 10 s, < 300 MB: ${goal}); ` +

@@ -28,11 +28,13 @@ Object.assign(process.env, emulators.env);
 
 // Imported after the endpoints are set: the SDK reads them when clients are created.
 const { observeAwsCalls } = await loadDist<typeof import("../src/aws/context.js")>("aws/context.js");
-const { cloudwatchClient, idleAlarmName } = await loadDist<typeof import("../src/aws/cloudwatch.js")>("aws/cloudwatch.js");
+const { cloudwatchClient, idleAlarmName } =
+  await loadDist<typeof import("../src/aws/cloudwatch.js")>("aws/cloudwatch.js");
 const { ec2Client } = await loadDist<typeof import("../src/aws/ec2.js")>("aws/ec2.js");
 const { sqsClient, queueActivity } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
 const { fleetAdapter } = await loadDist<typeof import("../src/aws/fleet.js")>("aws/fleet.js");
-const { readRunState, writeRunState } = await loadDist<typeof import("../src/state/run-state.js")>("state/run-state.js");
+const { readRunState, writeRunState } =
+  await loadDist<typeof import("../src/state/run-state.js")>("state/run-state.js");
 const { runClients } = await loadDist<typeof import("../src/flows/monitor-run.js")>("flows/monitor-run.js");
 const { Watcher } = await loadDist<typeof import("../src/flows/monitor.js")>("flows/monitor.js");
 const { Output } = await loadDist<typeof import("../src/ui/output.js")>("ui/output.js");
@@ -47,7 +49,12 @@ try {
   const cw = cloudwatchClient(ctx);
   const { QueueUrl: queueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${app}Queue` }));
   await sqs.send(new CreateQueueCommand({ QueueName: `${app}_Dead` }));
-  await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `job ${i}` })) }));
+  await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `job ${i}` })),
+    }),
+  );
   const { SpotFleetRequestId: fleetId } = await ec2.send(
     new RequestSpotFleetCommand({
       SpotFleetRequestConfig: {
@@ -69,8 +76,19 @@ try {
     MONITOR_START_TIME: String(Date.now()),
     CLEAN_DASHBOARD: "True",
     dcp: {
-      version: 1, fleetApi: "spot-fleet", fleetId: fleetId!, region: ctx.region, startedAt: new Date().toISOString(), clusterMachines: INSTANCES, tasksPerMachine: 1,
-      serviceName: `${app}Service`, taskFamily: `${app}Task`, deadLetterQueueName: `${app}_Dead`, perInstanceLogGroup: `${app}_perInstance`, dashboardName: null, status: "running",
+      version: 1,
+      fleetApi: "spot-fleet",
+      fleetId: fleetId!,
+      region: ctx.region,
+      startedAt: new Date().toISOString(),
+      clusterMachines: INSTANCES,
+      tasksPerMachine: 1,
+      serviceName: `${app}Service`,
+      taskFamily: `${app}Task`,
+      deadLetterQueueName: `${app}_Dead`,
+      perInstanceLogGroup: `${app}_perInstance`,
+      dashboardName: null,
+      status: "running",
     },
   });
 
@@ -83,11 +101,19 @@ try {
     calls = [];
     return made;
   };
-  const histogram = (list: string[]) => Object.entries(list.reduce<Record<string, number>>((h, c) => ((h[c] = (h[c] ?? 0) + 1), h), {})).map(([c, n]) => `${c} ${n}`).join(", ");
+  const histogram = (list: string[]) =>
+    Object.entries(list.reduce<Record<string, number>>((h, c) => ((h[c] = (h[c] ?? 0) + 1), h), {}))
+      .map(([c, n]) => `${c} ${n}`)
+      .join(", ");
 
   const run = { path: statePath, ctx, state: await readRunState(statePath) };
   const events = new Output({ plain: true, stream: process.stderr });
-  const watcher = new Watcher(run, runClients(run), { stateFile: statePath, config: "", cheapest: false, intervalS: 60, once: false }, events);
+  const watcher = new Watcher(
+    run,
+    runClients(run),
+    { stateFile: statePath, config: "", cheapest: false, intervalS: 60, once: false },
+    events,
+  );
 
   const first = await measure(() => watcher.poll());
   const steady: number[] = [];
@@ -100,7 +126,9 @@ try {
   const dead = instances.slice(0, CHANGED);
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: dead }));
   const afterDeaths = await measure(() => watcher.poll());
-  await ec2.send(new ModifySpotFleetRequestCommand({ SpotFleetRequestId: fleetId!, TargetCapacity: INSTANCES + CHANGED }));
+  await ec2.send(
+    new ModifySpotFleetRequestCommand({ SpotFleetRequestId: fleetId!, TargetCapacity: INSTANCES + CHANGED }),
+  );
   const afterLaunches = await measure(() => watcher.poll());
 
   // Baseline: the same readings, then alarms kept in sync one instance at a time.
@@ -112,7 +140,19 @@ try {
     const ids = await fleet.activeInstances(fleetId!);
     for (const id of ids) {
       const out = await cw.send(new DescribeAlarmsCommand({ AlarmNames: [idleAlarmName(app, id)] }));
-      if (!out.MetricAlarms?.length) await cw.send(new PutMetricAlarmCommand({ AlarmName: idleAlarmName(app, id), MetricName: "CPUUtilization", Namespace: "AWS/EC2", Statistic: "Maximum", Period: 60, EvaluationPeriods: 15, Threshold: 1, ComparisonOperator: "LessThanThreshold" }));
+      if (!out.MetricAlarms?.length)
+        await cw.send(
+          new PutMetricAlarmCommand({
+            AlarmName: idleAlarmName(app, id),
+            MetricName: "CPUUtilization",
+            Namespace: "AWS/EC2",
+            Statistic: "Maximum",
+            Period: 60,
+            EvaluationPeriods: 15,
+            Threshold: 1,
+            ComparisonOperator: "LessThanThreshold",
+          }),
+        );
     }
     for (const id of goneIds) await cw.send(new DeleteAlarmsCommand({ AlarmNames: [idleAlarmName(app, id)] }));
   };
@@ -125,7 +165,9 @@ try {
   console.log(`steady polls: ${steady.join(", ")} calls (${histogram(steadyCalls)})`);
   console.log(`poll after ${CHANGED} instances died: ${afterDeaths.length} calls (${histogram(afterDeaths)})`);
   console.log(`poll after ${CHANGED} instances appeared: ${afterLaunches.length} calls (${histogram(afterLaunches)})`);
-  console.log(`full alarm re-listing every 60 polls: +${Math.ceil(INSTANCES / 100)} DescribeAlarms pages (${(Math.ceil(INSTANCES / 100) / 60).toFixed(2)} per poll amortized)`);
+  console.log(
+    `full alarm re-listing every 60 polls: +${Math.ceil(INSTANCES / 100)} DescribeAlarms pages (${(Math.ceil(INSTANCES / 100) / 60).toFixed(2)} per poll amortized)`,
+  );
   console.log(`per-alarm baseline: steady ${baselineSteady} calls, after ${CHANGED} deaths ${baselineDeaths} calls`);
   console.log(
     `monitor calls per poll, ${INSTANCES} instances: steady ${steadyFigure}, +${afterDeaths.length - steadyFigure} when ${CHANGED} died, +${afterLaunches.length - steadyFigure} when ${CHANGED} appeared; ` +

@@ -18,7 +18,8 @@ function time(args: string[]): number {
   const start = process.hrtime.bigint();
   const result = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
-  if (result.status !== 0) throw new Error(`node ${args.join(" ")} exited with ${result.status}: ${result.stderr.toString()}`);
+  if (result.status !== 0)
+    throw new Error(`node ${args.join(" ")} exited with ${result.status}: ${result.stderr.toString()}`);
   return elapsed;
 }
 
@@ -33,7 +34,8 @@ time(cases["dcp --help"]); // warm the file cache once
 for (let i = 0; i < RUNS; i++) for (const [name, args] of Object.entries(cases)) samples[name]!.push(time(args));
 
 const medians = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
-for (const [name, value] of Object.entries(medians)) console.log(`${name.padEnd(22)} median ${value.toFixed(1)} ms over ${RUNS} runs`);
+for (const [name, value] of Object.entries(medians))
+  console.log(`${name.padEnd(22)} median ${value.toFixed(1)} ms over ${RUNS} runs`);
 const base = medians["node -e 0"]!;
 console.log(`dcp config validate / node -e 0: ${(medians["dcp config validate"]! / base).toFixed(2)}x`);
 console.log(`dcp --help / node -e 0: ${(medians["dcp --help"]! / base).toFixed(2)}x (target <= 3x)`);

@@ -19,8 +19,10 @@ import { withEnv } from "../test/harness/env.js";
 import { loadDist } from "./dist.js";
 import { startProxy } from "./latency-proxy.js";
 
-const { DEFAULT_CONCURRENCY, sendMessages } = await loadDist<typeof import("../src/flows/submit.js")>("flows/submit.js");
-const { checkJobFile, jobFileMessages } = await loadDist<typeof import("../src/plan/job-reader.js")>("plan/job-reader.js");
+const { DEFAULT_CONCURRENCY, sendMessages } =
+  await loadDist<typeof import("../src/flows/submit.js")>("flows/submit.js");
+const { checkJobFile, jobFileMessages } =
+  await loadDist<typeof import("../src/plan/job-reader.js")>("plan/job-reader.js");
 const { messageBody } = await loadDist<typeof import("../src/plan/message.js")>("plan/message.js");
 const { sqsSendClient } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
 
@@ -73,7 +75,9 @@ async function newQueue(sqs: SQSClient): Promise<string> {
 }
 
 async function depth(sqs: SQSClient, url: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages"] }));
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages"] }),
+  );
   return Number(Attributes.ApproximateNumberOfMessages);
 }
 
@@ -109,9 +113,17 @@ async function dcpSubmit(endpoint: string, file: string, limit = Infinity): Prom
   const result = await sendMessages(sqs, url, limited());
   const seconds = (performance.now() - started) / 1000;
   const cpuSeconds = cpuSince(cpu);
-  if (result.unsent.length || (await depth(sqs, url)) !== result.sent) throw new Error(`dcp run lost messages: ${JSON.stringify(result.unsent.slice(0, 3))}`);
+  if (result.unsent.length || (await depth(sqs, url)) !== result.sent)
+    throw new Error(`dcp run lost messages: ${JSON.stringify(result.unsent.slice(0, 3))}`);
   sqs.destroy();
-  return { messages: result.sent, seconds, rate: result.sent / seconds, calls: result.calls, cpuSeconds, note: `, check pass ${checkSeconds.toFixed(2)} s` };
+  return {
+    messages: result.sent,
+    seconds,
+    rate: result.sent / seconds,
+    calls: result.calls,
+    cpuSeconds,
+    note: `, check pass ${checkSeconds.toFixed(2)} s`,
+  };
 }
 
 /** DCP's submitJob: json.load the whole file, then one SendMessage per group, in order. */
@@ -119,12 +131,22 @@ async function baselineSubmit(endpoint: string, file: string, limit: number, kin
   const { sqs, url } = await clientWithQueue(endpoint, kind);
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const job = JSON.parse(readFileSync(file, "utf8")) as Record<string, string> & { groups: Array<Record<string, unknown>> };
-  const template = { pipeline: job.pipeline, output: job.output, input: job.input, data_file: job.data_file, output_structure: job.output_structure ?? "" };
+  const job = JSON.parse(readFileSync(file, "utf8")) as Record<string, string> & {
+    groups: Array<Record<string, unknown>>;
+  };
+  const template = {
+    pipeline: job.pipeline,
+    output: job.output,
+    input: job.input,
+    data_file: job.data_file,
+    output_structure: job.output_structure ?? "",
+  };
   let sent = 0;
   for (const group of job.groups.slice(0, limit)) {
     const Metadata = (group.Metadata ?? group) as DcpMessage["Metadata"];
-    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: messageBody({ ...template, Metadata } as DcpMessage) }));
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: url, MessageBody: messageBody({ ...template, Metadata } as DcpMessage) }),
+    );
     sent += 1;
   }
   const seconds = (performance.now() - started) / 1000;
@@ -141,7 +163,9 @@ async function medianRun(run: () => Promise<Run>): Promise<Run> {
 }
 
 function describe(label: string, run: Run, note = ""): void {
-  console.log(`${label.padEnd(40)} ${String(run.messages).padStart(6)} msgs in ${run.seconds.toFixed(2).padStart(7)} s = ${run.rate.toFixed(0).padStart(6)} msgs/s (${run.calls} calls${run.note ?? ""})${note}`);
+  console.log(
+    `${label.padEnd(40)} ${String(run.messages).padStart(6)} msgs in ${run.seconds.toFixed(2).padStart(7)} s = ${run.rate.toFixed(0).padStart(6)} msgs/s (${run.calls} calls${run.note ?? ""})${note}`,
+  );
 }
 
 /**
@@ -169,8 +193,12 @@ try {
   const sqsUrl = fauxqs.url;
   const proxy = await startProxy({ target: sqsUrl, delayMs: LATENCY_MS });
   const file = writeJobFile(dir);
-  console.log(`submit bench: ${GROUPS} groups; fauxqs on a thread of this process at ${sqsUrl}; proxy at ${proxy.url} adds ${LATENCY_MS} ms per request`);
-  console.log(`dcp: streaming check + SendMessageBatch (10/call), ${DEFAULT_CONCURRENCY} calls in flight, dcp's SQS client; baseline: DCP's json.load + one SendMessage per group, sequential, the SDK's stock client`);
+  console.log(
+    `submit bench: ${GROUPS} groups; fauxqs on a thread of this process at ${sqsUrl}; proxy at ${proxy.url} adds ${LATENCY_MS} ms per request`,
+  );
+  console.log(
+    `dcp: streaming check + SendMessageBatch (10/call), ${DEFAULT_CONCURRENCY} calls in flight, dcp's SQS client; baseline: DCP's json.load + one SendMessage per group, sequential, the SDK's stock client`,
+  );
 
   // Warm up both paths off the clock (JIT of dcp, the SDK and fauxqs; sockets) until each runs at its
   // steady rate: measured here, dcp's first four 20,000-group runs go 12k, 21k, 24k, 27k msgs/s and
@@ -188,14 +216,20 @@ try {
   // How much of the ratio is the client's settings rather than batching and concurrency (this
   // baseline's client checks no MD5 at all, where dcp's path checks every entry's).
   const baseDirectTuned = await baselineSubmit(sqsUrl, file, GROUPS, "dcp");
-  describe("direct   baseline, dcp's client settings", baseDirectTuned, ` [dcp ${(dcpDirect.rate / baseDirectTuned.rate).toFixed(1)}x this]`);
+  describe(
+    "direct   baseline, dcp's client settings",
+    baseDirectTuned,
+    ` [dcp ${(dcpDirect.rate / baseDirectTuned.rate).toFixed(1)}x this]`,
+  );
   const dcpLatency = await medianRun(() => dcpSubmit(proxy.url, file));
   describe(`${LATENCY_MS}ms-latency dcp`, dcpLatency, " [median of 3]");
   const baseLatency = await baselineSubmit(proxy.url, file, Math.min(BASELINE_LATENCY_SAMPLE, GROUPS));
   describe(
     `${LATENCY_MS}ms-latency baseline`,
     baseLatency,
-    baseLatency.messages < GROUPS ? ` [sample of ${baseLatency.messages}; all ${GROUPS} would take about ${(GROUPS / baseLatency.rate).toFixed(0)} s]` : "",
+    baseLatency.messages < GROUPS
+      ? ` [sample of ${baseLatency.messages}; all ${GROUPS} would take about ${(GROUPS / baseLatency.rate).toFixed(0)} s]`
+      : "",
   );
   await proxy.close();
 
@@ -207,7 +241,9 @@ try {
   );
   const direct = dcpDirect.rate / baseDirect.rate;
   const latency = dcpLatency.rate / baseLatency.rate;
-  console.log(`submit: direct ${direct.toFixed(1)}x, ${LATENCY_MS}ms-latency ${latency.toFixed(1)}x (targets >= 8x, >= 50x)`);
+  console.log(
+    `submit: direct ${direct.toFixed(1)}x, ${LATENCY_MS}ms-latency ${latency.toFixed(1)}x (targets >= 8x, >= 50x)`,
+  );
 } finally {
   await fauxqs.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -49,7 +49,9 @@ const work = mkdtempSync(join(tmpdir(), "dcp-worker-bench-"));
 const bucket = `dcp-worker-bench-${process.pid}`;
 await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 for (const name of ["ExampleHuman_LoadData.cppipe", "load_data.csv"]) {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `workspace/${name}`, Body: readFileSync(join(EXAMPLE, name)) }));
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: `workspace/${name}`, Body: readFileSync(join(EXAMPLE, name)) }),
+  );
 }
 await logsClient(ctx).send(new CreateLogGroupCommand({ logGroupName: bucket }));
 
@@ -57,11 +59,16 @@ let runs = 0;
 async function fillQueue(label: string, tasks: number): Promise<string> {
   runs += 1;
   const dead = await sqs.send(new CreateQueueCommand({ QueueName: `${bucket}-${runs}-dead` }));
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dead.QueueUrl, AttributeNames: ["QueueArn"] }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: dead.QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
   const { QueueUrl } = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${bucket}-${runs}`,
-      Attributes: { VisibilityTimeout: "60", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: 3 }) },
+      Attributes: {
+        VisibilityTimeout: "60",
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: 3 }),
+      },
     }),
   );
   for (let i = 0; i < tasks; i += 10) {
@@ -148,22 +155,34 @@ try {
   const dcp: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0 };
   const baseline: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0 };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [into, label, concurrency] of [[dcp, "dcp", 16], [baseline, "baseline", 1]] as const) {
+    for (const [into, label, concurrency] of [
+      [dcp, "dcp", 16],
+      [baseline, "baseline", 1],
+    ] as const) {
       const m = await measure(`${label}${r}`, Math.ceil(TASKS / ROUNDS), 1, concurrency);
       into.overheadMs.push(...m.overheadMs);
       into.phases.push(...m.phases);
       into.tasks += m.tasks;
     }
   }
-  console.log(`dcp worker, 1 loop:      ${dcp.tasks} tasks x ${OUTPUT_FILES} files, overhead per task median ${median(dcp.overheadMs).toFixed(0)} ms, p90 ${p90(dcp.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(dcp)})`);
-  console.log(`baseline (1 file at a time): overhead per task median ${median(baseline.overheadMs).toFixed(0)} ms, p90 ${p90(baseline.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(baseline)})`);
+  console.log(
+    `dcp worker, 1 loop:      ${dcp.tasks} tasks x ${OUTPUT_FILES} files, overhead per task median ${median(dcp.overheadMs).toFixed(0)} ms, p90 ${p90(dcp.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(dcp)})`,
+  );
+  console.log(
+    `baseline (1 file at a time): overhead per task median ${median(baseline.overheadMs).toFixed(0)} ms, p90 ${p90(baseline.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(baseline)})`,
+  );
   const loops = await measure("loops", TASKS * 2, LOOPS, 16);
   const rate = loops.tasks / loops.seconds;
-  console.log(`dcp worker, ${LOOPS} loops:     ${loops.tasks} tasks in ${loops.seconds.toFixed(1)} s = ${rate.toFixed(1)} tasks/s (CellProfiler double included), overhead median ${median(loops.overheadMs).toFixed(0)} ms`);
+  console.log(
+    `dcp worker, ${LOOPS} loops:     ${loops.tasks} tasks in ${loops.seconds.toFixed(1)} s = ${rate.toFixed(1)} tasks/s (CellProfiler double included), overhead median ${median(loops.overheadMs).toFixed(0)} ms`,
+  );
 
   // The same comparison with LATENCY_MS added to every S3, SQS and Logs request by local proxies.
   const direct = { url: process.env.AWS_ENDPOINT_URL!, sqs: process.env.AWS_ENDPOINT_URL_SQS! };
-  const proxies = [await startProxy({ target: direct.url, delayMs: LATENCY_MS }), await startProxy({ target: direct.sqs, delayMs: LATENCY_MS })];
+  const proxies = [
+    await startProxy({ target: direct.url, delayMs: LATENCY_MS }),
+    await startProxy({ target: direct.sqs, delayMs: LATENCY_MS }),
+  ];
   process.env.AWS_ENDPOINT_URL = proxies[0]!.url;
   process.env.AWS_ENDPOINT_URL_SQS = proxies[1]!.url;
   const slowDcp = await measure("slow-dcp", Math.ceil(TASKS / 2), 1, 16);
@@ -171,8 +190,12 @@ try {
   process.env.AWS_ENDPOINT_URL = direct.url;
   process.env.AWS_ENDPOINT_URL_SQS = direct.sqs;
   for (const proxy of proxies) await proxy.close();
-  console.log(`${LATENCY_MS} ms latency, dcp:      overhead median ${median(slowDcp.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(slowDcp)})`);
-  console.log(`${LATENCY_MS} ms latency, baseline: overhead median ${median(slowBaseline.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(slowBaseline)})`);
+  console.log(
+    `${LATENCY_MS} ms latency, dcp:      overhead median ${median(slowDcp.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(slowDcp)})`,
+  );
+  console.log(
+    `${LATENCY_MS} ms latency, baseline: overhead median ${median(slowBaseline.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(slowBaseline)})`,
+  );
 
   const ratio = median(baseline.overheadMs) / median(dcp.overheadMs);
   const slowRatio = median(slowBaseline.overheadMs) / median(slowDcp.overheadMs);

@@ -45,10 +45,14 @@ try {
   for (const [group, files] of resultsByGroup(result)) say(`  ${group}/  ${files.join("  ")}`);
   const folders = resultsByGroup(result).size;
   const skipped = result.doneGroup ? 1 : 0;
-  say(`${result.groups.length} groups: ${folders - skipped} analysed in this run, ${skipped} already done, ${result.deadLetters.length} dead-lettered; CellProfiler ran ${result.cellprofilerRuns.length} times (failed groups are retried up to JOB_RETRIES times).`);
+  say(
+    `${result.groups.length} groups: ${folders - skipped} analysed in this run, ${skipped} already done, ${result.deadLetters.length} dead-lettered; CellProfiler ran ${result.cellprofilerRuns.length} times (failed groups are retried up to JOB_RETRIES times).`,
+  );
   if (result.doneGroup) say(`already done before the run, skipped by CHECK_IF_DONE: ${result.doneGroup}`);
   if (result.poisonGroup) say(`poison group (the test double always fails it): ${result.poisonGroup}`);
-  say(`dead-letter queue: ${result.deadLetters.length} message(s)${result.deadLetters.length ? `: ${result.deadLetters.map((b) => JSON.parse(b).Metadata).join("; ")}` : ""}`);
+  say(
+    `dead-letter queue: ${result.deadLetters.length} message(s)${result.deadLetters.length ? `: ${result.deadLetters.map((b) => JSON.parse(b).Metadata).join("; ")}` : ""}`,
+  );
   say(`monitor exited ${result.monitorExitCode}; workers exited ${result.workerExitCodes.join(", ")}`);
   if (result.monitorExitCode !== 0) process.exitCode = 1;
 } finally {

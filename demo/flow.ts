@@ -22,7 +22,11 @@ export const REPO_ROOT = resolve(import.meta.dirname, "..");
 const DCP_BIN = join(REPO_ROOT, "bin/dcp");
 const EXAMPLE = join(REPO_ROOT, "test/fixtures/ExampleHuman");
 export const TEST_DOUBLE = join(REPO_ROOT, "test/fixtures/fake-cellprofiler");
-const IMAGES = ["AS_09125_050116030001_D03f00d0.tif", "AS_09125_050116030001_D03f00d1.tif", "AS_09125_050116030001_D03f00d2.tif"];
+const IMAGES = [
+  "AS_09125_050116030001_D03f00d0.tif",
+  "AS_09125_050116030001_D03f00d1.tif",
+  "AS_09125_050116030001_D03f00d2.tif",
+];
 const CHANNELS = ["DNA", "PH3", "cellbody"];
 
 export interface FlowOptions {
@@ -78,7 +82,8 @@ function groupsOf(options: FlowOptions): Group[] {
   const groups: Group[] = [];
   for (let p = 1; p <= options.plates; p++) {
     for (let w = 1; w <= options.wells; w++) {
-      for (let site = 1; site <= options.sites; site++) groups.push({ plate: `Plate${p}`, well: `A${String(w).padStart(2, "0")}`, site });
+      for (let site = 1; site <= options.sites; site++)
+        groups.push({ plate: `Plate${p}`, well: `A${String(w).padStart(2, "0")}`, site });
     }
   }
   return groups;
@@ -89,8 +94,15 @@ const idOf = (g: Group) => `${g.plate}-${g.well}-${g.site}`;
 
 /** A LoadData CSV with one row per group, all naming the example's three images under `images/`. */
 function loadDataCsv(groups: Group[]): string {
-  const header = [...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]), "Metadata_Plate", "Metadata_Well", "Metadata_Site"];
-  const rows = groups.map((g) => [...IMAGES.flatMap((image) => [image, "images"]), g.plate, g.well, String(g.site)].join(","));
+  const header = [
+    ...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]),
+    "Metadata_Plate",
+    "Metadata_Well",
+    "Metadata_Site",
+  ];
+  const rows = groups.map((g) =>
+    [...IMAGES.flatMap((image) => [image, "images"]), g.plate, g.well, String(g.site)].join(","),
+  );
   return `${[header.join(","), ...rows].join("\n")}\n`;
 }
 
@@ -99,7 +111,13 @@ interface Running {
   kill(signal?: NodeJS.Signals): void;
 }
 
-function startDcp(args: string[], cwd: string, env: NodeJS.ProcessEnv, label: string, log: (line: string) => void): Running {
+function startDcp(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  label: string,
+  log: (line: string) => void,
+): Running {
   const child = spawn(process.execPath, [DCP_BIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   const forward = (stream: NodeJS.ReadableStream) => {
     let buffered = "";
@@ -119,7 +137,12 @@ function startDcp(args: string[], cwd: string, env: NodeJS.ProcessEnv, label: st
   };
 }
 
-async function runStep(args: string[], cwd: string, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
+async function runStep(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<void> {
   log(`$ dcp ${args.join(" ")}`);
   const said: string[] = [];
   const code = await startDcp(args, cwd, env, args[0]!, (line) => {
@@ -135,7 +158,9 @@ async function drainDeadLetters(awsEnv: Record<string, string>, queueName: strin
   if (!url) return [];
   const bodies: string[] = [];
   for (;;) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+    );
     if (!Messages.length) return bodies;
     bodies.push(...Messages.map((m) => m.Body ?? ""));
   }
@@ -196,20 +221,55 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const pipelineKey = "demo/pipelines/ExampleHuman_LoadData.cppipe";
   const csvKey = "demo/load_data_csv/load_data.csv";
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: pipelineKey, Body: readFileSync(join(EXAMPLE, "ExampleHuman_LoadData.cppipe")) }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: pipelineKey,
+      Body: readFileSync(join(EXAMPLE, "ExampleHuman_LoadData.cppipe")),
+    }),
+  );
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: csvKey, Body: readFileSync(csvPath) }));
-  for (const image of IMAGES) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `images/${image}`, Body: readFileSync(join(EXAMPLE, "images", image)) }));
-  log(`uploaded the pipeline, a LoadData CSV of ${groups.length} groups and ${IMAGES.length} images to s3://${bucket}/`);
+  for (const image of IMAGES)
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `images/${image}`,
+        Body: readFileSync(join(EXAMPLE, "images", image)),
+      }),
+    );
+  log(
+    `uploaded the pipeline, a LoadData CSV of ${groups.length} groups and ${IMAGES.length} images to s3://${bucket}/`,
+  );
   if (done) {
     for (const name of ["Experiment.csv", "Image.csv", "Nuclei.csv"]) {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${resultsPrefix}${idOf(done)}/${name}`, Body: "already analysed\n" }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `${resultsPrefix}${idOf(done)}/${name}`,
+          Body: "already analysed\n",
+        }),
+      );
     }
     log(`group ${idOf(done)} already has its outputs in S3: CHECK_IF_DONE should skip it`);
   }
 
   const jobFile = "files/demo_analysis.json";
   await runStep(
-    ["make-jobs", "from-csv", csvPath, "--group-by", "Metadata_Plate,Metadata_Well,Metadata_Site", "--pipeline", pipelineKey, "--data-file", csvKey, "--output", resultsPrefix.replace(/\/$/, ""), "-o", jobFile],
+    [
+      "make-jobs",
+      "from-csv",
+      csvPath,
+      "--group-by",
+      "Metadata_Plate,Metadata_Well,Metadata_Site",
+      "--pipeline",
+      pipelineKey,
+      "--data-file",
+      csvKey,
+      "--output",
+      resultsPrefix.replace(/\/$/, ""),
+      "-o",
+      jobFile,
+    ],
     workDir,
     env,
     log,
@@ -220,7 +280,9 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
 
   // The containers get no config file: only the task definition's environment (plus the emulator).
   const family = await ecsClient(ctx).send(new DescribeTaskDefinitionCommand({ taskDefinition: `${appName}Task` }));
-  const containerEnv = Object.fromEntries((family.taskDefinition?.containerDefinitions?.[0]?.environment ?? []).map((e) => [e.name!, e.value ?? ""]));
+  const containerEnv = Object.fromEntries(
+    (family.taskDefinition?.containerDefinitions?.[0]?.environment ?? []).map((e) => [e.name!, e.value ?? ""]),
+  );
   const argvLog = join(workDir, "cellprofiler-runs.jsonl");
   const workerDir = join(workDir, "container");
   mkdirSync(workerDir, { recursive: true });
@@ -232,11 +294,19 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
     FAKE_CP_ARGV_FILE: argvLog,
     ...(poison ? { FAKE_CP_POISON: metadataOf(poison) } : {}),
   };
-  log(`starting 2 workers with the task definition's ${Object.keys(containerEnv).length} environment variables (no config file)`);
+  log(
+    `starting 2 workers with the task definition's ${Object.keys(containerEnv).length} environment variables (no config file)`,
+  );
   const workers = [1, 2].map((n) => startDcp(["worker"], workerDir, workerEnv, `worker ${n}`, log));
 
   log(`$ dcp monitor --interval ${options.monitorInterval}`);
-  const monitorExitCode = await startDcp(["monitor", "--interval", String(options.monitorInterval)], workDir, env, "monitor", log).exited;
+  const monitorExitCode = await startDcp(
+    ["monitor", "--interval", String(options.monitorInterval)],
+    workDir,
+    env,
+    "monitor",
+    log,
+  ).exited;
 
   const deadline = setTimeout(() => workers.forEach((w) => w.kill("SIGTERM")), 60_000);
   const workerExitCodes = await Promise.all(workers.map((w) => w.exited));
@@ -280,4 +350,3 @@ export function resultsByGroup(result: FlowResult): Map<string, string[]> {
 export function isTestDouble(command: string): boolean {
   return resolve(command) === TEST_DOUBLE;
 }
-

@@ -44,7 +44,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
     // Help and version are "errors" to commander; usage mistakes are bad input (exit 2).
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help")
+      return 0;
     return 2;
   }
   const exitCode = (err as { exitCode?: unknown }).exitCode;

@@ -9,14 +9,23 @@ import { UserInputError, formatPath } from "./errors.js";
 
 export type FixHints = Record<string, string>;
 
-export async function readJsonFile(file: string, what: string, missing: { problem: string; fix: string } = { problem: "file not found", fix: `check the path of the ${what}` }): Promise<unknown> {
+export async function readJsonFile(
+  file: string,
+  what: string,
+  missing: { problem: string; fix: string } = { problem: "file not found", fix: `check the path of the ${what}` },
+): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const problem = code === "ENOENT" ? missing.problem : `cannot be read (${code ?? String(err)})`;
-    throw new UserInputError(file, undefined, problem, code === "ENOENT" ? missing.fix : `check the path of the ${what}`);
+    throw new UserInputError(
+      file,
+      undefined,
+      problem,
+      code === "ENOENT" ? missing.fix : `check the path of the ${what}`,
+    );
   }
   return parseJsonText(text, file, what);
 }
@@ -35,7 +44,12 @@ export function parseJsonText(text: string, file: string, what: string): unknown
       const column = offset - before.lastIndexOf("\n");
       where = ` at line ${line}, column ${column}`;
     }
-    throw new UserInputError(file, undefined, `is not valid JSON${where} (${message.replace(/^JSON\.parse: /, "")})`, `make the ${what} valid JSON (no trailing commas, double-quoted keys and strings)`);
+    throw new UserInputError(
+      file,
+      undefined,
+      `is not valid JSON${where} (${message.replace(/^JSON\.parse: /, "")})`,
+      `make the ${what} valid JSON (no trailing commas, double-quoted keys and strings)`,
+    );
   }
 }
 
@@ -70,13 +84,20 @@ function editDistance(a: string, b: string): number {
 type Issue = z.core.$ZodIssue;
 
 /** Turns the first schema issue into the one error the user sees. */
-export function issueToInputError(file: string, issue: Issue, hints: FixHints = {}, knownKeys: readonly string[] = []): UserInputError {
+export function issueToInputError(
+  file: string,
+  issue: Issue,
+  hints: FixHints = {},
+  knownKeys: readonly string[] = [],
+): UserInputError {
   const path = formatPath(issue.path);
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0] ?? "";
     const field = issue.path.length ? `${path}.${key}` : key;
     const suggestion = closestKey(key, knownKeys);
-    const fix = suggestion ? `did you mean "${suggestion}"? Rename or remove it` : "remove it, or check its spelling against the documentation";
+    const fix = suggestion
+      ? `did you mean "${suggestion}"? Rename or remove it`
+      : "remove it, or check its spelling against the documentation";
     return new UserInputError(file, field, "unknown key", fix);
   }
   const lastKey = [...issue.path].reverse().find((p) => typeof p === "string") as string | undefined;
@@ -87,7 +108,13 @@ export function issueToInputError(file: string, issue: Issue, hints: FixHints = 
   return new UserInputError(file, path, problem, fix);
 }
 
-export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, file: string, hints: FixHints = {}, knownKeys: readonly string[] = []): z.output<S> {
+export function parseWithSchema<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  file: string,
+  hints: FixHints = {},
+  knownKeys: readonly string[] = [],
+): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -35,7 +35,10 @@ function useProfileFiles(): void {
   const configFile = join(dir, "config");
   const credentialsFile = join(dir, "credentials");
   writeFileSync(configFile, "[profile dcplab]\nregion = ap-southeast-2\n");
-  writeFileSync(credentialsFile, "[dcplab]\naws_access_key_id = AKIADCPLABPROFILE\naws_secret_access_key = dcplab-secret\n");
+  writeFileSync(
+    credentialsFile,
+    "[dcplab]\naws_access_key_id = AKIADCPLABPROFILE\naws_secret_access_key = dcplab-secret\n",
+  );
   process.env.AWS_CONFIG_FILE = configFile;
   process.env.AWS_SHARED_CREDENTIALS_FILE = credentialsFile;
 }
@@ -63,7 +66,15 @@ describe("every client dcp makes", () => {
           return { response: { statusCode: 200, headers: {}, body: Readable.from([]) } };
         },
       } as unknown as typeof s3.config.requestHandler;
-      const puts = Array.from({ length: 40 }, (_, i) => s3.send(new PutObjectCommand({ Bucket: i % 2 ? "dcp-odd" : "dcp-even", Key: i % 2 ? `odd-${i}` : `even-${i}`, Body: "x" })));
+      const puts = Array.from({ length: 40 }, (_, i) =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: i % 2 ? "dcp-odd" : "dcp-even",
+            Key: i % 2 ? `odd-${i}` : `even-${i}`,
+            Body: "x",
+          }),
+        ),
+      );
       await Promise.all(puts);
       expect(misrouted).toEqual([]);
     });
@@ -97,7 +108,9 @@ describe("region and profile reach every client", () => {
     const missing = writeConfig(join(dir), { APP_NAME: "ProfileTest", AWS_PROFILE: "no-such-profile" });
     const broken = sqsClient({ region: "us-east-1", profile: "no-such-profile" });
     await expect(broken.send(new ListQueuesCommand({}))).rejects.toThrow(/credentials/i);
-    await expect(loadConfig(missing)).rejects.toThrow(/config\.json: AWS_PROFILE: profile "no-such-profile" is not defined in .*Fix:/);
+    await expect(loadConfig(missing)).rejects.toThrow(
+      /config\.json: AWS_PROFILE: profile "no-such-profile" is not defined in .*Fix:/,
+    );
 
     const fixed = sqsClient(awsContext(await loadConfig(missing, { profile: "dcplab" })));
     expect((await fixed.config.credentials()).accessKeyId).toBe("AKIADCPLABPROFILE");
@@ -115,7 +128,10 @@ describe("region and profile reach every client", () => {
     const path = writeConfig(tempDir(), { APP_NAME: "FlagTest", AWS_REGION: "eu-west-1", AWS_PROFILE: "lab" });
     const before = await runDcp(["--config", path, "--region", "eu-central-1", "config", "show", "--json"]);
     expect(before.code, before.stderr).toBe(0);
-    expect(JSON.parse(before.stdout)).toMatchObject({ config: { AWS_REGION: "eu-central-1", AWS_PROFILE: "lab" }, source: { AWS_REGION: "flag", AWS_PROFILE: "file" } });
+    expect(JSON.parse(before.stdout)).toMatchObject({
+      config: { AWS_REGION: "eu-central-1", AWS_PROFILE: "lab" },
+      source: { AWS_REGION: "flag", AWS_PROFILE: "file" },
+    });
     const after = await runDcp(["config", "show", "--json", "--config", path, "--profile", "other"]);
     expect(after.code, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout)).toMatchObject({ config: { AWS_REGION: "eu-west-1", AWS_PROFILE: "other" } });

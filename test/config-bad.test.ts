@@ -33,8 +33,10 @@ const EXPECTED: Record<string, RegExp> = {
   "job-retries-zero.json": /: JOB_RETRIES: SQS allows 1 to 1000 receives\. Fix:/,
   "bucket-with-s3-prefix.json": /: SOURCE_BUCKET: expected an S3 bucket name .*Fix: write the bucket name only/,
   "memory-null.json": /: MEMORY: expected a whole number\. Fix: set the container memory/,
-  "log-retention-not-allowed.json": /: LOG_RETENTION_DAYS: CloudWatch Logs keeps logs for one of 1, 3, 5.*Fix: use one of/,
-  "dead-letter-queue-is-job-queue.json": /: SQS_DEAD_LETTER_QUEUE: is the same queue as SQS_QUEUE_NAME \(Bad\w+Queue\)\. Fix: give the dead-letter queue its own name/,
+  "log-retention-not-allowed.json":
+    /: LOG_RETENTION_DAYS: CloudWatch Logs keeps logs for one of 1, 3, 5.*Fix: use one of/,
+  "dead-letter-queue-is-job-queue.json":
+    /: SQS_DEAD_LETTER_QUEUE: is the same queue as SQS_QUEUE_NAME \(Bad\w+Queue\)\. Fix: give the dead-letter queue its own name/,
   "profile-not-defined.json": /: AWS_PROFILE: profile "Bad\w+-no-such-profile" is not defined in .*Fix: create it/,
 };
 
@@ -73,20 +75,26 @@ describe("bad config files", () => {
     expect(fixtures).toEqual(Object.keys(EXPECTED).sort());
   });
 
-  it.concurrent.each(fixtures)("%s: exit 2, one message naming the file, the field and the fix; nothing created", async (fixture) => {
-    const app = uniqueAppName("Bad");
-    const dir = tempDir("dcp-badcfg-");
-    const path = join(dir, fixture);
-    writeFileSync(path, readFileSync(join(BAD, fixture), "utf8").replaceAll("__APP__", app));
-    for (const args of [["config", "validate", path], ["setup", "--config", path]]) {
-      const result = await runDcp(args, { cwd: dir });
-      const lines = result.stderr.trim().split("\n");
-      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(2);
-      expect(lines, `${args.join(" ")} printed more than one line`).toHaveLength(1);
-      expect(lines[0]).toContain(path);
-      expect(lines[0]).toMatch(EXPECTED[fixture]!);
-      expect(result.stdout).toBe("");
-    }
-    expect(await createdFor(app)).toEqual([]);
-  });
+  it.concurrent.each(fixtures)(
+    "%s: exit 2, one message naming the file, the field and the fix; nothing created",
+    async (fixture) => {
+      const app = uniqueAppName("Bad");
+      const dir = tempDir("dcp-badcfg-");
+      const path = join(dir, fixture);
+      writeFileSync(path, readFileSync(join(BAD, fixture), "utf8").replaceAll("__APP__", app));
+      for (const args of [
+        ["config", "validate", path],
+        ["setup", "--config", path],
+      ]) {
+        const result = await runDcp(args, { cwd: dir });
+        const lines = result.stderr.trim().split("\n");
+        expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(2);
+        expect(lines, `${args.join(" ")} printed more than one line`).toHaveLength(1);
+        expect(lines[0]).toContain(path);
+        expect(lines[0]).toMatch(EXPECTED[fixture]!);
+        expect(result.stdout).toBe("");
+      }
+      expect(await createdFor(app)).toEqual([]);
+    },
+  );
 });

@@ -20,14 +20,18 @@ describe("dcp config import", () => {
     const { $schema, ...settings } = readJson(written);
     expect(settings).toEqual(readJson(join(FIXTURES, "dcp-default.expected.json")));
     // The editor finds the shipped JSON Schema through "$schema".
-    const schemaPath = String($schema).startsWith("file://") ? new URL(String($schema)).pathname : resolve(dirname(written), String($schema));
+    const schemaPath = String($schema).startsWith("file://")
+      ? new URL(String($schema)).pathname
+      : resolve(dirname(written), String($schema));
     expect(schemaPath).toBe(join(REPO_ROOT, "config/config.schema.json"));
     expect(result.stdout).toMatch(/note: MACHINE_PRICE 0\.2 is kept as a maximum spot price/);
     expect(result.stdout).toMatch(/wrote config\/config\.json: 40 settings/);
 
     const validate = await runDcp(["config", "validate"], { cwd: dir });
     expect(validate.code, validate.stderr).toBe(0);
-    expect(validate.stdout).toMatch(/config\/config\.json: valid \(APP_NAME DistributedCP, region us-east-1, queue DistributedCPQueue/);
+    expect(validate.stdout).toMatch(
+      /config\/config\.json: valid \(APP_NAME DistributedCP, region us-east-1, queue DistributedCPQueue/,
+    );
   });
 
   it("refuses to overwrite an existing file without --force, and replaces it with --force", async () => {
@@ -36,11 +40,16 @@ describe("dcp config import", () => {
     writeFileSync(out, "{}\n");
     const refused = await runDcp(["config", "import", DEFAULT_PY, "-o", out]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr.trim()).toBe(`dcp: ${out}: already exists; nothing was written. Fix: pass --force to replace it, or -o another path`);
+    expect(refused.stderr.trim()).toBe(
+      `dcp: ${out}: already exists; nothing was written. Fix: pass --force to replace it, or -o another path`,
+    );
     expect(readFileSync(out, "utf8")).toBe("{}\n");
     const forced = await runDcp(["config", "import", DEFAULT_PY, "-o", out, "--force", "--json"]);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(JSON.parse(forced.stdout)).toMatchObject({ output: out, settings: { APP_NAME: "DistributedCP", CPU_SHARES: 4096 } });
+    expect(JSON.parse(forced.stdout)).toMatchObject({
+      output: out,
+      settings: { APP_NAME: "DistributedCP", CPU_SHARES: 4096 },
+    });
     expect(readJson(out).SQS_QUEUE_NAME).toBe("DistributedCPQueue");
   });
 
@@ -63,14 +72,21 @@ describe("dcp config import", () => {
     expect(result.code).toBe(2);
     const lines = result.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^dcp: ${py}: 5 lines cannot be converted \\(line 3: AWS_PROFILE: attribute access \\(os\\.environ\\).*; line 4: SQS_QUEUE_NAME: f-strings.*; line 5: CLUSTER_MACHINES: conditional.*; line 6: MEMORY: unknown name UNKNOWN_SIZE.*; line 7: SQS_MESAGE_VISIBILITY is not a dcp setting; did you mean SQS_MESSAGE_VISIBILITY\\?\\)\\. Fix: .*nothing was written$`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^dcp: ${py}: 5 lines cannot be converted \\(line 3: AWS_PROFILE: attribute access \\(os\\.environ\\).*; line 4: SQS_QUEUE_NAME: f-strings.*; line 5: CLUSTER_MACHINES: conditional.*; line 6: MEMORY: unknown name UNKNOWN_SIZE.*; line 7: SQS_MESAGE_VISIBILITY is not a dcp setting; did you mean SQS_MESSAGE_VISIBILITY\\?\\)\\. Fix: .*nothing was written$`,
+      ),
+    );
     expect(existsSync(join(dir, "config"))).toBe(false);
   });
 
   it("keeps settings dcp knows, maps REQUIREMENTS_FILE, leaves out helper names, and checks values against the schema", async () => {
     const dir = tempDir();
     const py = join(dir, "config.py");
-    writeFileSync(py, "PROJECT = 'cpg0016'\nAPP_NAME = PROJECT + '_Illum'\nREQUIREMENTS_FILE = 'requirements.txt'\nSSH_KEY_NAME = 'lab.pem'\nMACHINE_TYPE = 'c5.xlarge'\nSQS_DEAD_LETTER_QUEUE = 'arn:aws:sqs:us-east-1:111111100000:DeadMessages'\n");
+    writeFileSync(
+      py,
+      "PROJECT = 'cpg0016'\nAPP_NAME = PROJECT + '_Illum'\nREQUIREMENTS_FILE = 'requirements.txt'\nSSH_KEY_NAME = 'lab.pem'\nMACHINE_TYPE = 'c5.xlarge'\nSQS_DEAD_LETTER_QUEUE = 'arn:aws:sqs:us-east-1:111111100000:DeadMessages'\n",
+    );
     const ok = await runDcp(["config", "import", py, "-o", join(dir, "ok.json")]);
     expect(ok.code, ok.stderr).toBe(0);
     const { $schema: _schema, ...settings } = readJson(join(dir, "ok.json"));
@@ -91,13 +107,17 @@ describe("dcp config import", () => {
     writeFileSync(py, "APP_NAME = 'Plate1'\n\nEBS_VOL_SIZE = 10\n");
     const bad = await runDcp(["config", "import", py, "-o", join(dir, "bad.json")]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim()).toBe(`dcp: ${py}: line 3: EBS_VOL_SIZE: must be at least 22 (GB). Fix: set it to at least 22 (GB)`);
+    expect(bad.stderr.trim()).toBe(
+      `dcp: ${py}: line 3: EBS_VOL_SIZE: must be at least 22 (GB). Fix: set it to at least 22 (GB)`,
+    );
     expect(existsSync(join(dir, "bad.json"))).toBe(false);
 
     writeFileSync(py, "APP_NAME = 'P'\nSQS_QUEUE_NAME = APP_NAME + 'Queue'\nSQS_DEAD_LETTER_QUEUE = SQS_QUEUE_NAME\n");
     const same = await runDcp(["config", "import", py, "-o", join(dir, "bad.json")]);
     expect(same.code).toBe(2);
-    expect(same.stderr).toMatch(/: line 3: SQS_DEAD_LETTER_QUEUE: is the same queue as SQS_QUEUE_NAME \(PQueue\)\. Fix:/);
+    expect(same.stderr).toMatch(
+      /: line 3: SQS_DEAD_LETTER_QUEUE: is the same queue as SQS_QUEUE_NAME \(PQueue\)\. Fix:/,
+    );
     expect(existsSync(join(dir, "bad.json"))).toBe(false);
   });
 
@@ -112,7 +132,15 @@ describe("dcp config show / validate", () => {
   it("shows the resolved config with defaults, flags and every derived name", async () => {
     const dir = tempDir();
     const path = join(dir, "c.json");
-    writeFileSync(path, JSON.stringify({ APP_NAME: "Plate1", AWS_BUCKET: "lab-bucket", DESTINATION_BUCKET: "lab-results", SOURCE_BUCKET: "False" }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        APP_NAME: "Plate1",
+        AWS_BUCKET: "lab-bucket",
+        DESTINATION_BUCKET: "lab-results",
+        SOURCE_BUCKET: "False",
+      }),
+    );
     const json = await runDcp(["--config", path, "--region", "eu-west-1", "config", "show", "--json"]);
     expect(json.code, json.stderr).toBe(0);
     const shown = JSON.parse(json.stdout);
@@ -146,7 +174,9 @@ describe("dcp config show / validate", () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ valid: true, APP_NAME: "MyProject_Analysis" });
     const missing = await runDcp(["config", "validate"], { cwd: tempDir() });
     expect(missing.code).toBe(2);
-    expect(missing.stderr.trim()).toMatch(/^dcp: config\/config\.json: config file not found\. Fix: create it .*dcp config import/);
+    expect(missing.stderr.trim()).toMatch(
+      /^dcp: config\/config\.json: config file not found\. Fix: create it .*dcp config import/,
+    );
   });
 
   it("schema prints the committed JSON Schema", async () => {

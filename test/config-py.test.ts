@@ -15,7 +15,7 @@ describe("config.py reader (the Python subset DCP configs use)", () => {
         "from math import floor",
         "",
         "APP_NAME = 'Plate1'            # a comment with 'quotes' and = signs",
-        'LOG_GROUP_NAME = APP_NAME',
+        "LOG_GROUP_NAME = APP_NAME",
         "SQS_QUEUE_NAME = APP_NAME + 'Queue'",
         'DOCKERHUB_TAG = "cellprofiler/distributed-cellprofiler:2.2.0_4.2.8"',
         "DOCKER_CORES = 4",

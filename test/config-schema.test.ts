@@ -50,25 +50,68 @@ describe("config schema", () => {
     const config = parseConfig({}, "c.json");
     expect(config).toMatchObject(DCP_DEFAULTS);
     expect(config.MACHINE_PRICE).toBeNull();
-    for (const key of [...Object.keys(DCP_DEFAULTS), "MACHINE_PRICE", "SOURCE_BUCKET", "WORKSPACE_BUCKET", "DESTINATION_BUCKET", "SSH_KEY_NAME", "AUTO_MONITOR"]) {
+    for (const key of [
+      ...Object.keys(DCP_DEFAULTS),
+      "MACHINE_PRICE",
+      "SOURCE_BUCKET",
+      "WORKSPACE_BUCKET",
+      "DESTINATION_BUCKET",
+      "SSH_KEY_NAME",
+      "AUTO_MONITOR",
+    ]) {
       expect(CONFIG_KEYS).toContain(key);
     }
   });
 
   it("accepts DCP's 'True'/'False' strings and real booleans, and refuses anything else", () => {
-    const config = parseConfig({ DOWNLOAD_FILES: "True", ASSIGN_IP: "False", USE_PLUGINS: "true", CHECK_IF_DONE_BOOL: true }, "c.json");
-    expect([config.DOWNLOAD_FILES, config.ASSIGN_IP, config.USE_PLUGINS, config.CHECK_IF_DONE_BOOL]).toEqual([true, false, true, true]);
-    expect(() => parseConfig({ DOWNLOAD_FILES: "Ture" }, "c.json")).toThrow(/c\.json: DOWNLOAD_FILES: expected true or false.*Fix:/);
+    const config = parseConfig(
+      { DOWNLOAD_FILES: "True", ASSIGN_IP: "False", USE_PLUGINS: "true", CHECK_IF_DONE_BOOL: true },
+      "c.json",
+    );
+    expect([config.DOWNLOAD_FILES, config.ASSIGN_IP, config.USE_PLUGINS, config.CHECK_IF_DONE_BOOL]).toEqual([
+      true,
+      false,
+      true,
+      true,
+    ]);
+    expect(() => parseConfig({ DOWNLOAD_FILES: "Ture" }, "c.json")).toThrow(
+      /c\.json: DOWNLOAD_FILES: expected true or false.*Fix:/,
+    );
     expect(() => parseConfig({ DOWNLOAD_FILES: 1 }, "c.json")).toThrow(UserInputError);
   });
 
   it("reads 'False' buckets as unset and applies DCP's fallbacks", () => {
-    const config = parseConfig({ AWS_BUCKET: "lab-logs", SOURCE_BUCKET: "False", WORKSPACE_BUCKET: false, DESTINATION_BUCKET: null, UPLOAD_FLAGS: "False", PLUGINS_COMMIT: "False" }, "c.json");
-    expect([config.SOURCE_BUCKET, config.WORKSPACE_BUCKET, config.DESTINATION_BUCKET, config.UPLOAD_FLAGS, config.PLUGINS_COMMIT]).toEqual([null, null, null, null, null]);
+    const config = parseConfig(
+      {
+        AWS_BUCKET: "lab-logs",
+        SOURCE_BUCKET: "False",
+        WORKSPACE_BUCKET: false,
+        DESTINATION_BUCKET: null,
+        UPLOAD_FLAGS: "False",
+        PLUGINS_COMMIT: "False",
+      },
+      "c.json",
+    );
+    expect([
+      config.SOURCE_BUCKET,
+      config.WORKSPACE_BUCKET,
+      config.DESTINATION_BUCKET,
+      config.UPLOAD_FLAGS,
+      config.PLUGINS_COMMIT,
+    ]).toEqual([null, null, null, null, null]);
     expect(effectiveBuckets(config)).toEqual({ source: "lab-logs", workspace: "lab-logs", destination: "lab-logs" });
-    const split = parseConfig({ AWS_BUCKET: "lab-logs", SOURCE_BUCKET: "lab-images", DESTINATION_BUCKET: "lab-results" }, "c.json");
-    expect(effectiveBuckets(split)).toEqual({ source: "lab-images", workspace: "lab-images", destination: "lab-results" });
-    expect(() => parseConfig({ SOURCE_BUCKET: "s3://lab-images/plate1" }, "c.json")).toThrow(/SOURCE_BUCKET: expected an S3 bucket name/);
+    const split = parseConfig(
+      { AWS_BUCKET: "lab-logs", SOURCE_BUCKET: "lab-images", DESTINATION_BUCKET: "lab-results" },
+      "c.json",
+    );
+    expect(effectiveBuckets(split)).toEqual({
+      source: "lab-images",
+      workspace: "lab-images",
+      destination: "lab-results",
+    });
+    expect(() => parseConfig({ SOURCE_BUCKET: "s3://lab-images/plate1" }, "c.json")).toThrow(
+      /SOURCE_BUCKET: expected an S3 bucket name/,
+    );
   });
 
   it("takes the queue name out of an old-style SQS_DEAD_LETTER_QUEUE ARN", () => {
@@ -96,8 +139,14 @@ describe("config schema", () => {
 
   it("lets --region/--profile override the file, and checks them like the file's values", () => {
     const config = parseConfig({ AWS_REGION: "eu-west-1", AWS_PROFILE: "lab" }, "c.json");
-    expect(applyOverrides(config, { region: "us-west-2" })).toMatchObject({ AWS_REGION: "us-west-2", AWS_PROFILE: "lab" });
-    expect(applyOverrides(config, { profile: "other" })).toMatchObject({ AWS_REGION: "eu-west-1", AWS_PROFILE: "other" });
+    expect(applyOverrides(config, { region: "us-west-2" })).toMatchObject({
+      AWS_REGION: "us-west-2",
+      AWS_PROFILE: "lab",
+    });
+    expect(applyOverrides(config, { profile: "other" })).toMatchObject({
+      AWS_REGION: "eu-west-1",
+      AWS_PROFILE: "other",
+    });
     expect(() => applyOverrides(config, { region: "Europe" })).toThrow(/command line: --region: expected a region/);
   });
 });
@@ -105,12 +154,26 @@ describe("config schema", () => {
 describe("config/config.schema.json", () => {
   it("is up to date with the zod schema (regenerate: node bin/dcp config schema -o config/config.schema.json)", () => {
     const committed = readFileSync(join(REPO_ROOT, SCHEMA_FILE), "utf8");
-    expect(committed, "config/config.schema.json is out of date: run `node bin/dcp config schema -o config/config.schema.json`").toBe(configJsonSchemaText());
+    expect(
+      committed,
+      "config/config.schema.json is out of date: run `node bin/dcp config schema -o config/config.schema.json`",
+    ).toBe(configJsonSchemaText());
   });
 
   it("describes every DCP key, lists defaults, and refuses unknown keys", () => {
-    const schema = configJsonSchema() as { properties: Record<string, { description?: string; default?: unknown }>; additionalProperties: unknown };
-    for (const key of [...Object.keys(DCP_DEFAULTS), "MACHINE_PRICE", "SOURCE_BUCKET", "WORKSPACE_BUCKET", "DESTINATION_BUCKET", "FLEET_API", "TASK_ROLE_ARN"]) {
+    const schema = configJsonSchema() as {
+      properties: Record<string, { description?: string; default?: unknown }>;
+      additionalProperties: unknown;
+    };
+    for (const key of [
+      ...Object.keys(DCP_DEFAULTS),
+      "MACHINE_PRICE",
+      "SOURCE_BUCKET",
+      "WORKSPACE_BUCKET",
+      "DESTINATION_BUCKET",
+      "FLEET_API",
+      "TASK_ROLE_ARN",
+    ]) {
       expect(schema.properties[key]?.description, key).toMatch(/\w{3,}/);
     }
     expect(schema.properties.DOWNLOAD_FILES?.default).toBe(false);
@@ -121,7 +184,10 @@ describe("config/config.schema.json", () => {
   });
 
   it("is what config/config.example.json refers to, and the example is a valid config", () => {
-    const example = JSON.parse(readFileSync(join(REPO_ROOT, "config/config.example.json"), "utf8")) as Record<string, unknown>;
+    const example = JSON.parse(readFileSync(join(REPO_ROOT, "config/config.example.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     expect(example.$schema).toBe("./config.schema.json");
     expect(() => parseConfig(example, "config/config.example.json")).not.toThrow();
   });

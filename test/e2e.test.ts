@@ -38,8 +38,14 @@ describe("end to end", () => {
     expect(result.workerExitCodes, output).toEqual([0, 0]);
 
     const byGroup = resultsByGroup(result);
-    const doneId = result.doneGroup!.split(",").map((kv) => kv.split("=")[1]).join("-");
-    const poisonId = result.poisonGroup!.split(",").map((kv) => kv.split("=")[1]).join("-");
+    const doneId = result
+      .doneGroup!.split(",")
+      .map((kv) => kv.split("=")[1])
+      .join("-");
+    const poisonId = result
+      .poisonGroup!.split(",")
+      .map((kv) => kv.split("=")[1])
+      .join("-");
     // 48 analysed groups, plus the folder of the group that was already done before the run.
     const analysed = [...byGroup.keys()].filter((id) => id !== doneId);
     expect(analysed.sort()).toEqual(result.groups.filter((id) => id !== doneId && id !== poisonId).sort());

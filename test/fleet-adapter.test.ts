@@ -1,9 +1,23 @@
-import { CreateLaunchTemplateCommand, CreateFleetCommand, DeleteLaunchTemplateCommand, DescribeInstancesCommand, RequestSpotFleetCommand } from "@aws-sdk/client-ec2";
+import {
+  CreateLaunchTemplateCommand,
+  CreateFleetCommand,
+  DeleteLaunchTemplateCommand,
+  DescribeInstancesCommand,
+  RequestSpotFleetCommand,
+} from "@aws-sdk/client-ec2";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DescribeAlarmsCommand, ListTagsForResourceCommand } from "@aws-sdk/client-cloudwatch";
-import { cloudwatchClient, deleteAlarms, deleteDashboard, listAlarmNames, putDashboard, putIdleAlarm, terminateActionArn } from "../src/aws/cloudwatch.js";
+import {
+  cloudwatchClient,
+  deleteAlarms,
+  deleteDashboard,
+  listAlarmNames,
+  putDashboard,
+  putIdleAlarm,
+  terminateActionArn,
+} from "../src/aws/cloudwatch.js";
 import { ec2Client } from "../src/aws/ec2.js";
 import { fleetAdapter, fleetIsLive, FleetOperationUnsupportedError } from "../src/aws/fleet.js";
 import { readRunState, updateRunState, writeRunState, type RunState } from "../src/state/run-state.js";
@@ -49,7 +63,12 @@ describe("fleet adapter (moto)", () => {
   it("ec2-fleet: describe, list instances, ModifyFleet surfaces as unsupported on moto, delete twice", async () => {
     const ec2 = ec2Client(ctx);
     const name = uniqueAppName("LT");
-    const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: name, LaunchTemplateData: { ImageId: AMI, InstanceType: "m5.xlarge" } }));
+    const lt = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: name,
+        LaunchTemplateData: { ImageId: AMI, InstanceType: "m5.xlarge" },
+      }),
+    );
     const ltId = lt.LaunchTemplate!.LaunchTemplateId!;
     try {
       const { FleetId: id } = await ec2.send(
@@ -78,7 +97,9 @@ describe("fleet adapter (moto)", () => {
     const app = uniqueAppName("A");
     const ids = Array.from({ length: 105 }, (_, i) => `i-${String(i).padStart(17, "0")}`);
     for (const id of ids) await putIdleAlarm(ctx, app, id);
-    const { MetricAlarms = [] } = await cloudwatchClient(ctx).send(new DescribeAlarmsCommand({ AlarmNames: [`${app}_${ids[0]}`] }));
+    const { MetricAlarms = [] } = await cloudwatchClient(ctx).send(
+      new DescribeAlarmsCommand({ AlarmNames: [`${app}_${ids[0]}`] }),
+    );
     expect(MetricAlarms[0]).toMatchObject({
       AlarmActions: ["arn:aws:automate:us-east-1:ec2:terminate"],
       Namespace: "AWS/EC2",
@@ -90,7 +111,9 @@ describe("fleet adapter (moto)", () => {
       Threshold: 1,
       ComparisonOperator: "LessThanThreshold",
     });
-    const { Tags = [] } = await cloudwatchClient(ctx).send(new ListTagsForResourceCommand({ ResourceARN: MetricAlarms[0]!.AlarmArn! }));
+    const { Tags = [] } = await cloudwatchClient(ctx).send(
+      new ListTagsForResourceCommand({ ResourceARN: MetricAlarms[0]!.AlarmArn! }),
+    );
     expect(Tags).toEqual(expect.arrayContaining([{ Key: "dcp:app", Value: app }]));
     expect(terminateActionArn("cn-north-1")).toBe("arn:aws-cn:automate:cn-north-1:ec2:terminate");
     const names = await listAlarmNames(ctx, `${app}_`);
@@ -139,7 +162,10 @@ describe("run state file", () => {
     const path = join(dir, "files", "AppSpotFleetRequestId.json");
     await writeRunState(path, state);
     expect(await readRunState(path)).toEqual(state);
-    const next = await updateRunState(path, (s) => ({ ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: { completed: ["service"] } } }));
+    const next = await updateRunState(path, (s) => ({
+      ...s,
+      dcp: { ...s.dcp, status: "tearing-down", teardown: { completed: ["service"] } },
+    }));
     expect(next.dcp.teardown?.completed).toEqual(["service"]);
     expect((await readRunState(path)).dcp.status).toBe("tearing-down");
     const { readdirSync } = await import("node:fs");
@@ -150,7 +176,13 @@ describe("run state file", () => {
     const path = join(tempDir(), "old.json");
     const { dcp: _dcp, ...dcpOnly } = state;
     await writeFile(path, JSON.stringify(dcpOnly));
-    await expect(readRunState(path)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining(`${path}: dcp`) });
-    await expect(readRunState(join(tempDir(), "none.json"))).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining("state file not found") });
+    await expect(readRunState(path)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining(`${path}: dcp`),
+    });
+    await expect(readRunState(join(tempDir(), "none.json"))).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining("state file not found"),
+    });
   });
 });

@@ -1,7 +1,12 @@
 /** Pure parts of make-jobs: paths, ranges, LoadData typing, CSV matching and near misses, the streamed job file. */
 import { describe, expect, it } from "vitest";
 import { UserInputError } from "../src/errors.js";
-import { cellProfilerText, isWellColumnName, loadDataType, pythonFloatText } from "../src/plan/make-jobs/cellprofiler-values.js";
+import {
+  cellProfilerText,
+  isWellColumnName,
+  loadDataType,
+  pythonFloatText,
+} from "../src/plan/make-jobs/cellprofiler-values.js";
 import { CsvGroupCollector } from "../src/plan/make-jobs/csv-groups.js";
 import { GroupMatcher, differenceKinds, formatMatchReport } from "../src/plan/make-jobs/csv-match.js";
 import { csvJobGroups, parseFromCsvOptions } from "../src/plan/make-jobs/from-csv.js";
@@ -42,17 +47,24 @@ describe("ranges", () => {
   });
 
   it("refuses malformed and backwards ranges", () => {
-    for (const text of ["A-", "-B", "A-1", "A-b", "A-B-C", "H-A", "A,,B", "A1"]) expect(parseRows(text).ok, text).toBe(false);
+    for (const text of ["A-", "-B", "A-1", "A-b", "A-B-C", "H-A", "A,,B", "A1"])
+      expect(parseRows(text).ok, text).toBe(false);
     for (const text of ["1-", "12-1", "1-x", "x", "1,,2", ""]) expect(parseColumns(text).ok, text).toBe(false);
     for (const text of ["1-", "3-1", "a b", "1=2"]) expect(parseSites(text).ok, text).toBe(false);
   });
 });
 
 describe("layout plan", () => {
-  const options = (input: Record<string, unknown>) => parseLayoutOptions({ identifier: "Proj", batch: "B1", plates: "P1", ...input });
+  const options = (input: Record<string, unknown>) =>
+    parseLayoutOptions({ identifier: "Proj", batch: "B1", plates: "P1", ...input });
 
   it("counts what it yields, per step granularity", () => {
-    for (const [step, count] of [["illum", 2], ["qc", 2 * 96], ["assaydev_persite", 2 * 96 * 9], ["analysis", 2 * 96 * 9]] as const) {
+    for (const [step, count] of [
+      ["illum", 2],
+      ["qc", 2 * 96],
+      ["assaydev_persite", 2 * 96 * 9],
+      ["analysis", 2 * 96 * 9],
+    ] as const) {
       const plan = planLayout(options({ step, plates: "P1,P2", plateFormat: "96" }));
       expect(plan.groupCount).toBe(count);
       let yielded = 0;
@@ -69,13 +81,19 @@ describe("layout plan", () => {
   });
 
   it("warns about flags a step does not use, and about the Gallery layout's missing batch folder", () => {
-    expect(planLayout(options({ step: "illum", wells: "A01" })).warnings).toEqual(["illum makes one group per plate; --wells ignored"]);
+    expect(planLayout(options({ step: "illum", wells: "A01" })).warnings).toEqual([
+      "illum makes one group per plate; --wells ignored",
+    ]);
     expect(planLayout(options({ step: "qc", sites: "1" })).warnings[0]).toMatch(/--sites ignored/);
     const cpg = planLayout(options({ step: "illum", pathStyle: "cpg", source: "s4", useBatch: true }));
     expect(cpg.shared.pipeline).toBe("Batch_data_illum.h5");
     expect(cpg.warnings[0]).toMatch(/--batchfile-path/);
-    expect(planLayout(options({ step: "qc", useBatch: true, pipeline: "x.cppipe" })).warnings).toEqual(["--use-batch: the batch file is both pipeline and data file; --pipeline ignored"]);
-    expect(planLayout(options({ step: "qc", batchfileName: "b.h5" })).warnings).toEqual(["--batchfile-name ignored without --use-batch"]);
+    expect(planLayout(options({ step: "qc", useBatch: true, pipeline: "x.cppipe" })).warnings).toEqual([
+      "--use-batch: the batch file is both pipeline and data file; --pipeline ignored",
+    ]);
+    expect(planLayout(options({ step: "qc", batchfileName: "b.h5" })).warnings).toEqual([
+      "--batchfile-name ignored without --use-batch",
+    ]);
   });
 
   it("names the flag in errors", () => {
@@ -112,23 +130,54 @@ describe("CellProfiler's LoadData typing", () => {
   });
 
   it("types a column over the whole file, and keeps well-column names as text", () => {
-    const groups = csvGroups(["Metadata_Site", "Metadata_Col"], [["01", "01"], ["2", "02"], ["2.5", "03"]]);
+    const groups = csvGroups(
+      ["Metadata_Site", "Metadata_Col"],
+      [
+        ["01", "01"],
+        ["2", "02"],
+        ["2.5", "03"],
+      ],
+    );
     expect(groups.types).toEqual(["float", "text"]);
-    expect([...groups.groups.values()].map((g) => g.values)).toEqual([["1.0", "01"], ["2.0", "02"], ["2.5", "03"]]);
+    expect([...groups.groups.values()].map((g) => g.values)).toEqual([
+      ["1.0", "01"],
+      ["2.0", "02"],
+      ["2.5", "03"],
+    ]);
     expect(isWellColumnName("Metadata_WellColumn")).toBe(true);
     expect(isWellColumnName("Metadata_Well")).toBe(false);
   });
 
   it("synthesizes Metadata_Well from row and column text when the CSV has no well column", () => {
-    const groups = csvGroups(["Metadata_Plate", "Metadata_Well"], [["P1", "B", "03"], ["P1", "B", "3"]], ["Metadata_Plate", "Metadata_Row", "Metadata_Col"]);
-    expect([...groups.groups.values()].map((g) => g.values)).toEqual([["P1", "B03"], ["P1", "B3"]]);
+    const groups = csvGroups(
+      ["Metadata_Plate", "Metadata_Well"],
+      [
+        ["P1", "B", "03"],
+        ["P1", "B", "3"],
+      ],
+      ["Metadata_Plate", "Metadata_Row", "Metadata_Col"],
+    );
+    expect([...groups.groups.values()].map((g) => g.values)).toEqual([
+      ["P1", "B03"],
+      ["P1", "B3"],
+    ]);
     const collector = new CsvGroupCollector("x.csv", ["Metadata_Well"]);
     expect(collector.header(["Metadata_Row"])).toEqual(["Metadata_Well"]);
   });
 
   it("merges combinations that CellProfiler cannot tell apart, summing their rows", () => {
-    const groups = csvGroups(["Metadata_Plate", "Metadata_Site"], [["P1", "1"], ["P1", "01"], ["P1", "2"]]);
-    expect([...groups.groups.values()].map((g) => [g.values.join(","), g.rows])).toEqual([["P1,1", 2], ["P1,2", 1]]);
+    const groups = csvGroups(
+      ["Metadata_Plate", "Metadata_Site"],
+      [
+        ["P1", "1"],
+        ["P1", "01"],
+        ["P1", "2"],
+      ],
+    );
+    expect([...groups.groups.values()].map((g) => [g.values.join(","), g.rows])).toEqual([
+      ["P1,1", 2],
+      ["P1,2", 1],
+    ]);
     expect(groups.reinterpreted[1]).toEqual({ raw: "01", text: "1", count: 1 });
   });
 });
@@ -148,7 +197,8 @@ describe("near misses", () => {
     for (const well of ["A01", "A02", "B01", "B02"]) for (const site of ["01", "02"]) rows.push(["P1", well, site]);
     const matcher = new GroupMatcher(keys, [csvGroups(keys, rows)]);
     expect(matcher.check("Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=1")).toBe(true);
-    for (const well of ["A01", "A02", "B01", "B02"]) matcher.check(`Metadata_Plate=P1,Metadata_Well=${well},Metadata_Site=02`);
+    for (const well of ["A01", "A02", "B01", "B02"])
+      matcher.check(`Metadata_Plate=P1,Metadata_Well=${well},Metadata_Site=02`);
     matcher.check("Metadata_Plate=P9,Metadata_Well=A01,Metadata_Site=1");
     matcher.check("Metadata_Plate=P1,Metadata_Well=A01");
     const report = matcher.report();
@@ -158,36 +208,58 @@ describe("near misses", () => {
       ["Metadata_Plate value in no CSV row", 1, 1],
       ["keys differ from the CSV columns Metadata_Plate,Metadata_Well,Metadata_Site", 1, 1],
     ]);
-    expect(report.kinds[0]!.examples[0]).toEqual({ group: "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=02", csv: 'Metadata_Site="2" (the CSV says "02", which CellProfiler reads as 2)' });
+    expect(report.kinds[0]!.examples[0]).toEqual({
+      group: "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=02",
+      csv: 'Metadata_Site="2" (the CSV says "02", which CellProfiler reads as 2)',
+    });
     expect(formatMatchReport(report)[0]).toBe("6 of 7 groups match no row of load_data.csv");
   });
 });
 
 describe("from-csv", () => {
   it("prefixes Metadata_ to bare column names and requires the shared keys", () => {
-    const parsed = parseFromCsvOptions({ csv: "x.csv", groupBy: "Plate,Metadata_Well", pipeline: "p", dataFile: "d", output: "o" });
+    const parsed = parseFromCsvOptions({
+      csv: "x.csv",
+      groupBy: "Plate,Metadata_Well",
+      pipeline: "p",
+      dataFile: "d",
+      output: "o",
+    });
     expect(parsed.groupBy).toEqual(["Metadata_Plate", "Metadata_Well"]);
-    expect(() => parseFromCsvOptions({ csv: "x.csv", groupBy: "Plate", dataFile: "d", output: "o" })).toThrow(/--pipeline: is missing/);
-    expect(() => parseFromCsvOptions({ csv: "x.csv", groupBy: "Plate,Plate", pipeline: "p", dataFile: "d", output: "o" })).toThrow(/--group-by: names a column twice/);
+    expect(() => parseFromCsvOptions({ csv: "x.csv", groupBy: "Plate", dataFile: "d", output: "o" })).toThrow(
+      /--pipeline: is missing/,
+    );
+    expect(() =>
+      parseFromCsvOptions({ csv: "x.csv", groupBy: "Plate,Plate", pipeline: "p", dataFile: "d", output: "o" }),
+    ).toThrow(/--group-by: names a column twice/);
   });
 
   it("refuses values cellprofiler -g cannot carry", () => {
     const groups = csvGroups(["Metadata_Plate"], [["Plate 1"]]);
-    expect(() => csvJobGroups(groups)).toThrow(/load_data.csv: Metadata_Plate: the value "Plate 1" cannot be passed to cellprofiler -g/);
+    expect(() => csvJobGroups(groups)).toThrow(
+      /load_data.csv: Metadata_Plate: the value "Plate 1" cannot be passed to cellprofiler -g/,
+    );
   });
 });
 
 describe("streamed job file", () => {
   it("is valid JSON with or without groups, shared keys in the example file's order", () => {
     const head = { comment: "c", shared: { output: "o", pipeline: "p", input: "i" } };
-    const text = [...jobFileChunks(head, [{ Metadata: "Metadata_Plate=P1", data_file: "d1" }, { Metadata: "Metadata_Plate=P2", data_file: "d2" }])].join("");
+    const text = [
+      ...jobFileChunks(head, [
+        { Metadata: "Metadata_Plate=P1", data_file: "d1" },
+        { Metadata: "Metadata_Plate=P2", data_file: "d2" },
+      ]),
+    ].join("");
     expect(Object.keys(JSON.parse(text) as object)).toEqual(["_comment", "pipeline", "input", "output", "groups"]);
     expect((JSON.parse(text) as { groups: unknown[] }).groups).toHaveLength(2);
     expect(JSON.parse([...jobFileChunks(head, [])].join(""))).toMatchObject({ groups: [] });
   });
 
   it("yields bounded chunks for a large layout", () => {
-    const plan = planLayout(parseLayoutOptions({ step: "analysis", identifier: "Proj", batch: "B1", plates: "P1,P2,P3" }));
+    const plan = planLayout(
+      parseLayoutOptions({ step: "analysis", identifier: "Proj", batch: "B1", plates: "P1,P2,P3" }),
+    );
     let chunks = 0;
     let longest = 0;
     for (const chunk of jobFileChunks({ shared: plan.shared }, layoutGroups(plan))) {

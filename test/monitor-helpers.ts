@@ -7,8 +7,19 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { CreateFleetCommand, CreateLaunchTemplateCommand, DescribeFleetsCommand, DescribeSpotFleetRequestsCommand, RequestSpotFleetCommand } from "@aws-sdk/client-ec2";
-import { DescribeClustersCommand, DescribeServicesCommand, ListTaskDefinitionsCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import {
+  CreateFleetCommand,
+  CreateLaunchTemplateCommand,
+  DescribeFleetsCommand,
+  DescribeSpotFleetRequestsCommand,
+  RequestSpotFleetCommand,
+} from "@aws-sdk/client-ec2";
+import {
+  DescribeClustersCommand,
+  DescribeServicesCommand,
+  ListTaskDefinitionsCommand,
+  UpdateServiceCommand,
+} from "@aws-sdk/client-ecs";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { expect } from "vitest";
@@ -45,7 +56,12 @@ export interface TestRun {
 }
 
 /** A config file for a fresh app in a fresh folder, with its own cluster, DLQ and an existing bucket. */
-export async function configuredApp(fleetApi: FleetApi, machines: number, prefix = "Mon", extra: Record<string, unknown> = {}): Promise<Omit<TestRun, "queueUrl" | "fleetId" | "launchTemplateId" | "statePath">> {
+export async function configuredApp(
+  fleetApi: FleetApi,
+  machines: number,
+  prefix = "Mon",
+  extra: Record<string, unknown> = {},
+): Promise<Omit<TestRun, "queueUrl" | "fleetId" | "launchTemplateId" | "statePath">> {
   const app = uniqueAppName(prefix);
   const dir = tempDir();
   const bucket = app.toLowerCase().replace(/[^a-z0-9-]/g, "-");
@@ -77,7 +93,13 @@ export async function configuredApp(fleetApi: FleetApi, machines: number, prefix
 export async function logLine(group: string, message: string): Promise<void> {
   const logs = logsClient(ctx);
   await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: "worker-1" }));
-  await logs.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: "worker-1", logEvents: [{ timestamp: Date.now(), message }] }));
+  await logs.send(
+    new PutLogEventsCommand({
+      logGroupName: group,
+      logStreamName: "worker-1",
+      logEvents: [{ timestamp: Date.now(), message }],
+    }),
+  );
 }
 
 /** `count` DCP-format messages on the app's queue. */
@@ -86,7 +108,14 @@ export async function submitGroups(app: string, count: number): Promise<string> 
   for (let i = 0; i < count; i += 10) {
     const entries = Array.from({ length: Math.min(10, count - i) }, (_, j) => ({
       Id: String(i + j),
-      MessageBody: messageBody({ Metadata: `Metadata_Plate=P1,Metadata_Well=W${i + j}`, pipeline: "p.cppipe", output: "out", input: "in", data_file: "load.csv", output_structure: "" }),
+      MessageBody: messageBody({
+        Metadata: `Metadata_Plate=P1,Metadata_Well=W${i + j}`,
+        pipeline: "p.cppipe",
+        output: "out",
+        input: "in",
+        data_file: "load.csv",
+        output_structure: "",
+      }),
     }));
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
   }
@@ -97,7 +126,10 @@ export async function submitGroups(app: string, count: number): Promise<string> 
  * A fleet and the state file start-cluster writes, made with the SDK, for tests that are about
  * the monitor and not about start-cluster: service scaled, one idle alarm per instance.
  */
-export async function fleetWithState(base: Awaited<ReturnType<typeof configuredApp>>, machines: number): Promise<TestRun> {
+export async function fleetWithState(
+  base: Awaited<ReturnType<typeof configuredApp>>,
+  machines: number,
+): Promise<TestRun> {
   const { app } = base;
   let fleetId: string;
   let launchTemplateId: string | undefined;
@@ -114,19 +146,28 @@ export async function fleetWithState(base: Awaited<ReturnType<typeof configuredA
     );
     fleetId = out.SpotFleetRequestId!;
   } else {
-    const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: `${app}LT`, LaunchTemplateData: { ImageId: AMI, InstanceType: "m5.xlarge" } }));
+    const lt = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: `${app}LT`,
+        LaunchTemplateData: { ImageId: AMI, InstanceType: "m5.xlarge" },
+      }),
+    );
     launchTemplateId = lt.LaunchTemplate!.LaunchTemplateId!;
     const out = await ec2.send(
       new CreateFleetCommand({
         Type: "maintain",
         TargetCapacitySpecification: { TotalTargetCapacity: machines, DefaultTargetCapacityType: "spot" },
         SpotOptions: { AllocationStrategy: "price-capacity-optimized" },
-        LaunchTemplateConfigs: [{ LaunchTemplateSpecification: { LaunchTemplateId: launchTemplateId, Version: "$Latest" } }],
+        LaunchTemplateConfigs: [
+          { LaunchTemplateSpecification: { LaunchTemplateId: launchTemplateId, Version: "$Latest" } },
+        ],
       }),
     );
     fleetId = out.FleetId!;
   }
-  await ecs.send(new UpdateServiceCommand({ cluster: `${app}Cluster`, service: `${app}Service`, desiredCount: machines * 2 }));
+  await ecs.send(
+    new UpdateServiceCommand({ cluster: `${app}Cluster`, service: `${app}Service`, desiredCount: machines * 2 }),
+  );
   for (const id of await fleetAdapter(ctx, base.fleetApi).activeInstances(fleetId)) await putIdleAlarm(ctx, app, id);
   const statePath = join(base.dir, "files", `${app}SpotFleetRequestId.json`);
   const state: RunState = {
@@ -156,7 +197,13 @@ export async function fleetWithState(base: Awaited<ReturnType<typeof configuredA
     },
   };
   await writeRunState(statePath, state);
-  return { ...base, statePath, queueUrl: (await findQueueUrl(sqs, `${app}Queue`))!, fleetId, ...(launchTemplateId ? { launchTemplateId } : {}) };
+  return {
+    ...base,
+    statePath,
+    queueUrl: (await findQueueUrl(sqs, `${app}Queue`))!,
+    fleetId,
+    ...(launchTemplateId ? { launchTemplateId } : {}),
+  };
 }
 
 export async function alarmNamesOf(app: string): Promise<string[]> {
@@ -164,7 +211,9 @@ export async function alarmNamesOf(app: string): Promise<string[]> {
   return (out.MetricAlarms ?? []).map((a) => a.AlarmName!).sort();
 }
 
-export async function fleetState(run: Pick<TestRun, "fleetApi" | "fleetId">): Promise<{ state?: string; target?: number }> {
+export async function fleetState(
+  run: Pick<TestRun, "fleetApi" | "fleetId">,
+): Promise<{ state?: string; target?: number }> {
   if (run.fleetApi === "spot-fleet") {
     const out = await ec2.send(new DescribeSpotFleetRequestsCommand({ SpotFleetRequestIds: [run.fleetId] }));
     const c = out.SpotFleetRequestConfigs?.find((f) => f.SpotFleetRequestId === run.fleetId);
@@ -179,8 +228,12 @@ export async function fleetState(run: Pick<TestRun, "fleetApi" | "fleetId">): Pr
 export async function leftovers(run: TestRun) {
   const { app } = run;
   const fleet = await fleetState(run);
-  const services = await ecs.send(new DescribeServicesCommand({ cluster: `${app}Cluster`, services: [`${app}Service`] })).catch(() => ({ services: [] }));
-  const taskDefinitions = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `${app}Task`, status: "ACTIVE" }));
+  const services = await ecs
+    .send(new DescribeServicesCommand({ cluster: `${app}Cluster`, services: [`${app}Service`] }))
+    .catch(() => ({ services: [] }));
+  const taskDefinitions = await ecs.send(
+    new ListTaskDefinitionsCommand({ familyPrefix: `${app}Task`, status: "ACTIVE" }),
+  );
   const clusters = await ecs.send(new DescribeClustersCommand({ clusters: [`${app}Cluster`] }));
   return {
     activeFleet: fleet.state && /^(submitted|active|modifying)$/.test(fleet.state) ? fleet.state : undefined,
@@ -192,7 +245,14 @@ export async function leftovers(run: TestRun) {
   };
 }
 
-export const NOTHING_LEFT = { activeFleet: undefined, alarms: [], queue: undefined, service: [], taskDefinitions: [], cluster: [] };
+export const NOTHING_LEFT = {
+  activeFleet: undefined,
+  alarms: [],
+  queue: undefined,
+  service: [],
+  taskDefinitions: [],
+  cluster: [],
+};
 
 /** A running `dcp` child whose output the test can wait on (for signals and kills mid-run). */
 export function startDcp(args: string[], cwd: string, env: Record<string, string> = {}) {
@@ -205,7 +265,9 @@ export function startDcp(args: string[], cwd: string, env: Record<string, string
   let stderr = "";
   child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     exited,
@@ -213,7 +275,8 @@ export function startDcp(args: string[], cwd: string, env: Record<string, string
     async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(stdout + stderr)) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`never saw ${pattern} in:\n${stdout}${stderr}`);
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error(`never saw ${pattern} in:\n${stdout}${stderr}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },

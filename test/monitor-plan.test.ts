@@ -36,7 +36,9 @@ describe("monitor progress", () => {
   });
 
   it("counts from the queue start-cluster found, so groups finished before the first reading are done", () => {
-    const baseline = runBaseline({ dcp: { observations: { fleetTarget: 2, queuedAtStart: 50, deadLetteredAtStart: 4 } } });
+    const baseline = runBaseline({
+      dcp: { observations: { fleetTarget: 2, queuedAtStart: 50, deadLetteredAtStart: 4 } },
+    });
     expect(baseline).toEqual({ queued: 50, deadLetter: 4 });
     const o = observe(undefined, reading(0, 40, 2, 5), baseline);
     expect(o.progress).toEqual({ total: 50, done: 7, deadLettered: 1, dlqBaseline: 4 });
@@ -75,10 +77,18 @@ describe("monitor progress", () => {
 
   it("records instances: launch time, last seen, and when they disappeared", () => {
     const o = run([
-      reading(1000, 1, 1, 0, [{ id: "i-0000000a", type: "m5.xlarge", az: "us-east-1a", launchedAt: 500 }, { id: "i-0000000b" }]),
+      reading(1000, 1, 1, 0, [
+        { id: "i-0000000a", type: "m5.xlarge", az: "us-east-1a", launchedAt: 500 },
+        { id: "i-0000000b" },
+      ]),
       reading(2000, 1, 1, 0, [{ id: "i-0000000a" }]),
     ]);
-    expect(o.instances["i-0000000a"]).toEqual({ type: "m5.xlarge", az: "us-east-1a", launchedAt: 500, lastSeenAt: 2000 });
+    expect(o.instances["i-0000000a"]).toEqual({
+      type: "m5.xlarge",
+      az: "us-east-1a",
+      launchedAt: 500,
+      lastSeenAt: 2000,
+    });
     expect(o.instances["i-0000000b"]).toEqual({ launchedAt: 1000, lastSeenAt: 1000, goneAt: 2000 });
   });
 
@@ -91,7 +101,11 @@ describe("monitor progress", () => {
 
 describe("idle alarms", () => {
   it("creates alarms for new instances and deletes those of gone instances, leaving other apps alone", () => {
-    const plan = planAlarms("Run", ["i-0000000a", "i-0000000c"], ["Run_i-0000000a", "Run_i-0000000b", "Run_2_i-0000000d", "Run_dashboard"]);
+    const plan = planAlarms(
+      "Run",
+      ["i-0000000a", "i-0000000c"],
+      ["Run_i-0000000a", "Run_i-0000000b", "Run_2_i-0000000d", "Run_dashboard"],
+    );
     expect(plan).toEqual({ create: ["i-0000000c"], delete: ["Run_i-0000000b"] });
     expect(alarmInstanceId("Run", "Run_2_i-0000000d")).toBeUndefined();
     expect(alarmInstanceId("Run", "Run_i-0123456789abcdef0")).toBe("i-0123456789abcdef0");
@@ -101,23 +115,75 @@ describe("idle alarms", () => {
 describe("fleet target", () => {
   const fresh = { firstReadingAt: 0, cheapestApplied: false };
   it("lowers the target to the jobs in flight when nothing is waiting (0 visible, 3 in flight, 5 instances → 3)", () => {
-    expect(planTarget({ now: 1, visible: 0, inFlight: 3, liveInstances: 5, target: 5, cheapest: false, observations: fresh })).toEqual({ from: 5, to: 3, reason: "drain" });
+    expect(
+      planTarget({
+        now: 1,
+        visible: 0,
+        inFlight: 3,
+        liveInstances: 5,
+        target: 5,
+        cheapest: false,
+        observations: fresh,
+      }),
+    ).toEqual({ from: 5, to: 3, reason: "drain" });
   });
 
   it("turns that decision into the EC2 Fleet and Spot Fleet requests the monitor sends (no termination)", () => {
-    const change = planTarget({ now: 1, visible: 0, inFlight: 3, liveInstances: 5, target: 5, cheapest: false, observations: fresh })!;
+    const change = planTarget({
+      now: 1,
+      visible: 0,
+      inFlight: 3,
+      liveInstances: 5,
+      target: 5,
+      cheapest: false,
+      observations: fresh,
+    })!;
     expect(modifyFleetInput("fleet-0123", change.to)).toEqual({
       FleetId: "fleet-0123",
       TargetCapacitySpecification: { TotalTargetCapacity: 3, SpotTargetCapacity: 3, DefaultTargetCapacityType: "spot" },
       ExcessCapacityTerminationPolicy: "no-termination",
     });
-    expect(modifySpotFleetInput("sfr-0123", change.to)).toEqual({ SpotFleetRequestId: "sfr-0123", TargetCapacity: 3, ExcessCapacityTerminationPolicy: "noTermination" });
+    expect(modifySpotFleetInput("sfr-0123", change.to)).toEqual({
+      SpotFleetRequestId: "sfr-0123",
+      TargetCapacity: 3,
+      ExcessCapacityTerminationPolicy: "noTermination",
+    });
   });
 
   it("does nothing while jobs wait, never raises the target, and leaves the empty queue to the teardown", () => {
-    expect(planTarget({ now: 1, visible: 2, inFlight: 3, liveInstances: 5, target: 5, cheapest: false, observations: fresh })).toBeUndefined();
-    expect(planTarget({ now: 1, visible: 0, inFlight: 3, liveInstances: 5, target: 2, cheapest: false, observations: fresh })).toBeUndefined();
-    expect(planTarget({ now: 1, visible: 0, inFlight: 0, liveInstances: 5, target: 5, cheapest: false, observations: fresh })).toBeUndefined();
+    expect(
+      planTarget({
+        now: 1,
+        visible: 2,
+        inFlight: 3,
+        liveInstances: 5,
+        target: 5,
+        cheapest: false,
+        observations: fresh,
+      }),
+    ).toBeUndefined();
+    expect(
+      planTarget({
+        now: 1,
+        visible: 0,
+        inFlight: 3,
+        liveInstances: 5,
+        target: 2,
+        cheapest: false,
+        observations: fresh,
+      }),
+    ).toBeUndefined();
+    expect(
+      planTarget({
+        now: 1,
+        visible: 0,
+        inFlight: 0,
+        liveInstances: 5,
+        target: 5,
+        cheapest: false,
+        observations: fresh,
+      }),
+    ).toBeUndefined();
   });
 
   it("--cheapest drops the target to 1 once, 15 minutes after the monitor first looked", () => {
@@ -132,14 +198,42 @@ describe("fleet target", () => {
 
 describe("ETA, cost and display", () => {
   it("estimates the time left from the recent completion rate", () => {
-    expect(estimateRemainingMs([[0, 0], [60_000, 10]], 20)).toBe(120_000);
-    expect(estimateRemainingMs([[0, 5], [60_000, 5]], 20)).toBeUndefined();
+    expect(
+      estimateRemainingMs(
+        [
+          [0, 0],
+          [60_000, 10],
+        ],
+        20,
+      ),
+    ).toBe(120_000);
+    expect(
+      estimateRemainingMs(
+        [
+          [0, 5],
+          [60_000, 5],
+        ],
+        20,
+      ),
+    ).toBeUndefined();
     expect(estimateRemainingMs([], 0)).toBe(0);
-    expect(estimateRemainingMs([[0, 0], [HOUR, 10], [2 * HOUR, 30]], 40)).toBe(2 * HOUR);
+    expect(
+      estimateRemainingMs(
+        [
+          [0, 0],
+          [HOUR, 10],
+          [2 * HOUR, 30],
+        ],
+        40,
+      ),
+    ).toBe(2 * HOUR);
   });
 
   it("counts instance-hours until an instance is gone (or the end) and prices them per zone", () => {
-    const prices = [{ type: "m5.xlarge", az: "a", price: 0.1 }, { type: "m5.xlarge", az: "b", price: 0.3 }];
+    const prices = [
+      { type: "m5.xlarge", az: "a", price: 0.1 },
+      { type: "m5.xlarge", az: "b", price: 0.3 },
+    ];
     expect(priceFor(prices, "m5.xlarge", "b")).toBeCloseTo(0.3);
     expect(priceFor(prices, "m5.xlarge", "c")).toBeCloseTo(0.2);
     const instances = {
@@ -151,17 +245,26 @@ describe("ETA, cost and display", () => {
     expect(cost.instanceHours).toBe(5);
     expect(cost.dollars).toBeCloseTo(0.2);
     expect(cost.unpriced).toEqual(["c5.large"]);
-    expect(formatCost(cost, undefined)).toBe("5.00 instance-hours, about $0.20 at spot prices (without c5.large: no price)");
+    expect(formatCost(cost, undefined)).toBe(
+      "5.00 instance-hours, about $0.20 at spot prices (without c5.large: no price)",
+    );
     expect(formatCost(cost, "AccessDenied")).toContain("cost estimate unavailable (AccessDenied)");
   });
 
   it("fits the live block in 80 columns, even with long names and big numbers", () => {
     const o = run([reading(0, 123456, 9999, 0), reading(HOUR, 100000, 9999, 777)]);
-    const view = { appName: "A".repeat(70), fleetLabel: "spot-fleet sfr-0123456789abcdef", observations: o, startedAt: 0, now: 50 * HOUR, intervalS: 60 };
+    const view = {
+      appName: "A".repeat(70),
+      fleetLabel: "spot-fleet sfr-0123456789abcdef",
+      observations: o,
+      startedAt: 0,
+      now: 50 * HOUR,
+      intervalS: 60,
+    };
     const block = statusBlock(view);
     expect(block).toHaveLength(5);
     for (const line of block) expect(line.length).toBeLessThan(MAX_COLUMNS);
-    expect(block[1]).toMatch(/22679\/133455 done 16%  ETA 4h51m$/);
+    expect(block[1]).toMatch(/22679\/133455 done 16% {2}ETA 4h51m$/);
     expect(block[0]).toHaveLength(MAX_COLUMNS - 1);
     expect(statusLine(view)).toContain("dead-lettered 777");
     expect(formatDuration(50 * HOUR)).toBe("2d02h");

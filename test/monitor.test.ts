@@ -4,7 +4,22 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { fleetAdapter } from "../src/aws/fleet.js";
 import { runDcp } from "./harness/dcp.js";
-import { NOTHING_LEFT, alarmNamesOf, configuredApp, ctx, ec2, eventually, fleetState, fleetWithState, leftovers, sqs, startDcp, submitGroups, type FleetApi, type TestRun } from "./monitor-helpers.js";
+import {
+  NOTHING_LEFT,
+  alarmNamesOf,
+  configuredApp,
+  ctx,
+  ec2,
+  eventually,
+  fleetState,
+  fleetWithState,
+  leftovers,
+  sqs,
+  startDcp,
+  submitGroups,
+  type FleetApi,
+  type TestRun,
+} from "./monitor-helpers.js";
 
 async function runningStates(ids: string[]): Promise<string[]> {
   const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
@@ -12,11 +27,23 @@ async function runningStates(ids: string[]): Promise<string[]> {
 }
 
 /** A run of `machines` instances whose queue holds `inFlight` jobs, all received (in flight), none waiting. */
-async function runWithJobsInFlight(api: FleetApi, machines: number, inFlight: number, prefix: string): Promise<TestRun> {
+async function runWithJobsInFlight(
+  api: FleetApi,
+  machines: number,
+  inFlight: number,
+  prefix: string,
+): Promise<TestRun> {
   const base = await configuredApp(api, machines, prefix);
   await submitGroups(base.app, inFlight);
   const run = await fleetWithState(base, machines);
-  const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: run.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, WaitTimeSeconds: 1 }));
+  const received = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: run.queueUrl,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 600,
+      WaitTimeSeconds: 1,
+    }),
+  );
   expect(received.Messages).toHaveLength(inFlight);
   return run;
 }
@@ -75,7 +102,9 @@ describe("dcp monitor", () => {
     const run = await runWithJobsInFlight("ec2-fleet", 3, 2, "Efl");
     const result = await runDcp(["--config", run.configPath, "monitor", "--once"], { cwd: run.dir });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/warning: ModifyFleet is not available for fleet fleet-\S+ .*; the fleet keeps its target/);
+    expect(result.stdout).toMatch(
+      /warning: ModifyFleet is not available for fleet fleet-\S+ .*; the fleet keeps its target/,
+    );
     expect(await fleetState(run)).toEqual({ state: "active", target: 3 });
     const done = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
     expect(done.code, done.stderr).toBe(0);
@@ -84,7 +113,9 @@ describe("dcp monitor", () => {
 
   it("a failing reading (EC2 unreachable) is reported and retried, not fatal", async () => {
     const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Flaky"), 1);
-    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, { AWS_ENDPOINT_URL_EC2: "http://127.0.0.1:9" });
+    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, {
+      AWS_ENDPOINT_URL_EC2: "http://127.0.0.1:9",
+    });
     await monitor.waitFor(/warning: reading failed \(1 in a row; giving up at 30\)/);
     monitor.child.kill("SIGINT");
     expect((await monitor.exited).code).toBe(130);

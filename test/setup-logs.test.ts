@@ -1,4 +1,8 @@
-import { DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand } from "@aws-sdk/client-cloudwatch-logs";
+import {
+  DescribeLogGroupsCommand,
+  ListTagsForResourceCommand,
+  PutRetentionPolicyCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
 import { describe, expect, it } from "vitest";
 import { ensureLogGroups, findLogGroup, logsClient } from "../src/aws/logs.js";
 import { uniqueAppName } from "./harness/dcp.js";

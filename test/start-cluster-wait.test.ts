@@ -37,7 +37,14 @@ function scripted(readings: Reading[], overrides: Partial<CapacityWait> = {}) {
   return { wait, newInstances, progress, elapsed: () => now };
 }
 
-const fleet = (fulfilled: number, extra: Partial<FleetStatus> = {}): FleetStatus => ({ id: "sfr-1", state: "active", target: 3, fulfilled, errors: [], ...extra });
+const fleet = (fulfilled: number, extra: Partial<FleetStatus> = {}): FleetStatus => ({
+  id: "sfr-1",
+  state: "active",
+  target: 3,
+  fulfilled,
+  errors: [],
+  ...extra,
+});
 
 describe("awaitCapacity", () => {
   it("reports progress, hands each new instance over once, and returns when fulfilled", async () => {
@@ -54,7 +61,12 @@ describe("awaitCapacity", () => {
 
   it("partial capacity at the timeout is not an error (DCP #107)", async () => {
     const { wait, elapsed } = scripted([{ status: fleet(2), instances: ["i-1", "i-2"] }], { timeoutSeconds: 25 });
-    await expect(awaitCapacity(wait)).resolves.toEqual({ running: ["i-1", "i-2"], target: 3, fulfilled: 2, partial: true });
+    await expect(awaitCapacity(wait)).resolves.toEqual({
+      running: ["i-1", "i-2"],
+      target: 3,
+      fulfilled: 2,
+      partial: true,
+    });
     expect(elapsed()).toBe(25_000);
   });
 
@@ -69,14 +81,20 @@ describe("awaitCapacity", () => {
       { status: fleet(1), instances: ["i-1"] },
       { status: fleet(1, { activityStatus: "error" }), instances: ["i-1"] },
     ]);
-    await expect(awaitCapacity(wait)).rejects.toThrow(/fleet sfr-1 failed and was cancelled:\n  fleet activity status is error/);
+    await expect(awaitCapacity(wait)).rejects.toThrow(
+      /fleet sfr-1 failed and was cancelled:\n {2}fleet activity status is error/,
+    );
     expect(newInstances).toEqual([["i-1"]]);
   });
 
   it("EC2 Fleet launch errors from CreateFleet or DescribeFleets are fatal, and so is a fleet that vanished", async () => {
-    const launch = scripted([{ status: fleet(0), instances: [] }], { createErrors: ["InvalidParameterValue: bad subnet"] });
+    const launch = scripted([{ status: fleet(0), instances: [] }], {
+      createErrors: ["InvalidParameterValue: bad subnet"],
+    });
     await expect(awaitCapacity(launch.wait)).rejects.toThrow(/InvalidParameterValue: bad subnet/);
-    const described = scripted([{ status: fleet(0, { errors: ["UnfulfillableCapacity: no capacity"] }), instances: [] }]);
+    const described = scripted([
+      { status: fleet(0, { errors: ["UnfulfillableCapacity: no capacity"] }), instances: [] },
+    ]);
     await expect(awaitCapacity(described.wait)).rejects.toThrow(/UnfulfillableCapacity: no capacity/);
     const gone = scripted([{ status: undefined, instances: [] }]);
     await expect(awaitCapacity(gone.wait)).rejects.toThrow(/no longer exists/);

@@ -18,8 +18,14 @@ async function runRecorded(args: string[], cwd?: string): Promise<{ result: DcpR
   return { result, modules };
 }
 
-const awsPackages = (modules: string[]) => [...new Set(modules.map((m) => /\/node_modules\/(@aws-sdk\/[^/]+)\//.exec(m)?.[1]).filter((p): p is string => Boolean(p)))].sort();
-const heavy = (modules: string[]) => modules.filter((m) => /\/node_modules\/(@aws-sdk|@smithy|zod|ora|stream-json|csv-parse|sqs-consumer)\//.test(m));
+const awsPackages = (modules: string[]) =>
+  [
+    ...new Set(
+      modules.map((m) => /\/node_modules\/(@aws-sdk\/[^/]+)\//.exec(m)?.[1]).filter((p): p is string => Boolean(p)),
+    ),
+  ].sort();
+const heavy = (modules: string[]) =>
+  modules.filter((m) => /\/node_modules\/(@aws-sdk|@smithy|zod|ora|stream-json|csv-parse|sqs-consumer)\//.test(m));
 
 /** Command paths listed under "Commands:" in a help text ("help" itself left out). */
 function commandsIn(help: string): string[] {
@@ -32,7 +38,11 @@ function commandsIn(help: string): string[] {
 
 describe("start-up", () => {
   it("records what a command loads (the hook works: validating a config loads zod)", async () => {
-    const { result, modules } = await runRecorded(["config", "validate", join(REPO_ROOT, "config/config.example.json")]);
+    const { result, modules } = await runRecorded([
+      "config",
+      "validate",
+      join(REPO_ROOT, "config/config.example.json"),
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(modules.some((m) => m.endsWith("/dist/cli.js"))).toBe(true);
     expect(modules.some((m) => /\/node_modules\/zod\//.test(m))).toBe(true);
@@ -55,14 +65,27 @@ describe("start-up", () => {
       expect(heavy(modules), `dcp ${path.join(" ")} --help loads`).toEqual([]);
       for (const sub of commandsIn(result.stdout)) queue.push([...path, sub]);
     }
-    expect(seen).toEqual(expect.arrayContaining(["config", "config import", "config show", "config validate", "config schema", "setup", "submit"]));
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        "config",
+        "config import",
+        "config show",
+        "config validate",
+        "config schema",
+        "setup",
+        "submit",
+      ]),
+    );
   });
 
   it("`dcp setup` loads only the SQS, ECS and CloudWatch Logs clients", async () => {
     const dir = tempDir();
     const app = uniqueAppName("Startup");
     const config = join(dir, "config.json");
-    writeFileSync(config, JSON.stringify({ APP_NAME: app, ECS_CLUSTER: `${app}Cluster`, SQS_DEAD_LETTER_QUEUE: `${app}Dead` }));
+    writeFileSync(
+      config,
+      JSON.stringify({ APP_NAME: app, ECS_CLUSTER: `${app}Cluster`, SQS_DEAD_LETTER_QUEUE: `${app}Dead` }),
+    );
     const { result, modules } = await runRecorded(["--config", config, "setup"], dir);
     expect(result.code, result.stderr).toBe(0);
     const clients = awsPackages(modules).filter((p) => p.startsWith("@aws-sdk/client-"));

@@ -5,7 +5,16 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UserInputError } from "../src/errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../src/plan/job-batch.js";
-import { JobFileCheck, acceptedJobGroup, firstDuplicate, groupIdentity, groupMessage, parseGroup, parseSharedValue, type JobGroup } from "../src/plan/job-file.js";
+import {
+  JobFileCheck,
+  acceptedJobGroup,
+  firstDuplicate,
+  groupIdentity,
+  groupMessage,
+  parseGroup,
+  parseSharedValue,
+  type JobGroup,
+} from "../src/plan/job-file.js";
 import { checkJobFile, jobFileMessages, readJobFile, type CheckedJobFile } from "../src/plan/job-reader.js";
 import { messageBody, type DcpMessage } from "../src/plan/message.js";
 import { tempDir } from "./harness/dcp.js";
@@ -35,9 +44,18 @@ const SHARED = { pipeline: "p.cppipe", data_file: "d.csv", input: "in/", output:
 
 describe("parseGroup", () => {
   it("accepts DCP's two forms and ignores _comment keys", () => {
-    expect(parseGroup({ Metadata: "Metadata_Plate=P1,Metadata_Well=A01", _comment: "x" }, 0, F)).toEqual({ Metadata: "Metadata_Plate=P1,Metadata_Well=A01", overrides: {} });
-    expect(parseGroup({ Metadata_Plate: "P1", Metadata_Well: "A01", _comment_2: 1 }, 0, F)).toEqual({ Metadata: { Metadata_Plate: "P1", Metadata_Well: "A01" }, overrides: {} });
-    expect(parseGroup({ Metadata: { Metadata_Plate: "P1" } }, 0, F)).toEqual({ Metadata: { Metadata_Plate: "P1" }, overrides: {} });
+    expect(parseGroup({ Metadata: "Metadata_Plate=P1,Metadata_Well=A01", _comment: "x" }, 0, F)).toEqual({
+      Metadata: "Metadata_Plate=P1,Metadata_Well=A01",
+      overrides: {},
+    });
+    expect(parseGroup({ Metadata_Plate: "P1", Metadata_Well: "A01", _comment_2: 1 }, 0, F)).toEqual({
+      Metadata: { Metadata_Plate: "P1", Metadata_Well: "A01" },
+      overrides: {},
+    });
+    expect(parseGroup({ Metadata: { Metadata_Plate: "P1" } }, 0, F)).toEqual({
+      Metadata: { Metadata_Plate: "P1" },
+      overrides: {},
+    });
   });
 
   it("gives for every accepted group what acceptedJobGroup (pass 2 of an unchanged file) gives", () => {
@@ -53,11 +71,21 @@ describe("parseGroup", () => {
   it("takes a Metadata group's own shared values as overrides (the dcp extension)", () => {
     const group = parseGroup({ Metadata: "Metadata_Plate=P2", data_file: "P2/load_data.csv", output: "out/P2/" }, 4, F);
     expect(group.overrides).toEqual({ data_file: "P2/load_data.csv", output: "out/P2/" });
-    expect(groupMessage(SHARED, group)).toEqual({ ...SHARED, data_file: "P2/load_data.csv", output: "out/P2/", Metadata: "Metadata_Plate=P2" });
+    expect(groupMessage(SHARED, group)).toEqual({
+      ...SHARED,
+      data_file: "P2/load_data.csv",
+      output: "out/P2/",
+      Metadata: "Metadata_Plate=P2",
+    });
   });
 
   it.each([
-    [{ Metadata: "Metadata_Plate=P1 ,Metadata_Well=A01" }, "groups[3].Metadata", /contains a space/, /remove the spaces/],
+    [
+      { Metadata: "Metadata_Plate=P1 ,Metadata_Well=A01" },
+      "groups[3].Metadata",
+      /contains a space/,
+      /remove the spaces/,
+    ],
     [{ Metadata: "Metadata_Plate" }, "groups[3].Metadata", /has no "="/, /Key=value/],
     [{ Metadata: "Metadata_Plate=P1,,Metadata_Well=A01" }, "groups[3].Metadata", /empty item/, /extra comma/],
     [{ Metadata: "=P1" }, "groups[3].Metadata", /no key/, /Key=value/],
@@ -106,7 +134,15 @@ describe("messageBody", () => {
   it("is JSON.stringify of DCP's key order, whichever shared values came before", () => {
     const a = { pipeline: "p.cppipe", output: "out/", input: "in/", data_file: "d.csv", output_structure: "" };
     const b = { ...a, output: 'o "quoted" \\ ü/', output_structure: "Metadata_Plate" };
-    const stringify = (m: DcpMessage) => JSON.stringify({ Metadata: m.Metadata, pipeline: m.pipeline, output: m.output, input: m.input, data_file: m.data_file, output_structure: m.output_structure });
+    const stringify = (m: DcpMessage) =>
+      JSON.stringify({
+        Metadata: m.Metadata,
+        pipeline: m.pipeline,
+        output: m.output,
+        input: m.input,
+        data_file: m.data_file,
+        output_structure: m.output_structure,
+      });
     const messages: DcpMessage[] = [
       { ...a, Metadata: "A=1" },
       { ...a, Metadata: "A=2" },
@@ -140,16 +176,32 @@ describe("JobFileCheck", () => {
   });
 
   it("rejects duplicates, naming both groups", () => {
-    const err = inputError(() => check([{ Metadata: "A=1,B=1" }, { Metadata: "A=1,B=2" }, { Metadata: { B: "2", A: "1" } }], { ...SHARED, output_structure: "A-B" }));
+    const err = inputError(() =>
+      check([{ Metadata: "A=1,B=1" }, { Metadata: "A=1,B=2" }, { Metadata: { B: "2", A: "1" } }], {
+        ...SHARED,
+        output_structure: "A-B",
+      }),
+    );
     expect([err.field, err.problem]).toEqual(["groups[2]", "is the same job as groups[1] (same metadata)"]);
   });
 
   it("needs every required key shared or in every group", () => {
     const { data_file: _omitted, ...noDataFile } = SHARED;
-    expect(check([{ Metadata: "A=1", data_file: "a.csv" }, { Metadata: "A=2", data_file: "b.csv" }], noDataFile).groups).toBe(2);
+    expect(
+      check(
+        [
+          { Metadata: "A=1", data_file: "a.csv" },
+          { Metadata: "A=2", data_file: "b.csv" },
+        ],
+        noDataFile,
+      ).groups,
+    ).toBe(2);
     expect(inputError(() => check([{ Metadata: "A=1" }], noDataFile)).field).toBe("data_file");
     const err = inputError(() => check([{ Metadata: "A=1", data_file: "a.csv" }, { Metadata: "A=2" }], noDataFile));
-    expect([err.field, err.problem]).toEqual(["groups[1]", 'has no "data_file" and the file has no shared "data_file"']);
+    expect([err.field, err.problem]).toEqual([
+      "groups[1]",
+      'has no "data_file" and the file has no shared "data_file"',
+    ]);
   });
 
   it("needs an output_structure for dict groups, shared or their own", () => {
@@ -166,7 +218,10 @@ describe("JobFileCheck", () => {
     expect(exact(fits)).toBe(262_144);
     expect(check([{ Metadata: `A=${"x".repeat(fits)}` }]).groups).toBe(1);
     const err = inputError(() => check([{ Metadata: "A=1" }, { Metadata: `A=${"x".repeat(fits + 1)}` }]));
-    expect([err.field, err.problem]).toEqual(["groups[1]", "its message would be 262145 bytes, over SQS's limit of 262144"]);
+    expect([err.field, err.problem]).toEqual([
+      "groups[1]",
+      "its message would be 262145 bytes, over SQS's limit of 262144",
+    ]);
     // A long shared value pushes every group over; an override replaces it.
     const longShared = { ...SHARED, input: "i".repeat(262_100) };
     expect(inputError(() => check([{ Metadata: "A=1" }], longShared)).field).toBe("groups[0]");
@@ -194,7 +249,18 @@ describe("streaming job file reader", () => {
   it("reads shared keys on both sides of groups, and yields DCP messages in order", async () => {
     const dir = tempDir();
     const file = join(dir, "job.json");
-    writeFileSync(file, JSON.stringify({ _comment: "x", pipeline: "p.cppipe", groups: [{ Metadata: "A=1" }, { A: "2" }], data_file: "d.csv", input: "in/", output: "out/", output_structure: "A" }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        _comment: "x",
+        pipeline: "p.cppipe",
+        groups: [{ Metadata: "A=1" }, { A: "2" }],
+        data_file: "d.csv",
+        input: "in/",
+        output: "out/",
+        output_structure: "A",
+      }),
+    );
     const checked = await checkJobFile(file);
     expect(checked).toMatchObject({ groups: 2, shared: { ...SHARED, output_structure: "A" } });
     const messages = [];
@@ -207,24 +273,35 @@ describe("streaming job file reader", () => {
 
   it("sends only what it checked: a group changed or added after the check stops pass 2 there", async () => {
     const file = join(tempDir(), "job.json");
-    const job = (groups: string[]) => JSON.stringify({ ...SHARED, groups: groups.map((m) => ({ Metadata: m })) }, null, 1);
+    const job = (groups: string[]) =>
+      JSON.stringify({ ...SHARED, groups: groups.map((m) => ({ Metadata: m })) }, null, 1);
     writeFileSync(file, job(["A=1", "A=2", "A=3"]));
     const checked = await checkJobFile(file);
     const read = () => passTwo(checked);
     expect(await read()).toEqual({ got: ["A=1", "A=2", "A=3"], error: undefined });
     writeFileSync(file, job(["A=1", "A=9", "A=3"]));
-    expect(await read()).toEqual({ got: ["A=1"], error: `${file} changed while it was being submitted (groups[1] differs from the checked file)` });
+    expect(await read()).toEqual({
+      got: ["A=1"],
+      error: `${file} changed while it was being submitted (groups[1] differs from the checked file)`,
+    });
     writeFileSync(file, job(["A=1", "A=2", "A=3", "A=4"]));
-    expect(await read()).toMatchObject({ got: ["A=1", "A=2", "A=3"], error: expect.stringMatching(/groups\[3\] differs/) });
+    expect(await read()).toMatchObject({
+      got: ["A=1", "A=2", "A=3"],
+      error: expect.stringMatching(/groups\[3\] differs/),
+    });
     writeFileSync(file, job(["A=1", "A 2", "A=3"]));
-    expect(await read()).toMatchObject({ got: ["A=1"], error: expect.stringMatching(/groups\[1\] is no longer valid/) });
+    expect(await read()).toMatchObject({
+      got: ["A=1"],
+      error: expect.stringMatching(/groups\[1\] is no longer valid/),
+    });
   });
 
   it("does not validate again what is byte-for-byte unchanged, and checks each group again after a change", async () => {
     const file = join(tempDir(), "job.json");
     // Over three 64 KiB blocks, so a change can come after blocks that are still unchanged.
     const metadata = Array.from({ length: 6000 }, (_, i) => `Metadata_Plate=P1,Metadata_Well=W${i}`);
-    const write = (list: string[], indent = 1) => writeFileSync(file, JSON.stringify({ ...SHARED, groups: list.map((m) => ({ Metadata: m })) }, null, indent));
+    const write = (list: string[], indent = 1) =>
+      writeFileSync(file, JSON.stringify({ ...SHARED, groups: list.map((m) => ({ Metadata: m })) }, null, indent));
     write(metadata);
     const checked = await checkJobFile(file);
     // Unchanged bytes: pass 2 trusts pass 1, so it never consults the groups' identity hashes.
@@ -236,7 +313,10 @@ describe("streaming job file reader", () => {
     expect((await passTwo(noHashes)).error).toMatch(/groups\[0\] differs from the checked file/);
     // A group far into the file changed: the groups before it are sent, then pass 2 stops there.
     write(metadata.map((m, i) => (i === 5000 ? "Metadata_Plate=P1,Metadata_Well=X" : m)));
-    expect(await passTwo(checked)).toEqual({ got: metadata.slice(0, 5000), error: `${file} changed while it was being submitted (groups[5000] differs from the checked file)` });
+    expect(await passTwo(checked)).toEqual({
+      got: metadata.slice(0, 5000),
+      error: `${file} changed while it was being submitted (groups[5000] differs from the checked file)`,
+    });
   });
 
   it("reports invalid JSON with its line and column", async () => {
@@ -249,9 +329,21 @@ describe("streaming job file reader", () => {
   it("hands out groups while the file is still being written (it streams, it does not load the file)", async () => {
     const dir = tempDir();
     const fifo = join(dir, "job.fifo");
-    await new Promise<void>((resolve, reject) => spawn("mkfifo", [fifo]).on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo exited ${code}`)))));
+    await new Promise<void>((resolve, reject) =>
+      spawn("mkfifo", [fifo]).on("exit", (code) =>
+        code === 0 ? resolve() : reject(new Error(`mkfifo exited ${code}`)),
+      ),
+    );
     // The writer sends the head and one group, then waits for the reader's go before finishing.
-    const writer = spawn(process.execPath, ["-e", `const fs=require("fs");const fd=fs.openSync(process.argv[1],"w");fs.writeSync(fd,'{"pipeline":"p","groups":[{"Metadata":"A=1"},');process.stdin.once("data",()=>{fs.writeSync(fd,'{"Metadata":"A=2"}]}');fs.closeSync(fd);});`, fifo], { stdio: ["pipe", "ignore", "inherit"] });
+    const writer = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const fs=require("fs");const fd=fs.openSync(process.argv[1],"w");fs.writeSync(fd,'{"pipeline":"p","groups":[{"Metadata":"A=1"},');process.stdin.once("data",()=>{fs.writeSync(fd,'{"Metadata":"A=2"}]}');fs.closeSync(fd);});`,
+        fifo,
+      ],
+      { stdio: ["pipe", "ignore", "inherit"] },
+    );
     // A reader that waits for the whole file would never see group 0 before the go: unblock it after 10 s and fail.
     let blocked = false;
     const fallback = setTimeout(() => {
@@ -260,7 +352,9 @@ describe("streaming job file reader", () => {
     }, 10_000);
     const seen: string[] = [];
     for await (const entry of readJobFile(fifo)) {
-      seen.push(entry.kind === "group" ? `group ${entry.index}` : entry.kind === "key" ? `key ${entry.key}` : entry.kind);
+      seen.push(
+        entry.kind === "group" ? `group ${entry.index}` : entry.kind === "key" ? `key ${entry.key}` : entry.kind,
+      );
       if (seen.length === 3 && !blocked) writer.stdin.end("go\n");
     }
     clearTimeout(fallback);

@@ -55,11 +55,16 @@ async function failingProxy(decide: (site: number) => "forward" | "transient" | 
       const keep = batch.Entries.filter((e) => {
         const verdict = decide(site(e.MessageBody));
         if (verdict === "forward") return true;
-        failed.push(verdict === "sender" ? { Id: e.Id, SenderFault: true, Code: "InvalidMessageContents", Message: "refused by the stub" } : { Id: e.Id, SenderFault: false, Code: "InternalError", Message: "try again" });
+        failed.push(
+          verdict === "sender"
+            ? { Id: e.Id, SenderFault: true, Code: "InvalidMessageContents", Message: "refused by the stub" }
+            : { Id: e.Id, SenderFault: false, Code: "InternalError", Message: "try again" },
+        );
         return false;
       });
       for (const e of keep) forwarded.set(site(e.MessageBody), (forwarded.get(site(e.MessageBody)) ?? 0) + 1);
-      const withFailures = (answer: BatchResponse) => Buffer.from(JSON.stringify({ ...answer, Failed: [...(answer.Failed ?? []), ...failed] }));
+      const withFailures = (answer: BatchResponse) =>
+        Buffer.from(JSON.stringify({ ...answer, Failed: [...(answer.Failed ?? []), ...failed] }));
       // SQS refuses an empty batch: when every entry fails, answer without forwarding.
       if (!keep.length) return { reply: withFailures({ Successful: [] }) };
       return {
@@ -77,7 +82,11 @@ describe("submit retries only the failed entries", () => {
   const proxies: Proxy[] = [];
 
   beforeAll(async () => {
-    direct = new SQSClient({ region: "us-east-1", endpoint: emulatorEnv().AWS_ENDPOINT_URL_SQS, useQueueUrlAsEndpoint: false });
+    direct = new SQSClient({
+      region: "us-east-1",
+      endpoint: emulatorEnv().AWS_ENDPOINT_URL_SQS,
+      useQueueUrlAsEndpoint: false,
+    });
     queueUrl = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Retry") }))).QueueUrl!;
   });
   afterAll(async () => {
@@ -86,8 +95,10 @@ describe("submit retries only the failed entries", () => {
 
   async function receiveAll(url: string): Promise<string[]> {
     const bodies: string[] = [];
-    for (let empty = 0; empty < 2; ) {
-      const { Messages = [] } = await direct.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 300 }));
+    for (let empty = 0; empty < 2;) {
+      const { Messages = [] } = await direct.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 300 }),
+      );
       if (!Messages.length) empty += 1;
       for (const m of Messages) bodies.push(m.Body!);
     }
@@ -127,7 +138,11 @@ describe("submit retries only the failed entries", () => {
     const { proxy, calls } = await failingProxy((s) => (s === 3 ? "transient" : "forward"));
     proxies.push(proxy);
     const client = new SQSClient({ region: "us-east-1", endpoint: proxy.url, useQueueUrlAsEndpoint: false });
-    const result = await sendMessages(client, url, messages(12, "b"), { concurrency: 2, retryBaseMs: 1, maxAttempts: 3 });
+    const result = await sendMessages(client, url, messages(12, "b"), {
+      concurrency: 2,
+      retryBaseMs: 1,
+      maxAttempts: 3,
+    });
 
     expect(result.sent).toBe(11);
     expect(result.unsent.map((u) => [u.seq, u.code, u.senderFault])).toEqual([[3, "InternalError", false]]);
@@ -147,8 +162,17 @@ describe("submit retries only the failed entries", () => {
     log.on("data", (c: Buffer) => (printed += c.toString()));
     const sent = messages(12, "d");
     await withEnv({ AWS_ENDPOINT_URL_SQS: proxy.url }, async () => {
-      const run = submitMessages(parseConfig({ APP_NAME: app }, "config.json"), sent, { output: new Output({ plain: true, stream: log as unknown as NodeJS.WriteStream }), total: 12, unsentFile });
-      await expect(run).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/^2 of 12 messages were not sent \(listed in .*job\.unsent\.json\); the 10 others were sent once$/) });
+      const run = submitMessages(parseConfig({ APP_NAME: app }, "config.json"), sent, {
+        output: new Output({ plain: true, stream: log as unknown as NodeJS.WriteStream }),
+        total: 12,
+        unsentFile,
+      });
+      await expect(run).rejects.toMatchObject({
+        exitCode: 1,
+        message: expect.stringMatching(
+          /^2 of 12 messages were not sent \(listed in .*job\.unsent\.json\); the 10 others were sent once$/,
+        ),
+      });
     });
     expect(printed).toMatch(/groups\[4\] not sent: InvalidMessageContents: refused by the stub/);
     expect(printed).toMatch(/Queue \S+ now holds about 10 messages/);
@@ -169,14 +193,27 @@ describe("submit retries only the failed entries", () => {
     const work = tempDir();
     mkdirSync(join(work, "config"));
     writeFileSync(join(work, "config/config.json"), JSON.stringify({ APP_NAME: app }));
-    const shared = { pipeline: "p.cppipe", data_file: "d.csv", input: "in/", output: "out/", output_structure: "Metadata_Site" };
+    const shared = {
+      pipeline: "p.cppipe",
+      data_file: "d.csv",
+      input: "in/",
+      output: "out/",
+      output_structure: "Metadata_Site",
+    };
     const groups = Array.from({ length: 12 }, (_, i) => ({ Metadata: `Metadata_Tag=g,Metadata_Site=${i}` }));
     writeFileSync(join(work, "job.json"), JSON.stringify({ ...shared, groups }));
 
     const run = await runDcp(["submit", "job.json", "--json"], { cwd: work, env: { AWS_ENDPOINT_URL_SQS: proxy.url } });
     expect(run.code).toBe(1);
-    expect(JSON.parse(run.stdout)).toMatchObject({ sent: 11, unsent: 1, interrupted: false, failures: [{ group: 4, code: "InvalidMessageContents", senderFault: true }] });
-    expect(run.stderr).toMatch(/dcp: 1 of 12 messages were not sent \(listed in job\.unsent-\S+\.json\); the 11 others were sent once/);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      sent: 11,
+      unsent: 1,
+      interrupted: false,
+      failures: [{ group: 4, code: "InvalidMessageContents", senderFault: true }],
+    });
+    expect(run.stderr).toMatch(
+      /dcp: 1 of 12 messages were not sent \(listed in job\.unsent-\S+\.json\); the 11 others were sent once/,
+    );
     expect((await receiveAll(url)).length).toBe(11);
     const [unsent] = readdirSync(work).filter((f) => f.startsWith("job.unsent-"));
     const { _comment, ...content } = JSON.parse(readFileSync(join(work, unsent!), "utf8")) as Record<string, unknown>;
@@ -189,7 +226,11 @@ describe("submit retries only the failed entries", () => {
     const url = (await direct.send(new CreateQueueCommand({ QueueName: uniqueAppName("Abort") }))).QueueUrl!;
     const stop = new AbortController();
     const all = messages(35, "e");
-    const result = await sendMessages(direct, url, all, { concurrency: 1, onProgress: () => stop.abort(), signal: stop.signal });
+    const result = await sendMessages(direct, url, all, {
+      concurrency: 1,
+      onProgress: () => stop.abort(),
+      signal: stop.signal,
+    });
     expect(result.sent).toBe(10);
     const rest: DcpMessage[] = [];
     for await (const m of result.notStarted!) rest.push(m);
@@ -211,7 +252,13 @@ describe("submit retries only the failed entries", () => {
     const all = messages(25, "f");
     await withEnv({ AWS_ENDPOINT_URL_SQS: proxy.url }, async () => {
       const output = new Output({ plain: true, stream: new PassThrough() as unknown as NodeJS.WriteStream });
-      const report = await submitMessages(parseConfig({ APP_NAME: app }, "config.json"), all, { output, concurrency: 1, unsentFile, throwOnUnsent: false, signal: stop.signal });
+      const report = await submitMessages(parseConfig({ APP_NAME: app }, "config.json"), all, {
+        output,
+        concurrency: 1,
+        unsentFile,
+        throwOnUnsent: false,
+        signal: stop.signal,
+      });
       expect(report).toMatchObject({ sent: 9, notSent: 16, interrupted: true, unsentFile, queueDepth: 9 });
     });
     expect((await receiveAll(url)).length).toBe(9);
@@ -227,11 +274,16 @@ describe("submit retries only the failed entries", () => {
         target: emulatorEnv().AWS_ENDPOINT_URL_SQS!,
         intercept: ({ target, body }) => {
           if (target !== "AmazonSQS.SendMessageBatch") return undefined;
-          const ids = new Map((JSON.parse(body.toString()) as BatchRequest).Entries.map((e) => [e.Id, site(e.MessageBody)]));
+          const ids = new Map(
+            (JSON.parse(body.toString()) as BatchRequest).Entries.map((e) => [e.Id, site(e.MessageBody)]),
+          );
           return {
             response: (answer) => {
-              const parsed = JSON.parse(answer.toString()) as { Successful: Array<{ Id: string; MD5OfMessageBody: string }> };
-              for (const entry of parsed.Successful) if (ids.get(entry.Id) === 5) entry.MD5OfMessageBody = "0".repeat(32);
+              const parsed = JSON.parse(answer.toString()) as {
+                Successful: Array<{ Id: string; MD5OfMessageBody: string }>;
+              };
+              for (const entry of parsed.Successful)
+                if (ids.get(entry.Id) === 5) entry.MD5OfMessageBody = "0".repeat(32);
               return Buffer.from(JSON.stringify(parsed));
             },
           };
@@ -245,15 +297,24 @@ describe("submit retries only the failed entries", () => {
         const ctx = { region: "us-east-1", profile: undefined };
         const sqs = client === "dcp submit's" ? sqsSendClient(ctx) : sqsClient(ctx);
         await sqs.send(new GetQueueUrlCommand({ QueueName: url.split("/").pop()! }));
-        const result = await sendMessages(sqs, url, messages(10, "m"), { retryBaseMs: 1, maxAttempts: 2 }).catch((err: Error) => err);
+        const result = await sendMessages(sqs, url, messages(10, "m"), { retryBaseMs: 1, maxAttempts: 2 }).catch(
+          (err: Error) => err,
+        );
         return { result, queued: (await receiveAll(url)).length };
       });
     };
 
     // dcp submit's client: the nine good entries count as sent, site 5 as queued-but-suspect, once.
     const checked = await send("dcp submit's");
-    expect(checked.result).toMatchObject({ sent: 9, calls: 1, retried: 0, unsent: [{ seq: 5, code: "MD5Mismatch", senderFault: false }] });
-    expect((checked.result as { unsent: Array<{ reason: string }> }).unsent[0]!.reason).toMatch(/check the queue before sending it again/);
+    expect(checked.result).toMatchObject({
+      sent: 9,
+      calls: 1,
+      retried: 0,
+      unsent: [{ seq: 5, code: "MD5Mismatch", senderFault: false }],
+    });
+    expect((checked.result as { unsent: Array<{ reason: string }> }).unsent[0]!.reason).toMatch(
+      /check the queue before sending it again/,
+    );
     expect(checked.queued).toBe(10);
     // The SDK's own check fails the whole call after SQS queued it, so a retry would queue every message twice.
     const sdk = await send("the SDK's");
@@ -263,6 +324,9 @@ describe("submit retries only the failed entries", () => {
 
   it("stops with an operational error when the queue does not exist", async () => {
     const missing = queueUrl.replace(/[^/]+$/, uniqueAppName("Gone"));
-    await expect(sendMessages(direct, missing, messages(25, "c"), { retryBaseMs: 1 })).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/sending stopped: .*0 messages were sent/) });
+    await expect(sendMessages(direct, missing, messages(25, "c"), { retryBaseMs: 1 })).rejects.toMatchObject({
+      exitCode: 1,
+      message: expect.stringMatching(/sending stopped: .*0 messages were sent/),
+    });
   });
 });

@@ -49,7 +49,8 @@ function writeConfig(dir: string, appName: string): string {
 }
 
 describe("dcp submit", () => {
-  const sqs = () => new SQSClient({ region: "us-east-1", endpoint: emulatorEnv().AWS_ENDPOINT_URL_SQS, useQueueUrlAsEndpoint: false });
+  const sqs = () =>
+    new SQSClient({ region: "us-east-1", endpoint: emulatorEnv().AWS_ENDPOINT_URL_SQS, useQueueUrlAsEndpoint: false });
   let dir: string;
   let badQueueUrl: string;
   const badApp = uniqueAppName("SubBad");
@@ -57,15 +58,25 @@ describe("dcp submit", () => {
   async function createQueues(appName: string): Promise<string> {
     const client = sqs();
     const dlq = await client.send(new CreateQueueCommand({ QueueName: `${appName}_Dead` }));
-    const arn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    const arn = (
+      await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))
+    ).Attributes!.QueueArn!;
     const { QueueUrl } = await client.send(
-      new CreateQueueCommand({ QueueName: `${appName}Queue`, Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: "3" }) } }),
+      new CreateQueueCommand({
+        QueueName: `${appName}Queue`,
+        Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: "3" }) },
+      }),
     );
     return QueueUrl!;
   }
 
   async function depth(url: string): Promise<number> {
-    const { Attributes = {} } = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
+    const { Attributes = {} } = await sqs().send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
     return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
   }
 
@@ -87,7 +98,11 @@ describe("dcp submit", () => {
       const well = `W${String(Math.floor(i / 4)).padStart(3, "0")}`;
       expected.add(`Metadata_Plate=${plate},Metadata_Well=${well}`);
       if (i % 5 === 0) groups.push({ Metadata_Plate: plate, Metadata_Well: well, _comment: "print-groups style" });
-      else if (i % 50 === 1) groups.push({ Metadata: `Metadata_Plate=${plate},Metadata_Well=${well}`, data_file: `projects/${plate}/load_data.csv` });
+      else if (i % 50 === 1)
+        groups.push({
+          Metadata: `Metadata_Plate=${plate},Metadata_Well=${well}`,
+          data_file: `projects/${plate}/load_data.csv`,
+        });
       else groups.push({ Metadata: `Metadata_Plate=${plate},Metadata_Well=${well}` });
     }
     // DCP's layout, with shared keys on both sides of "groups" and a repeated _comment key.
@@ -101,12 +116,23 @@ describe("dcp submit", () => {
     expect(run.stderr).not.toMatch(/dcp:/);
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout) as Record<string, unknown>;
-    expect(summary).toMatchObject({ groups: 1000, sent: 1000, unsent: 0, stringGroups: 800, dictGroups: 200, groupsWithOverrides: 20, queueDepth: 1000, dryRun: false });
+    expect(summary).toMatchObject({
+      groups: 1000,
+      sent: 1000,
+      unsent: 0,
+      stringGroups: 800,
+      dictGroups: 200,
+      groupsWithOverrides: 20,
+      queueDepth: 1000,
+      dryRun: false,
+    });
 
     const client = sqs();
     const bodies: string[] = [];
-    for (let empty = 0; empty < 2 && bodies.length <= 1000; ) {
-      const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
+    for (let empty = 0; empty < 2 && bodies.length <= 1000;) {
+      const { Messages = [] } = await client.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }),
+      );
       if (!Messages.length) empty += 1;
       for (const m of Messages) bodies.push(m.Body!);
     }
@@ -116,7 +142,8 @@ describe("dcp submit", () => {
       const message = messageSchema.parse(JSON.parse(body));
       // Byte for byte what DCP's submitJob would have sent: same keys, same order.
       expect(body).toBe(messageBody(message));
-      const pairs = typeof message.Metadata === "string" ? parseMetadataString(message.Metadata) : Object.entries(message.Metadata);
+      const pairs =
+        typeof message.Metadata === "string" ? parseMetadataString(message.Metadata) : Object.entries(message.Metadata);
       seen.add(pairs.map(([k, v]) => `${k}=${v}`).join(","));
       expect(message.output_structure).toBe("Metadata_Plate/Metadata_Well");
       expect(message.data_file).toMatch(/^projects\/(P\d\/)?load_data\.csv$/);
@@ -126,33 +153,46 @@ describe("dcp submit", () => {
   });
 
   it("has at least 15 malformed job files, and a case for each", () => {
-    const files = readdirSync(BAD_DIR).filter((f) => f.endsWith(".json")).sort();
+    const files = readdirSync(BAD_DIR)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     expect(files.length).toBeGreaterThanOrEqual(15);
     expect(files).toEqual(Object.keys(BAD_FIXTURES).sort());
   });
 
-  it.concurrent.each(Object.entries(BAD_FIXTURES))("rejects %s with one message (file, field, fix), exit 2, nothing sent", async (name, { field, problem }) => {
-    const file = join(BAD_DIR, name);
-    const run = await runDcp(["submit", file], { cwd: dir });
-    expect(run.code).toBe(2);
-    const lines = run.stderr.trim().split("\n");
-    expect(lines).toHaveLength(1);
-    const prefix = field ? `dcp: ${file}: ${field}: ` : `dcp: ${file}: `;
-    expect(lines[0]!.startsWith(prefix)).toBe(true);
-    expect(lines[0]).toMatch(problem);
-    expect(lines[0]).toMatch(/\. Fix: \S/);
-    expect(await depth(badQueueUrl)).toBe(0);
-  });
+  it.concurrent.each(Object.entries(BAD_FIXTURES))(
+    "rejects %s with one message (file, field, fix), exit 2, nothing sent",
+    async (name, { field, problem }) => {
+      const file = join(BAD_DIR, name);
+      const run = await runDcp(["submit", file], { cwd: dir });
+      expect(run.code).toBe(2);
+      const lines = run.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      const prefix = field ? `dcp: ${file}: ${field}: ` : `dcp: ${file}: `;
+      expect(lines[0]!.startsWith(prefix)).toBe(true);
+      expect(lines[0]).toMatch(problem);
+      expect(lines[0]).toMatch(/\. Fix: \S/);
+      expect(await depth(badQueueUrl)).toBe(0);
+    },
+  );
 
   it("rejects a group whose message would exceed 262144 bytes, and sends nothing", async () => {
     const work = tempDir("dcp-submit-big-");
     writeConfig(work, badApp);
     const huge = `Metadata_Plate=P1,Metadata_Note=${"x".repeat(262_100)}`;
-    const job = { pipeline: "p.cppipe", data_file: "d.csv", input: "in/", output: "out/", groups: [{ Metadata: "Metadata_Plate=P0" }, { Metadata: huge }] };
+    const job = {
+      pipeline: "p.cppipe",
+      data_file: "d.csv",
+      input: "in/",
+      output: "out/",
+      groups: [{ Metadata: "Metadata_Plate=P0" }, { Metadata: huge }],
+    };
     writeFileSync(join(work, "job.json"), JSON.stringify(job));
     const run = await runDcp(["submit", "job.json"], { cwd: work });
     expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toMatch(/^dcp: job\.json: groups\[1\]: its message would be \d+ bytes, over SQS's limit of 262144\. Fix: /);
+    expect(run.stderr.trim()).toMatch(
+      /^dcp: job\.json: groups\[1\]: its message would be \d+ bytes, over SQS's limit of 262144\. Fix: /,
+    );
     expect(await depth(badQueueUrl)).toBe(0);
   });
 
@@ -188,9 +228,17 @@ describe("dcp submit", () => {
 
   it("--dry-run validates and shows the messages without calling AWS", async () => {
     // An SQS endpoint nobody listens on: any AWS call would fail the command.
-    const run = await runDcp(["submit", join(REPO_ROOT, "files/exampleJob.json"), "--dry-run", "--json"], { cwd: dir, env: { AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:9", AWS_ENDPOINT_URL: "http://127.0.0.1:9" } });
+    const run = await runDcp(["submit", join(REPO_ROOT, "files/exampleJob.json"), "--dry-run", "--json"], {
+      cwd: dir,
+      env: { AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:9", AWS_ENDPOINT_URL: "http://127.0.0.1:9" },
+    });
     expect(run.code).toBe(0);
-    const summary = JSON.parse(run.stdout) as { dryRun: boolean; groups: number; queue: string; firstBodies: unknown[] };
+    const summary = JSON.parse(run.stdout) as {
+      dryRun: boolean;
+      groups: number;
+      queue: string;
+      firstBodies: unknown[];
+    };
     expect(summary).toMatchObject({ dryRun: true, groups: 9, queue: `${badApp}Queue` });
     expect(summary.firstBodies).toHaveLength(3);
     expect(messageSchema.parse(summary.firstBodies[0])).toMatchObject({ pipeline: "projects/analysis.cppipe" });

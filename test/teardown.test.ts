@@ -4,7 +4,17 @@ import { describe, expect, it } from "vitest";
 import { updateRunState } from "../src/state/run-state.js";
 import { spawn } from "node:child_process";
 import { DCP_BIN, emulatorEnv, runDcp } from "./harness/dcp.js";
-import { NOTHING_LEFT, configuredApp, ecs, fleetState, fleetWithState, leftovers, startDcp, submitGroups, type FleetApi } from "./monitor-helpers.js";
+import {
+  NOTHING_LEFT,
+  configuredApp,
+  ecs,
+  fleetState,
+  fleetWithState,
+  leftovers,
+  startDcp,
+  submitGroups,
+  type FleetApi,
+} from "./monitor-helpers.js";
 
 function stateOf(path: string) {
   return JSON.parse(readFileSync(path, "utf8"));
@@ -16,7 +26,9 @@ describe("teardown", () => {
     ["spot-fleet", "delete-service"],
   ])("crash: %s monitor SIGKILLed right after %s, run again: completes, nothing left", async (fleetApi, pauseAfter) => {
     const run = await fleetWithState(await configuredApp(fleetApi, 2, "Crash"), 2);
-    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, { DCP_TEARDOWN_PAUSE_AFTER: pauseAfter });
+    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, {
+      DCP_TEARDOWN_PAUSE_AFTER: pauseAfter,
+    });
     await monitor.waitFor(new RegExp(`paused after ${pauseAfter}`));
     monitor.child.kill("SIGKILL");
     expect((await monitor.exited).signal).toBe("SIGKILL");
@@ -37,23 +49,31 @@ describe("teardown", () => {
     await submitGroups(run.app, 3);
     // `script` gives dcp a real terminal on stdin, as a person at a shell has.
     const onTerminal = (answer: string) =>
-        new Promise<{ code: number | null; out: string }>((resolve) => {
-          const child = spawn("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(DCP_BIN)} --config ${JSON.stringify(run.configPath)} teardown`, "/dev/null"], {
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(
+          "script",
+          [
+            "-qec",
+            `${JSON.stringify(process.execPath)} ${JSON.stringify(DCP_BIN)} --config ${JSON.stringify(run.configPath)} teardown`,
+            "/dev/null",
+          ],
+          {
             cwd: run.dir,
             env: { ...process.env, ...emulatorEnv() },
-          });
-          let out = "";
-          child.stdout.on("data", (c: Buffer) => {
-            if (out.length < 20_000) out += c.toString();
-            else child.kill("SIGKILL");
-            if (out.includes("[y/N]") && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
-          });
-          const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-          child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({ code, out });
-          });
+          },
+        );
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => {
+          if (out.length < 20_000) out += c.toString();
+          else child.kill("SIGKILL");
+          if (out.includes("[y/N]") && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
         });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+        child.on("close", (code) => {
+          clearTimeout(timer);
+          resolve({ code, out });
+        });
+      });
     const declined = await onTerminal("n");
     expect(declined.out).toMatch(/3 group\(s\) not done .* Tear .* down now\? \[y\/N\]/);
     expect(declined.code, declined.out).toBe(1);
@@ -67,7 +87,9 @@ describe("teardown", () => {
 
   it("Ctrl-C in the middle of the teardown stops between steps (exit 130) and says how to finish", async () => {
     const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Int"), 1);
-    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, { DCP_TEARDOWN_PAUSE_AFTER: "delete-alarms" });
+    const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir, {
+      DCP_TEARDOWN_PAUSE_AFTER: "delete-alarms",
+    });
     await monitor.waitFor(/paused after delete-alarms/);
     monitor.child.kill("SIGINT");
     expect((await monitor.exited).code).toBe(130);
@@ -95,10 +117,19 @@ describe("teardown", () => {
   it("keeps a cluster that another service uses, and removes everything else of the run", async () => {
     const run = await fleetWithState(await configuredApp("spot-fleet", 1, "Shared"), 1);
     const cluster = `${run.app}Cluster`;
-    await ecs.send(new CreateServiceCommand({ cluster, serviceName: "SomeoneElsesService", taskDefinition: `${run.app}Task`, desiredCount: 0 }));
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster,
+        serviceName: "SomeoneElsesService",
+        taskDefinition: `${run.app}Task`,
+        desiredCount: 0,
+      }),
+    );
     const result = await runDcp(["--config", run.configPath, "teardown"], { cwd: run.dir });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`delete cluster ${cluster} if unused: kept: it runs other services \\(SomeoneElsesService\\)`));
+    expect(result.stdout).toMatch(
+      new RegExp(`delete cluster ${cluster} if unused: kept: it runs other services \\(SomeoneElsesService\\)`),
+    );
     expect(await leftovers(run)).toEqual({ ...NOTHING_LEFT, cluster: [cluster] });
     await ecs.send(new DeleteServiceCommand({ cluster, service: "SomeoneElsesService", force: true }));
     await ecs.send(new DeleteClusterCommand({ cluster }));
@@ -112,15 +143,26 @@ describe("teardown", () => {
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(dry.stdout);
     expect(plan.steps.map((s: { id: string }) => s.id)).toEqual([
-      "scale-service", "delete-alarms", "cancel-fleet", "delete-queue", "delete-service", "deregister-task-definitions",
-      "export-logs", "export-instance-logs", "deregister-container-instances", "delete-cluster", "finish",
+      "scale-service",
+      "delete-alarms",
+      "cancel-fleet",
+      "delete-queue",
+      "delete-service",
+      "deregister-task-definitions",
+      "export-logs",
+      "export-instance-logs",
+      "deregister-container-instances",
+      "delete-cluster",
+      "finish",
     ]);
     expect((await fleetState(run)).state).toBe("active");
     expect(stateOf(run.statePath).dcp.status).toBe("running");
 
     const result = await runDcp(["--config", run.configPath, "teardown", "--json"], { cwd: run.dir });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(new RegExp(`logs of ${run.app} not exported: bucket ${run.bucket}-missing does not exist`));
+    expect(result.stderr).toMatch(
+      new RegExp(`logs of ${run.app} not exported: bucket ${run.bucket}-missing does not exist`),
+    );
     const summary = JSON.parse(result.stdout);
     expect(summary.steps.find((s: { id: string }) => s.id === "export-logs").outcome).toMatch(/^not exported: bucket/);
     expect(summary).toMatchObject({ appName: run.app, status: "finished" });

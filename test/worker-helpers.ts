@@ -6,7 +6,13 @@
  */
 import { CreateLogGroupCommand, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+} from "@aws-sdk/client-sqs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -38,23 +44,32 @@ export interface Scenario {
   env: Record<string, string>;
 }
 
-export async function scenario(options: { visibility?: number; retries?: number; env?: Record<string, string> } = {}): Promise<Scenario> {
+export async function scenario(
+  options: { visibility?: number; retries?: number; env?: Record<string, string> } = {},
+): Promise<Scenario> {
   const app = uniqueAppName("W");
   const bucket = app.toLowerCase();
   const dead = await sqs.send(new CreateQueueCommand({ QueueName: `${app}_Dead` }));
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dead.QueueUrl, AttributeNames: ["QueueArn"] }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: dead.QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
   const queue = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${app}Queue`,
       Attributes: {
         VisibilityTimeout: String(options.visibility ?? 60),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: options.retries ?? 3 }),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: Attributes!.QueueArn,
+          maxReceiveCount: options.retries ?? 3,
+        }),
       },
     }),
   );
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   for (const name of ["ExampleHuman_LoadData.cppipe", "load_data.csv"]) {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `workspace/${name}`, Body: readFileSync(join(EXAMPLE, name)) }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `workspace/${name}`, Body: readFileSync(join(EXAMPLE, name)) }),
+    );
   }
   await logs.send(new CreateLogGroupCommand({ logGroupName: app }));
   const dir = tempDir("dcp-worker-test-");
@@ -97,7 +112,12 @@ export function exampleMessage(site: string, overrides: Partial<DcpMessage> = {}
 }
 
 export async function send(s: Scenario, message: DcpMessage | string): Promise<void> {
-  await sqs.send(new SendMessageCommand({ QueueUrl: s.queueUrl, MessageBody: typeof message === "string" ? message : messageBody(message) }));
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: s.queueUrl,
+      MessageBody: typeof message === "string" ? message : messageBody(message),
+    }),
+  );
 }
 
 export interface RunningWorker {
@@ -118,7 +138,11 @@ export function startWorker(s: Scenario, env: Record<string, string> = {}, args:
   const waiters: Array<{ test: (o: string) => boolean; resolve: () => void }> = [];
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
-    for (const w of [...waiters]) if (w.test(output)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (!w.test(output)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
   };
   child.stdout!.on("data", onData);
   child.stderr!.on("data", onData);
@@ -137,7 +161,9 @@ export function startWorker(s: Scenario, env: Record<string, string> = {}, args:
         const test = (o: string) => (typeof text === "string" ? o.includes(text) : text.test(o));
         if (test(output)) return resolve();
         waiters.push({ test, resolve });
-        void exited.then(() => (test(output) ? resolve() : reject(new Error(`worker exited before printing ${String(text)}:\n${output}`))));
+        void exited.then(() =>
+          test(output) ? resolve() : reject(new Error(`worker exited before printing ${String(text)}:\n${output}`)),
+        );
       }),
     exited,
   };
@@ -162,23 +188,42 @@ export async function getText(bucket: string, key: string): Promise<string> {
 
 export async function receiveAll(url: string, waitSeconds = 0): Promise<Message[]> {
   const { Messages = [] } = await sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ["ApproximateReceiveCount"], MessageAttributeNames: ["All"] }),
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: waitSeconds,
+      MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      MessageAttributeNames: ["All"],
+    }),
   );
   return Messages;
 }
 
 export async function queueCounts(url: string): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
-  return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) };
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible),
+  };
 }
 
 /** Each CellProfiler run's argv, as the test double recorded it. */
 export function cellprofilerRuns(s: Scenario): string[][] {
   if (!existsSync(s.argvFile)) return [];
-  return readFileSync(s.argvFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as string[]);
+  return readFileSync(s.argvFile, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as string[]);
 }
 
 export async function logStreamText(group: string, stream: string): Promise<string> {
-  const { events = [] } = await logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: true }));
+  const { events = [] } = await logs.send(
+    new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: true }),
+  );
   return events.map((e) => e.message).join("\n");
 }

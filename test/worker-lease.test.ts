@@ -3,7 +3,17 @@
  * the job runs. Two job loops poll the queue, so a lapsed lease would show up as a second run.
  */
 import { describe, expect, it } from "vitest";
-import { PLATE, cellprofilerRuns, exampleMessage, listKeys, queueCounts, receiveAll, runWorkerToEnd, scenario, send } from "./worker-helpers.js";
+import {
+  PLATE,
+  cellprofilerRuns,
+  exampleMessage,
+  listKeys,
+  queueCounts,
+  receiveAll,
+  runWorkerToEnd,
+  scenario,
+  send,
+} from "./worker-helpers.js";
 
 describe("dcp worker lease", () => {
   it("keeps a 15 s job invisible on a 5 s visibility queue: it runs once", async () => {

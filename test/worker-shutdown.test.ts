@@ -6,7 +6,19 @@
  */
 import { createServer, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { PLATE, cellprofilerRuns, exampleMessage, listKeys, queueCounts, receiveAll, runWorkerToEnd, scenario, send, startWorker, type Scenario } from "./worker-helpers.js";
+import {
+  PLATE,
+  cellprofilerRuns,
+  exampleMessage,
+  listKeys,
+  queueCounts,
+  receiveAll,
+  runWorkerToEnd,
+  scenario,
+  send,
+  startWorker,
+  type Scenario,
+} from "./worker-helpers.js";
 
 const servers: Server[] = [];
 afterEach(() => {
@@ -17,7 +29,11 @@ afterEach(() => {
 async function metadataService() {
   const state = { notice: false, tokenRequests: 0, actionRequests: 0, actionWithoutToken: 0 };
   const server = createServer((req, res) => {
-    if (req.method === "PUT" && req.url === "/latest/api/token" && req.headers["x-aws-ec2-metadata-token-ttl-seconds"]) {
+    if (
+      req.method === "PUT" &&
+      req.url === "/latest/api/token" &&
+      req.headers["x-aws-ec2-metadata-token-ttl-seconds"]
+    ) {
       state.tokenRequests += 1;
       res.end("test-token");
       return;
@@ -30,7 +46,10 @@ async function metadataService() {
         return;
       }
       if (!state.notice) res.writeHead(404).end("Not Found");
-      else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ action: "terminate", time: "2026-11-22T01:00:00Z" }));
+      else
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ action: "terminate", time: "2026-11-22T01:00:00Z" }));
       return;
     }
     res.writeHead(404).end();
@@ -67,7 +86,9 @@ describe("dcp worker shutdown", () => {
     expect(exit, worker.output()).toEqual({ code: 0, signal: null });
     expect(worker.output()).toContain("stopping: SIGTERM received");
     expect(worker.output()).toContain("CellProfiler was stopped because the worker is stopping");
-    expect(worker.output()).toContain("task handed back to the queue (re-sent; this interrupted attempt does not count toward JOB_RETRIES)");
+    expect(worker.output()).toContain(
+      "task handed back to the queue (re-sent; this interrupted attempt does not count toward JOB_RETRIES)",
+    );
     expect(worker.output()).not.toContain("TEST DOUBLE: 1 image set"); // it never finished
     await expectHandedBackWithoutSpendingARetry(s);
   });
@@ -83,7 +104,11 @@ describe("dcp worker shutdown", () => {
 
   it("a spot interruption notice (IMDSv2) does the same", async () => {
     const imds = await metadataService();
-    const s = await scenario({ retries: 1, visibility: 60, env: { FAKE_CP_SLEEP_MS: "30000", SPOT_NOTICE_URL: imds.url, SPOT_POLL_SECONDS: "0.2" } });
+    const s = await scenario({
+      retries: 1,
+      visibility: 60,
+      env: { FAKE_CP_SLEEP_MS: "30000", SPOT_NOTICE_URL: imds.url, SPOT_POLL_SECONDS: "0.2" },
+    });
     await send(s, exampleMessage("1"));
     const worker = startWorker(s);
     await worker.waitFor("TEST DOUBLE: working...");

@@ -9,13 +9,31 @@ import { describe, expect, it } from "vitest";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { messageBody } from "../src/plan/message.js";
 import { PRIOR_RECEIVES_ATTRIBUTE } from "../src/worker/task.js";
-import { EXAMPLE, PLATE, cellprofilerRuns, exampleMessage, getText, listKeys, logStreamText, queueCounts, receiveAll, runWorkerToEnd, s3, scenario, send, sqs } from "./worker-helpers.js";
+import {
+  EXAMPLE,
+  PLATE,
+  cellprofilerRuns,
+  exampleMessage,
+  getText,
+  listKeys,
+  logStreamText,
+  queueCounts,
+  receiveAll,
+  runWorkerToEnd,
+  s3,
+  scenario,
+  send,
+  sqs,
+} from "./worker-helpers.js";
 
 describe.concurrent("dcp worker", () => {
   it("runs a group, uploads its outputs under <output>/<metadata id>/, deletes the message, logs to the group's stream", async () => {
     const s = await scenario();
     await send(s, exampleMessage("1"));
-    await send(s, exampleMessage("2", { output: "results/", output_structure: "Metadata_Plate/Metadata_Well/site_Metadata_Site" }));
+    await send(
+      s,
+      exampleMessage("2", { output: "results/", output_structure: "Metadata_Plate/Metadata_Well/site_Metadata_Site" }),
+    );
     const run = await runWorkerToEnd(s);
     expect(run.code, run.output).toBe(0);
     if (process.env.SHOW_WORKER_OUTPUT) console.log(run.output);
@@ -29,7 +47,9 @@ describe.concurrent("dcp worker", () => {
       `results/${PLATE}/D03/site_2/Nuclei.csv`,
     ]);
     // The double kept only this group's CSV row.
-    expect(await getText(s.bucket, `results/${PLATE}-D03-1/Image.csv`)).toBe(`ImageNumber,Metadata_Plate,Metadata_Well,Metadata_Site,Count_Nuclei\n1,${PLATE},D03,1,0\n`);
+    expect(await getText(s.bucket, `results/${PLATE}-D03-1/Image.csv`)).toBe(
+      `ImageNumber,Metadata_Plate,Metadata_Well,Metadata_Site,Count_Nuclei\n1,${PLATE},D03,1,0\n`,
+    );
     expect(await queueCounts(s.queueUrl)).toEqual({ visible: 0, inFlight: 0 });
     expect(await receiveAll(s.deadLetterUrl)).toEqual([]);
 
@@ -52,19 +72,35 @@ describe.concurrent("dcp worker", () => {
   it("a re-sent task whose earlier receives already reach JOB_RETRIES goes to the DLQ without running", async () => {
     const s = await scenario({ retries: 2 });
     const body = messageBody(exampleMessage("1"));
-    await sqs.send(new SendMessageCommand({ QueueUrl: s.queueUrl, MessageBody: body, MessageAttributes: { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: "2" } } }));
-    await sqs.send(new SendMessageCommand({ QueueUrl: s.queueUrl, MessageBody: messageBody(exampleMessage("2")), MessageAttributes: { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: "1" } } }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: s.queueUrl,
+        MessageBody: body,
+        MessageAttributes: { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: "2" } },
+      }),
+    );
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: s.queueUrl,
+        MessageBody: messageBody(exampleMessage("2")),
+        MessageAttributes: { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: "1" } },
+      }),
+    );
     const run = await runWorkerToEnd(s);
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain("3 receives exceed JOB_RETRIES (2): moved to the dead-letter queue");
     expect(run.output).toContain("(attempt 2 of 2)"); // site 2: one earlier receive + this one
-    expect(cellprofilerRuns(s).map((a) => a[a.indexOf("-g") + 1])).toEqual([`Metadata_Plate=${PLATE},Metadata_Well=D03,Metadata_Site=2`]);
+    expect(cellprofilerRuns(s).map((a) => a[a.indexOf("-g") + 1])).toEqual([
+      `Metadata_Plate=${PLATE},Metadata_Well=D03,Metadata_Site=2`,
+    ]);
     const dead = await receiveAll(s.deadLetterUrl);
     expect(dead.map((m) => m.Body)).toEqual([body]);
   });
 
   it("uploads a large output as a multipart upload, with UPLOAD_FLAGS applied, and checks its size", async () => {
-    const s = await scenario({ env: { FAKE_CP_BIG_FILE_MB: "9", UPLOAD_FLAGS: "--acl public-read --metadata-directive REPLACE" } });
+    const s = await scenario({
+      env: { FAKE_CP_BIG_FILE_MB: "9", UPLOAD_FLAGS: "--acl public-read --metadata-directive REPLACE" },
+    });
     await send(s, exampleMessage("1"));
     const run = await runWorkerToEnd(s);
     expect(run.code, run.output).toBe(0);
@@ -73,7 +109,10 @@ describe.concurrent("dcp worker", () => {
     expect(head.ETag).toMatch(/-2"$/); // two 8 MiB-bounded parts
     for (const key of [`results/${PLATE}-D03-1/Big.bin`, `results/${PLATE}-D03-1/Image.csv`]) {
       const { Grants = [] } = await s3.send(new GetObjectAclCommand({ Bucket: s.bucket, Key: key }));
-      expect(Grants.some((g) => g.Grantee?.URI?.endsWith("/global/AllUsers") && g.Permission === "READ"), key).toBe(true);
+      expect(
+        Grants.some((g) => g.Grantee?.URI?.endsWith("/global/AllUsers") && g.Permission === "READ"),
+        key,
+      ).toBe(true);
     }
     expect(run.output).toContain("uploaded 4 files");
   });
@@ -125,7 +164,14 @@ describe.concurrent("dcp worker", () => {
   });
 
   it("CHECK_IF_DONE skips a group whose outputs are already there, without running CellProfiler", async () => {
-    const s = await scenario({ env: { CHECK_IF_DONE_BOOL: "True", EXPECTED_NUMBER_FILES: "2", MIN_FILE_SIZE_BYTES: "2", NECESSARY_STRING: ".csv" } });
+    const s = await scenario({
+      env: {
+        CHECK_IF_DONE_BOOL: "True",
+        EXPECTED_NUMBER_FILES: "2",
+        MIN_FILE_SIZE_BYTES: "2",
+        NECESSARY_STRING: ".csv",
+      },
+    });
     const prefix = `results/${PLATE}-D03-1/`;
     await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `${prefix}Image.csv`, Body: "done" }));
     await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `${prefix}Cells.csv`, Body: "done" }));
@@ -153,7 +199,10 @@ describe.concurrent("dcp worker", () => {
     expect(run.output).toMatch(/bad message .*output/);
     expect(await listKeys(s.bucket, `results/${PLATE}-D03-1/`)).toHaveLength(3);
     const dead = await receiveAll(s.deadLetterUrl);
-    expect(dead.map((m) => m.Body).sort()).toEqual(["this is not JSON", JSON.stringify({ Metadata: "Metadata_Plate=P1", pipeline: "p.cppipe" })]);
+    expect(dead.map((m) => m.Body).sort()).toEqual([
+      "this is not JSON",
+      JSON.stringify({ Metadata: "Metadata_Plate=P1", pipeline: "p.cppipe" }),
+    ]);
   });
 
   it("a failing group is released at once and reaches the DLQ after exactly JOB_RETRIES receives", async () => {
@@ -165,7 +214,9 @@ describe.concurrent("dcp worker", () => {
     const runs = cellprofilerRuns(s).map((a) => a[a.indexOf("-g") + 1]);
     expect(runs.filter((g) => g!.endsWith("Site=2"))).toHaveLength(2);
     expect(runs.filter((g) => g!.endsWith("Site=1"))).toHaveLength(1);
-    expect(run.output).toContain(`task ${PLATE}-D03-2 FAILED: CellProfiler exited with code 255 (the run failed) and its done file reads "Failure"`);
+    expect(run.output).toContain(
+      `task ${PLATE}-D03-2 FAILED: CellProfiler exited with code 255 (the run failed) and its done file reads "Failure"`,
+    );
     const dead = await receiveAll(s.deadLetterUrl);
     expect(dead).toHaveLength(1);
     expect(JSON.parse(dead[0]!.Body!).Metadata).toContain("Metadata_Site=2");
@@ -175,7 +226,12 @@ describe.concurrent("dcp worker", () => {
   });
 
   it.each([
-    ["a crash (exit 1, no done file)", { FAKE_CP_CRASH: "1" }, {}, "CellProfiler exited with code 1, without a done file"],
+    [
+      "a crash (exit 1, no done file)",
+      { FAKE_CP_CRASH: "1" },
+      {},
+      "CellProfiler exited with code 1, without a done file",
+    ],
     ["an out-of-memory kill (137)", { FAKE_CP_OOM: "1" }, {}, "exited with code 137 (killed, usually out of memory"],
     ["a missing pipeline", {}, { pipeline: "workspace/missing.cppipe" }, "the pipeline s3://"],
   ])("releases the message after %s and says why", async (_label, env: Record<string, string>, override, cause) => {
@@ -190,7 +246,14 @@ describe.concurrent("dcp worker", () => {
   it("download mode with a .txt file list: downloads each listed image and hands CellProfiler the rewritten list", async () => {
     const s = await scenario({ env: { DOWNLOAD_FILES: "True", MOUNT_ROOT: "/home/ubuntu/bucket" } });
     const names = readdirSync(join(EXAMPLE, "images"));
-    for (const name of names) await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `plate1/${name}`, Body: readFileSync(join(EXAMPLE, "images", name)) }));
+    for (const name of names)
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: s.bucket,
+          Key: `plate1/${name}`,
+          Body: readFileSync(join(EXAMPLE, "images", name)),
+        }),
+      );
     const list = names.map((n) => `/home/ubuntu/bucket/plate1/${n}`).join("\r\n") + "\r\n";
     await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: "workspace/files.txt", Body: list }));
     await send(s, exampleMessage("1", { data_file: "workspace/files.txt", input: "plate1" }));
@@ -206,10 +269,19 @@ describe.concurrent("dcp worker", () => {
   it("download mode: fetches only this group's images, rewrites the CSV, and -i points at the local copy", async () => {
     const s = await scenario({ env: { DOWNLOAD_FILES: "True", MOUNT_ROOT: "/home/ubuntu/bucket" } });
     for (const name of readdirSync(join(EXAMPLE, "images"))) {
-      await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `ExampleHuman/images/${name}`, Body: readFileSync(join(EXAMPLE, "images", name)) }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: s.bucket,
+          Key: `ExampleHuman/images/${name}`,
+          Body: readFileSync(join(EXAMPLE, "images", name)),
+        }),
+      );
     }
     // An absolute PathName under the mount root, as real LoadData CSVs have, for site 2.
-    const csv = readFileSync(join(EXAMPLE, "load_data.csv"), "utf8").replace(/images(,AS_09125_050116030001_D03f00d[12].tif|,AS_09125_050116030001,D03,2)/g, "/home/ubuntu/bucket/ExampleHuman/images$1");
+    const csv = readFileSync(join(EXAMPLE, "load_data.csv"), "utf8").replace(
+      /images(,AS_09125_050116030001_D03f00d[12].tif|,AS_09125_050116030001,D03,2)/g,
+      "/home/ubuntu/bucket/ExampleHuman/images$1",
+    );
     await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: "workspace/load_data.csv", Body: csv }));
     await send(s, exampleMessage("2"));
     await send(s, exampleMessage("1", { input: "missing-folder" }));

@@ -29,7 +29,12 @@ export function terminateActionArn(region: string): string {
  * one-minute periods (DCP's alarm, with the current EC2 action ARN instead of the legacy swf one).
  * Idempotent: putting it again replaces it.
  */
-export async function putIdleAlarm(ctx: AwsContext, appName: string, instanceId: string, cw: CloudWatchClient = cloudwatchClient(ctx)): Promise<void> {
+export async function putIdleAlarm(
+  ctx: AwsContext,
+  appName: string,
+  instanceId: string,
+  cw: CloudWatchClient = cloudwatchClient(ctx),
+): Promise<void> {
   const name = idleAlarmName(appName, instanceId);
   await cw.send(
     new PutMetricAlarmCommand({
@@ -51,11 +56,22 @@ export async function putIdleAlarm(ctx: AwsContext, appName: string, instanceId:
 }
 
 /** Every alarm name starting with `prefix` (all pages). */
-export async function listAlarmNames(ctx: AwsContext, prefix: string, cw: CloudWatchClient = cloudwatchClient(ctx)): Promise<string[]> {
+export async function listAlarmNames(
+  ctx: AwsContext,
+  prefix: string,
+  cw: CloudWatchClient = cloudwatchClient(ctx),
+): Promise<string[]> {
   const names: string[] = [];
   let token: string | undefined;
   do {
-    const out = await cw.send(new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, AlarmTypes: ["MetricAlarm"], MaxRecords: 100, NextToken: token }));
+    const out = await cw.send(
+      new DescribeAlarmsCommand({
+        AlarmNamePrefix: prefix,
+        AlarmTypes: ["MetricAlarm"],
+        MaxRecords: 100,
+        NextToken: token,
+      }),
+    );
     for (const alarm of out.MetricAlarms ?? []) if (alarm.AlarmName) names.push(alarm.AlarmName);
     token = out.NextToken;
   } while (token);
@@ -65,7 +81,11 @@ export async function listAlarmNames(ctx: AwsContext, prefix: string, cw: CloudW
 const DELETE_ALARMS_CHUNK = 100;
 
 /** Deletes alarms by name, 100 per call; names that do not exist are not an error. */
-export async function deleteAlarms(ctx: AwsContext, names: string[], cw: CloudWatchClient = cloudwatchClient(ctx)): Promise<void> {
+export async function deleteAlarms(
+  ctx: AwsContext,
+  names: string[],
+  cw: CloudWatchClient = cloudwatchClient(ctx),
+): Promise<void> {
   for (let i = 0; i < names.length; i += DELETE_ALARMS_CHUNK) {
     const chunk = names.slice(i, i + DELETE_ALARMS_CHUNK);
     try {
@@ -81,13 +101,22 @@ export async function deleteAlarms(ctx: AwsContext, names: string[], cw: CloudWa
 }
 
 /** Creates or replaces the run's dashboard (DCP: CREATE_DASHBOARD, named exactly APP_NAME). `body` is the dashboard JSON. */
-export async function putDashboard(ctx: AwsContext, name: string, body: string, cw: CloudWatchClient = cloudwatchClient(ctx)): Promise<string[]> {
+export async function putDashboard(
+  ctx: AwsContext,
+  name: string,
+  body: string,
+  cw: CloudWatchClient = cloudwatchClient(ctx),
+): Promise<string[]> {
   const out = await cw.send(new PutDashboardCommand({ DashboardName: name, DashboardBody: body }));
   return (out.DashboardValidationMessages ?? []).map((m) => `${m.DataPath ?? ""} ${m.Message ?? ""}`.trim());
 }
 
 /** Deletes exactly the dashboard `name` (DCP deleted every dashboard containing APP_NAME); missing is not an error. */
-export async function deleteDashboard(ctx: AwsContext, name: string, cw: CloudWatchClient = cloudwatchClient(ctx)): Promise<void> {
+export async function deleteDashboard(
+  ctx: AwsContext,
+  name: string,
+  cw: CloudWatchClient = cloudwatchClient(ctx),
+): Promise<void> {
   try {
     await cw.send(new DeleteDashboardsCommand({ DashboardNames: [name] }));
   } catch (err) {

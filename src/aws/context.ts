@@ -40,7 +40,10 @@ export function endpointOverridden(service: string): boolean {
 interface MiddlewareStackLike {
   remove(name: string): boolean;
   add(
-    middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+    middleware: (
+      next: (args: unknown) => Promise<unknown>,
+      context: { commandName?: string },
+    ) => (args: unknown) => Promise<unknown>,
     options: { step: "initialize"; name: string },
   ): void;
 }

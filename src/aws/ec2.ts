@@ -1,4 +1,14 @@
-import { EC2Client, DeleteLaunchTemplateCommand, DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, CreateLaunchTemplateCommand, CreateTagsCommand, DescribeLaunchTemplatesCommand, type CreateLaunchTemplateRequest, type Tag as Ec2Tag } from "@aws-sdk/client-ec2";
+import {
+  EC2Client,
+  DeleteLaunchTemplateCommand,
+  DescribeInstancesCommand,
+  DescribeSpotPriceHistoryCommand,
+  CreateLaunchTemplateCommand,
+  CreateTagsCommand,
+  DescribeLaunchTemplatesCommand,
+  type CreateLaunchTemplateRequest,
+  type Tag as Ec2Tag,
+} from "@aws-sdk/client-ec2";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import type { LiveInstance } from "../plan/monitor-decisions.js";
 import type { PricePoint } from "../plan/monitor-cost.js";
@@ -26,7 +36,9 @@ export async function describeLiveInstances(client: EC2Client, ids: readonly str
     ];
     let token: string | undefined;
     do {
-      const out = await client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }));
+      const out = await client.send(
+        new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }),
+      );
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         if (!instance.InstanceId) continue;
         live.push({
@@ -45,7 +57,12 @@ export async function describeLiveInstances(client: EC2Client, ids: readonly str
 const SPOT_PRICE_PAGES = 10;
 
 /** Linux spot prices of `types` between `from` and `to` (at most 10 pages: enough for an estimate). */
-export async function spotPriceHistory(client: EC2Client, types: readonly string[], from: Date, to: Date): Promise<PricePoint[]> {
+export async function spotPriceHistory(
+  client: EC2Client,
+  types: readonly string[],
+  from: Date,
+  to: Date,
+): Promise<PricePoint[]> {
   const points: PricePoint[] = [];
   let token: string | undefined;
   let pages = 0;
@@ -61,7 +78,8 @@ export async function spotPriceHistory(client: EC2Client, types: readonly string
     );
     for (const p of out.SpotPriceHistory ?? []) {
       const price = Number(p.SpotPrice);
-      if (p.InstanceType && Number.isFinite(price)) points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
+      if (p.InstanceType && Number.isFinite(price))
+        points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
     }
     token = out.NextToken || undefined;
     pages += 1;
@@ -90,7 +108,8 @@ export async function replaceLaunchTemplate(client: EC2Client, request: CreateLa
   const name = request.LaunchTemplateName!;
   try {
     const out = await client.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [name] }));
-    for (const old of out.LaunchTemplates ?? []) if (old.LaunchTemplateId) await deleteLaunchTemplateIfExists(client, old.LaunchTemplateId);
+    for (const old of out.LaunchTemplates ?? [])
+      if (old.LaunchTemplateId) await deleteLaunchTemplateIfExists(client, old.LaunchTemplateId);
   } catch (err) {
     if (!/NotFound/i.test((err as { name?: string }).name ?? "")) throw err;
   }
@@ -102,15 +121,25 @@ export async function replaceLaunchTemplate(client: EC2Client, request: CreateLa
  * Tags the EBS volumes attached to `instanceIds` (a Spot Fleet launch specification can tag only
  * instances). Returns the volume ids tagged.
  */
-export async function tagInstanceVolumes(client: EC2Client, instanceIds: readonly string[], tags: Ec2Tag[]): Promise<string[]> {
+export async function tagInstanceVolumes(
+  client: EC2Client,
+  instanceIds: readonly string[],
+  tags: Ec2Tag[],
+): Promise<string[]> {
   if (!instanceIds.length) return [];
   const volumes: string[] = [];
   for (let i = 0; i < instanceIds.length; i += INSTANCE_FILTER_CHUNK) {
     let token: string | undefined;
     do {
-      const out = await client.send(new DescribeInstancesCommand({ InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK), NextToken: token }));
+      const out = await client.send(
+        new DescribeInstancesCommand({
+          InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK),
+          NextToken: token,
+        }),
+      );
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        for (const mapping of instance.BlockDeviceMappings ?? []) if (mapping.Ebs?.VolumeId) volumes.push(mapping.Ebs.VolumeId);
+        for (const mapping of instance.BlockDeviceMappings ?? [])
+          if (mapping.Ebs?.VolumeId) volumes.push(mapping.Ebs.VolumeId);
       }
       token = out.NextToken;
     } while (token);

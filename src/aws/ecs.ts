@@ -1,4 +1,25 @@
-import { ECSClient, CreateClusterCommand, CreateServiceCommand, DescribeClustersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, TagResourceCommand, UpdateServiceCommand, type Tag, type TaskDefinition, DeleteClusterCommand, DeleteServiceCommand, DeregisterContainerInstanceCommand, DeregisterTaskDefinitionCommand, DescribeContainerInstancesCommand, ListContainerInstancesCommand, ListServicesCommand, ListTaskDefinitionsCommand, ListTasksCommand } from "@aws-sdk/client-ecs";
+import {
+  ECSClient,
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeClustersCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+  TagResourceCommand,
+  UpdateServiceCommand,
+  type Tag,
+  type TaskDefinition,
+  DeleteClusterCommand,
+  DeleteServiceCommand,
+  DeregisterContainerInstanceCommand,
+  DeregisterTaskDefinitionCommand,
+  DescribeContainerInstancesCommand,
+  ListContainerInstancesCommand,
+  ListServicesCommand,
+  ListTaskDefinitionsCommand,
+  ListTasksCommand,
+} from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { diffTaskDefinition, type TaskDefinitionSpec } from "../plan/task-definition.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
@@ -18,7 +39,12 @@ function tagRecord(tags: readonly Tag[] | undefined): Record<string, string> {
 }
 
 /** Adds the desired tags a resource lacks; returns the change line, if any. */
-async function addMissingEcsTags(client: ECSClient, arn: string | undefined, current: readonly Tag[] | undefined, desired: Record<string, string>): Promise<string[]> {
+async function addMissingEcsTags(
+  client: ECSClient,
+  arn: string | undefined,
+  current: readonly Tag[] | undefined,
+  desired: Record<string, string>,
+): Promise<string[]> {
   const add = missingTags(tagRecord(current), desired);
   if (!arn || !Object.keys(add).length) return [];
   await client.send(new TagResourceCommand({ resourceArn: arn, tags: ecsTags(add) }));
@@ -26,7 +52,11 @@ async function addMissingEcsTags(client: ECSClient, arn: string | undefined, cur
 }
 
 /** Creates the ECS cluster named exactly `name` (DCP matched any ARN ending with it), or tags an existing one. */
-export async function ensureCluster(client: ECSClient, name: string, tags: Record<string, string>): Promise<ResourceChange> {
+export async function ensureCluster(
+  client: ECSClient,
+  name: string,
+  tags: Record<string, string>,
+): Promise<ResourceChange> {
   const { clusters = [] } = await client.send(new DescribeClustersCommand({ clusters: [name], include: ["TAGS"] }));
   const existing = clusters.find((c) => c.clusterName === name && c.status !== "INACTIVE");
   if (!existing) {
@@ -37,13 +67,17 @@ export async function ensureCluster(client: ECSClient, name: string, tags: Recor
 }
 
 /** The latest ACTIVE revision of a task definition family (with its tags), or undefined. */
-export async function latestTaskDefinition(client: ECSClient, family: string): Promise<{ definition: TaskDefinition; tags: Tag[] } | undefined> {
+export async function latestTaskDefinition(
+  client: ECSClient,
+  family: string,
+): Promise<{ definition: TaskDefinition; tags: Tag[] } | undefined> {
   try {
     const out = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ["TAGS"] }));
     if (!out.taskDefinition || out.taskDefinition.status !== "ACTIVE") return undefined;
     return { definition: out.taskDefinition, tags: out.tags ?? [] };
   } catch (err) {
-    if ((err as { name?: string }).name === "ClientException" && /unable to describe/i.test((err as Error).message)) return undefined;
+    if ((err as { name?: string }).name === "ClientException" && /unable to describe/i.test((err as Error).message))
+      return undefined;
     throw err;
   }
 }
@@ -56,20 +90,41 @@ export interface EnsuredTaskDefinition {
 }
 
 /** Registers a new revision only when the desired definition differs from the latest ACTIVE one. */
-export async function ensureTaskDefinition(client: ECSClient, spec: TaskDefinitionSpec): Promise<EnsuredTaskDefinition> {
+export async function ensureTaskDefinition(
+  client: ECSClient,
+  spec: TaskDefinitionSpec,
+): Promise<EnsuredTaskDefinition> {
   const latest = await latestTaskDefinition(client, spec.family);
   const diff = diffTaskDefinition(spec, latest?.definition);
   if (latest?.definition.taskDefinitionArn && diff.length === 0) {
-    const tagChanges = await addMissingEcsTags(client, latest.definition.taskDefinitionArn, latest.tags, tagRecord(spec.tags));
+    const tagChanges = await addMissingEcsTags(
+      client,
+      latest.definition.taskDefinitionArn,
+      latest.tags,
+      tagRecord(spec.tags),
+    );
     const name = `${spec.family}:${latest.definition.revision}`;
-    return { arn: latest.definition.taskDefinitionArn, registered: false, change: existingStatus("task definition", name, tagChanges) };
+    return {
+      arn: latest.definition.taskDefinitionArn,
+      registered: false,
+      change: existingStatus("task definition", name, tagChanges),
+    };
   }
   const { taskDefinition } = await client.send(new RegisterTaskDefinitionCommand(spec));
   if (!taskDefinition?.taskDefinitionArn) throw new Error(`ECS returned no ARN for the new revision of ${spec.family}`);
   const name = `${spec.family}:${taskDefinition.revision}`;
-  if (!latest) return { arn: taskDefinition.taskDefinitionArn, registered: true, change: { kind: "task definition", name, status: "created", changes: [] } };
+  if (!latest)
+    return {
+      arn: taskDefinition.taskDefinitionArn,
+      registered: true,
+      change: { kind: "task definition", name, status: "created", changes: [] },
+    };
   const changes = [`new revision (was ${latest.definition.revision})`, ...diff];
-  return { arn: taskDefinition.taskDefinitionArn, registered: true, change: { kind: "task definition", name, status: "updated", changes } };
+  return {
+    arn: taskDefinition.taskDefinitionArn,
+    registered: true,
+    change: { kind: "task definition", name, status: "updated", changes },
+  };
 }
 
 /**
@@ -77,20 +132,41 @@ export async function ensureTaskDefinition(client: ECSClient, spec: TaskDefiniti
  * UpdateService. Never deletes and recreates it (DCP did, which killed running workers), and never
  * touches the desired count of an existing service: a fleet may be running.
  */
-export async function ensureService(client: ECSClient, cluster: string, name: string, taskDefinitionArn: string, tags: Record<string, string>): Promise<ResourceChange> {
-  const { services = [] } = await client.send(new DescribeServicesCommand({ cluster, services: [name], include: ["TAGS"] }));
+export async function ensureService(
+  client: ECSClient,
+  cluster: string,
+  name: string,
+  taskDefinitionArn: string,
+  tags: Record<string, string>,
+): Promise<ResourceChange> {
+  const { services = [] } = await client.send(
+    new DescribeServicesCommand({ cluster, services: [name], include: ["TAGS"] }),
+  );
   const existing = services.find((s) => s.serviceName === name && s.status !== "INACTIVE");
   if (existing?.status === "DRAINING") {
-    throw new OperationalError(`ECS service ${name} in cluster ${cluster} is still being deleted; wait a minute and run dcp setup again`);
+    throw new OperationalError(
+      `ECS service ${name} in cluster ${cluster} is still being deleted; wait a minute and run dcp setup again`,
+    );
   }
   if (!existing) {
-    await client.send(new CreateServiceCommand({ cluster, serviceName: name, taskDefinition: taskDefinitionArn, desiredCount: 0, tags: ecsTags(tags), propagateTags: "SERVICE" }));
+    await client.send(
+      new CreateServiceCommand({
+        cluster,
+        serviceName: name,
+        taskDefinition: taskDefinitionArn,
+        desiredCount: 0,
+        tags: ecsTags(tags),
+        propagateTags: "SERVICE",
+      }),
+    );
     return { kind: "ECS service", name, status: "created", changes: [] };
   }
   const changes: string[] = [];
   if (existing.taskDefinition !== taskDefinitionArn) {
     await client.send(new UpdateServiceCommand({ cluster, service: name, taskDefinition: taskDefinitionArn }));
-    changes.push(`taskDefinition ${existing.taskDefinition?.split("/").pop() ?? "none"} -> ${taskDefinitionArn.split("/").pop()}`);
+    changes.push(
+      `taskDefinition ${existing.taskDefinition?.split("/").pop() ?? "none"} -> ${taskDefinitionArn.split("/").pop()}`,
+    );
   }
   changes.push(...(await addMissingEcsTags(client, existing.serviceArn, existing.tags, tags)));
   return existingStatus("ECS service", name, changes);
@@ -115,7 +191,12 @@ async function unlessGone(call: () => Promise<unknown>): Promise<boolean> {
 }
 
 /** Sets a service's desired count; false when the service or cluster is gone. */
-export async function setServiceDesiredCountIfExists(client: ECSClient, cluster: string, service: string, desiredCount: number): Promise<boolean> {
+export async function setServiceDesiredCountIfExists(
+  client: ECSClient,
+  cluster: string,
+  service: string,
+  desiredCount: number,
+): Promise<boolean> {
   return unlessGone(() => client.send(new UpdateServiceCommand({ cluster, service, desiredCount })));
 }
 
@@ -135,16 +216,22 @@ export async function deregisterActiveTaskDefinitions(client: ECSClient, family:
   const arns: string[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await client.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: "ACTIVE", nextToken }));
+    const page = await client.send(
+      new ListTaskDefinitionsCommand({ familyPrefix: family, status: "ACTIVE", nextToken }),
+    );
     // familyPrefix is a prefix: keep only this family's revisions (DCP also removed "<family>Old").
-    arns.push(...(page.taskDefinitionArns ?? []).filter((arn) => arn.split("/").pop()?.replace(/:\d+$/, "") === family));
+    arns.push(
+      ...(page.taskDefinitionArns ?? []).filter((arn) => arn.split("/").pop()?.replace(/:\d+$/, "") === family),
+    );
     nextToken = page.nextToken;
   } while (nextToken);
   for (const arn of arns) await client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
   return arns.length;
 }
 
-async function listAll(fetchPage: (token: string | undefined) => Promise<{ items?: string[]; next?: string }>): Promise<string[]> {
+async function listAll(
+  fetchPage: (token: string | undefined) => Promise<{ items?: string[]; next?: string }>,
+): Promise<string[]> {
   const all: string[] = [];
   let token: string | undefined;
   do {
@@ -159,7 +246,11 @@ async function listAll(fetchPage: (token: string | undefined) => Promise<{ items
  * Deregisters (force) the cluster's container instances that run on `ec2InstanceIds` (this run's
  * fleet); returns how many. A missing cluster counts as nothing to do.
  */
-export async function deregisterContainerInstancesOf(client: ECSClient, cluster: string, ec2InstanceIds: ReadonlySet<string>): Promise<number> {
+export async function deregisterContainerInstancesOf(
+  client: ECSClient,
+  cluster: string,
+  ec2InstanceIds: ReadonlySet<string>,
+): Promise<number> {
   let arns: string[];
   try {
     arns = await listAll(async (nextToken) => {
@@ -172,10 +263,14 @@ export async function deregisterContainerInstancesOf(client: ECSClient, cluster:
   }
   let count = 0;
   for (let i = 0; i < arns.length; i += 100) {
-    const { containerInstances = [] } = await client.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }));
+    const { containerInstances = [] } = await client.send(
+      new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }),
+    );
     for (const ci of containerInstances) {
       if (!ci.containerInstanceArn || !ci.ec2InstanceId || !ec2InstanceIds.has(ci.ec2InstanceId)) continue;
-      await client.send(new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn, force: true }));
+      await client.send(
+        new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn, force: true }),
+      );
       count += 1;
     }
   }
@@ -186,7 +281,8 @@ export async function deregisterContainerInstancesOf(client: ECSClient, cluster:
 export async function clusterUse(client: ECSClient, cluster: string, family: string): Promise<ClusterUse> {
   const { clusters = [] } = await client.send(new DescribeClustersCommand({ clusters: [cluster] }));
   const found = clusters.find((c) => c.clusterName === cluster);
-  if (!found || found.status === "INACTIVE") return { exists: false, services: [], runningTasks: 0, pendingTasks: 0, ownTasks: 0, containerInstances: 0 };
+  if (!found || found.status === "INACTIVE")
+    return { exists: false, services: [], runningTasks: 0, pendingTasks: 0, ownTasks: 0, containerInstances: 0 };
   const serviceArns = await listAll(async (nextToken) => {
     const out = await client.send(new ListServicesCommand({ cluster, nextToken }));
     return { items: out.serviceArns, next: out.nextToken };

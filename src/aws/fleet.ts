@@ -110,11 +110,17 @@ function isUnsupported(err: unknown): boolean {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   if (/NotImplemented|InvalidAction|UnsupportedOperation/i.test(e.name ?? "")) return true;
   const status = e.$metadata?.httpStatusCode ?? 0;
-  return endpointOverridden("ec2") && status >= 500 && /not (been )?implemented|XML parse error|Deserialization error/i.test(e.message ?? "");
+  return (
+    endpointOverridden("ec2") &&
+    status >= 500 &&
+    /not (been )?implemented|XML parse error|Deserialization error/i.test(e.message ?? "")
+  );
 }
 
 /** Every instance id of a fleet across pages; [] when the fleet is unknown. */
-async function activeInstanceIds(fetchPage: (token: string | undefined) => Promise<{ ActiveInstances?: ActiveInstance[]; NextToken?: string }>): Promise<string[]> {
+async function activeInstanceIds(
+  fetchPage: (token: string | undefined) => Promise<{ ActiveInstances?: ActiveInstance[]; NextToken?: string }>,
+): Promise<string[]> {
   const ids: string[] = [];
   let token: string | undefined;
   try {
@@ -155,14 +161,18 @@ async function cancelFleet(
   if (status.state === runningState) return terminateLeftovers(ec2, await instances());
   try {
     const failure = await send();
-    if (failure?.Code && !harmlessCodes.includes(failure.Code)) throw new OperationalError(`could not cancel fleet ${id}: ${failure.Code}: ${failure.Message ?? ""}`);
+    if (failure?.Code && !harmlessCodes.includes(failure.Code))
+      throw new OperationalError(`could not cancel fleet ${id}: ${failure.Code}: ${failure.Message ?? ""}`);
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
 }
 
 function spotFleetAdapter(ec2: EC2Client): FleetAdapter {
-  const activeInstances = (id: string) => activeInstanceIds((NextToken) => ec2.send(new DescribeSpotFleetInstancesCommand({ SpotFleetRequestId: id, NextToken })));
+  const activeInstances = (id: string) =>
+    activeInstanceIds((NextToken) =>
+      ec2.send(new DescribeSpotFleetInstancesCommand({ SpotFleetRequestId: id, NextToken })),
+    );
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
     const out = await unlessNotFound(ec2.send(new DescribeSpotFleetRequestsCommand({ SpotFleetRequestIds: [id] })));
     const config = out?.SpotFleetRequestConfigs?.find((c) => c.SpotFleetRequestId === id);
@@ -177,7 +187,10 @@ function spotFleetAdapter(ec2: EC2Client): FleetAdapter {
       target: data?.TargetCapacity ?? 0,
       fulfilled: Math.round(data?.FulfilledCapacity ?? 0),
       // Spot Fleet reports its launch errors only in DescribeSpotFleetRequestHistory.
-      errors: activityStatus === "error" ? ["the Spot Fleet reports activity status 'error' (see its request history in the EC2 console)"] : [],
+      errors:
+        activityStatus === "error"
+          ? ["the Spot Fleet reports activity status 'error' (see its request history in the EC2 console)"]
+          : [],
     };
   };
   return {
@@ -187,15 +200,26 @@ function spotFleetAdapter(ec2: EC2Client): FleetAdapter {
       await ec2.send(new ModifySpotFleetRequestCommand(modifySpotFleetInput(id, target)));
     },
     cancel: (id) =>
-      cancelFleet(ec2, id, describe, "cancelled_running", ["fleetRequestIdDoesNotExist", "fleetRequestNotInCancellableState"], async () => {
-        const out = await ec2.send(new CancelSpotFleetRequestsCommand({ SpotFleetRequestIds: [id], TerminateInstances: true }));
-        return out.UnsuccessfulFleetRequests?.find((f) => f.SpotFleetRequestId === id)?.Error;
-      }, () => activeInstances(id)),
+      cancelFleet(
+        ec2,
+        id,
+        describe,
+        "cancelled_running",
+        ["fleetRequestIdDoesNotExist", "fleetRequestNotInCancellableState"],
+        async () => {
+          const out = await ec2.send(
+            new CancelSpotFleetRequestsCommand({ SpotFleetRequestIds: [id], TerminateInstances: true }),
+          );
+          return out.UnsuccessfulFleetRequests?.find((f) => f.SpotFleetRequestId === id)?.Error;
+        },
+        () => activeInstances(id),
+      ),
   };
 }
 
 function ec2FleetAdapter(ec2: EC2Client): FleetAdapter {
-  const activeInstances = (id: string) => activeInstanceIds((NextToken) => ec2.send(new DescribeFleetInstancesCommand({ FleetId: id, NextToken })));
+  const activeInstances = (id: string) =>
+    activeInstanceIds((NextToken) => ec2.send(new DescribeFleetInstancesCommand({ FleetId: id, NextToken })));
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
     const out = await unlessNotFound(ec2.send(new DescribeFleetsCommand({ FleetIds: [id] })));
     const fleet = out?.Fleets?.find((f) => f.FleetId === id);
@@ -218,15 +242,28 @@ function ec2FleetAdapter(ec2: EC2Client): FleetAdapter {
       try {
         await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
       } catch (err) {
-        if (isUnsupported(err)) throw new FleetOperationUnsupportedError("ModifyFleet", id, `the EC2 endpoint does not implement it: ${(err as Error).message.split("\n")[0]}`);
+        if (isUnsupported(err))
+          throw new FleetOperationUnsupportedError(
+            "ModifyFleet",
+            id,
+            `the EC2 endpoint does not implement it: ${(err as Error).message.split("\n")[0]}`,
+          );
         throw err;
       }
     },
     cancel: (id) =>
-      cancelFleet(ec2, id, describe, "deleted_running", ["fleetIdDoesNotExist", "fleetNotInDeletableState"], async () => {
-        const out = await ec2.send(new DeleteFleetsCommand({ FleetIds: [id], TerminateInstances: true }));
-        return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === id)?.Error;
-      }, () => activeInstances(id)),
+      cancelFleet(
+        ec2,
+        id,
+        describe,
+        "deleted_running",
+        ["fleetIdDoesNotExist", "fleetNotInDeletableState"],
+        async () => {
+          const out = await ec2.send(new DeleteFleetsCommand({ FleetIds: [id], TerminateInstances: true }));
+          return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === id)?.Error;
+        },
+        () => activeInstances(id),
+      ),
   };
 }
 
@@ -238,9 +275,13 @@ export async function createSpotFleet(ec2: EC2Client, request: RequestSpotFleetR
 }
 
 /** CreateFleet; returns the fleet id and any launch errors AWS reported with it. */
-export async function createEc2Fleet(ec2: EC2Client, request: CreateFleetRequest): Promise<{ id: string; errors: string[] }> {
+export async function createEc2Fleet(
+  ec2: EC2Client,
+  request: CreateFleetRequest,
+): Promise<{ id: string; errors: string[] }> {
   const out = await ec2.send(new CreateFleetCommand(request));
   const errors = (out.Errors ?? []).map((e) => `${e.ErrorCode ?? "error"}: ${e.ErrorMessage ?? ""}`.trim());
-  if (!out.FleetId) throw new OperationalError(`CreateFleet returned no fleet id${errors.length ? `: ${errors.join("; ")}` : ""}`);
+  if (!out.FleetId)
+    throw new OperationalError(`CreateFleet returned no fleet id${errors.length ? `: ${errors.join("; ")}` : ""}`);
   return { id: out.FleetId, errors };
 }

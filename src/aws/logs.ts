@@ -1,4 +1,17 @@
-import { CloudWatchLogsClient, CreateLogStreamCommand, PutLogEventsCommand, type InputLogEvent, CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, TagResourceCommand, type LogGroup, CreateExportTaskCommand, DescribeExportTasksCommand } from "@aws-sdk/client-cloudwatch-logs";
+import {
+  CloudWatchLogsClient,
+  CreateLogStreamCommand,
+  PutLogEventsCommand,
+  type InputLogEvent,
+  CreateLogGroupCommand,
+  DescribeLogGroupsCommand,
+  ListTagsForResourceCommand,
+  PutRetentionPolicyCommand,
+  TagResourceCommand,
+  type LogGroup,
+  CreateExportTaskCommand,
+  DescribeExportTasksCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import type { Config } from "../config/schema.js";
 import { appTags, existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
@@ -21,7 +34,12 @@ export async function findLogGroup(client: CloudWatchLogsClient, name: string): 
 }
 
 /** Creates one log group (tagged dcp:app) or brings an existing one to the wanted retention and tags. */
-export async function ensureLogGroup(client: CloudWatchLogsClient, name: string, retentionDays: number, tags: Record<string, string>): Promise<ResourceChange> {
+export async function ensureLogGroup(
+  client: CloudWatchLogsClient,
+  name: string,
+  retentionDays: number,
+  tags: Record<string, string>,
+): Promise<ResourceChange> {
   const existing = await findLogGroup(client, name);
   if (!existing) {
     await client.send(new CreateLogGroupCommand({ logGroupName: name, tags }));
@@ -49,7 +67,10 @@ export async function ensureLogGroup(client: CloudWatchLogsClient, name: string,
  * Both log groups of an app: LOG_GROUP_NAME (one stream per job) and LOG_GROUP_NAME_perInstance
  * (the containers' awslogs output), with LOG_RETENTION_DAYS and the dcp:app tag. Idempotent.
  */
-export async function ensureLogGroups(ctx: AwsContext, config: Pick<Config, "APP_NAME" | "LOG_GROUP_NAME" | "LOG_RETENTION_DAYS">): Promise<ResourceChange[]> {
+export async function ensureLogGroups(
+  ctx: AwsContext,
+  config: Pick<Config, "APP_NAME" | "LOG_GROUP_NAME" | "LOG_RETENTION_DAYS">,
+): Promise<ResourceChange[]> {
   const client = logsClient(ctx);
   const tags = appTags(config.APP_NAME);
   const results: ResourceChange[] = [];
@@ -76,18 +97,27 @@ const EVENT_OVERHEAD = 26;
 const MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD;
 
 /** Sends events (sorted by time, cut to CloudWatch's limits) in as few PutLogEvents calls as allowed. */
-export async function putLogEvents(client: CloudWatchLogsClient, group: string, stream: string, events: InputLogEvent[]): Promise<void> {
+export async function putLogEvents(
+  client: CloudWatchLogsClient,
+  group: string,
+  stream: string,
+  events: InputLogEvent[],
+): Promise<void> {
   const sorted = [...events].sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0));
   let batch: InputLogEvent[] = [];
   let bytes = 0;
   const flush = async () => {
-    if (batch.length) await client.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: batch }));
+    if (batch.length)
+      await client.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: batch }));
     batch = [];
     bytes = 0;
   };
   for (const event of sorted) {
     let message = event.message ?? "";
-    if (Buffer.byteLength(message) > MAX_EVENT_BYTES) message = Buffer.from(message).subarray(0, MAX_EVENT_BYTES - 8).toString(); // room for a cut character
+    if (Buffer.byteLength(message) > MAX_EVENT_BYTES)
+      message = Buffer.from(message)
+        .subarray(0, MAX_EVENT_BYTES - 8)
+        .toString(); // room for a cut character
     const size = Buffer.byteLength(message) + EVENT_OVERHEAD;
     if (batch.length >= MAX_BATCH_EVENTS || bytes + size > MAX_BATCH_BYTES) await flush();
     batch.push({ timestamp: event.timestamp, message: message || " " });
@@ -125,20 +155,32 @@ export type LogExportOutcome = { exported: true; status: string; taskId: string 
  * another export runs (LimitExceededException); a missing group, a missing bucket or a bucket
  * that does not let CloudWatch Logs write is reported as the reason nothing was exported.
  */
-export async function exportLogGroup(client: CloudWatchLogsClient, job: LogExport, timing: ExportTiming): Promise<LogExportOutcome> {
+export async function exportLogGroup(
+  client: CloudWatchLogsClient,
+  job: LogExport,
+  timing: ExportTiming,
+): Promise<LogExportOutcome> {
   const deadline = Date.now() + timing.deadlineMs;
   let taskId: string | undefined;
   while (!taskId) {
     try {
       const out = await client.send(
-        new CreateExportTaskCommand({ taskName: job.logGroup, logGroupName: job.logGroup, from: job.fromMs, to: Math.max(job.fromMs, job.toMs), destination: job.bucket, destinationPrefix: job.prefix }),
+        new CreateExportTaskCommand({
+          taskName: job.logGroup,
+          logGroupName: job.logGroup,
+          from: job.fromMs,
+          to: Math.max(job.fromMs, job.toMs),
+          destination: job.bucket,
+          destinationPrefix: job.prefix,
+        }),
       );
       taskId = out.taskId;
       if (!taskId) return { exported: false, reason: "CloudWatch Logs returned no export task id" };
     } catch (err) {
       const name = (err as { name?: string }).name ?? "";
       const message = (err as Error).message ?? "";
-      if (name === "ResourceNotFoundException") return { exported: false, reason: `log group ${job.logGroup} does not exist` };
+      if (name === "ResourceNotFoundException")
+        return { exported: false, reason: `log group ${job.logGroup} does not exist` };
       if (name === "InvalidParameterException" || /AccessDenied/.test(name)) {
         return {
           exported: false,
@@ -146,7 +188,11 @@ export async function exportLogGroup(client: CloudWatchLogsClient, job: LogExpor
         };
       }
       if (name !== "LimitExceededException") throw err;
-      if (Date.now() + timing.retryMs > deadline) return { exported: false, reason: "another log export kept running; export it later from the CloudWatch console" };
+      if (Date.now() + timing.retryMs > deadline)
+        return {
+          exported: false,
+          reason: "another log export kept running; export it later from the CloudWatch console",
+        };
       timing.onWait?.("another log export is running in this account; retrying");
       await sleep(timing.retryMs);
     }
@@ -154,8 +200,10 @@ export async function exportLogGroup(client: CloudWatchLogsClient, job: LogExpor
   for (;;) {
     const { exportTasks = [] } = await client.send(new DescribeExportTasksCommand({ taskId }));
     const status = exportTasks[0]?.status?.code ?? "UNKNOWN";
-    if (status !== "PENDING" && status !== "RUNNING" && status !== "PENDING_CANCEL") return { exported: true, status, taskId };
-    if (Date.now() + timing.pollMs > deadline) return { exported: true, status: `${status} (stopped waiting; task ${taskId} continues)`, taskId };
+    if (status !== "PENDING" && status !== "RUNNING" && status !== "PENDING_CANCEL")
+      return { exported: true, status, taskId };
+    if (Date.now() + timing.pollMs > deadline)
+      return { exported: true, status: `${status} (stopped waiting; task ${taskId} continues)`, taskId };
     timing.onWait?.(`export ${status.toLowerCase()}`);
     await sleep(timing.pollMs);
   }

@@ -1,5 +1,10 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
@@ -19,11 +24,19 @@ export interface S3ObjectSummary {
 }
 
 /** Every object under `prefix` (ListObjectsV2, all pages). */
-export async function listObjects(client: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<S3ObjectSummary[]> {
+export async function listObjects(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): Promise<S3ObjectSummary[]> {
   const objects: S3ObjectSummary[] = [];
   let token: string | undefined;
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      { abortSignal: signal },
+    );
     for (const o of page.Contents ?? []) if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -31,9 +44,17 @@ export async function listObjects(client: S3Client, bucket: string, prefix: stri
 }
 
 /** Streams one object to `file` (written to a temporary name, then renamed: never a partial file). */
-export async function downloadToFile(client: S3Client, bucket: string, key: string, file: string, signal?: AbortSignal): Promise<number> {
+export async function downloadToFile(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  file: string,
+  signal?: AbortSignal,
+): Promise<number> {
   await mkdir(dirname(file), { recursive: true });
-  const { Body, ContentLength } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+  const { Body, ContentLength } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
+    abortSignal: signal,
+  });
   if (!Body) throw new Error(`s3://${bucket}/${key} has no body`);
   const partial = `${file}.${process.pid}.partial`;
   try {
@@ -50,13 +71,25 @@ export async function downloadToFile(client: S3Client, bucket: string, key: stri
 const SINGLE_PUT_BYTES = 1024 * 1024;
 
 /** Uploads one local file: one PutObject when small, otherwise a multipart upload through @aws-sdk/lib-storage. */
-export async function uploadFile(client: S3Client, params: Omit<PutObjectCommandInput, "Body">, file: string, size: number, signal?: AbortSignal): Promise<void> {
+export async function uploadFile(
+  client: S3Client,
+  params: Omit<PutObjectCommandInput, "Body">,
+  file: string,
+  size: number,
+  signal?: AbortSignal,
+): Promise<void> {
   if (signal?.aborted) throw signal.reason ?? new Error("aborted");
   if (size <= SINGLE_PUT_BYTES) {
     await client.send(new PutObjectCommand({ ...params, Body: await readFile(file) }), { abortSignal: signal });
     return;
   }
-  const upload = new Upload({ client, params: { ...params, Body: createReadStream(file) }, queueSize: 4, partSize: 8 * 1024 * 1024, leavePartsOnError: false });
+  const upload = new Upload({
+    client,
+    params: { ...params, Body: createReadStream(file) },
+    queueSize: 4,
+    partSize: 8 * 1024 * 1024,
+    leavePartsOnError: false,
+  });
   const abort = () => void upload.abort();
   signal?.addEventListener("abort", abort, { once: true });
   try {

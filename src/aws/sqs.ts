@@ -1,5 +1,19 @@
 import { hash } from "node:crypto";
-import { SQSClient, ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type MessageAttributeValue, CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SetQueueAttributesCommand, TagQueueCommand, DeleteQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import {
+  SQSClient,
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  SendMessageCommand,
+  type MessageAttributeValue,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ListQueueTagsCommand,
+  SetQueueAttributesCommand,
+  TagQueueCommand,
+  DeleteQueueCommand,
+  SendMessageBatchCommand,
+} from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
@@ -46,7 +60,9 @@ export async function findQueueUrl(client: SQSClient, name: string): Promise<str
 }
 
 export async function queueArn(client: SQSClient, url: string): Promise<string> {
-  const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }));
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+  );
   if (!Attributes?.QueueArn) throw new Error(`SQS returned no QueueArn for ${url}`);
   return Attributes.QueueArn;
 }
@@ -62,21 +78,38 @@ export interface EnsuredQueue {
  * attributes are set with SetQueueAttributes (DCP never updated an existing queue, reference
  * 7.1.26) and missing tags are added. Idempotent.
  */
-export async function ensureQueue(client: SQSClient, name: string, attributes: QueueAttributes, tags: Record<string, string>, kind = "queue"): Promise<EnsuredQueue> {
+export async function ensureQueue(
+  client: SQSClient,
+  name: string,
+  attributes: QueueAttributes,
+  tags: Record<string, string>,
+  kind = "queue",
+): Promise<EnsuredQueue> {
   const existingUrl = await findQueueUrl(client, name);
   if (!existingUrl) {
-    const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags })).catch((err: unknown) => {
-      if (/QueueDeletedRecently/.test((err as { name?: string }).name ?? "")) {
-        throw new OperationalError(`queue ${name} was deleted less than 60 seconds ago and SQS does not allow its name yet; wait a minute and run dcp setup again`);
-      }
-      throw err;
-    });
+    const { QueueUrl } = await client
+      .send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))
+      .catch((err: unknown) => {
+        if (/QueueDeletedRecently/.test((err as { name?: string }).name ?? "")) {
+          throw new OperationalError(
+            `queue ${name} was deleted less than 60 seconds ago and SQS does not allow its name yet; wait a minute and run dcp setup again`,
+          );
+        }
+        throw err;
+      });
     if (!QueueUrl) throw new Error(`SQS returned no URL for the new queue ${name}`);
-    return { url: QueueUrl, arn: await queueArn(client, QueueUrl), change: { kind, name, status: "created", changes: [] } };
+    return {
+      url: QueueUrl,
+      arn: await queueArn(client, QueueUrl),
+      change: { kind, name, status: "created", changes: [] },
+    };
   }
-  const { Attributes: current = {} } = await client.send(new GetQueueAttributesCommand({ QueueUrl: existingUrl, AttributeNames: ["All"] }));
+  const { Attributes: current = {} } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: existingUrl, AttributeNames: ["All"] }),
+  );
   const diff = diffQueueAttributes(current, attributes);
-  if (Object.keys(diff.update).length) await client.send(new SetQueueAttributesCommand({ QueueUrl: existingUrl, Attributes: diff.update }));
+  if (Object.keys(diff.update).length)
+    await client.send(new SetQueueAttributesCommand({ QueueUrl: existingUrl, Attributes: diff.update }));
   const { Tags: currentTags = {} } = await client.send(new ListQueueTagsCommand({ QueueUrl: existingUrl }));
   const addTags = missingTags(currentTags, tags);
   const changes = [...diff.changes];
@@ -97,11 +130,16 @@ export interface WorkerQueueSettings {
 }
 
 export async function workerQueueSettings(client: SQSClient, url: string): Promise<WorkerQueueSettings> {
-  const { Attributes = {} } = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout", "RedrivePolicy"] }));
+  const { Attributes = {} } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout", "RedrivePolicy"] }),
+  );
   let maxReceiveCount: number | undefined;
   let deadLetterArn: string | undefined;
   if (Attributes.RedrivePolicy) {
-    const policy = JSON.parse(Attributes.RedrivePolicy) as { maxReceiveCount?: number | string; deadLetterTargetArn?: string };
+    const policy = JSON.parse(Attributes.RedrivePolicy) as {
+      maxReceiveCount?: number | string;
+      deadLetterTargetArn?: string;
+    };
     maxReceiveCount = policy.maxReceiveCount === undefined ? undefined : Number(policy.maxReceiveCount);
     deadLetterArn = policy.deadLetterTargetArn;
   }
@@ -109,9 +147,19 @@ export async function workerQueueSettings(client: SQSClient, url: string): Promi
 }
 
 /** Messages visible, in flight and delayed (SQS's approximate counts). */
-export async function queueActivity(client: SQSClient, url: string): Promise<{ visible: number; inFlight: number; delayed: number }> {
+export async function queueActivity(
+  client: SQSClient,
+  url: string,
+): Promise<{ visible: number; inFlight: number; delayed: number }> {
   const { Attributes = {} } = await client.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+      ],
+    }),
   );
   return {
     visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
@@ -121,16 +169,34 @@ export async function queueActivity(client: SQSClient, url: string): Promise<{ v
 }
 
 /** Sets a received message's visibility: 0 hands it back at once, N keeps the lease N more seconds. */
-export async function setMessageVisibility(client: SQSClient, url: string, receiptHandle: string, seconds: number): Promise<void> {
-  await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+export async function setMessageVisibility(
+  client: SQSClient,
+  url: string,
+  receiptHandle: string,
+  seconds: number,
+): Promise<void> {
+  await client.send(
+    new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
+  );
 }
 
 export async function deleteMessage(client: SQSClient, url: string, receiptHandle: string): Promise<void> {
   await client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: receiptHandle }));
 }
 
-export async function sendMessage(client: SQSClient, url: string, body: string, attributes: Record<string, MessageAttributeValue> = {}): Promise<void> {
-  await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(Object.keys(attributes).length ? { MessageAttributes: attributes } : {}) }));
+export async function sendMessage(
+  client: SQSClient,
+  url: string,
+  body: string,
+  attributes: Record<string, MessageAttributeValue> = {},
+): Promise<void> {
+  await client.send(
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: body,
+      ...(Object.keys(attributes).length ? { MessageAttributes: attributes } : {}),
+    }),
+  );
 }
 
 /** The queue URL of an ARN (arn:aws:sqs:region:account:name). */
@@ -196,7 +262,11 @@ export interface BatchOutcome {
  * whole call after SQS has queued every entry, which a caller would take as a failed call and resend,
  * duplicating the batch. Here only the entries that differ are reported, as queued.
  */
-export async function sendMessageBatch(client: SQSClient, url: string, entries: readonly BatchEntry[]): Promise<BatchOutcome> {
+export async function sendMessageBatch(
+  client: SQSClient,
+  url: string,
+  entries: readonly BatchEntry[],
+): Promise<BatchOutcome> {
   const out = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [...entries] }));
   const bodies = new Map(entries.map((e) => [e.Id, e.MessageBody]));
   const outcome: BatchOutcome = { successful: [], failed: [] };
@@ -206,10 +276,22 @@ export async function sendMessageBatch(client: SQSClient, url: string, entries: 
     if (body === undefined || s.MD5OfMessageBody === undefined || s.MD5OfMessageBody === md5Hex(body)) {
       outcome.successful.push(id);
     } else {
-      outcome.failed.push({ id, code: "MD5Mismatch", message: `SQS queued message ${s.MessageId ?? "?"} with a body whose MD5 differs from the one sent; it may be corrupt, so check the queue before sending it again`, senderFault: false, queued: true });
+      outcome.failed.push({
+        id,
+        code: "MD5Mismatch",
+        message: `SQS queued message ${s.MessageId ?? "?"} with a body whose MD5 differs from the one sent; it may be corrupt, so check the queue before sending it again`,
+        senderFault: false,
+        queued: true,
+      });
     }
   }
-  for (const f of out.Failed ?? []) outcome.failed.push({ id: f.Id ?? "", code: f.Code ?? "unknown", message: f.Message ?? "", senderFault: Boolean(f.SenderFault) });
+  for (const f of out.Failed ?? [])
+    outcome.failed.push({
+      id: f.Id ?? "",
+      code: f.Code ?? "unknown",
+      message: f.Message ?? "",
+      senderFault: Boolean(f.SenderFault),
+    });
   return outcome;
 }
 

@@ -12,7 +12,10 @@ export function ssmClient(ctx: AwsContext): SSMClient {
  * The AMI id in the first of `parameters` that exists (AWS's public ECS-optimized AMI parameters,
  * newest Amazon Linux first). Throws an OperationalError naming the parameters when none exists.
  */
-export async function resolvePublicAmi(client: SSMClient, parameters: readonly string[]): Promise<{ imageId: string; parameter: string }> {
+export async function resolvePublicAmi(
+  client: SSMClient,
+  parameters: readonly string[],
+): Promise<{ imageId: string; parameter: string }> {
   for (const parameter of parameters) {
     try {
       const out = await client.send(new GetParameterCommand({ Name: parameter }));
@@ -22,5 +25,7 @@ export async function resolvePublicAmi(client: SSMClient, parameters: readonly s
       if ((err as { name?: string }).name !== "ParameterNotFound") throw err;
     }
   }
-  throw new OperationalError(`no ECS-optimized AMI found in SSM (${parameters.join(", ")}); set LaunchSpecifications[0].ImageId in the fleet file to an AMI id of your region`);
+  throw new OperationalError(
+    `no ECS-optimized AMI found in SSM (${parameters.join(", ")}); set LaunchSpecifications[0].ImageId in the fleet file to an AMI id of your region`,
+  );
 }

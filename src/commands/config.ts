@@ -6,7 +6,9 @@ export function registerConfig(program: Command): void {
   const config = program
     .command("config")
     .summary("import a DCP config.py; show or validate the config")
-    .description("Import a Distributed-CellProfiler config.py, show or validate the config file, print its JSON Schema.");
+    .description(
+      "Import a Distributed-CellProfiler config.py, show or validate the config file, print its JSON Schema.",
+    );
   withExamples(config, [
     "dcp config import ~/Distributed-CellProfiler/config.py",
     "dcp config show",
@@ -27,7 +29,12 @@ export function registerConfig(program: Command): void {
     .option("--json", "print the result (output path, settings, notes) as JSON on stdout")
     .action(async (source: string, options: { output?: string; force?: boolean; json?: boolean }, cmd: Command) => {
       const { runConfigImport } = await import("../flows/config-import.js");
-      await runConfigImport({ source, output: options.output ?? globalOptions(cmd).config, force: Boolean(options.force), json: Boolean(options.json) });
+      await runConfigImport({
+        source,
+        output: options.output ?? globalOptions(cmd).config,
+        force: Boolean(options.force),
+        json: Boolean(options.json),
+      });
     });
   withExamples(importCommand, [
     "dcp config import ../Distributed-CellProfiler/config.py",
@@ -47,11 +54,17 @@ export function registerConfig(program: Command): void {
       const { config: path, region, profile } = globalOptions(cmd);
       await runConfigShow(path, { region, profile }, Boolean(options.json));
     });
-  withExamples(show, ["dcp config show", "dcp --config config/plate1.json --region eu-west-1 config show", "dcp config show --json | jq .names.queueName"]);
+  withExamples(show, [
+    "dcp config show",
+    "dcp --config config/plate1.json --region eu-west-1 config show",
+    "dcp config show --json | jq .names.queueName",
+  ]);
 
   const validate = config
     .command("validate")
-    .description("Check a config file against the schema; exit 0 if it is valid, 2 with one message naming the key and the fix if not.")
+    .description(
+      "Check a config file against the schema; exit 0 if it is valid, 2 with one message naming the key and the fix if not.",
+    )
     .argument("[file]", "config file to check (default: the --config path, config/config.json)")
     .option("--json", "print the result as JSON on stdout")
     .action(async (file: string | undefined, options: { json?: boolean }, cmd: Command) => {
@@ -59,7 +72,11 @@ export function registerConfig(program: Command): void {
       const { config: path, region, profile } = globalOptions(cmd);
       await runConfigValidate(file ?? path, { region, profile }, Boolean(options.json));
     });
-  withExamples(validate, ["dcp config validate", "dcp config validate config/plate1.json", "for f in config/*.json; do dcp config validate \"$f\" || break; done"]);
+  withExamples(validate, [
+    "dcp config validate",
+    "dcp config validate config/plate1.json",
+    'for f in config/*.json; do dcp config validate "$f" || break; done',
+  ]);
 
   const schema = config
     .command("schema")
@@ -69,5 +86,8 @@ export function registerConfig(program: Command): void {
       const { runConfigSchema } = await import("../flows/config-schema.js");
       await runConfigSchema(options.output);
     });
-  withExamples(schema, ["dcp config schema -o config/config.schema.json", "dcp config schema | jq '.properties.MACHINE_PRICE'"]);
+  withExamples(schema, [
+    "dcp config schema -o config/config.schema.json",
+    "dcp config schema | jq '.properties.MACHINE_PRICE'",
+  ]);
 }

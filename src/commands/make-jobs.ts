@@ -31,8 +31,15 @@ function adoptParentOptions(command: Command): void {
   for (const option of parent.options) {
     const name = option.attributeName();
     if (parent.getOptionValueSource(name) !== "cli") continue;
-    if (!ownNames.has(name)) throw new UserInputError("make-jobs from-csv", option.long ?? option.flags, "is not an option of from-csv", "remove it (see dcp make-jobs from-csv --help)");
-    if (command.getOptionValueSource(name) !== "cli") command.setOptionValueWithSource(name, parent.getOptionValue(name), "cli");
+    if (!ownNames.has(name))
+      throw new UserInputError(
+        "make-jobs from-csv",
+        option.long ?? option.flags,
+        "is not an option of from-csv",
+        "remove it (see dcp make-jobs from-csv --help)",
+      );
+    if (command.getOptionValueSource(name) !== "cli")
+      command.setOptionValueWithSource(name, parent.getOptionValue(name), "cli");
   }
 }
 
@@ -48,7 +55,9 @@ export function registerMakeJobs(program: Command): void {
   const makeJobs = program
     .command("make-jobs")
     .summary("write a job file for a Cell Painting step or a LoadData CSV")
-    .description(`Write a DCP job file for one step of a Cell Painting batch (${STEPS_HELP}), like run_batch_general.py, or from a LoadData CSV`)
+    .description(
+      `Write a DCP job file for one step of a Cell Painting batch (${STEPS_HELP}), like run_batch_general.py, or from a LoadData CSV`,
+    )
     .argument("<step>", STEPS_HELP)
     .argument("<identifier>", "project identifier, e.g. cpg0000-jump-pilot")
     .argument("<batch>", "batch name, e.g. 2020_11_04_CPJUMP1")
@@ -71,10 +80,12 @@ export function registerMakeJobs(program: Command): void {
     .option("--use-batch", "use CellProfiler .h5 batch files instead of .cppipe + CSV")
     .option("--batchfile-name <name>", "batch file name (default Batch_data_<step>.h5)")
     .option("--batchfile-path <path>", "folder of the batch files");
-  addCommonOptions(makeJobs, "files/<identifier>_<step>.json").action(async (step: string, identifier: string, batch: string, plates: string, _opts: unknown, command: Command) => {
-    const { runMakeJobs } = await import("../flows/make-jobs.js");
-    await runMakeJobs({ step, identifier, batch, plates }, command.opts(), context(command));
-  });
+  addCommonOptions(makeJobs, "files/<identifier>_<step>.json").action(
+    async (step: string, identifier: string, batch: string, plates: string, _opts: unknown, command: Command) => {
+      const { runMakeJobs } = await import("../flows/make-jobs.js");
+      await runMakeJobs({ step, identifier, batch, plates }, command.opts(), context(command));
+    },
+  );
   withExamples(makeJobs, [
     'dcp make-jobs analysis 2024_05_16_Project 2024_10_10_Batch1 "Plate1,Plate2"',
     "dcp make-jobs illum cpg0000-jump-pilot 2020_11_04_CPJUMP1 BR00116991 --path-style cpg --source source_4",
@@ -85,19 +96,26 @@ export function registerMakeJobs(program: Command): void {
 
   const fromCsv = makeJobs
     .command("from-csv")
-    .description("Write a job file with one group per distinct combination of columns of a LoadData CSV (read as a stream)")
+    .description(
+      "Write a job file with one group per distinct combination of columns of a LoadData CSV (read as a stream)",
+    )
     .argument("<load_data.csv>", "LoadData CSV on this machine")
-    .option("--group-by <columns>", "grouping columns, e.g. Metadata_Plate,Metadata_Well (the pipeline's LoadData grouping)")
+    .option(
+      "--group-by <columns>",
+      "grouping columns, e.g. Metadata_Plate,Metadata_Well (the pipeline's LoadData grouping)",
+    )
     .option("--pipeline <key>", "pipeline (.cppipe or .h5) key in the workspace bucket")
     .option("--data-file <key>", "the LoadData CSV's key in the workspace bucket")
     .option("--input <folder>", "input folder", "")
     .option("--output <prefix>", "output prefix in the destination bucket")
     .option("--output-structure <structure>", "output structure, e.g. Metadata_Plate/Metadata_Well");
-  addCommonOptions(fromCsv, "files/<csv name>_jobs.json").action(async (csv: string, _opts: unknown, command: Command) => {
-    const { runMakeJobsFromCsv } = await import("../flows/make-jobs.js");
-    adoptParentOptions(command);
-    await runMakeJobsFromCsv(csv, command.opts(), context(command));
-  });
+  addCommonOptions(fromCsv, "files/<csv name>_jobs.json").action(
+    async (csv: string, _opts: unknown, command: Command) => {
+      const { runMakeJobsFromCsv } = await import("../flows/make-jobs.js");
+      adoptParentOptions(command);
+      await runMakeJobsFromCsv(csv, command.opts(), context(command));
+    },
+  );
   withExamples(fromCsv, [
     "dcp make-jobs from-csv load_data.csv --group-by Metadata_Plate,Metadata_Well,Metadata_Site --pipeline projects/X/workspace/pipelines/B1/analysis.cppipe --data-file projects/X/workspace/load_data_csv/B1/P1/load_data_with_illum.csv --output projects/X/workspace/analysis/B1 -o files/analysis.json",
   ]);

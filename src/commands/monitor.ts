@@ -13,15 +13,27 @@ export function registerMonitor(program: Command): void {
         "watching without tearing down (exit 130); run it again to resume.",
     )
     .argument("[state-file]", "the run's state file (default: files/<APP_NAME>SpotFleetRequestId.json from the config)")
-    .option("--cheapest", "lower the fleet target to 1 machine 15 minutes after the monitor starts (DCP's cheapest mode)")
+    .option(
+      "--cheapest",
+      "lower the fleet target to 1 machine 15 minutes after the monitor starts (DCP's cheapest mode)",
+    )
     .option("--interval <seconds>", "seconds between readings", "60")
     .option("--once", "take one reading (and tear down if it is the second empty one in a row), then exit; for cron")
     .option("--json", "print the final summary as JSON on stdout (progress goes to stderr)")
-    .action(async (stateFile: string | undefined, opts: { cheapest?: boolean; interval: string; once?: boolean }, cmd: Command) => {
-      const { parseInterval, runMonitor } = await import("../flows/monitor.js");
-      const intervalS = parseInterval(opts.interval);
-      process.exitCode = await runMonitor({ ...globalOptions(cmd), stateFile, cheapest: Boolean(opts.cheapest), once: Boolean(opts.once), intervalS }, commandOutput(cmd));
-    });
+    .action(
+      async (
+        stateFile: string | undefined,
+        opts: { cheapest?: boolean; interval: string; once?: boolean },
+        cmd: Command,
+      ) => {
+        const { parseInterval, runMonitor } = await import("../flows/monitor.js");
+        const intervalS = parseInterval(opts.interval);
+        process.exitCode = await runMonitor(
+          { ...globalOptions(cmd), stateFile, cheapest: Boolean(opts.cheapest), once: Boolean(opts.once), intervalS },
+          commandOutput(cmd),
+        );
+      },
+    );
   withExamples(command, [
     "dcp monitor",
     "dcp monitor files/MyProject_AnalysisSpotFleetRequestId.json",

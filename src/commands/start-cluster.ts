@@ -12,7 +12,13 @@ interface StartClusterFlags {
 
 function seconds(value: string, flag: string, min: number): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min) throw new UserInputError(flag, undefined, `expected a number of seconds >= ${min}, got ${JSON.stringify(value)}`, `pass e.g. ${flag} 600`);
+  if (!Number.isFinite(n) || n < min)
+    throw new UserInputError(
+      flag,
+      undefined,
+      `expected a number of seconds >= ${min}, got ${JSON.stringify(value)}`,
+      `pass e.g. ${flag} 600`,
+    );
   return n;
 }
 
@@ -20,7 +26,10 @@ export function registerStartCluster(program: Command): void {
   const command = program
     .command("start-cluster")
     .summary("start the spot fleet and workers; write the state file")
-    .argument("<fleet-file>", "a DCP fleet file (Spot Fleet request configuration JSON), e.g. files/exampleFleet_us-east-1.json")
+    .argument(
+      "<fleet-file>",
+      "a DCP fleet file (Spot Fleet request configuration JSON), e.g. files/exampleFleet_us-east-1.json",
+    )
     .description(
       "Request the spot fleet of a run (CLUSTER_MACHINES machines of the MACHINE_TYPE types, through FLEET_API " +
         "spot-fleet or ec2-fleet), scale the ECS service to CLUSTER_MACHINES x TASKS_PER_MACHINE, write the state " +
@@ -47,7 +56,17 @@ export function registerStartCluster(program: Command): void {
       };
       process.once("SIGINT", stop);
       try {
-        const result = await runStartCluster(config, { fleetFile, waitTimeoutSeconds, pollSeconds, dryRun: Boolean(flags.dryRun), replace: Boolean(flags.replace) }, output);
+        const result = await runStartCluster(
+          config,
+          {
+            fleetFile,
+            waitTimeoutSeconds,
+            pollSeconds,
+            dryRun: Boolean(flags.dryRun),
+            replace: Boolean(flags.replace),
+          },
+          output,
+        );
         output.result(result);
       } finally {
         process.removeListener("SIGINT", stop);

@@ -10,7 +10,13 @@ async function parseConcurrency(value: string): Promise<number> {
     .min(1, { error: "must be at least 1" })
     .max(100, { error: "must be at most 100" })
     .safeParse(value);
-  if (!result.success) throw new UserInputError("command line", "--concurrency", result.error.issues[0]?.message ?? "invalid", "pass a number from 1 to 100, e.g. --concurrency 16");
+  if (!result.success)
+    throw new UserInputError(
+      "command line",
+      "--concurrency",
+      result.error.issues[0]?.message ?? "invalid",
+      "pass a number from 1 to 100, e.g. --concurrency 16",
+    );
   return result.data;
 }
 

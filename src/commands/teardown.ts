@@ -15,11 +15,17 @@ export function registerTeardown(program: Command): void {
     )
     .argument("[state-file]", "the run's state file (default: files/<APP_NAME>SpotFleetRequestId.json from the config)")
     .option("--dry-run", "print the plan and change nothing")
-    .option("-y, --yes", "do not ask before deleting a queue that still holds unfinished groups (asked only on a terminal)")
+    .option(
+      "-y, --yes",
+      "do not ask before deleting a queue that still holds unfinished groups (asked only on a terminal)",
+    )
     .option("--json", "print the summary (or the plan, with --dry-run) as JSON on stdout")
     .action(async (stateFile: string | undefined, opts: { dryRun?: boolean; yes?: boolean }, cmd: Command) => {
       const { runTeardown } = await import("../flows/teardown.js");
-      process.exitCode = await runTeardown({ ...globalOptions(cmd), stateFile, dryRun: Boolean(opts.dryRun), yes: Boolean(opts.yes) }, commandOutput(cmd));
+      process.exitCode = await runTeardown(
+        { ...globalOptions(cmd), stateFile, dryRun: Boolean(opts.dryRun), yes: Boolean(opts.yes) },
+        commandOutput(cmd),
+      );
     });
   withExamples(command, [
     "dcp teardown --dry-run",

@@ -13,13 +13,20 @@ export function registerWorker(program: Command): void {
         "are handed back without spending a retry; exit 0).",
     )
     .option("--loops <n>", "number of job loops (default: DOCKER_CORES)", (v) => parsePositive(v, "--loops"))
-    .option("--container", "inside the worker image: first mount SOURCE_BUCKET read-only at MOUNT_ROOT (mount mode) and set up CellProfiler-plugins (USE_PLUGINS)")
+    .option(
+      "--container",
+      "inside the worker image: first mount SOURCE_BUCKET read-only at MOUNT_ROOT (mount mode) and set up CellProfiler-plugins (USE_PLUGINS)",
+    )
     .action(async (options: { loops?: number; container?: boolean }, cmd: Command) => {
       const { config: configPath, region, profile } = globalOptions(cmd);
       const { loadWorkerSettings } = await import("../worker/settings.js");
       const settings = await loadWorkerSettings(configPath, { region, profile });
       const { runWorker } = await import("../worker/run.js");
-      await runWorker(settings, { loops: options.loops, handleSignals: true, containerSetup: Boolean(options.container) });
+      await runWorker(settings, {
+        loops: options.loops,
+        handleSignals: true,
+        containerSetup: Boolean(options.container),
+      });
     });
   withExamples(command, [
     "dcp worker                                  # with config/config.json, or the task definition's environment",

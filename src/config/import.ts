@@ -63,7 +63,12 @@ export function convertDcpConfig(text: string, file: string): ImportedConfig {
     problems.sort((a, b) => a.line - b.line);
     const list = problems.map((p) => `line ${p.line}: ${p.reason}`).join("; ");
     const count = problems.length === 1 ? "1 line" : `${problems.length} lines`;
-    throw new UserInputError(file, undefined, `${count} cannot be converted (${list})`, "replace them with plain values (strings, numbers, True/False, lists, or names assigned above), then import again; nothing was written");
+    throw new UserInputError(
+      file,
+      undefined,
+      `${count} cannot be converted (${list})`,
+      "replace them with plain values (strings, numbers, True/False, lists, or names assigned above), then import again; nothing was written",
+    );
   }
 
   for (const [key, value] of Object.entries(RUN_PY_FALLBACKS)) {
@@ -93,10 +98,14 @@ export function convertDcpConfig(text: string, file: string): ImportedConfig {
   const settings: Record<string, unknown> = {};
   for (const key of Object.keys(raw)) settings[key] = parsed[key];
   if (settings.AUTO_MONITOR === true) {
-    notes.push("AUTO_MONITOR is kept, but dcp has no Lambda auto-monitor: run `dcp monitor` (in tmux) after start-cluster");
+    notes.push(
+      "AUTO_MONITOR is kept, but dcp has no Lambda auto-monitor: run `dcp monitor` (in tmux) after start-cluster",
+    );
   }
   if (typeof settings.MACHINE_PRICE === "number") {
-    notes.push(`MACHINE_PRICE ${settings.MACHINE_PRICE} is kept as a maximum spot price; set it to null to pay the current spot price (capped at on-demand), as AWS recommends`);
+    notes.push(
+      `MACHINE_PRICE ${settings.MACHINE_PRICE} is kept as a maximum spot price; set it to null to pay the current spot price (capped at on-demand), as AWS recommends`,
+    );
   }
   return { settings, notes };
 }

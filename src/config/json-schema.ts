@@ -10,7 +10,10 @@ import { configSchema, configShape } from "./schema.js";
 export const SCHEMA_FILE = "config/config.schema.json";
 
 export function configJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(configSchema, { io: "input", target: "draft-7", unrepresentable: "any" }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(configSchema, { io: "input", target: "draft-7", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   const properties = generated.properties as Record<string, Record<string, unknown>>;
   // zod leaves out the default of a key whose schema transforms its input (DCP's 'True'/'False'
   // strings, a single MACHINE_TYPE string): add every default so editors can show it.
@@ -24,7 +27,8 @@ export function configJsonSchema(): Record<string, unknown> {
   return {
     $schema,
     title: "dcp config file",
-    description: "Settings of a dcp run. The keys are Distributed-CellProfiler's config.py settings (same names and defaults) plus dcp's own; run `dcp config show` to see the resolved values.",
+    description:
+      "Settings of a dcp run. The keys are Distributed-CellProfiler's config.py settings (same names and defaults) plus dcp's own; run `dcp config show` to see the resolved values.",
     ...rest,
   };
 }

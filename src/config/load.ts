@@ -5,12 +5,20 @@ import { join } from "node:path";
 import { UserInputError } from "../errors.js";
 import { parseJsonText, parseWithSchema, type FixHints } from "../validation.js";
 import { DEFAULT_CONFIG_PATH } from "./defaults.js";
-import { CONFIG_KEYS, LOG_RETENTION_CHOICES, configSchema, configShape, resolveDerived, type Config } from "./schema.js";
+import {
+  CONFIG_KEYS,
+  LOG_RETENTION_CHOICES,
+  configSchema,
+  configShape,
+  resolveDerived,
+  type Config,
+} from "./schema.js";
 
 export { DEFAULT_CONFIG_PATH };
 
 const BOOLEAN_FIX = "write true or false (DCP's 'True'/'False' strings work too)";
-const BUCKET_FIX = 'write the bucket name only, e.g. "my-lab-images" (no s3://, no folder), or null to fall back as DCP did';
+const BUCKET_FIX =
+  'write the bucket name only, e.g. "my-lab-images" (no s3://, no folder), or null to fall back as DCP did';
 
 /** The fix printed with a problem in each key; the problem itself comes from the schema. */
 export const CONFIG_HINTS: FixHints = {
@@ -29,7 +37,8 @@ export const CONFIG_HINTS: FixHints = {
   CLUSTER_MACHINES: "set the number of machines, a whole number of at least 1 (e.g. 3)",
   TASKS_PER_MACHINE: "set the number of containers per machine, a whole number of at least 1 (usually 1)",
   MACHINE_TYPE: 'list instance types, e.g. ["m5.xlarge", "m5a.xlarge"]',
-  MACHINE_PRICE: "set a maximum price in dollars per hour such as 0.20, or null (recommended) to pay the current spot price",
+  MACHINE_PRICE:
+    "set a maximum price in dollars per hour such as 0.20, or null (recommended) to pay the current spot price",
   EBS_VOL_SIZE: "set it to at least 22 (GB)",
   DOWNLOAD_FILES: BOOLEAN_FIX,
   ASSIGN_IP: BOOLEAN_FIX,
@@ -67,7 +76,12 @@ export interface ConfigOverrides {
 /** Validates a config object (already parsed JSON); `source` names it in errors. */
 export function parseConfig(value: unknown, source: string): Config {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new UserInputError(source, "(top level)", "must be a JSON object of settings", 'write {"APP_NAME": "...", ...}; see config/config.example.json');
+    throw new UserInputError(
+      source,
+      "(top level)",
+      "must be a JSON object of settings",
+      'write {"APP_NAME": "...", ...}; see config/config.example.json',
+    );
   }
   const config = resolveDerived(parseWithSchema(configSchema, value, source, CONFIG_HINTS, CONFIG_KEYS));
   checkAcrossKeys(config, source);
@@ -77,7 +91,12 @@ export function parseConfig(value: unknown, source: string): Config {
 /** Rules that involve two keys, after the derived defaults are filled. */
 export function checkAcrossKeys(config: Config, source: string): void {
   if (config.SQS_DEAD_LETTER_QUEUE === config.SQS_QUEUE_NAME) {
-    throw new UserInputError(source, "SQS_DEAD_LETTER_QUEUE", `is the same queue as SQS_QUEUE_NAME (${config.SQS_QUEUE_NAME})`, 'give the dead-letter queue its own name, e.g. "MyProject_DeadMessages"');
+    throw new UserInputError(
+      source,
+      "SQS_DEAD_LETTER_QUEUE",
+      `is the same queue as SQS_QUEUE_NAME (${config.SQS_QUEUE_NAME})`,
+      'give the dead-letter queue its own name, e.g. "MyProject_DeadMessages"',
+    );
   }
 }
 
@@ -90,22 +109,45 @@ export interface LoadedConfig {
 }
 
 /** `checkProfile: false` only for showing a config: every command that calls AWS checks the profile exists. */
-export async function readConfigFile(path: string = DEFAULT_CONFIG_PATH, overrides: ConfigOverrides = {}, options: { checkProfile?: boolean } = {}): Promise<LoadedConfig> {
+export async function readConfigFile(
+  path: string = DEFAULT_CONFIG_PATH,
+  overrides: ConfigOverrides = {},
+  options: { checkProfile?: boolean } = {},
+): Promise<LoadedConfig> {
   if (!existsSync(path)) {
-    throw new UserInputError(path, undefined, "config file not found", `create it (cp config/config.example.json ${path}), import a DCP config.py with \`dcp config import config.py -o ${path}\`, or pass --config PATH`);
+    throw new UserInputError(
+      path,
+      undefined,
+      "config file not found",
+      `create it (cp config/config.example.json ${path}), import a DCP config.py with \`dcp config import config.py -o ${path}\`, or pass --config PATH`,
+    );
   }
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new UserInputError(path, undefined, `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, "pass the path of a config file with --config");
+    throw new UserInputError(
+      path,
+      undefined,
+      `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      "pass the path of a config file with --config",
+    );
   }
   if (text.trim() === "") {
-    throw new UserInputError(path, "(top level)", "is empty", 'write a JSON object of settings, e.g. {"APP_NAME": "MyProject_Analysis"}; see config/config.example.json');
+    throw new UserInputError(
+      path,
+      "(top level)",
+      "is empty",
+      'write a JSON object of settings, e.g. {"APP_NAME": "MyProject_Analysis"}; see config/config.example.json',
+    );
   }
   const raw = parseJsonText(text, path, "config file");
   const config = applyOverrides(parseConfig(raw, path), overrides);
-  if (options.checkProfile !== false) checkProfile(config.AWS_PROFILE, overrides.profile ? { source: "command line", field: "--profile" } : { source: path, field: "AWS_PROFILE" });
+  if (options.checkProfile !== false)
+    checkProfile(
+      config.AWS_PROFILE,
+      overrides.profile ? { source: "command line", field: "--profile" } : { source: path, field: "AWS_PROFILE" },
+    );
   return { path, config, keysInFile: Object.keys(raw as object).filter((k) => k !== "$schema") };
 }
 
@@ -124,7 +166,12 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
     if (!value) continue;
     const checked = configShape[key].safeParse(value);
     if (!checked.success) {
-      throw new UserInputError("command line", flag, checked.error.issues[0]!.message, CONFIG_HINTS[key] ?? "correct the value");
+      throw new UserInputError(
+        "command line",
+        flag,
+        checked.error.issues[0]!.message,
+        CONFIG_HINTS[key] ?? "correct the value",
+      );
     }
     result = { ...result, [key]: checked.data };
   }
@@ -133,7 +180,10 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
 
 /** Profile names defined in the SDK's shared files ([profile x] / [x] in config, [x] in credentials). */
 export function definedProfiles(env: NodeJS.ProcessEnv = process.env): Set<string> {
-  const files = [env.AWS_CONFIG_FILE || join(homedir(), ".aws", "config"), env.AWS_SHARED_CREDENTIALS_FILE || join(homedir(), ".aws", "credentials")];
+  const files = [
+    env.AWS_CONFIG_FILE || join(homedir(), ".aws", "config"),
+    env.AWS_SHARED_CREDENTIALS_FILE || join(homedir(), ".aws", "credentials"),
+  ];
   const names = new Set<string>();
   for (const file of files) {
     let text: string;
@@ -142,7 +192,8 @@ export function definedProfiles(env: NodeJS.ProcessEnv = process.env): Set<strin
     } catch {
       continue;
     }
-    for (const match of text.matchAll(/^[ \t]*\[[ \t]*(?:profile[ \t]+)?([^\]\s]+)[ \t]*\][ \t]*$/gm)) names.add(match[1]!);
+    for (const match of text.matchAll(/^[ \t]*\[[ \t]*(?:profile[ \t]+)?([^\]\s]+)[ \t]*\][ \t]*$/gm))
+      names.add(match[1]!);
   }
   return names;
 }
@@ -152,7 +203,11 @@ export function definedProfiles(env: NodeJS.ProcessEnv = process.env): Set<strin
  * load credentials from any providers"; say which name and where instead, before any call.
  * "default" is left to the SDK's chain (environment, SSO, instance or task role).
  */
-export function checkProfile(profile: string, where: { source: string; field: string }, env: NodeJS.ProcessEnv = process.env): void {
+export function checkProfile(
+  profile: string,
+  where: { source: string; field: string },
+  env: NodeJS.ProcessEnv = process.env,
+): void {
   if (profile === "default" || definedProfiles(env).has(profile)) return;
   throw new UserInputError(
     where.source,

@@ -36,11 +36,21 @@ export async function runConfigImport(options: ConfigImportOptions): Promise<voi
     text = await readFile(options.source, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserInputError(options.source, undefined, code === "ENOENT" ? "file not found" : `cannot be read (${code ?? String(err)})`, "give the path of your DCP config.py");
+    throw new UserInputError(
+      options.source,
+      undefined,
+      code === "ENOENT" ? "file not found" : `cannot be read (${code ?? String(err)})`,
+      "give the path of your DCP config.py",
+    );
   }
   const { settings, notes } = convertDcpConfig(text, options.source);
   if (existsSync(options.output) && !options.force) {
-    throw new UserInputError(options.output, undefined, "already exists; nothing was written", "pass --force to replace it, or -o another path");
+    throw new UserInputError(
+      options.output,
+      undefined,
+      "already exists; nothing was written",
+      "pass --force to replace it, or -o another path",
+    );
   }
   const document = { $schema: schemaReference(options.output), ...settings };
   await mkdir(dirname(options.output), { recursive: true });
@@ -48,7 +58,10 @@ export async function runConfigImport(options: ConfigImportOptions): Promise<voi
 
   const out = new Output({ json: options.json });
   for (const note of notes) out.line(`note: ${note}`);
-  const show = options.output === DEFAULT_CONFIG_PATH ? "dcp config show" : `dcp --config ${options.output} config show`;
-  out.line(`wrote ${options.output}: ${Object.keys(settings).length} settings from ${options.source}. Check it with: ${show}`);
+  const show =
+    options.output === DEFAULT_CONFIG_PATH ? "dcp config show" : `dcp --config ${options.output} config show`;
+  out.line(
+    `wrote ${options.output}: ${Object.keys(settings).length} settings from ${options.source}. Check it with: ${show}`,
+  );
   out.result({ output: options.output, source: options.source, settings, notes });
 }

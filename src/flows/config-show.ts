@@ -35,7 +35,10 @@ export async function runConfigShow(path: string, overrides: ConfigOverrides, js
     return;
   }
   const width = Math.max(...Object.keys(shown.config).map((k) => k.length)) + 2;
-  const lines = [`${shown.path} (values marked "default" are not in the file; "flag" comes from --region/--profile)`, ""];
+  const lines = [
+    `${shown.path} (values marked "default" are not in the file; "flag" comes from --region/--profile)`,
+    "",
+  ];
   for (const [key, value] of Object.entries(shown.config)) {
     const mark = shown.source[key] === "file" ? "" : `  (${shown.source[key]})`;
     lines.push(`  ${key.padEnd(width)}${formatValue(value)}${mark}`);
@@ -50,15 +53,23 @@ export async function runConfigShow(path: string, overrides: ConfigOverrides, js
     lines.push("", `warning: ${(err as Error).message}`);
   }
   lines.push("", "Buckets the workers use (DCP's fallbacks applied):");
-  lines.push(`  ${"images".padEnd(width)}${shown.buckets.source}`, `  ${"pipeline, data_file".padEnd(width)}${shown.buckets.workspace}`, `  ${"outputs".padEnd(width)}${shown.buckets.destination}`);
+  lines.push(
+    `  ${"images".padEnd(width)}${shown.buckets.source}`,
+    `  ${"pipeline, data_file".padEnd(width)}${shown.buckets.workspace}`,
+    `  ${"outputs".padEnd(width)}${shown.buckets.destination}`,
+  );
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 export async function runConfigValidate(path: string, overrides: ConfigOverrides, json: boolean): Promise<void> {
   const { config } = await readConfigFile(path, overrides);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ path, valid: true, APP_NAME: config.APP_NAME, AWS_REGION: config.AWS_REGION }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ path, valid: true, APP_NAME: config.APP_NAME, AWS_REGION: config.AWS_REGION }, null, 2)}\n`,
+    );
     return;
   }
-  process.stdout.write(`${path}: valid (APP_NAME ${config.APP_NAME}, region ${config.AWS_REGION}, queue ${config.SQS_QUEUE_NAME}, cluster ${config.ECS_CLUSTER})\n`);
+  process.stdout.write(
+    `${path}: valid (APP_NAME ${config.APP_NAME}, region ${config.AWS_REGION}, queue ${config.SQS_QUEUE_NAME}, cluster ${config.ECS_CLUSTER})\n`,
+  );
 }

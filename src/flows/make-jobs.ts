@@ -8,7 +8,12 @@ import type { Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
 import { CsvGroupCollector, type CsvGroups } from "../plan/make-jobs/csv-groups.js";
 import { GroupMatcher, formatMatchReport, type MatchReport } from "../plan/make-jobs/csv-match.js";
-import { csvJobGroups, parseFromCsvOptions, reinterpretationNotes, sharedFromCsvOptions } from "../plan/make-jobs/from-csv.js";
+import {
+  csvJobGroups,
+  parseFromCsvOptions,
+  reinterpretationNotes,
+  sharedFromCsvOptions,
+} from "../plan/make-jobs/from-csv.js";
 import { jobFileChunks, type JobFileHead, type JobGroup } from "../plan/make-jobs/job-file-writer.js";
 import { layoutGroups, parseLayoutOptions, planLayout, type LayoutPlan } from "../plan/make-jobs/layout.js";
 import type { Output } from "../ui/output.js";
@@ -53,8 +58,19 @@ function layoutKeys(plan: LayoutPlan): string[] {
   return keys;
 }
 
-export async function runMakeJobs(positional: { step: string; identifier: string; batch: string; plates: string }, flags: Record<string, unknown> & CommonFlags, ctx: MakeJobsContext): Promise<MakeJobsResult> {
-  const { jobFile, submit, checkCsv, allowMissing, json: _json, ...layoutFlags } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
+export async function runMakeJobs(
+  positional: { step: string; identifier: string; batch: string; plates: string },
+  flags: Record<string, unknown> & CommonFlags,
+  ctx: MakeJobsContext,
+): Promise<MakeJobsResult> {
+  const {
+    jobFile,
+    submit,
+    checkCsv,
+    allowMissing,
+    json: _json,
+    ...layoutFlags
+  } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
   const options = parseLayoutOptions({ ...positional, ...layoutFlags });
   const plan = planLayout(options);
   const config = submit ? await ctx.config() : undefined;
@@ -70,11 +86,16 @@ export async function runMakeJobs(positional: { step: string; identifier: string
     const keys = layoutKeys(plan);
     const csvs: CsvGroups[] = [];
     for (const file of checkCsv) csvs.push(await readCsvGroups(file, keys, out));
-    check = checkGroups(new GroupMatcher(keys, csvs), layoutGroups(plan), out, Boolean(allowMissing), (report) => layoutHint(report, options.wellDigitPad));
+    check = checkGroups(new GroupMatcher(keys, csvs), layoutGroups(plan), out, Boolean(allowMissing), (report) =>
+      layoutHint(report, options.wellDigitPad),
+    );
   }
 
   const file = jobFile ?? join("files", `${options.identifier}_${options.step}.json`);
-  const head: JobFileHead = { comment: `${ctx.commandLine} (run_batch_general.py would have sent these to ${plan.originalQueue}; dcp submit sends them to the configured queue)`, shared: plan.shared };
+  const head: JobFileHead = {
+    comment: `${ctx.commandLine} (run_batch_general.py would have sent these to ${plan.originalQueue}; dcp submit sends them to the configured queue)`,
+    shared: plan.shared,
+  };
   await writeJobFile(file, head, layoutGroups(plan));
   out.line(`wrote ${plan.groupCount} groups to ${file}`);
   const result: MakeJobsResult = {
@@ -93,21 +114,43 @@ export async function runMakeJobs(positional: { step: string; identifier: string
   return result;
 }
 
-export async function runMakeJobsFromCsv(csv: string, flags: Record<string, unknown> & CommonFlags, ctx: MakeJobsContext): Promise<MakeJobsResult> {
-  const { jobFile, submit, checkCsv, allowMissing, json: _json, ...csvFlags } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
+export async function runMakeJobsFromCsv(
+  csv: string,
+  flags: Record<string, unknown> & CommonFlags,
+  ctx: MakeJobsContext,
+): Promise<MakeJobsResult> {
+  const {
+    jobFile,
+    submit,
+    checkCsv,
+    allowMissing,
+    json: _json,
+    ...csvFlags
+  } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
   const options = parseFromCsvOptions({ csv, ...csvFlags });
   const config = submit ? await ctx.config() : undefined;
   const out = ctx.output;
   const collected = await readCsvGroups(options.csv, options.groupBy, out);
   for (const note of reinterpretationNotes(collected)) out.line(note);
   const groups = csvJobGroups(collected);
-  if (groups.length === 0) throw new UserInputError(options.csv, undefined, "has no data rows", "give a LoadData CSV with a header and at least one row");
+  if (groups.length === 0)
+    throw new UserInputError(
+      options.csv,
+      undefined,
+      "has no data rows",
+      "give a LoadData CSV with a header and at least one row",
+    );
   out.line(`${groups.length} groups (one per distinct ${options.groupBy.join(",")} in ${collected.rowCount} rows)`);
 
   // Against the CSV itself, or against the copies given with --check-csv (e.g. the one --data-file names).
   const extra: CsvGroups[] = [];
   for (const file of checkCsv ?? []) extra.push(await readCsvGroups(file, options.groupBy, out));
-  const check = checkGroups(new GroupMatcher(options.groupBy, extra.length ? extra : [collected]), groups, out, Boolean(allowMissing));
+  const check = checkGroups(
+    new GroupMatcher(options.groupBy, extra.length ? extra : [collected]),
+    groups,
+    out,
+    Boolean(allowMissing),
+  );
 
   const shared = sharedFromCsvOptions(options);
   const file = jobFile ?? join("files", `${basename(options.csv, extname(options.csv))}_jobs.json`);
@@ -123,12 +166,22 @@ export async function runMakeJobsFromCsv(csv: string, flags: Record<string, unkn
 /** The layout flag that most likely fixes the commonest near miss. */
 function layoutHint(report: MatchReport, wellDigitPad: boolean): string | undefined {
   const kinds = report.kinds.map((k) => k.kind);
-  if (kinds.some((k) => k.includes("zero padding in Metadata_Well"))) return wellDigitPad ? "the CSV's wells are not zero-padded: add --no-well-digit-pad" : "the CSV's wells are zero-padded: drop --no-well-digit-pad";
-  if (kinds.some((k) => k.includes("zero padding in Metadata_Site"))) return "CellProfiler reads sites as numbers: write --sites without leading zeros (e.g. --sites 1-9)";
+  if (kinds.some((k) => k.includes("zero padding in Metadata_Well")))
+    return wellDigitPad
+      ? "the CSV's wells are not zero-padded: add --no-well-digit-pad"
+      : "the CSV's wells are zero-padded: drop --no-well-digit-pad";
+  if (kinds.some((k) => k.includes("zero padding in Metadata_Site")))
+    return "CellProfiler reads sites as numbers: write --sites without leading zeros (e.g. --sites 1-9)";
   return undefined;
 }
 
-function checkGroups(matcher: GroupMatcher, groups: Iterable<JobGroup>, out: Output, allowMissing: boolean, hint?: (report: MatchReport) => string | undefined): MatchReport {
+function checkGroups(
+  matcher: GroupMatcher,
+  groups: Iterable<JobGroup>,
+  out: Output,
+  allowMissing: boolean,
+  hint?: (report: MatchReport) => string | undefined,
+): MatchReport {
   for (const group of groups) matcher.check(group.Metadata);
   const report = matcher.report();
   for (const line of formatMatchReport(report)) out.line(line);
@@ -136,7 +189,12 @@ function checkGroups(matcher: GroupMatcher, groups: Iterable<JobGroup>, out: Out
     const first = report.kinds[0]?.examples[0]?.group ?? "";
     if (!allowMissing) {
       const fix = hint?.(report) ?? "correct the layout (see the near misses above)";
-      throw new UserInputError(report.csv.join(", "), undefined, `${report.unmatched} of ${report.checked} groups match no row (e.g. ${first}); CellProfiler would run nothing for them`, `${fix}, or pass --allow-missing to write the file anyway`);
+      throw new UserInputError(
+        report.csv.join(", "),
+        undefined,
+        `${report.unmatched} of ${report.checked} groups match no row (e.g. ${first}); CellProfiler would run nothing for them`,
+        `${fix}, or pass --allow-missing to write the file anyway`,
+      );
     }
     out.warn(`${report.unmatched} groups match no CSV row; writing them anyway (--allow-missing)`);
   }
@@ -163,12 +221,22 @@ export async function readCsvGroups(file: string, keys: readonly string[], out: 
             const missing = collector.header(record);
             if (missing.length) {
               const metadata = record.filter((c) => c.startsWith("Metadata_"));
-              throw new UserInputError(file, missing[0], "is not a column of this CSV", `group by columns it has (${metadata.join(", ") || "it has no Metadata_ columns"})`);
+              throw new UserInputError(
+                file,
+                missing[0],
+                "is not a column of this CSV",
+                `group by columns it has (${metadata.join(", ") || "it has no Metadata_ columns"})`,
+              );
             }
             continue;
           }
           if (record.length < header.length) {
-            throw new UserInputError(file, `line ${line}`, `has ${record.length} fields but the header has ${header.length} (LoadData stops on such rows)`, "fix or remove the row");
+            throw new UserInputError(
+              file,
+              `line ${line}`,
+              `has ${record.length} fields but the header has ${header.length} (LoadData stops on such rows)`,
+              "fix or remove the row",
+            );
           }
           collector.add(record);
           if (collector.rows % 100_000 === 0) handle.update(`${collector.rows} rows`);
@@ -176,8 +244,14 @@ export async function readCsvGroups(file: string, keys: readonly string[], out: 
       } catch (err) {
         if (err instanceof UserInputError) throw err;
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") throw new UserInputError(file, undefined, "file not found", "check the path of the LoadData CSV");
-        throw new UserInputError(file, line ? `line ${line}` : undefined, `is not a readable CSV (${(err as Error).message})`, "check the file is a comma-separated LoadData CSV");
+        if (code === "ENOENT")
+          throw new UserInputError(file, undefined, "file not found", "check the path of the LoadData CSV");
+        throw new UserInputError(
+          file,
+          line ? `line ${line}` : undefined,
+          `is not a readable CSV (${(err as Error).message})`,
+          "check the file is a comma-separated LoadData CSV",
+        );
       }
       if (!header) throw new UserInputError(file, undefined, "is empty", "give a LoadData CSV with a header row");
       return collector.finish();
@@ -210,7 +284,16 @@ export async function writeJobFile(file: string, head: JobFileHead, groups: Iter
 async function submitFile(file: string, config: Config, ctx: MakeJobsContext): Promise<number> {
   const { checkJobFile, jobFileMessages } = await import("../plan/job-reader.js");
   const { submitMessages, unsentFileFor } = await import("./submit.js");
-  const job = await ctx.output.step(`Checking ${file}`, () => checkJobFile(file), (j) => `${j.groups} groups, all valid`);
-  const report = await submitMessages(config, jobFileMessages(job), { output: ctx.output, total: job.groups, unsentFile: unsentFileFor(file), shared: job.shared });
+  const job = await ctx.output.step(
+    `Checking ${file}`,
+    () => checkJobFile(file),
+    (j) => `${j.groups} groups, all valid`,
+  );
+  const report = await submitMessages(config, jobFileMessages(job), {
+    output: ctx.output,
+    total: job.groups,
+    unsentFile: unsentFileFor(file),
+    shared: job.shared,
+  });
   return report.sent;
 }

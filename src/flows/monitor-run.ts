@@ -43,7 +43,9 @@ export interface RunTarget {
  */
 export async function resolveRun(where: RunLocation): Promise<RunTarget> {
   const needConfig = !where.stateFile || existsSync(where.config);
-  const config = needConfig ? await loadConfig(where.config, { region: where.region, profile: where.profile }) : undefined;
+  const config = needConfig
+    ? await loadConfig(where.config, { region: where.region, profile: where.profile })
+    : undefined;
   const path = where.stateFile ?? resourceNames(config!).stateFile;
   const state = await readRunState(path);
   const profile = config ? awsContext(config).profile : where.profile;
@@ -83,7 +85,11 @@ export class RunReader {
     private readonly state: RunState,
   ) {}
 
-  private async depth(name: string, cached: string | undefined, remember: (url: string | undefined) => void): Promise<{ visible: number; inFlight: number } | undefined> {
+  private async depth(
+    name: string,
+    cached: string | undefined,
+    remember: (url: string | undefined) => void,
+  ): Promise<{ visible: number; inFlight: number } | undefined> {
     const url = cached ?? (await findQueueUrl(this.clients.sqs, name));
     remember(url);
     if (!url) return undefined;
@@ -160,7 +166,9 @@ export { sleep } from "../sleep.js";
 /** True (after saying so) when the run is already torn down: nothing left to watch or tear down. */
 export function reportIfFinished(state: RunState, output: Output): boolean {
   if (state.dcp.status !== "finished") return false;
-  output.line(`run ${state.MONITOR_APP_NAME} is already torn down (finished ${state.dcp.finishedAt ?? ""}); nothing to do`);
+  output.line(
+    `run ${state.MONITOR_APP_NAME} is already torn down (finished ${state.dcp.finishedAt ?? ""}); nothing to do`,
+  );
   output.result({ appName: state.MONITOR_APP_NAME, status: "finished", alreadyFinished: true });
   return true;
 }

@@ -7,14 +7,37 @@
 import { z } from "zod";
 import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
 import { FleetOperationUnsupportedError, fleetAdapter, fleetIsLive } from "../aws/fleet.js";
-import { alarmInstanceId, observe, planAlarms, planTarget, recordTargetChange, shouldTearDown, teardownHold, type Reading, type TargetChange } from "../plan/monitor-decisions.js";
+import {
+  alarmInstanceId,
+  observe,
+  planAlarms,
+  planTarget,
+  recordTargetChange,
+  shouldTearDown,
+  teardownHold,
+  type Reading,
+  type TargetChange,
+} from "../plan/monitor-decisions.js";
 import { parseObservations, runBaseline, type Observations } from "../plan/monitor-observations.js";
 import { MAX_COLUMNS, statusBlock, statusKey, statusLine, type MonitorView } from "../plan/monitor-view.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
 import { parseWithSchema } from "../validation.js";
 import { UserInputError } from "../errors.js";
-import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, reportIfFinished, resolveRun, resumeHints, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
+import {
+  EXIT_INTERRUPTED,
+  Interrupted,
+  RunReader,
+  interruptOnSignals,
+  reportIfFinished,
+  resolveRun,
+  resumeHints,
+  runClients,
+  sleep,
+  type RunClients,
+  type RunLocation,
+  type RunTarget,
+} from "./monitor-run.js";
 import { tearDown } from "./teardown.js";
 
 export interface MonitorOptions extends RunLocation {
@@ -40,7 +63,9 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => 
 }
 
 function listIds(ids: readonly string[]): string {
-  return ids.length <= LISTED_IDS ? ids.join(", ") : `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more`;
+  return ids.length <= LISTED_IDS
+    ? ids.join(", ")
+    : `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more`;
 }
 
 /** A live block redrawn in place on a terminal; plain timestamped lines (only on change) otherwise. */
@@ -156,7 +181,11 @@ export class Watcher {
   }
 
   private async reconcileAlarms(reading: Reading): Promise<void> {
-    const plan = planAlarms(this.app, reading.live.map((i) => i.id), [...this.alarms]);
+    const plan = planAlarms(
+      this.app,
+      reading.live.map((i) => i.id),
+      [...this.alarms],
+    );
     if (plan.create.length) {
       await mapLimit(plan.create, ALARM_CONCURRENCY, async (id) => {
         await putIdleAlarm(this.target.ctx, this.app, id, this.clients.cw);
@@ -174,7 +203,8 @@ export class Watcher {
 
   private async adjustTarget(reading: Reading, observations: Observations): Promise<Observations> {
     const fleet = reading.fleet;
-    if (!fleet || this.targetUnsupported || !fleetIsLive({ id: this.state.dcp.fleetId, errors: [], ...fleet })) return observations;
+    if (!fleet || this.targetUnsupported || !fleetIsLive({ id: this.state.dcp.fleetId, errors: [], ...fleet }))
+      return observations;
     const change = planTarget({
       now: reading.at,
       visible: reading.visible,
@@ -192,7 +222,9 @@ export class Watcher {
         this.targetUnsupported = true;
         this.display.warn(`${err.message}; the fleet keeps its target and idle instances end through their alarms`);
       } else {
-        this.display.warn(`could not change the fleet target to ${change.to}: ${(err as Error).message}; trying again at the next reading`);
+        this.display.warn(
+          `could not change the fleet target to ${change.to}: ${(err as Error).message}; trying again at the next reading`,
+        );
       }
       return observations;
     }
@@ -209,14 +241,21 @@ export class Watcher {
     if (this.polls % ALARM_RESYNC_POLLS === 0) await this.syncAlarms();
     this.polls += 1;
     const reading = await this.reader.read();
-    if (this.reader.queueMissing) this.warnOnce("queue", `job queue ${this.state.MONITOR_QUEUE_NAME} not found: counting the run as drained`);
-    if (!reading.fleet) this.warnOnce("fleet", `fleet ${this.state.dcp.fleetId} is gone or cancelled: no instance works on the queue (dcp start-cluster starts a new one)`);
+    if (this.reader.queueMissing)
+      this.warnOnce("queue", `job queue ${this.state.MONITOR_QUEUE_NAME} not found: counting the run as drained`);
+    if (!reading.fleet)
+      this.warnOnce(
+        "fleet",
+        `fleet ${this.state.dcp.fleetId} is gone or cancelled: no instance works on the queue (dcp start-cluster starts a new one)`,
+      );
     let observations = observe(this.observations, reading, runBaseline(this.state));
     await this.reconcileAlarms(reading);
     observations = await this.adjustTarget(reading, observations);
     this.observations = observations;
     this.state = await updateRunState(this.target.path, (s) =>
-      s.dcp.status === "running" ? { ...s, dcp: { ...s.dcp, observations: observations as unknown as Record<string, unknown> } } : s,
+      s.dcp.status === "running"
+        ? { ...s, dcp: { ...s.dcp, observations: observations as unknown as Record<string, unknown> } }
+        : s,
     );
     return observations;
   }
@@ -224,7 +263,14 @@ export class Watcher {
   view(observations: Observations): MonitorView {
     const fleetLabel = `${this.state.dcp.fleetApi} ${this.state.dcp.fleetId}`;
     const startedAt = Date.parse(this.state.dcp.startedAt) || Number(this.state.MONITOR_START_TIME);
-    return { appName: this.app, fleetLabel, observations, startedAt, now: Date.now(), intervalS: this.options.intervalS };
+    return {
+      appName: this.app,
+      fleetLabel,
+      observations,
+      startedAt,
+      now: Date.now(),
+      intervalS: this.options.intervalS,
+    };
   }
 
   async watch(signal: AbortSignal): Promise<WatchOutcome> {
@@ -237,7 +283,9 @@ export class Watcher {
       } catch (err) {
         // A monitor runs for hours: a network blip or a throttled call must not end it.
         if (err instanceof UserInputError || ++failures >= MAX_FAILED_READINGS) throw err;
-        this.display.warn(`reading failed (${failures} in a row; giving up at ${MAX_FAILED_READINGS}): ${(err as { name?: string }).name ?? "Error"}: ${(err as Error).message}`);
+        this.display.warn(
+          `reading failed (${failures} in a row; giving up at ${MAX_FAILED_READINGS}): ${(err as { name?: string }).name ?? "Error"}: ${(err as Error).message}`,
+        );
         await sleep(this.options.intervalS * 1000, signal);
         if (signal.aborted) return "interrupted";
         continue;
@@ -248,7 +296,10 @@ export class Watcher {
       if (shouldTearDown(observations)) {
         const hold = teardownHold(observations, Date.parse(this.state.dcp.startedAt), Date.now());
         if (hold === 0) return "drained";
-        this.warnOnce("empty-start", `the queue was empty when the fleet started and no work has arrived: waiting up to ${Math.ceil(hold / 60_000)} min for \`dcp submit\` before tearing down`);
+        this.warnOnce(
+          "empty-start",
+          `the queue was empty when the fleet started and no work has arrived: waiting up to ${Math.ceil(hold / 60_000)} min for \`dcp submit\` before tearing down`,
+        );
       }
       if (this.options.once) return "once";
       await sleep(this.options.intervalS * 1000, signal);
@@ -258,7 +309,10 @@ export class Watcher {
 }
 
 function describeChange(change: TargetChange, reading: Reading): string {
-  const why = change.reason === "cheapest" ? "--cheapest, after 15 min" : `${reading.inFlight} jobs on ${reading.live.length} instances`;
+  const why =
+    change.reason === "cheapest"
+      ? "--cheapest, after 15 min"
+      : `${reading.inFlight} jobs on ${reading.live.length} instances`;
   return `fleet target ${change.from} -> ${change.to} (${why}); nothing terminated`;
 }
 
@@ -276,7 +330,11 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
       watcher.display.release();
       if (outcome === "interrupted") throw new Interrupted();
       if (outcome === "once") {
-        output.result({ appName: state.MONITOR_APP_NAME, status: "running", observations: parseObservations((await readRunState(target.path)).dcp.observations) });
+        output.result({
+          appName: state.MONITOR_APP_NAME,
+          status: "running",
+          observations: parseObservations((await readRunState(target.path)).dcp.observations),
+        });
         return 0;
       }
       if (outcome === "finished-elsewhere") {
@@ -293,7 +351,11 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
     if (!(err instanceof Interrupted)) throw err;
     watcher.display.endLine();
     const during = (await readRunState(target.path)).dcp.status === "tearing-down";
-    output.line(during ? "stopped mid-teardown; the steps done are recorded in the state file." : "stopped watching; nothing was torn down.");
+    output.line(
+      during
+        ? "stopped mid-teardown; the steps done are recorded in the state file."
+        : "stopped watching; nothing was torn down.",
+    );
     for (const hint of resumeHints(target.path, during)) output.line(`  ${hint}`);
     output.result({ appName: state.MONITOR_APP_NAME, status: "interrupted" });
     return EXIT_INTERRUPTED;
@@ -311,5 +373,7 @@ const flagsSchema = z.object({
 
 /** --interval, validated: one clear error (exit 2) for anything but 1..3600 seconds. */
 export function parseInterval(value: string): number {
-  return parseWithSchema(flagsSchema, { "--interval": value }, "dcp monitor", { "--interval": "pass a number of seconds, e.g. --interval 60" })["--interval"];
+  return parseWithSchema(flagsSchema, { "--interval": value }, "dcp monitor", {
+    "--interval": "pass a number of seconds, e.g. --interval 60",
+  })["--interval"];
 }

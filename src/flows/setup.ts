@@ -29,7 +29,12 @@ export interface SetupSummary {
 /** Settings that would make setup fail half-way are refused before any AWS call. */
 export function checkSetupConfig(config: Config, configPath: string): void {
   if (config.SQS_DEAD_LETTER_QUEUE === config.SQS_QUEUE_NAME) {
-    throw new UserInputError(configPath, "SQS_DEAD_LETTER_QUEUE", `is the same queue as SQS_QUEUE_NAME (${config.SQS_QUEUE_NAME})`, 'give the dead-letter queue its own name, e.g. "MyApp_DeadMessages"');
+    throw new UserInputError(
+      configPath,
+      "SQS_DEAD_LETTER_QUEUE",
+      `is the same queue as SQS_QUEUE_NAME (${config.SQS_QUEUE_NAME})`,
+      'give the dead-letter queue its own name, e.g. "MyApp_DeadMessages"',
+    );
   }
 }
 
@@ -90,14 +95,32 @@ export async function runSetup(config: Config, output: Output): Promise<SetupSum
     () => ensureQueue(sqs, config.SQS_QUEUE_NAME, jobQueueAttributes(config, deadLetter.arn), tags, "job queue"),
     (q) => [q.change],
   );
-  await step(`ECS cluster ${config.ECS_CLUSTER}`, () => ensureCluster(ecs, config.ECS_CLUSTER, tags), (c) => [c]);
-  const taskDefinition = await step(`Task definition ${names.taskFamily}`, () => ensureTaskDefinition(ecs, taskDefinitionSpec(config, queue.url)), (t) => [t.change]);
-  await step(`ECS service ${names.serviceName}`, () => ensureService(ecs, config.ECS_CLUSTER, names.serviceName, taskDefinition.arn, tags), (s) => [s]);
-  await step(`Log groups ${config.LOG_GROUP_NAME}, ${names.perInstanceLogGroup}`, () => ensureLogGroups(ctx, config), (groups) => groups);
+  await step(
+    `ECS cluster ${config.ECS_CLUSTER}`,
+    () => ensureCluster(ecs, config.ECS_CLUSTER, tags),
+    (c) => [c],
+  );
+  const taskDefinition = await step(
+    `Task definition ${names.taskFamily}`,
+    () => ensureTaskDefinition(ecs, taskDefinitionSpec(config, queue.url)),
+    (t) => [t.change],
+  );
+  await step(
+    `ECS service ${names.serviceName}`,
+    () => ensureService(ecs, config.ECS_CLUSTER, names.serviceName, taskDefinition.arn, tags),
+    (s) => [s],
+  );
+  await step(
+    `Log groups ${config.LOG_GROUP_NAME}, ${names.perInstanceLogGroup}`,
+    () => ensureLogGroups(ctx, config),
+    (groups) => groups,
+  );
 
   const summary = summarize(resources, queue.url, taskDefinition.arn);
   if (summary.changed) {
-    output.line(`Setup done: ${summary.created.length} created, ${summary.updated.length} updated, ${summary.unchanged.length} unchanged.`);
+    output.line(
+      `Setup done: ${summary.created.length} created, ${summary.updated.length} updated, ${summary.unchanged.length} unchanged.`,
+    );
   } else {
     output.line(`Nothing to change: all ${resources.length} resources already match the config.`);
   }

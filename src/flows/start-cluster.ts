@@ -13,7 +13,14 @@ import { deleteAlarms, deleteDashboard, idleAlarmName, putDashboard, putIdleAlar
 import { awsContext, type AwsContext } from "../aws/context.js";
 import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate, tagInstanceVolumes } from "../aws/ec2.js";
 import { ecsClient, serviceIsActive, setServiceDesiredCountIfExists } from "../aws/ecs.js";
-import { createEc2Fleet, createSpotFleet, fleetAdapter, fleetIsLive, type FleetAdapter, type FleetApi } from "../aws/fleet.js";
+import {
+  createEc2Fleet,
+  createSpotFleet,
+  fleetAdapter,
+  fleetIsLive,
+  type FleetAdapter,
+  type FleetApi,
+} from "../aws/fleet.js";
 import { ensureLogGroups } from "../aws/logs.js";
 import { queueDepth, sqsClient } from "../aws/sqs.js";
 import { resolvePublicAmi, ssmClient } from "../aws/ssm.js";
@@ -83,11 +90,17 @@ async function recordedFleet(statePath: string): Promise<RecordedFleet | undefin
   const dcpBlock = (raw as { dcp?: unknown } | null)?.dcp;
   if (dcpBlock !== undefined) {
     const state = await readRunState(statePath);
-    return { api: state.dcp.fleetApi, id: state.dcp.fleetId, status: state.dcp.status, ...(state.dcp.launchTemplateId ? { launchTemplateId: state.dcp.launchTemplateId } : {}) };
+    return {
+      api: state.dcp.fleetApi,
+      id: state.dcp.fleetId,
+      status: state.dcp.status,
+      ...(state.dcp.launchTemplateId ? { launchTemplateId: state.dcp.launchTemplateId } : {}),
+    };
   }
   // A monitor file written by DCP itself: a Spot Fleet request id.
   const id = (raw as { MONITOR_FLEET_ID?: unknown } | null)?.MONITOR_FLEET_ID;
-  if (typeof id === "string" && id) return { api: id.startsWith("fleet-") ? "ec2-fleet" : "spot-fleet", id, status: "unknown" };
+  if (typeof id === "string" && id)
+    return { api: id.startsWith("fleet-") ? "ec2-fleet" : "spot-fleet", id, status: "unknown" };
   return undefined;
 }
 
@@ -95,13 +108,23 @@ async function recordedFleet(statePath: string): Promise<RecordedFleet | undefin
  * Refuses to start a second fleet for the app while the recorded one is live, unless --replace.
  * Returns the recorded fleet (if any), marked live or not, so its leftovers can be cleared.
  */
-async function checkNoLiveFleet(ctx: AwsContext, statePath: string, replace: boolean, output: Output): Promise<RecordedFleet | undefined> {
+async function checkNoLiveFleet(
+  ctx: AwsContext,
+  statePath: string,
+  replace: boolean,
+  output: Output,
+): Promise<RecordedFleet | undefined> {
   let recorded: RecordedFleet | undefined;
   try {
     recorded = await recordedFleet(statePath);
   } catch (err) {
     if (err instanceof UserInputError) throw err;
-    throw new UserInputError(statePath, undefined, "is not valid JSON", "remove it if no fleet of this app is running (check the EC2 console > Spot Requests), then run start-cluster again");
+    throw new UserInputError(
+      statePath,
+      undefined,
+      "is not valid JSON",
+      "remove it if no fleet of this app is running (check the EC2 console > Spot Requests), then run start-cluster again",
+    );
   }
   if (!recorded) return undefined;
   const status = await fleetAdapter(ctx, recorded.api).describe(recorded.id);
@@ -112,7 +135,9 @@ async function checkNoLiveFleet(ctx: AwsContext, statePath: string, replace: boo
     output.line(`Replacing ${recorded.api} ${recorded.id} (${status?.state ?? "teardown in progress"})`);
     return { ...recorded, live };
   }
-  const why = tearingDown ? `a teardown of this app's run is in progress (fleet ${recorded.id})` : `fleet ${recorded.id} of this app is still ${status?.state} (${status?.fulfilled ?? 0}/${status?.target ?? 0} machines)`;
+  const why = tearingDown
+    ? `a teardown of this app's run is in progress (fleet ${recorded.id})`
+    : `fleet ${recorded.id} of this app is still ${status?.state} (${status?.fulfilled ?? 0}/${status?.target ?? 0} machines)`;
   throw new UserInputError(
     statePath,
     undefined,
@@ -127,7 +152,10 @@ async function clearRecordedFleet(ctx: AwsContext, appName: string, recorded: Re
     const adapter = fleetAdapter(ctx, recorded.api);
     const instances = await adapter.activeInstances(recorded.id);
     await adapter.cancel(recorded.id);
-    await deleteAlarms(ctx, instances.map((id) => idleAlarmName(appName, id)));
+    await deleteAlarms(
+      ctx,
+      instances.map((id) => idleAlarmName(appName, id)),
+    );
   }
   if (recorded.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), recorded.launchTemplateId);
 }
@@ -135,7 +163,9 @@ async function clearRecordedFleet(ctx: AwsContext, appName: string, recorded: Re
 async function resolveImage(ctx: AwsContext, fleet: FleetFile, output: Output): Promise<string> {
   if (!needsAutoImage(fleet)) return fleet.LaunchSpecifications[0]!.ImageId!;
   const { imageId, parameter } = await resolvePublicAmi(ssmClient(ctx), ECS_AMI_PARAMETERS);
-  output.line(`ImageId auto: ${imageId} (ECS-optimized ${parameter.includes("amazon-linux-2023") ? "Amazon Linux 2023" : "Amazon Linux 2"}, from SSM)`);
+  output.line(
+    `ImageId auto: ${imageId} (ECS-optimized ${parameter.includes("amazon-linux-2023") ? "Amazon Linux 2023" : "Amazon Linux 2"}, from SSM)`,
+  );
   return imageId;
 }
 
@@ -145,7 +175,15 @@ function planFor(api: FleetApi, input: FleetPlanInput) {
     return { notes, requests: { RequestSpotFleet: request } as Record<string, unknown>, spot: request, ec2: undefined };
   }
   const plan = ec2FleetRequests(input);
-  return { notes: plan.notes, requests: { CreateLaunchTemplate: plan.launchTemplate, CreateFleet: plan.fleet("<id of the launch template above>") } as Record<string, unknown>, spot: undefined, ec2: plan };
+  return {
+    notes: plan.notes,
+    requests: {
+      CreateLaunchTemplate: plan.launchTemplate,
+      CreateFleet: plan.fleet("<id of the launch template above>"),
+    } as Record<string, unknown>,
+    spot: undefined,
+    ec2: plan,
+  };
 }
 
 export interface LaunchedFleet {
@@ -155,16 +193,29 @@ export interface LaunchedFleet {
 }
 
 /** What start-cluster created, removed again when the fleet fails (nothing leaked). */
-export async function undoStart(ctx: AwsContext, config: Config, adapter: FleetAdapter, launched: LaunchedFleet, alarmed: Iterable<string>): Promise<void> {
+export async function undoStart(
+  ctx: AwsContext,
+  config: Config,
+  adapter: FleetAdapter,
+  launched: LaunchedFleet,
+  alarmed: Iterable<string>,
+): Promise<void> {
   const names = resourceNames(config);
   await adapter.cancel(launched.id);
-  await deleteAlarms(ctx, [...alarmed].map((id) => idleAlarmName(config.APP_NAME, id)));
+  await deleteAlarms(
+    ctx,
+    [...alarmed].map((id) => idleAlarmName(config.APP_NAME, id)),
+  );
   await setServiceDesiredCountIfExists(ecsClient(ctx), config.ECS_CLUSTER, names.serviceName, 0);
   if (launched.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), launched.launchTemplateId);
   if (config.CREATE_DASHBOARD) await deleteDashboard(ctx, config.APP_NAME);
 }
 
-export async function runStartCluster(config: Config, options: StartClusterOptions, output: Output): Promise<StartClusterResult> {
+export async function runStartCluster(
+  config: Config,
+  options: StartClusterOptions,
+  output: Output,
+): Promise<StartClusterResult> {
   const api = config.FLEET_API;
   const fleetFile = await loadFleetFile(options.fleetFile);
   const ctx = awsContext(config);
@@ -186,38 +237,78 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
   const plan = planFor(api, { config, fleet: fleetFile, resolvedImageId: imageId, now });
   for (const note of plan.notes) output.warn(note);
 
-  const base: StartClusterResult = { dryRun: options.dryRun, fleetApi: api, imageId, target: config.CLUSTER_MACHINES, desiredCount, stateFile: statePath, dashboard, notes: plan.notes };
+  const base: StartClusterResult = {
+    dryRun: options.dryRun,
+    fleetApi: api,
+    imageId,
+    target: config.CLUSTER_MACHINES,
+    desiredCount,
+    stateFile: statePath,
+    dashboard,
+    notes: plan.notes,
+  };
   if (options.dryRun) {
     if (!output.json) {
-      process.stdout.write(`${JSON.stringify(plan.requests, null, 2)}\n\nUser data (decoded):\n${userDataScript({ cluster: config.ECS_CLUSTER })}\n`);
-      output.line(`Dry run: nothing was created. Without --dry-run: ${api} with ${config.CLUSTER_MACHINES} machine(s) of ${config.MACHINE_TYPE.join(", ")}, service ${names.serviceName} scaled to ${desiredCount}.`);
+      process.stdout.write(
+        `${JSON.stringify(plan.requests, null, 2)}\n\nUser data (decoded):\n${userDataScript({ cluster: config.ECS_CLUSTER })}\n`,
+      );
+      output.line(
+        `Dry run: nothing was created. Without --dry-run: ${api} with ${config.CLUSTER_MACHINES} machine(s) of ${config.MACHINE_TYPE.join(", ")}, service ${names.serviceName} scaled to ${desiredCount}.`,
+      );
     }
     return { ...base, requests: plan.requests };
   }
 
   const ecs = ecsClient(ctx);
   if (!(await serviceIsActive(ecs, config.ECS_CLUSTER, names.serviceName))) {
-    throw new OperationalError(`ECS service ${names.serviceName} not found in cluster ${config.ECS_CLUSTER}: run \`dcp setup\` first (nothing was created)`);
+    throw new OperationalError(
+      `ECS service ${names.serviceName} not found in cluster ${config.ECS_CLUSTER}: run \`dcp setup\` first (nothing was created)`,
+    );
   }
-  if (previous?.live) await output.step(`Cancelling old fleet ${previous.id}`, () => clearRecordedFleet(ctx, config.APP_NAME, previous));
+  if (previous?.live)
+    await output.step(`Cancelling old fleet ${previous.id}`, () => clearRecordedFleet(ctx, config.APP_NAME, previous));
   else if (previous) await clearRecordedFleet(ctx, config.APP_NAME, previous);
-  await output.step("Log groups", () => ensureLogGroups(ctx, config), (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "));
+  await output.step(
+    "Log groups",
+    () => ensureLogGroups(ctx, config),
+    (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "),
+  );
 
   const ec2 = ec2Client(ctx);
-  const launched = await output.step(`Fleet (${api}, ${config.CLUSTER_MACHINES} machines)`, () => launchFleet(ec2, plan), (l) => l.id);
+  const launched = await output.step(
+    `Fleet (${api}, ${config.CLUSTER_MACHINES} machines)`,
+    () => launchFleet(ec2, plan),
+    (l) => l.id,
+  );
   const adapter = fleetAdapter(ctx, api);
   const alarmed = new Set<string>();
   let outcome: WaitOutcome;
   try {
     await writeRunState(statePath, initialState(config, api, launched, now, dashboard));
-    await output.step(`Service ${names.serviceName}`, async () => {
-      if (!(await setServiceDesiredCountIfExists(ecs, config.ECS_CLUSTER, names.serviceName, desiredCount))) {
-        throw new OperationalError(`ECS service ${names.serviceName} disappeared from cluster ${config.ECS_CLUSTER}`);
-      }
-    }, () => `desired count ${desiredCount}`);
+    await output.step(
+      `Service ${names.serviceName}`,
+      async () => {
+        if (!(await setServiceDesiredCountIfExists(ecs, config.ECS_CLUSTER, names.serviceName, desiredCount))) {
+          throw new OperationalError(`ECS service ${names.serviceName} disappeared from cluster ${config.ECS_CLUSTER}`);
+        }
+      },
+      () => `desired count ${desiredCount}`,
+    );
     if (dashboard) {
       await output.step(`Dashboard ${dashboard}`, async () => {
-        const problems = await putDashboard(ctx, dashboard, dashboardBody({ region: ctx.region, cluster: config.ECS_CLUSTER, queueName: config.SQS_QUEUE_NAME, deadLetterQueueName: config.SQS_DEAD_LETTER_QUEUE, logGroup: config.LOG_GROUP_NAME, fleetApi: api, fleetId: launched.id }));
+        const problems = await putDashboard(
+          ctx,
+          dashboard,
+          dashboardBody({
+            region: ctx.region,
+            cluster: config.ECS_CLUSTER,
+            queueName: config.SQS_QUEUE_NAME,
+            deadLetterQueueName: config.SQS_DEAD_LETTER_QUEUE,
+            logGroup: config.LOG_GROUP_NAME,
+            fleetApi: api,
+            fleetId: launched.id,
+          }),
+        );
         for (const p of problems) output.warn(`dashboard: ${p}`);
       });
     }
@@ -228,18 +319,33 @@ export async function runStartCluster(config: Config, options: StartClusterOptio
       await markFailed(statePath, (err as Error).message);
     } catch (cleanupError) {
       // The state file still says "running": teardown finds and removes what is left.
-      output.warn(`could not undo the start (${(cleanupError as Error).message}); run \`dcp teardown\` to remove fleet ${launched.id}`);
+      output.warn(
+        `could not undo the start (${(cleanupError as Error).message}); run \`dcp teardown\` to remove fleet ${launched.id}`,
+      );
     }
     throw err;
   }
   const baseline = await queueBaseline(ctx, config);
   await updateRunState(statePath, (s) => ({
     ...s,
-    dcp: { ...s.dcp, observations: { ...s.dcp.observations, ...baseline, fleetTarget: outcome.target, fleetFulfilled: outcome.fulfilled, fleetInstances: outcome.running.length, alarmedInstances: [...alarmed], observedAt: new Date().toISOString() } },
+    dcp: {
+      ...s.dcp,
+      observations: {
+        ...s.dcp.observations,
+        ...baseline,
+        fleetTarget: outcome.target,
+        fleetFulfilled: outcome.fulfilled,
+        fleetInstances: outcome.running.length,
+        alarmedInstances: [...alarmed],
+        observedAt: new Date().toISOString(),
+      },
+    },
   }));
 
   if (outcome.partial) {
-    output.warn(`only ${outcome.fulfilled} of ${outcome.target} machines after ${options.waitTimeoutSeconds} s; the fleet keeps trying`);
+    output.warn(
+      `only ${outcome.fulfilled} of ${outcome.target} machines after ${options.waitTimeoutSeconds} s; the fleet keeps trying`,
+    );
   } else {
     output.line(`${outcome.fulfilled}/${outcome.target} machines fulfilled. Jobs start as ECS places the containers.`);
   }
@@ -269,7 +375,13 @@ async function launchFleet(ec2: EC2Client, plan: ReturnType<typeof planFor>): Pr
   }
 }
 
-function initialState(config: Config, api: FleetApi, launched: LaunchedFleet, now: Date, dashboard: string | null): RunState {
+function initialState(
+  config: Config,
+  api: FleetApi,
+  launched: LaunchedFleet,
+  now: Date,
+  dashboard: string | null,
+): RunState {
   const names = resourceNames(config);
   return {
     MONITOR_FLEET_ID: launched.id,
@@ -304,7 +416,12 @@ export async function markFailed(statePath: string, reason: string): Promise<voi
   if (!runStateExists(statePath)) return;
   await updateRunState(statePath, (s) => ({
     ...s,
-    dcp: { ...s.dcp, status: "finished", finishedAt: new Date().toISOString(), observations: { ...s.dcp.observations, startClusterError: reason } },
+    dcp: {
+      ...s.dcp,
+      status: "finished",
+      finishedAt: new Date().toISOString(),
+      observations: { ...s.dcp.observations, startClusterError: reason },
+    },
   }));
 }
 
@@ -367,7 +484,16 @@ export async function awaitCapacity(wait: CapacityWait): Promise<WaitOutcome> {
 }
 
 /** The wait of start-cluster: one idle alarm per new instance, and (Spot Fleet) tags on its volumes. */
-function waitForCapacity(ctx: AwsContext, config: Config, adapter: FleetAdapter, ec2: EC2Client, launched: LaunchedFleet, alarmed: Set<string>, options: StartClusterOptions, output: Output): Promise<WaitOutcome> {
+function waitForCapacity(
+  ctx: AwsContext,
+  config: Config,
+  adapter: FleetAdapter,
+  ec2: EC2Client,
+  launched: LaunchedFleet,
+  alarmed: Set<string>,
+  options: StartClusterOptions,
+  output: Output,
+): Promise<WaitOutcome> {
   const volumeTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
   return output.step(
     "Waiting for capacity",
@@ -389,13 +515,20 @@ function waitForCapacity(ctx: AwsContext, config: Config, adapter: FleetAdapter,
           if (config.FLEET_API === "spot-fleet") await tagInstanceVolumes(ec2, ids, volumeTags);
         },
       }),
-    (o) => `${o.fulfilled}/${o.target} fulfilled, ${o.running.length} instance(s)${o.partial ? " (timed out; the fleet keeps trying)" : ""}`,
+    (o) =>
+      `${o.fulfilled}/${o.target} fulfilled, ${o.running.length} instance(s)${o.partial ? " (timed out; the fleet keeps trying)" : ""}`,
   );
 }
 
 /** The run's work as it stands at the start, so `dcp monitor` counts groups finished before it first looks. */
-async function queueBaseline(ctx: AwsContext, config: Config): Promise<{ queuedAtStart: number; deadLetteredAtStart: number } | Record<string, never>> {
+async function queueBaseline(
+  ctx: AwsContext,
+  config: Config,
+): Promise<{ queuedAtStart: number; deadLetteredAtStart: number } | Record<string, never>> {
   const sqs = sqsClient(ctx);
-  const [queued, deadLetter] = await Promise.all([queueDepth(sqs, config.SQS_QUEUE_NAME), queueDepth(sqs, config.SQS_DEAD_LETTER_QUEUE)]);
+  const [queued, deadLetter] = await Promise.all([
+    queueDepth(sqs, config.SQS_QUEUE_NAME),
+    queueDepth(sqs, config.SQS_DEAD_LETTER_QUEUE),
+  ]);
   return queued === undefined ? {} : { queuedAtStart: queued, deadLetteredAtStart: deadLetter ?? 0 };
 }

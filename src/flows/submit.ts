@@ -21,7 +21,14 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { awsContext } from "../aws/context.js";
-import { findQueueUrl, queueActivity, sendMessageBatch, sqsSendClient, type BatchEntry, type BatchOutcome } from "../aws/sqs.js";
+import {
+  findQueueUrl,
+  queueActivity,
+  sendMessageBatch,
+  sqsSendClient,
+  type BatchEntry,
+  type BatchOutcome,
+} from "../aws/sqs.js";
 import type { Config } from "../config/schema.js";
 import { OperationalError, UserInputError } from "../errors.js";
 import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../plan/job-batch.js";
@@ -81,14 +88,18 @@ interface Item {
   bytes: number;
 }
 
-
 /**
  * Sends every message exactly once: batches of up to 10 (and 256 KiB), `concurrency` calls in
  * flight, and only the entries a batch reports failed (not sender faults) are sent again, with
  * backoff, up to `maxAttempts`. A call that fails as a whole with a client fault (no queue, no
  * permission) stops everything; other call failures are retried like failed entries.
  */
-export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string, messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, options: SendOptions = {}): Promise<SendResult> {
+export async function sendMessages(
+  sqs: SQSClient | undefined,
+  queueUrl: string,
+  messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>,
+  options: SendOptions = {},
+): Promise<SendResult> {
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
   const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const retryBaseMs = options.retryBaseMs ?? 200;
@@ -101,7 +112,8 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
   const started = performance.now();
   const result: SendResult = { sent: 0, unsent: [], calls: 0, retried: 0, seconds: 0, notStarted: undefined };
   const report = () => options.onProgress?.({ sent: result.sent, unsent: result.unsent.length });
-  const giveUp = (item: Item, code: string, reason: string, senderFault: boolean) => result.unsent.push({ seq: item.seq, message: item.message, code, reason, senderFault });
+  const giveUp = (item: Item, code: string, reason: string, senderFault: boolean) =>
+    result.unsent.push({ seq: item.seq, message: item.message, code, reason, senderFault });
 
   async function* items(): AsyncGenerator<Item> {
     let seq = 0;
@@ -139,11 +151,13 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
         const item = byId.get(failure.id);
         if (!item) continue;
         byId.delete(failure.id);
-        if (failure.senderFault || failure.queued || attempt >= maxAttempts) giveUp(item, failure.code, failure.message || failure.code, failure.senderFault);
+        if (failure.senderFault || failure.queued || attempt >= maxAttempts)
+          giveUp(item, failure.code, failure.message || failure.code, failure.senderFault);
         else retry.push(item);
       }
       // An entry SQS neither accepted nor refused may or may not be queued: report it, never resend it.
-      for (const item of byId.values()) giveUp(item, "NoResult", "SQS's reply did not mention this entry; it may or may not be queued", false);
+      for (const item of byId.values())
+        giveUp(item, "NoResult", "SQS's reply did not mention this entry; it may or may not be queued", false);
       report();
       pending = retry;
       if (retry.length) {
@@ -174,9 +188,11 @@ export async function sendMessages(sqs: SQSClient | undefined, queueUrl: string,
   if (failure !== undefined) {
     if (failure instanceof UserInputError) throw failure;
     const err = failure as { name?: string; message?: string };
-    const what = failure instanceof OperationalError ? err.message : `${err.name ?? "Error"}: ${err.message ?? String(failure)}`;
+    const what =
+      failure instanceof OperationalError ? err.message : `${err.name ?? "Error"}: ${err.message ?? String(failure)}`;
     throw new OperationalError(
-      `sending stopped: ${what}. ${result.sent} messages were sent before it` + " (calls in flight may have queued a few more; check the queue before sending the rest)",
+      `sending stopped: ${what}. ${result.sent} messages were sent before it` +
+        " (calls in flight may have queued a few more; check the queue before sending the rest)",
     );
   }
   if (options.signal?.aborted) result.notStarted = rest(batches);
@@ -226,22 +242,31 @@ export interface SubmitReport {
 }
 
 /** Looks up the job queue, sends the messages with progress, reports the queue depth. */
-export async function submitMessages(config: Config, messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>, options: SubmitOptions): Promise<SubmitReport> {
+export async function submitMessages(
+  config: Config,
+  messages: AsyncIterable<DcpMessage> | Iterable<DcpMessage>,
+  options: SubmitOptions,
+): Promise<SubmitReport> {
   const { output } = options;
   const queue = config.SQS_QUEUE_NAME;
   const sqs = sqsSendClient(awsContext(config));
   const queueUrl = await findQueueUrl(sqs, queue);
   if (!queueUrl) {
-    throw new OperationalError(`the job queue ${queue} does not exist in ${config.AWS_REGION}. Run \`dcp setup\` first (it creates the queue and its dead-letter queue), or check SQS_QUEUE_NAME and AWS_REGION in the config`);
+    throw new OperationalError(
+      `the job queue ${queue} does not exist in ${config.AWS_REGION}. Run \`dcp setup\` first (it creates the queue and its dead-letter queue), or check SQS_QUEUE_NAME and AWS_REGION in the config`,
+    );
   }
   const before = await queueActivity(sqs, queueUrl);
   if (before.visible + before.inFlight > 0) {
-    output.warn(`${queue} already holds about ${before.visible + before.inFlight} messages (an earlier submit?); these are added to them`);
+    output.warn(
+      `${queue} already holds about ${before.visible + before.inFlight} messages (an earlier submit?); these are added to them`,
+    );
   }
   const total = options.total;
   output.line(`Sending ${total ?? "the"} messages to ${queue} (${config.AWS_REGION})`);
   const stop = options.signal ? undefined : stopOnInterrupt();
-  const stopping = "interrupted: finishing the calls in flight, then saving the groups not sent (Ctrl-C again to quit at once)";
+  const stopping =
+    "interrupted: finishing the calls in flight, then saving the groups not sent (Ctrl-C again to quit at once)";
   let sent: SendResult;
   try {
     sent = await output.step(
@@ -250,7 +275,9 @@ export async function submitMessages(config: Config, messages: AsyncIterable<Dcp
         const throttle = progressThrottle(output.interactive ? 100 : PLAIN_PROGRESS_MS);
         const started = performance.now();
         // A plain line would break the spinner's line on a terminal: say it in the step's text there.
-        stop?.signal.addEventListener("abort", () => (output.interactive ? handle.update(stopping) : output.warn(stopping)));
+        stop?.signal.addEventListener("abort", () =>
+          output.interactive ? handle.update(stopping) : output.warn(stopping),
+        );
         return sendMessages(sqs, queueUrl, messages, {
           ...options,
           signal: options.signal ?? stop?.signal,
@@ -262,7 +289,8 @@ export async function submitMessages(config: Config, messages: AsyncIterable<Dcp
           },
         });
       },
-      (r) => `${r.notStarted ? "interrupted: " : ""}${r.sent} sent in ${r.seconds.toFixed(1)} s (${Math.round(r.sent / Math.max(r.seconds, 0.001))} msgs/s, ${r.calls} SendMessageBatch calls)`,
+      (r) =>
+        `${r.notStarted ? "interrupted: " : ""}${r.sent} sent in ${r.seconds.toFixed(1)} s (${Math.round(r.sent / Math.max(r.seconds, 0.001))} msgs/s, ${r.calls} SendMessageBatch calls)`,
     );
   } finally {
     stop?.dispose();
@@ -277,7 +305,9 @@ export async function submitMessages(config: Config, messages: AsyncIterable<Dcp
     notSent = await writeUnsentJobFile(unsentFile, sent.unsent, sent.notStarted, options.shared);
     for (const u of sent.unsent.slice(0, 10)) output.warn(`groups[${u.seq}] not sent: ${u.code}: ${u.reason}`);
     if (sent.unsent.length > 10) output.warn(`... and ${sent.unsent.length - 10} more`);
-    output.warn(`${notSent} messages were not sent; they are in ${unsentFile} (a job file: fix and \`dcp submit\` it to send just those)`);
+    output.warn(
+      `${notSent} messages were not sent; they are in ${unsentFile} (a job file: fix and \`dcp submit\` it to send just those)`,
+    );
   }
   const report: SubmitReport = {
     queue,
@@ -334,7 +364,12 @@ function progressThrottle(intervalMs: number): () => boolean {
  * A job file holding only the messages not sent (refused ones, then those never started), each
  * group carrying all its values (the dcp extension), written as a stream. Returns how many.
  */
-async function writeUnsentJobFile(file: string, refused: readonly UnsentMessage[], notStarted: AsyncIterable<DcpMessage> | undefined, shared: SharedValues = {}): Promise<number> {
+async function writeUnsentJobFile(
+  file: string,
+  refused: readonly UnsentMessage[],
+  notStarted: AsyncIterable<DcpMessage> | undefined,
+  shared: SharedValues = {},
+): Promise<number> {
   const out = createWriteStream(file);
   const closed = once(out, "close");
   const write = async (text: string) => {
@@ -344,7 +379,8 @@ async function writeUnsentJobFile(file: string, refused: readonly UnsentMessage[
   const head = Object.entries(shared).map(([key, value]) => `  ${JSON.stringify(key)}: ${JSON.stringify(value)},\n`);
   await write(`{\n  "_comment": ${comment},\n${head.join("")}  "groups": [\n`);
   let count = 0;
-  const group = async (message: DcpMessage) => write(`${count++ ? ",\n" : ""}    ${JSON.stringify(unsentGroup(message, shared))}`);
+  const group = async (message: DcpMessage) =>
+    write(`${count++ ? ",\n" : ""}    ${JSON.stringify(unsentGroup(message, shared))}`);
   for (const u of [...refused].sort((a, b) => a.seq - b.seq)) await group(u.message);
   if (notStarted) for await (const message of notStarted) await group(message);
   out.end("\n  ]\n}\n");
@@ -375,10 +411,20 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
     },
     (j) => `${j.groups} groups valid (${describeGroups(j)})`,
   );
-  const base = { file, queue: config.SQS_QUEUE_NAME, region: config.AWS_REGION, groups: job.groups, stringGroups: job.stringGroups, dictGroups: job.dictGroups, groupsWithOverrides: job.groupsWithOverrides };
+  const base = {
+    file,
+    queue: config.SQS_QUEUE_NAME,
+    region: config.AWS_REGION,
+    groups: job.groups,
+    stringGroups: job.stringGroups,
+    dictGroups: job.dictGroups,
+    groupsWithOverrides: job.groupsWithOverrides,
+  };
   if (flags.dryRun) {
     const samples = await firstMessages(job, DRY_RUN_SAMPLES);
-    output.line(`Dry run: ${job.groups} messages would go to the queue ${config.SQS_QUEUE_NAME} in ${config.AWS_REGION} (10 per SendMessageBatch call). Nothing was sent.`);
+    output.line(
+      `Dry run: ${job.groups} messages would go to the queue ${config.SQS_QUEUE_NAME} in ${config.AWS_REGION} (10 per SendMessageBatch call). Nothing was sent.`,
+    );
     output.line(`First ${samples.length} message bodies:`);
     for (const body of samples) output.line(`  ${body}`);
     output.result({ ...base, dryRun: true, firstBodies: samples.map((b) => JSON.parse(b) as unknown) });
@@ -400,7 +446,9 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
     unsent: report.notSent,
     interrupted: report.interrupted,
     unsentFile: report.unsentFile ?? null,
-    failures: report.unsent.slice(0, 100).map((u) => ({ group: u.seq, code: u.code, reason: u.reason, senderFault: u.senderFault })),
+    failures: report.unsent
+      .slice(0, 100)
+      .map((u) => ({ group: u.seq, code: u.code, reason: u.reason, senderFault: u.senderFault })),
     queueDepth: report.queueDepth,
     calls: report.calls,
     retried: report.retried,

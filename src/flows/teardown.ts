@@ -21,10 +21,29 @@ import { alarmInstanceId, endInstances, observe, trackInstances } from "../plan/
 import { estimateCost, formatCost, observedTypes, type CostEstimate, type PricePoint } from "../plan/monitor-cost.js";
 import { parseObservations, type Observations } from "../plan/monitor-observations.js";
 import { formatDuration } from "../plan/monitor-view.js";
-import { clusterDecision, describeStep, planTeardown, type TeardownInput, type TeardownPlan, type TeardownStep } from "../plan/teardown-plan.js";
+import {
+  clusterDecision,
+  describeStep,
+  planTeardown,
+  type TeardownInput,
+  type TeardownPlan,
+  type TeardownStep,
+} from "../plan/teardown-plan.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
-import { EXIT_INTERRUPTED, Interrupted, RunReader, interruptOnSignals, reportIfFinished, resolveRun, runClients, sleep, type RunClients, type RunLocation, type RunTarget } from "./monitor-run.js";
+import {
+  EXIT_INTERRUPTED,
+  Interrupted,
+  RunReader,
+  interruptOnSignals,
+  reportIfFinished,
+  resolveRun,
+  runClients,
+  sleep,
+  type RunClients,
+  type RunLocation,
+  type RunTarget,
+} from "./monitor-run.js";
 
 export function teardownInput(state: RunState): TeardownInput {
   return {
@@ -88,7 +107,10 @@ function withObservations(state: RunState, observations: Observations): RunState
 async function recordStep(path: string, id: string, observations?: Observations): Promise<RunState> {
   return updateRunState(path, (s) => {
     const completed = s.dcp.teardown?.completed ?? [];
-    const next = { ...s, dcp: { ...s.dcp, teardown: { completed: completed.includes(id) ? completed : [...completed, id] } } };
+    const next = {
+      ...s,
+      dcp: { ...s.dcp, teardown: { completed: completed.includes(id) ? completed : [...completed, id] } },
+    };
     return observations ? withObservations(next, observations) : next;
   });
 }
@@ -109,13 +131,22 @@ class TeardownRunner {
   }
 
   /** Runs one step; returns what it did, in words. */
-  private async execute(step: TeardownStep, stepOutput: (text: string) => void): Promise<{ outcome: string; observations?: Observations }> {
+  private async execute(
+    step: TeardownStep,
+    stepOutput: (text: string) => void,
+  ): Promise<{ outcome: string; observations?: Observations }> {
     const { ecs, cw, ec2, sqs, logs, fleet } = this.clients;
     switch (step.id) {
       case "scale-service":
-        return { outcome: (await setServiceDesiredCountIfExists(ecs, step.cluster, step.service, 0)) ? "0 tasks" : "already gone" };
+        return {
+          outcome: (await setServiceDesiredCountIfExists(ecs, step.cluster, step.service, 0))
+            ? "0 tasks"
+            : "already gone",
+        };
       case "delete-alarms": {
-        const names = (await listAlarmNames(this.target.ctx, `${step.appName}_`, cw)).filter((n) => alarmInstanceId(step.appName, n) !== undefined);
+        const names = (await listAlarmNames(this.target.ctx, `${step.appName}_`, cw)).filter(
+          (n) => alarmInstanceId(step.appName, n) !== undefined,
+        );
         await deleteAlarms(this.target.ctx, names, cw);
         return { outcome: names.length ? `${names.length} deleted` : "none left" };
       }
@@ -129,10 +160,15 @@ class TeardownRunner {
         const existed = (await fleet.describe(step.fleetId)) !== undefined;
         await fleet.cancel(step.fleetId);
         const observations = { ...base, instances: endInstances(trackInstances(base.instances, live, at), Date.now()) };
-        return { outcome: existed ? `cancelled; ${live.length} instance(s) terminating` : "already gone", observations };
+        return {
+          outcome: existed ? `cancelled; ${live.length} instance(s) terminating` : "already gone",
+          observations,
+        };
       }
       case "delete-launch-template":
-        return { outcome: (await deleteLaunchTemplateIfExists(ec2, step.launchTemplateId)) ? "deleted" : "already gone" };
+        return {
+          outcome: (await deleteLaunchTemplateIfExists(ec2, step.launchTemplateId)) ? "deleted" : "already gone",
+        };
       case "delete-queue": {
         const deleted = await deleteQueueIfExists(sqs, step.queueName);
         this.dlqHolds = await queueDepth(sqs, step.deadLetterQueueName);
@@ -176,10 +212,17 @@ class TeardownRunner {
     }
   }
 
-  private async deleteCluster(step: Extract<TeardownStep, { id: "delete-cluster" }>, stepOutput: (text: string) => void): Promise<string> {
+  private async deleteCluster(
+    step: Extract<TeardownStep, { id: "delete-cluster" }>,
+    stepOutput: (text: string) => void,
+  ): Promise<string> {
     const deadline = Date.now() + CLUSTER_WAIT_MS;
     for (;;) {
-      const decision = clusterDecision(step.cluster, step.service, await clusterUse(this.clients.ecs, step.cluster, step.family));
+      const decision = clusterDecision(
+        step.cluster,
+        step.service,
+        await clusterUse(this.clients.ecs, step.cluster, step.family),
+      );
       if (decision.action === "gone") return "already gone";
       if (decision.action === "keep") return `kept: ${decision.reason}`;
       if (decision.action === "delete") {
@@ -193,7 +236,9 @@ class TeardownRunner {
         stepOutput(decision.reason);
       }
       if (Date.now() > deadline) {
-        throw new OperationalError(`ECS cluster ${step.cluster} is still in use by this run (${decision.action === "wait" ? decision.reason : "tasks still stopping"}); run \`dcp teardown ${this.target.path}\` again in a few minutes`);
+        throw new OperationalError(
+          `ECS cluster ${step.cluster} is still in use by this run (${decision.action === "wait" ? decision.reason : "tasks still stopping"}); run \`dcp teardown ${this.target.path}\` again in a few minutes`,
+        );
       }
       await sleep(CLUSTER_POLL_MS, this.signal);
       if (this.signal?.aborted) throw new Interrupted();
@@ -206,11 +251,17 @@ class TeardownRunner {
       if (signal.aborted) throw new Interrupted();
       if (step.id === "finish") break;
       const { outcome, observations } = await this.output
-        .step(describeStep(step), (handle) => this.execute(step, (text) => handle.update(text)), (r) => r.outcome)
+        .step(
+          describeStep(step),
+          (handle) => this.execute(step, (text) => handle.update(text)),
+          (r) => r.outcome,
+        )
         .catch((err: unknown) => {
           if (err instanceof OperationalError || err instanceof Interrupted) throw err;
           const name = (err as { name?: string }).name ?? "Error";
-          throw new OperationalError(`teardown step ${step.id} failed: ${name}: ${(err as Error).message}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`);
+          throw new OperationalError(
+            `teardown step ${step.id} failed: ${name}: ${(err as Error).message}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`,
+          );
         });
       await recordStep(this.target.path, step.id, observations);
       this.results.push({ id: step.id, outcome });
@@ -227,7 +278,12 @@ class TeardownRunner {
   }
 }
 
-async function priceEstimate(clients: RunClients, observations: Observations | undefined, startedAt: Date, endAt: number): Promise<{ estimate: CostEstimate; problem?: string }> {
+async function priceEstimate(
+  clients: RunClients,
+  observations: Observations | undefined,
+  startedAt: Date,
+  endAt: number,
+): Promise<{ estimate: CostEstimate; problem?: string }> {
   const instances = observations?.instances ?? {};
   const types = observedTypes(instances);
   let prices: PricePoint[] | undefined;
@@ -236,14 +292,16 @@ async function priceEstimate(clients: RunClients, observations: Observations | u
     try {
       prices = await spotPriceHistory(clients.ec2, types, startedAt, new Date(endAt));
     } catch (err) {
-      problem = `DescribeSpotPriceHistory failed: ${(err as { name?: string }).name ?? ""} ${(err as Error).message ?? ""}`.trim();
+      problem =
+        `DescribeSpotPriceHistory failed: ${(err as { name?: string }).name ?? ""} ${(err as Error).message ?? ""}`.trim();
     }
   }
   return { estimate: estimateCost(instances, prices, endAt), ...(problem ? { problem } : {}) };
 }
 
 function summaryLines(summary: RunSummary): string[] {
-  const dlq = summary.deadLetterQueueHolds === undefined ? "" : ` (the dead-letter queue holds ${summary.deadLetterQueueHolds})`;
+  const dlq =
+    summary.deadLetterQueueHolds === undefined ? "" : ` (the dead-letter queue holds ${summary.deadLetterQueueHolds})`;
   return [
     `Run ${summary.appName} finished after ${summary.elapsed}.`,
     `  groups done:    ${summary.groupsDone} of ${summary.groupsTotal}`,
@@ -257,7 +315,13 @@ function summaryLines(summary: RunSummary): string[] {
  * Tears the run down (or finishes a teardown a killed dcp left half done) and returns the summary.
  * Throws Interrupted when `signal` aborts between steps.
  */
-export async function tearDown(target: RunTarget, clients: RunClients, output: Output, signal: AbortSignal, confirmDrop?: ConfirmDrop): Promise<RunSummary> {
+export async function tearDown(
+  target: RunTarget,
+  clients: RunClients,
+  output: Output,
+  signal: AbortSignal,
+  confirmDrop?: ConfirmDrop,
+): Promise<RunSummary> {
   let state = await readRunState(target.path);
   if (state.dcp.status === "running") {
     // A fresh teardown: one last reading, so the summary knows what was done and what was dropped.
@@ -265,13 +329,24 @@ export async function tearDown(target: RunTarget, clients: RunClients, output: O
     const observations = observe(observationsOf(state), reading);
     const dropped = reading.visible + reading.inFlight;
     const what = `${dropped} group(s) not done (${reading.visible} waiting, ${reading.inFlight} in flight)`;
-    if (dropped > 0 && confirmDrop && !(await confirmDrop(`${what} will be deleted with the queue. Tear ${state.MONITOR_APP_NAME} down now?`))) {
+    if (
+      dropped > 0 &&
+      confirmDrop &&
+      !(await confirmDrop(`${what} will be deleted with the queue. Tear ${state.MONITOR_APP_NAME} down now?`))
+    ) {
       throw new Declined();
     }
     if (dropped > 0) output.warn(`${what} go with the queue`);
-    state = await updateRunState(target.path, (s) => withObservations({ ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: s.dcp.teardown ?? { completed: [] } } }, observations));
+    state = await updateRunState(target.path, (s) =>
+      withObservations(
+        { ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: s.dcp.teardown ?? { completed: [] } } },
+        observations,
+      ),
+    );
   } else if (state.dcp.status === "tearing-down") {
-    output.line(`resuming the teardown of ${state.MONITOR_APP_NAME} (done before: ${(state.dcp.teardown?.completed ?? []).join(", ") || "nothing"})`);
+    output.line(
+      `resuming the teardown of ${state.MONITOR_APP_NAME} (done before: ${(state.dcp.teardown?.completed ?? []).join(", ") || "nothing"})`,
+    );
   }
   const plan = planTeardown(teardownInput(state));
   const runner = new TeardownRunner(target, clients, output);
@@ -302,7 +377,12 @@ export async function tearDown(target: RunTarget, clients: RunClients, output: O
     const obs = parseObservations(s.dcp.observations);
     const next: RunState = {
       ...s,
-      dcp: { ...s.dcp, status: "finished", finishedAt: new Date(finishedAt).toISOString(), teardown: { completed: completed.includes("finish") ? completed : [...completed, "finish"] } },
+      dcp: {
+        ...s.dcp,
+        status: "finished",
+        finishedAt: new Date(finishedAt).toISOString(),
+        teardown: { completed: completed.includes("finish") ? completed : [...completed, "finish"] },
+      },
     };
     return obs ? withObservations(next, { ...obs, summary: { ...summary } }) : next;
   });
@@ -342,7 +422,13 @@ export async function runTeardown(options: TeardownOptions, output: Output): Pro
     plan.steps.forEach((step, i) => output.line(`  ${i + 1}. ${describeStep(step)}`));
     if (plan.completed.length) output.line(`  already done: ${plan.completed.join(", ")}`);
     for (const k of plan.kept) output.line(`  kept: ${k}`);
-    output.result({ appName: state.MONITOR_APP_NAME, dryRun: true, steps: plan.steps.map((s) => ({ ...s, description: describeStep(s) })), completed: plan.completed, kept: plan.kept });
+    output.result({
+      appName: state.MONITOR_APP_NAME,
+      dryRun: true,
+      steps: plan.steps.map((s) => ({ ...s, description: describeStep(s) })),
+      completed: plan.completed,
+      kept: plan.kept,
+    });
     return 0;
   }
   const signals = interruptOnSignals();
@@ -354,7 +440,9 @@ export async function runTeardown(options: TeardownOptions, output: Output): Pro
     return 0;
   } catch (err) {
     if (err instanceof Declined) {
-      output.line("nothing was torn down. Watch the run with `dcp monitor`, or pass --yes to tear down without asking.");
+      output.line(
+        "nothing was torn down. Watch the run with `dcp monitor`, or pass --yes to tear down without asking.",
+      );
       return 1;
     }
     if (!(err instanceof Interrupted)) throw err;

@@ -39,10 +39,59 @@ interface Token {
   indented?: boolean;
 }
 
-const OPERATORS = ["**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "->", ":=", "+", "-", "*", "/", "%", "(", ")", "[", "]", "{", "}", ",", ":", ".", "=", "<", ">", "@", "&", "|", "^", "~", ";"];
+const OPERATORS = [
+  "**",
+  "//",
+  "==",
+  "!=",
+  "<=",
+  ">=",
+  "+=",
+  "-=",
+  "*=",
+  "/=",
+  "->",
+  ":=",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "(",
+  ")",
+  "[",
+  "]",
+  "{",
+  "}",
+  ",",
+  ":",
+  ".",
+  "=",
+  "<",
+  ">",
+  "@",
+  "&",
+  "|",
+  "^",
+  "~",
+  ";",
+];
 const NUMBER = /^(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?)[jJ]?/;
 const STRING_START = /^([rRuUbBfF]{0,2})('''|"""|'|")/;
-const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0", a: "\x07", b: "\b", f: "\f", v: "\v", "\n": "" };
+const ESCAPES: Record<string, string> = {
+  n: "\n",
+  t: "\t",
+  r: "\r",
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  "0": "\0",
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  v: "\v",
+  "\n": "",
+};
 
 function decodeEscapes(body: string): string {
   return body.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[\s\S])/g, (whole, esc: string) => {
@@ -124,9 +173,12 @@ function tokenize(text: string): Token[] {
       }
       const raw = text.slice(i, j);
       if (!closed) push({ kind: "bad", text: raw, line: startLine, value: "unterminated string" });
-      else if (prefix.includes("f")) push({ kind: "bad", text: raw, line: startLine, value: "f-strings cannot be converted" });
-      else if (prefix.includes("b")) push({ kind: "bad", text: raw, line: startLine, value: "bytes literals cannot be converted" });
-      else push({ kind: "string", text: raw, line: startLine, value: prefix.includes("r") ? body : decodeEscapes(body) });
+      else if (prefix.includes("f"))
+        push({ kind: "bad", text: raw, line: startLine, value: "f-strings cannot be converted" });
+      else if (prefix.includes("b"))
+        push({ kind: "bad", text: raw, line: startLine, value: "bytes literals cannot be converted" });
+      else
+        push({ kind: "string", text: raw, line: startLine, value: prefix.includes("r") ? body : decodeEscapes(body) });
       i = j;
       continue;
     }
@@ -139,10 +191,15 @@ function tokenize(text: string): Token[] {
     const num = NUMBER.exec(rest);
     if (num && num[0] !== ".") {
       const literal = num[0];
-      if (/[jJ]$/.test(literal)) push({ kind: "bad", text: literal, line, value: "complex numbers cannot be converted" });
+      if (/[jJ]$/.test(literal))
+        push({ kind: "bad", text: literal, line, value: "complex numbers cannot be converted" });
       else {
         const clean = literal.replace(/_/g, "");
-        const value = /^0[oO]/.test(clean) ? parseInt(clean.slice(2), 8) : /^0[bB]/.test(clean) ? parseInt(clean.slice(2), 2) : Number(clean);
+        const value = /^0[oO]/.test(clean)
+          ? parseInt(clean.slice(2), 8)
+          : /^0[bB]/.test(clean)
+            ? parseInt(clean.slice(2), 2)
+            : Number(clean);
         push({ kind: "number", text: literal, line, value });
       }
       i += literal.length;
@@ -251,9 +308,11 @@ class ExpressionReader {
   }
 
   private unexpected(token: Token): never {
-    if (token.kind === "name" && UNSUPPORTED_KEYWORDS[token.text]) throw new Unconvertible(UNSUPPORTED_KEYWORDS[token.text]);
+    if (token.kind === "name" && UNSUPPORTED_KEYWORDS[token.text])
+      throw new Unconvertible(UNSUPPORTED_KEYWORDS[token.text]);
     if (token.kind === "op" && COMPARISONS.has(token.text)) throw new Unconvertible("comparisons cannot be converted");
-    if (token.kind === "op" && token.text === ",") throw new Unconvertible("tuples cannot be converted (use a list: [a, b])");
+    if (token.kind === "op" && token.text === ",")
+      throw new Unconvertible("tuples cannot be converted (use a list: [a, b])");
     throw new Unconvertible(`unexpected '${token.text}'`);
   }
 
@@ -326,7 +385,11 @@ class ExpressionReader {
       case "name": {
         const next = this.peek();
         if (next?.kind === "op" && (next.text === "(" || next.text === ".")) {
-          throw new Unconvertible(next.text === "(" ? `function calls (${token.text}(...)) cannot be converted` : `attribute access (${token.text}.${this.tokens[this.pos + 1]?.text ?? ""}) cannot be converted`);
+          throw new Unconvertible(
+            next.text === "("
+              ? `function calls (${token.text}(...)) cannot be converted`
+              : `attribute access (${token.text}.${this.tokens[this.pos + 1]?.text ?? ""}) cannot be converted`,
+          );
         }
         return this.name(token.text);
       }
@@ -353,7 +416,8 @@ class ExpressionReader {
     const known = this.names.get(name);
     if (known) return known.value;
     const failedAt = this.failed.get(name);
-    if (failedAt !== undefined) throw new Unconvertible(`uses ${name}, which could not be converted (line ${failedAt})`);
+    if (failedAt !== undefined)
+      throw new Unconvertible(`uses ${name}, which could not be converted (line ${failedAt})`);
     throw new Unconvertible(`unknown name ${name} (not assigned above)`);
   }
 
@@ -407,9 +471,12 @@ export function readPythonConfig(text: string): PyModule {
     }
     const isAssignment = first.kind === "name" && statement[1]?.kind === "op" && statement[1].text === "=";
     if (!isAssignment) {
-      if (first.kind === "name" && ["if", "for", "while", "def", "class", "try", "with"].includes(first.text)) problem(`'${first.text}' blocks cannot be converted`);
-      else if (statement[1]?.kind === "op" && /^[-+*/]=$/.test(statement[1].text)) problem(`augmented assignment (${first.text} ${statement[1].text} ...) cannot be converted; write the value`);
-      else if (statement.some((t) => t.kind === "op" && t.text === "=")) problem("only simple assignments (NAME = value) can be converted");
+      if (first.kind === "name" && ["if", "for", "while", "def", "class", "try", "with"].includes(first.text))
+        problem(`'${first.text}' blocks cannot be converted`);
+      else if (statement[1]?.kind === "op" && /^[-+*/]=$/.test(statement[1].text))
+        problem(`augmented assignment (${first.text} ${statement[1].text} ...) cannot be converted; write the value`);
+      else if (statement.some((t) => t.kind === "op" && t.text === "="))
+        problem("only simple assignments (NAME = value) can be converted");
       else problem("only assignments (NAME = value) can be converted");
       continue;
     }

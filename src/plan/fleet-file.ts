@@ -13,10 +13,18 @@ import { UserInputError } from "../errors.js";
 export const AUTO_IMAGE = "auto";
 
 const idOf = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), { error: `expected a ${what} id such as ${prefix}-0123456789abcdef0 (not a placeholder)` });
+  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), {
+    error: `expected a ${what} id such as ${prefix}-0123456789abcdef0 (not a placeholder)`,
+  });
 
-const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { error: "expected an IAM role ARN with your 12-digit account id, e.g. arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role" });
-const instanceProfileArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/, { error: "expected an instance profile ARN with your 12-digit account id, e.g. arn:aws:iam::123456789012:instance-profile/ecsInstanceRole" });
+const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {
+  error:
+    "expected an IAM role ARN with your 12-digit account id, e.g. arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role",
+});
+const instanceProfileArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/, {
+  error:
+    "expected an instance profile ARN with your 12-digit account id, e.g. arn:aws:iam::123456789012:instance-profile/ecsInstanceRole",
+});
 
 const tagSpecification = z.strictObject({
   ResourceType: z.string().min(1),
@@ -59,12 +67,27 @@ const networkInterface = z.strictObject({
 const launchSpecification = z.strictObject({
   ImageId: z.union([z.literal(AUTO_IMAGE), idOf("ami", "AMI")]).optional(),
   KeyName: z.string().min(1).optional(),
-  IamInstanceProfile: z.strictObject({ Arn: instanceProfileArn.optional(), Name: z.string().min(1).optional() }).optional(),
+  IamInstanceProfile: z
+    .strictObject({ Arn: instanceProfileArn.optional(), Name: z.string().min(1).optional() })
+    .optional(),
   BlockDeviceMappings: z.array(blockDeviceMapping).optional(),
   NetworkInterfaces: z.array(networkInterface).optional(),
-  SecurityGroups: z.array(z.strictObject({ GroupId: idOf("sg", "security group").optional(), GroupName: z.string().optional() })).optional(),
-  SubnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}(\s*,\s*subnet-[0-9a-f]{8,17})*$/, { error: "expected subnet ids such as subnet-0123456789abcdef0 (comma-separated for several)" }).optional(),
-  Placement: z.strictObject({ AvailabilityZone: z.string().optional(), GroupName: z.string().optional(), Tenancy: z.string().optional() }).optional(),
+  SecurityGroups: z
+    .array(z.strictObject({ GroupId: idOf("sg", "security group").optional(), GroupName: z.string().optional() }))
+    .optional(),
+  SubnetId: z
+    .string()
+    .regex(/^subnet-[0-9a-f]{8,17}(\s*,\s*subnet-[0-9a-f]{8,17})*$/, {
+      error: "expected subnet ids such as subnet-0123456789abcdef0 (comma-separated for several)",
+    })
+    .optional(),
+  Placement: z
+    .strictObject({
+      AvailabilityZone: z.string().optional(),
+      GroupName: z.string().optional(),
+      Tenancy: z.string().optional(),
+    })
+    .optional(),
   Monitoring: z.strictObject({ Enabled: z.boolean() }).optional(),
   EbsOptimized: z.boolean().optional(),
   WeightedCapacity: z.number().positive().optional(),
@@ -78,12 +101,20 @@ const launchSpecification = z.strictObject({
   UserData: z.string().optional(),
 });
 
-export const SPOT_ALLOCATION_STRATEGIES = ["lowestPrice", "diversified", "capacityOptimized", "capacityOptimizedPrioritized", "priceCapacityOptimized"] as const;
+export const SPOT_ALLOCATION_STRATEGIES = [
+  "lowestPrice",
+  "diversified",
+  "capacityOptimized",
+  "capacityOptimizedPrioritized",
+  "priceCapacityOptimized",
+] as const;
 
 export const fleetFileSchema = z.strictObject({
   $schema: z.string().optional(),
   IamFleetRole: roleArn,
-  LaunchSpecifications: z.array(launchSpecification, { error: "expected a list of launch specifications" }).min(1, { error: "must list at least one launch specification" }),
+  LaunchSpecifications: z
+    .array(launchSpecification, { error: "expected a list of launch specifications" })
+    .min(1, { error: "must list at least one launch specification" }),
   AllocationStrategy: z.enum(SPOT_ALLOCATION_STRATEGIES).optional(),
   TerminateInstancesWithExpiration: z.boolean().optional(),
   Type: z.enum(["maintain", "request"]).optional(),
@@ -117,7 +148,8 @@ function collectKeys(schema: z.ZodType): string[] {
         if (key !== "$schema") keys.add(key);
         visit(child);
       }
-    } else if (def.type === "optional" || def.type === "nullable" || def.type === "default") visit(def.innerType as z.ZodType);
+    } else if (def.type === "optional" || def.type === "nullable" || def.type === "default")
+      visit(def.innerType as z.ZodType);
     else if (def.type === "array") visit(def.element as z.ZodType);
     else if (def.type === "union") for (const option of def.options as z.ZodType[]) visit(option);
   };
@@ -127,7 +159,8 @@ function collectKeys(schema: z.ZodType): string[] {
 
 const FLEET_HINTS: FixHints = {
   IamFleetRole: "set the ARN of your Spot Fleet role (IAM console > Roles > aws-ec2-spot-fleet-tagging-role)",
-  LaunchSpecifications: "list one launch specification (ImageId, KeyName, IamInstanceProfile, BlockDeviceMappings, NetworkInterfaces); see files/exampleFleet_us-east-1.json",
+  LaunchSpecifications:
+    "list one launch specification (ImageId, KeyName, IamInstanceProfile, BlockDeviceMappings, NetworkInterfaces); see files/exampleFleet_us-east-1.json",
   ImageId: `use "${AUTO_IMAGE}" for the current ECS-optimized AMI, or an AMI id of your region`,
   SubnetId: "copy a subnet id of your VPC (VPC console > Subnets)",
   Groups: "copy a security group id of your VPC (EC2 console > Security Groups)",
@@ -138,7 +171,12 @@ const FLEET_HINTS: FixHints = {
 
 export function parseFleetFile(value: unknown, source: string): FleetFile {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new UserInputError(source, undefined, "must be a JSON object (a Spot Fleet request configuration)", "start from files/exampleFleet_us-east-1.json");
+    throw new UserInputError(
+      source,
+      undefined,
+      "must be a JSON object (a Spot Fleet request configuration)",
+      "start from files/exampleFleet_us-east-1.json",
+    );
   }
   return parseWithSchema(fleetFileSchema, value, source, FLEET_HINTS, FLEET_FILE_KEYS);
 }

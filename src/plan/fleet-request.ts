@@ -31,18 +31,22 @@ export function modifyFleetInput(fleetId: string, target: number): ModifyFleetRe
   assertTarget(target);
   return {
     FleetId: fleetId,
-    TargetCapacitySpecification: { TotalTargetCapacity: target, SpotTargetCapacity: target, DefaultTargetCapacityType: "spot" },
+    TargetCapacitySpecification: {
+      TotalTargetCapacity: target,
+      SpotTargetCapacity: target,
+      DefaultTargetCapacityType: "spot",
+    },
     ExcessCapacityTerminationPolicy: "no-termination",
   };
 }
 
 function assertTarget(target: number): void {
-  if (!Number.isInteger(target) || target < 0) throw new RangeError(`fleet target must be a whole number >= 0, got ${target}`);
+  if (!Number.isInteger(target) || target < 0)
+    throw new RangeError(`fleet target must be a whole number >= 0, got ${target}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // start-cluster: from a DCP fleet file and the config to the requests dcp sends.
-
 
 /** The public SSM parameters holding the current ECS-optimized AMI, newest first. */
 export const ECS_AMI_PARAMETERS = [
@@ -58,7 +62,10 @@ export const ROOT_DEVICE = "/dev/xvda";
 export const AUTO_AMI_MIN_ROOT_GB = 30;
 const VALID_FOR_DAYS = 365;
 
-export type FleetConfig = Pick<Config, "APP_NAME" | "ECS_CLUSTER" | "CLUSTER_MACHINES" | "MACHINE_TYPE" | "MACHINE_PRICE" | "EBS_VOL_SIZE" | "ASSIGN_IP">;
+export type FleetConfig = Pick<
+  Config,
+  "APP_NAME" | "ECS_CLUSTER" | "CLUSTER_MACHINES" | "MACHINE_TYPE" | "MACHINE_PRICE" | "EBS_VOL_SIZE" | "ASSIGN_IP"
+>;
 
 export interface FleetPlanInput {
   config: FleetConfig;
@@ -88,11 +95,18 @@ export function launchTemplateName(appName: string): string {
 }
 
 /** Adds dcp's tags to any the file already has for the resource type (dcp's win on the same key). */
-function mergeTagSpecs(existing: FleetFile["TagSpecifications"], resourceType: string, tags: Tag[]): TagSpecification[] {
+function mergeTagSpecs(
+  existing: FleetFile["TagSpecifications"],
+  resourceType: string,
+  tags: Tag[],
+): TagSpecification[] {
   const others = (existing ?? []).filter((t) => t.ResourceType !== resourceType);
   const own = (existing ?? []).filter((t) => t.ResourceType === resourceType).flatMap((t) => t.Tags);
   const keys = new Set(tags.map((t) => t.Key));
-  return [...others, { ResourceType: resourceType, Tags: [...own.filter((t) => !keys.has(t.Key)), ...tags] }] as TagSpecification[];
+  return [
+    ...others,
+    { ResourceType: resourceType, Tags: [...own.filter((t) => !keys.has(t.Key)), ...tags] },
+  ] as TagSpecification[];
 }
 
 /** What the request builders noticed and changed, for the user to read. */
@@ -113,7 +127,9 @@ function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): BaseSpec 
   const notes: string[] = [];
   const first = fleet.LaunchSpecifications[0]!;
   if (fleet.LaunchSpecifications.length > 1) {
-    notes.push(`the fleet file lists ${fleet.LaunchSpecifications.length} launch specifications; dcp uses the first as the template for every MACHINE_TYPE entry and ignores the others`);
+    notes.push(
+      `the fleet file lists ${fleet.LaunchSpecifications.length} launch specifications; dcp uses the first as the template for every MACHINE_TYPE entry and ignores the others`,
+    );
   }
   const auto = needsAutoImage(fleet);
   if (auto && !resolvedImageId) throw new Error("ImageId is auto but no AMI was resolved");
@@ -127,7 +143,9 @@ function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): BaseSpec 
         notes.push(`ImageId is auto: removed the SnapshotId of ${ROOT_DEVICE} (it belongs to another AMI)`);
       }
       if (m.DeviceName === ROOT_DEVICE && m.Ebs?.VolumeSize !== undefined && m.Ebs.VolumeSize < AUTO_AMI_MIN_ROOT_GB) {
-        notes.push(`ImageId is auto: raised ${ROOT_DEVICE} from ${m.Ebs.VolumeSize} to ${AUTO_AMI_MIN_ROOT_GB} GB (the Amazon Linux 2023 ECS AMI's minimum)`);
+        notes.push(
+          `ImageId is auto: raised ${ROOT_DEVICE} from ${m.Ebs.VolumeSize} to ${AUTO_AMI_MIN_ROOT_GB} GB (the Amazon Linux 2023 ECS AMI's minimum)`,
+        );
         m.Ebs.VolumeSize = AUTO_AMI_MIN_ROOT_GB;
       }
     }
@@ -135,12 +153,34 @@ function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): BaseSpec 
   const docker = mappings.find((m) => m.DeviceName === DOCKER_DEVICE);
   if (docker) {
     docker.Ebs = { DeleteOnTermination: true, ...docker.Ebs, VolumeSize: config.EBS_VOL_SIZE };
-    if (auto) notes.push(`ImageId is auto (Amazon Linux 2023 keeps Docker on the root volume): the ${DOCKER_DEVICE} mapping adds an unused disk; remove it so EBS_VOL_SIZE sizes the root volume`);
+    if (auto)
+      notes.push(
+        `ImageId is auto (Amazon Linux 2023 keeps Docker on the root volume): the ${DOCKER_DEVICE} mapping adds an unused disk; remove it so EBS_VOL_SIZE sizes the root volume`,
+      );
   } else {
     const root = mappings.find((m) => m.DeviceName === ROOT_DEVICE);
-    if (root) root.Ebs = { DeleteOnTermination: true, ...root.Ebs, VolumeSize: Math.max(config.EBS_VOL_SIZE, root.Ebs?.VolumeSize ?? 0) };
-    else if (auto) mappings = [...mappings, { DeviceName: ROOT_DEVICE, Ebs: { DeleteOnTermination: true, VolumeType: "gp3", VolumeSize: Math.max(config.EBS_VOL_SIZE, AUTO_AMI_MIN_ROOT_GB) } }];
-    else notes.push(`no ${DOCKER_DEVICE} or ${ROOT_DEVICE} mapping in the fleet file: EBS_VOL_SIZE (${config.EBS_VOL_SIZE} GB) is not applied`);
+    if (root)
+      root.Ebs = {
+        DeleteOnTermination: true,
+        ...root.Ebs,
+        VolumeSize: Math.max(config.EBS_VOL_SIZE, root.Ebs?.VolumeSize ?? 0),
+      };
+    else if (auto)
+      mappings = [
+        ...mappings,
+        {
+          DeviceName: ROOT_DEVICE,
+          Ebs: {
+            DeleteOnTermination: true,
+            VolumeType: "gp3",
+            VolumeSize: Math.max(config.EBS_VOL_SIZE, AUTO_AMI_MIN_ROOT_GB),
+          },
+        },
+      ];
+    else
+      notes.push(
+        `no ${DOCKER_DEVICE} or ${ROOT_DEVICE} mapping in the fleet file: EBS_VOL_SIZE (${config.EBS_VOL_SIZE} GB) is not applied`,
+      );
   }
 
   const networkInterfaces = first.NetworkInterfaces?.map((nic, index) => {
@@ -151,7 +191,9 @@ function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): BaseSpec 
     return { ...nic, AssociatePublicIpAddress: config.ASSIGN_IP };
   });
   if (!networkInterfaces?.length && !config.ASSIGN_IP) {
-    notes.push("ASSIGN_IP is false but the launch specification has no NetworkInterfaces: the subnet's setting decides about public IPs");
+    notes.push(
+      "ASSIGN_IP is false but the launch specification has no NetworkInterfaces: the subnet's setting decides about public IPs",
+    );
   }
 
   const { InstanceType: _type, SpotPrice: _price, UserData: _userData, ImageId: _image, ...rest } = first;
@@ -166,7 +208,10 @@ function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): BaseSpec 
 }
 
 function validity(now: Date): { ValidFrom: Date; ValidUntil: Date } {
-  return { ValidFrom: new Date(now.getTime()), ValidUntil: new Date(now.getTime() + VALID_FOR_DAYS * 24 * 3600 * 1000) };
+  return {
+    ValidFrom: new Date(now.getTime()),
+    ValidUntil: new Date(now.getTime() + VALID_FOR_DAYS * 24 * 3600 * 1000),
+  };
 }
 
 function priceString(price: number): string {
@@ -186,7 +231,16 @@ export function spotFleetRequest(input: FleetPlanInput): { request: RequestSpotF
         TagSpecifications: mergeTagSpecs(spec.TagSpecifications, "instance", instanceTags),
       }) as SpotFleetLaunchSpecification,
   );
-  const { $schema: _schema, LaunchSpecifications: _specs, TargetCapacity: _t, SpotPrice: _p, ValidFrom: _f, ValidUntil: _u, TagSpecifications, ...rest } = fleet;
+  const {
+    $schema: _schema,
+    LaunchSpecifications: _specs,
+    TargetCapacity: _t,
+    SpotPrice: _p,
+    ValidFrom: _f,
+    ValidUntil: _u,
+    TagSpecifications,
+    ...rest
+  } = fleet;
   const request: RequestSpotFleetRequest = {
     SpotFleetRequestConfig: {
       ...rest,
@@ -197,7 +251,11 @@ export function spotFleetRequest(input: FleetPlanInput): { request: RequestSpotF
       ...(config.MACHINE_PRICE !== null ? { SpotPrice: priceString(config.MACHINE_PRICE) } : {}),
       ...validity(now),
       LaunchSpecifications: specs,
-      TagSpecifications: mergeTagSpecs(TagSpecifications, "spot-fleet-request", tagList(config.APP_NAME, `${config.APP_NAME}Fleet`)),
+      TagSpecifications: mergeTagSpecs(
+        TagSpecifications,
+        "spot-fleet-request",
+        tagList(config.APP_NAME, `${config.APP_NAME}Fleet`),
+      ),
     },
   };
   return { request, notes };
@@ -214,14 +272,18 @@ export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
   const { config, fleet, now } = input;
   const { spec, notes } = baseSpec(input);
   const instanceTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
-  const subnets = spec.NetworkInterfaces?.length ? [undefined] : (spec.SubnetId?.split(",").map((s) => s.trim()) ?? [undefined]);
+  const subnets = spec.NetworkInterfaces?.length
+    ? [undefined]
+    : (spec.SubnetId?.split(",").map((s) => s.trim()) ?? [undefined]);
   const securityGroupIds = spec.SecurityGroups?.map((g) => g.GroupId).filter((g): g is string => Boolean(g));
   const data: RequestLaunchTemplateData = {
     ImageId: spec.ImageId,
     ...(spec.KeyName ? { KeyName: spec.KeyName } : {}),
     ...(spec.IamInstanceProfile ? { IamInstanceProfile: spec.IamInstanceProfile } : {}),
     ...(spec.BlockDeviceMappings ? { BlockDeviceMappings: spec.BlockDeviceMappings } : {}),
-    ...(spec.NetworkInterfaces ? { NetworkInterfaces: spec.NetworkInterfaces as RequestLaunchTemplateData["NetworkInterfaces"] } : {}),
+    ...(spec.NetworkInterfaces
+      ? { NetworkInterfaces: spec.NetworkInterfaces as RequestLaunchTemplateData["NetworkInterfaces"] }
+      : {}),
     ...(!spec.NetworkInterfaces && securityGroupIds?.length ? { SecurityGroupIds: securityGroupIds } : {}),
     ...(spec.Placement ? { Placement: spec.Placement as RequestLaunchTemplateData["Placement"] } : {}),
     ...(spec.Monitoring ? { Monitoring: spec.Monitoring } : {}),
@@ -241,7 +303,9 @@ export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
     LaunchTemplateName: launchTemplateName(config.APP_NAME),
     VersionDescription: `dcp start-cluster for ${config.APP_NAME}`,
     LaunchTemplateData: data,
-    TagSpecifications: [{ ResourceType: "launch-template", Tags: tagList(config.APP_NAME, launchTemplateName(config.APP_NAME)) }],
+    TagSpecifications: [
+      { ResourceType: "launch-template", Tags: tagList(config.APP_NAME, launchTemplateName(config.APP_NAME)) },
+    ],
   };
   const overrides: FleetLaunchTemplateOverridesRequest[] = config.MACHINE_TYPE.flatMap((type) =>
     subnets.map((subnet) => ({
@@ -252,7 +316,9 @@ export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
     })),
   );
   if (fleet.AllocationStrategy && fleet.AllocationStrategy !== "priceCapacityOptimized") {
-    notes.push(`FLEET_API ec2-fleet uses price-capacity-optimized (AWS's recommendation) instead of the file's ${fleet.AllocationStrategy}`);
+    notes.push(
+      `FLEET_API ec2-fleet uses price-capacity-optimized (AWS's recommendation) instead of the file's ${fleet.AllocationStrategy}`,
+    );
   }
   return {
     launchTemplate,
@@ -269,11 +335,22 @@ export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
         AllocationStrategy: "price-capacity-optimized",
         InstanceInterruptionBehavior: fleet.InstanceInterruptionBehavior ?? "terminate",
       },
-      LaunchTemplateConfigs: [{ LaunchTemplateSpecification: { LaunchTemplateId: launchTemplateId, Version: "$Latest" }, Overrides: overrides }],
+      LaunchTemplateConfigs: [
+        {
+          LaunchTemplateSpecification: { LaunchTemplateId: launchTemplateId, Version: "$Latest" },
+          Overrides: overrides,
+        },
+      ],
       TerminateInstancesWithExpiration: fleet.TerminateInstancesWithExpiration ?? true,
-      ...(fleet.ReplaceUnhealthyInstances !== undefined ? { ReplaceUnhealthyInstances: fleet.ReplaceUnhealthyInstances } : {}),
+      ...(fleet.ReplaceUnhealthyInstances !== undefined
+        ? { ReplaceUnhealthyInstances: fleet.ReplaceUnhealthyInstances }
+        : {}),
       ...validity(now),
-      TagSpecifications: mergeTagSpecs(fleet.TagSpecifications?.filter((t) => t.ResourceType === "fleet"), "fleet", tagList(config.APP_NAME, `${config.APP_NAME}Fleet`)),
+      TagSpecifications: mergeTagSpecs(
+        fleet.TagSpecifications?.filter((t) => t.ResourceType === "fleet"),
+        "fleet",
+        tagList(config.APP_NAME, `${config.APP_NAME}Fleet`),
+      ),
     }),
   };
 }
@@ -292,7 +369,15 @@ export interface FleetReading {
 
 export type WaitVerdict = { kind: "wait" } | { kind: "fulfilled" } | { kind: "failed"; reasons: string[] };
 
-const FAILED_STATES = new Set(["failed", "cancelled", "cancelled_running", "cancelled_terminating", "deleted", "deleted_running", "deleted_terminating"]);
+const FAILED_STATES = new Set([
+  "failed",
+  "cancelled",
+  "cancelled_running",
+  "cancelled_terminating",
+  "deleted",
+  "deleted_running",
+  "deleted_terminating",
+]);
 
 /**
  * A fleet that failed, was cancelled/deleted behind dcp's back, reports activity status `error`, or

@@ -30,6 +30,11 @@ export async function* packBatches<T extends { bytes: number }>(
 }
 
 /** Delay before retry `attempt` (1-based): exponential from `baseMs`, capped, with full jitter. */
-export function retryDelayMs(attempt: number, baseMs: number, capMs = 10_000, random: () => number = Math.random): number {
+export function retryDelayMs(
+  attempt: number,
+  baseMs: number,
+  capMs = 10_000,
+  random: () => number = Math.random,
+): number {
   return Math.round(random() * Math.min(capMs, baseMs * 2 ** (attempt - 1)));
 }

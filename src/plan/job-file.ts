@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { UserInputError } from "../errors.js";
 import { issueToInputError, type FixHints } from "../validation.js";
-import { MAX_MESSAGE_BYTES, SHARED_KEYS, messageBody, parseMetadataString, type DcpMessage, type SharedKey } from "./message.js";
+import {
+  MAX_MESSAGE_BYTES,
+  SHARED_KEYS,
+  messageBody,
+  parseMetadataString,
+  type DcpMessage,
+  type SharedKey,
+} from "./message.js";
 
 /**
  * DCP job files (reference 3.1), validated one group at a time so a million-group file is never
@@ -20,15 +27,22 @@ export function isCommentKey(key: string): boolean {
 }
 
 export const JOB_FILE_KEYS = [...SHARED_KEYS, "groups"] as const;
-export const REQUIRED_SHARED_KEYS = ["pipeline", "data_file", "input", "output"] as const satisfies readonly SharedKey[];
+export const REQUIRED_SHARED_KEYS = [
+  "pipeline",
+  "data_file",
+  "input",
+  "output",
+] as const satisfies readonly SharedKey[];
 
 export type SharedValues = Partial<Record<SharedKey, string>>;
 
 const METADATA_EXAMPLE = '"Metadata_Plate=Plate1,Metadata_Well=A01,Metadata_Site=1"';
 
 const SHARED_HINTS: FixHints = {
-  pipeline: 'set it to the S3 key of the .cppipe (or .h5 batch file) in WORKSPACE_BUCKET, e.g. "projects/analysis.cppipe"',
-  data_file: 'set it to the S3 key of the LoadData .csv, batch .h5 or file list .txt in WORKSPACE_BUCKET, e.g. "projects/load_data.csv"',
+  pipeline:
+    'set it to the S3 key of the .cppipe (or .h5 batch file) in WORKSPACE_BUCKET, e.g. "projects/analysis.cppipe"',
+  data_file:
+    'set it to the S3 key of the LoadData .csv, batch .h5 or file list .txt in WORKSPACE_BUCKET, e.g. "projects/load_data.csv"',
   input: 'set it to the input folder under the bucket mount as a string, e.g. "projects/input/"',
   output: 'set it to the output prefix in DESTINATION_BUCKET as a string, e.g. "projects/output/"',
   output_structure: 'use a string such as "Metadata_Plate-Metadata_Well-Metadata_Site", or "" for the default',
@@ -57,7 +71,8 @@ function customIssue(ctx: z.RefinementCtx, message: string, fix: string, path: P
   ctx.addIssue({ code: "custom", message, params: { fix }, path });
 }
 
-const NO_SPACES_FIX = "remove the spaces: cellprofiler -g cannot take them (rename the metadata in the LoadData CSV if the values themselves hold spaces)";
+const NO_SPACES_FIX =
+  "remove the spaces: cellprofiler -g cannot take them (rename the metadata in the LoadData CSV if the values themselves hold spaces)";
 
 /** One `Key=value` list, DCP's string form. Specific problems get specific fixes. */
 const metadataStringSchema = z.string().superRefine((value, ctx) => {
@@ -66,24 +81,52 @@ const metadataStringSchema = z.string().superRefine((value, ctx) => {
   for (const pair of value.split(",")) {
     if (pair === "") return customIssue(ctx, `has an empty item ("${clip(value)}")`, "remove the extra comma");
     const eq = pair.indexOf("=");
-    if (eq < 0) return customIssue(ctx, `item "${clip(pair)}" has no "="`, `write each item as Key=value, e.g. ${METADATA_EXAMPLE}`);
-    if (eq === 0) return customIssue(ctx, `item "${clip(pair)}" has no key before "="`, `write each item as Key=value, e.g. ${METADATA_EXAMPLE}`);
+    if (eq < 0)
+      return customIssue(
+        ctx,
+        `item "${clip(pair)}" has no "="`,
+        `write each item as Key=value, e.g. ${METADATA_EXAMPLE}`,
+      );
+    if (eq === 0)
+      return customIssue(
+        ctx,
+        `item "${clip(pair)}" has no key before "="`,
+        `write each item as Key=value, e.g. ${METADATA_EXAMPLE}`,
+      );
   }
 });
 
 const metadataKeySchema = z.string().superRefine((key, ctx) => {
-  if (key === "" || /[\s,=]/.test(key)) customIssue(ctx, `key "${clip(key)}" holds a space, "," or "=" (or is empty)`, "use metadata names as in the LoadData CSV, e.g. Metadata_Plate");
-  else if (isSharedKey(key) || key === "groups") customIssue(ctx, `"${key}" is a shared key, not metadata`, `to give this group its own ${key}, write the group as {"Metadata": ${METADATA_EXAMPLE}, "${key}": "..."}`);
+  if (key === "" || /[\s,=]/.test(key))
+    customIssue(
+      ctx,
+      `key "${clip(key)}" holds a space, "," or "=" (or is empty)`,
+      "use metadata names as in the LoadData CSV, e.g. Metadata_Plate",
+    );
+  else if (isSharedKey(key) || key === "groups")
+    customIssue(
+      ctx,
+      `"${key}" is a shared key, not metadata`,
+      `to give this group its own ${key}, write the group as {"Metadata": ${METADATA_EXAMPLE}, "${key}": "..."}`,
+    );
 });
 
 const metadataValueSchema = z
   .unknown()
   .superRefine((value, ctx) => {
     if (typeof value !== "string") {
-      const fix = typeof value === "number" ? `quote it: "${value}" (DCP's worker fails on numbers in dict metadata)` : 'write the value as a string, e.g. "A01"';
+      const fix =
+        typeof value === "number"
+          ? `quote it: "${value}" (DCP's worker fails on numbers in dict metadata)`
+          : 'write the value as a string, e.g. "A01"';
       return customIssue(ctx, `expected a string, got ${describeType(value)}`, fix);
     }
-    if (/[\s,]/.test(value)) customIssue(ctx, `value "${clip(value)}" holds a space or ","`, "remove it: cellprofiler -g cannot take spaces or commas in metadata values");
+    if (/[\s,]/.test(value))
+      customIssue(
+        ctx,
+        `value "${clip(value)}" holds a space or ","`,
+        "remove it: cellprofiler -g cannot take spaces or commas in metadata values",
+      );
   })
   .transform((value) => value as string);
 
@@ -92,7 +135,10 @@ const metadataDictSchema = z
   .record(metadataKeySchema, metadataValueSchema)
   .refine((dict) => Object.keys(dict).length > 0, { error: "is empty" });
 
-const overrideShape = Object.fromEntries(SHARED_KEYS.map((key) => [key, sharedValueSchemas[key].optional()])) as Record<SharedKey, z.ZodOptional<z.ZodType<string>>>;
+const overrideShape = Object.fromEntries(SHARED_KEYS.map((key) => [key, sharedValueSchemas[key].optional()])) as Record<
+  SharedKey,
+  z.ZodOptional<z.ZodType<string>>
+>;
 
 const stringGroupSchema = z.strictObject({ Metadata: metadataStringSchema, ...overrideShape });
 const dictInGroupSchema = z.strictObject({ Metadata: metadataDictSchema, ...overrideShape });
@@ -120,7 +166,13 @@ function withoutComments(value: Record<string, unknown>): Record<string, unknown
 }
 
 /** Turns the first issue of a failed parse into the user's error, prefixed by where the value sits. */
-export function schemaError(file: string, prefix: readonly PropertyKey[], error: z.ZodError, hints: FixHints, knownKeys: readonly string[]): UserInputError {
+export function schemaError(
+  file: string,
+  prefix: readonly PropertyKey[],
+  error: z.ZodError,
+  hints: FixHints,
+  knownKeys: readonly string[],
+): UserInputError {
   let issue = error.issues[0]!;
   // A record key's problem comes wrapped ("Invalid key in record"): report the key's own issue.
   if (issue.code === "invalid_key" && issue.issues[0]) issue = { ...issue.issues[0], path: issue.path } as typeof issue;
@@ -147,7 +199,12 @@ export function unknownTopLevelKey(key: string, file: string): UserInputError {
 export function parseGroup(raw: unknown, index: number, file: string): JobGroup {
   const where = ["groups", index];
   if (!isPlainObject(raw)) {
-    throw new UserInputError(file, `groups[${index}]`, `expected an object, got ${describeType(raw)}`, `write each group as {"Metadata": ${METADATA_EXAMPLE}} or {"Metadata_Plate": "Plate1", ...}`);
+    throw new UserInputError(
+      file,
+      `groups[${index}]`,
+      `expected an object, got ${describeType(raw)}`,
+      `write each group as {"Metadata": ${METADATA_EXAMPLE}} or {"Metadata_Plate": "Plate1", ...}`,
+    );
   }
   const group = withoutComments(raw);
   if ("Metadata" in group) {
@@ -156,12 +213,22 @@ export function parseGroup(raw: unknown, index: number, file: string): JobGroup 
     if (!result.success) throw schemaError(file, where, result.error, GROUP_HINTS, GROUP_KEYS);
     const { Metadata, ...overrides } = result.data;
     if (isPlainObject(Metadata) && overrides.output_structure === "") {
-      throw new UserInputError(file, `groups[${index}].output_structure`, "is empty, but this group's Metadata is a dict", 'set it, e.g. "Metadata_Plate/Metadata_Well": DCP\'s worker needs an output_structure for dict metadata');
+      throw new UserInputError(
+        file,
+        `groups[${index}].output_structure`,
+        "is empty, but this group's Metadata is a dict",
+        'set it, e.g. "Metadata_Plate/Metadata_Well": DCP\'s worker needs an output_structure for dict metadata',
+      );
     }
     return { Metadata, overrides: overrides as SharedValues };
   }
   if (Object.keys(group).length === 0) {
-    throw new UserInputError(file, `groups[${index}]`, "is empty", `give it metadata, e.g. {"Metadata": ${METADATA_EXAMPLE}}, or remove it`);
+    throw new UserInputError(
+      file,
+      `groups[${index}]`,
+      "is empty",
+      `give it metadata, e.g. {"Metadata": ${METADATA_EXAMPLE}}, or remove it`,
+    );
   }
   const result = metadataDictSchema.safeParse(group);
   if (!result.success) throw schemaError(file, where, result.error, GROUP_HINTS, GROUP_KEYS);
@@ -202,9 +269,18 @@ export function groupMessage(shared: Required<SharedValues>, group: JobGroup): D
  * and the same overrides. Used for duplicate detection.
  */
 export function groupIdentity(group: JobGroup): string {
-  const pairs = typeof group.Metadata === "string" ? parseMetadataString(group.Metadata) : Object.entries(group.Metadata);
-  const metadata = pairs.map(([k, v]) => `${k}=${v}`).sort().join(",");
-  const overrides = Object.keys(group.overrides).length ? Object.entries(group.overrides).map(([k, v]) => `${k}=${JSON.stringify(v)}`).sort().join(",") : "";
+  const pairs =
+    typeof group.Metadata === "string" ? parseMetadataString(group.Metadata) : Object.entries(group.Metadata);
+  const metadata = pairs
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join(",");
+  const overrides = Object.keys(group.overrides).length
+    ? Object.entries(group.overrides)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .sort()
+        .join(",")
+    : "";
   return `${metadata}\n${overrides}`;
 }
 
@@ -232,9 +308,16 @@ function jsonBytes(value: string): number {
   return Buffer.byteLength(JSON.stringify(value));
 }
 
-const EMPTY_SHARED: Required<SharedValues> = { pipeline: "", output: "", input: "", data_file: "", output_structure: "" };
+const EMPTY_SHARED: Required<SharedValues> = {
+  pipeline: "",
+  output: "",
+  input: "",
+  data_file: "",
+  output_structure: "",
+};
 /** Bytes of a body whose Metadata and shared values are all "": the keys and punctuation. */
-const BODY_FRAME_BYTES = Buffer.byteLength(messageBody({ ...EMPTY_SHARED, Metadata: "" })) - 2 * (SHARED_KEYS.length + 1);
+const BODY_FRAME_BYTES =
+  Buffer.byteLength(messageBody({ ...EMPTY_SHARED, Metadata: "" })) - 2 * (SHARED_KEYS.length + 1);
 
 /** Body bytes of a group's message with the shared values it does not override left empty. */
 function partialBodyBytes(group: JobGroup): number {
@@ -303,29 +386,53 @@ export class JobFileCheck {
     const stats = this.masks.get(mask);
     if (!stats) {
       const needsShared = dict && group.overrides.output_structure === undefined;
-      this.masks.set(mask, { firstIndex: index, maxPartialBytes: partial, maxIndex: index, firstDictIndex: needsShared ? index : -1 });
+      this.masks.set(mask, {
+        firstIndex: index,
+        maxPartialBytes: partial,
+        maxIndex: index,
+        firstDictIndex: needsShared ? index : -1,
+      });
       return;
     }
     if (partial > stats.maxPartialBytes) {
       stats.maxPartialBytes = partial;
       stats.maxIndex = index;
     }
-    if (dict && stats.firstDictIndex < 0 && group.overrides.output_structure === undefined) stats.firstDictIndex = index;
+    if (dict && stats.firstDictIndex < 0 && group.overrides.output_structure === undefined)
+      stats.firstDictIndex = index;
   }
 
   /** Applies the rules that need the whole file; returns the resolved shared values. Throws the first problem. */
   finish(shared: SharedValues, groupsKeyPresent: boolean): JobFileSummary {
     const file = this.file;
-    if (!groupsKeyPresent) throw new UserInputError(file, "groups", "is missing", `add "groups": [{"Metadata": ${METADATA_EXAMPLE}}, ...], one object per job`);
-    if (this.count === 0) throw new UserInputError(file, "groups", "is empty: there is nothing to submit", `add one object per job, e.g. {"Metadata": ${METADATA_EXAMPLE}}`);
+    if (!groupsKeyPresent)
+      throw new UserInputError(
+        file,
+        "groups",
+        "is missing",
+        `add "groups": [{"Metadata": ${METADATA_EXAMPLE}}, ...], one object per job`,
+      );
+    if (this.count === 0)
+      throw new UserInputError(
+        file,
+        "groups",
+        "is empty: there is nothing to submit",
+        `add one object per job, e.g. {"Metadata": ${METADATA_EXAMPLE}}`,
+      );
 
     for (const key of REQUIRED_SHARED_KEYS) {
       if (shared[key] !== undefined) continue;
       const bit = 1 << SHARED_KEYS.indexOf(key);
       const lacking = [...this.masks.entries()].filter(([mask]) => !(mask & bit)).map(([, s]) => s.firstIndex);
-      if (lacking.length === this.masks.size) throw new UserInputError(file, key, "is missing", `add "${key}" to the job file: ${SHARED_HINTS[key]}`);
+      if (lacking.length === this.masks.size)
+        throw new UserInputError(file, key, "is missing", `add "${key}" to the job file: ${SHARED_HINTS[key]}`);
       if (lacking.length) {
-        throw new UserInputError(file, `groups[${Math.min(...lacking)}]`, `has no "${key}" and the file has no shared "${key}"`, `add a shared "${key}" to the job file, or give every group its own`);
+        throw new UserInputError(
+          file,
+          `groups[${Math.min(...lacking)}]`,
+          `has no "${key}" and the file has no shared "${key}"`,
+          `add a shared "${key}" to the job file, or give every group its own`,
+        );
       }
     }
     const resolved = { ...EMPTY_SHARED, ...shared } as Required<SharedValues>;
@@ -348,13 +455,23 @@ export class JobFileCheck {
         if (!(mask & (1 << i))) bytes += jsonBytes(resolved[key]) - 2;
       });
       if (bytes > MAX_MESSAGE_BYTES) {
-        throw new UserInputError(file, `groups[${stats.maxIndex}]`, `its message would be ${bytes} bytes, over SQS's limit of ${MAX_MESSAGE_BYTES}`, "shorten its Metadata or the shared paths (a job this large is usually a mistake in the job file)");
+        throw new UserInputError(
+          file,
+          `groups[${stats.maxIndex}]`,
+          `its message would be ${bytes} bytes, over SQS's limit of ${MAX_MESSAGE_BYTES}`,
+          "shorten its Metadata or the shared paths (a job this large is usually a mistake in the job file)",
+        );
       }
     }
 
     const duplicate = firstDuplicate(this.hashes.subarray(0, this.count));
     if (duplicate) {
-      throw new UserInputError(file, `groups[${duplicate.index}]`, `is the same job as groups[${duplicate.first}] (same metadata)`, "remove one of them: each group must be submitted once");
+      throw new UserInputError(
+        file,
+        `groups[${duplicate.index}]`,
+        `is the same job as groups[${duplicate.first}] (same metadata)`,
+        "remove one of them: each group must be submitted once",
+      );
     }
     return {
       groups: this.count,

@@ -30,11 +30,10 @@ import {
  */
 
 export type JobFileEntry =
-  | { kind: "key"; key: string; value: unknown }
-  | { kind: "groups" }
-  | { kind: "group"; index: number; value: unknown };
+  { kind: "key"; key: string; value: unknown } | { kind: "groups" } | { kind: "group"; index: number; value: unknown };
 
-const JOB_FILE_FIX = 'make it a JSON object: {"pipeline": "...", "data_file": "...", "input": "...", "output": "...", "groups": [...]}';
+const JOB_FILE_FIX =
+  'make it a JSON object: {"pipeline": "...", "data_file": "...", "input": "...", "output": "...", "groups": [...]}';
 
 /** Turns parser tokens into entries, synchronously; `entries` fills up until taken. */
 class JobTokenReader {
@@ -61,7 +60,9 @@ class JobTokenReader {
   private emitAssembled(): void {
     const target = this.target!;
     const value = this.asm.current;
-    this.entries.push("key" in target ? { kind: "key", key: target.key, value } : { kind: "group", index: target.index, value });
+    this.entries.push(
+      "key" in target ? { kind: "key", key: target.key, value } : { kind: "group", index: target.index, value },
+    );
     this.target = undefined;
   }
 
@@ -79,14 +80,21 @@ class JobTokenReader {
     }
     switch (this.state) {
       case "start":
-        if (token.name !== "startObject") throw new UserInputError(this.file, undefined, `must be a JSON object, but it starts with ${tokenKind(token.name)}`, JOB_FILE_FIX);
+        if (token.name !== "startObject")
+          throw new UserInputError(
+            this.file,
+            undefined,
+            `must be a JSON object, but it starts with ${tokenKind(token.name)}`,
+            JOB_FILE_FIX,
+          );
         this.state = "key";
         return;
       case "key":
         if (token.name === "endObject") this.state = "end";
         if (token.name !== "keyValue") return;
         this.key = token.value;
-        if (this.seen.has(this.key) && !isCommentKey(this.key)) throw new UserInputError(this.file, this.key, "appears twice", "keep one of the two values");
+        if (this.seen.has(this.key) && !isCommentKey(this.key))
+          throw new UserInputError(this.file, this.key, "appears twice", "keep one of the two values");
         this.seen.add(this.key);
         this.state = "value";
         return;
@@ -119,7 +127,10 @@ const NONE = Symbol.for("object-stream.none");
  * (stream-json's bare `jsonParser`), which is several times faster than one await per token.
  * `onBlock` sees each block's text before its entries are parsed.
  */
-export async function* readJobFileBlocks(file: string, onBlock?: (text: string, index: number) => void): AsyncGenerator<JobFileEntry[]> {
+export async function* readJobFileBlocks(
+  file: string,
+  onBlock?: (text: string, index: number) => void,
+): AsyncGenerator<JobFileEntry[]> {
   const reader = new JobTokenReader(file);
   const parse = jsonParser({ streamValues: false }) as unknown as (text: string | symbol) => TokenBatch | symbol;
   const feed = (text: string | symbol) => {
@@ -137,7 +148,8 @@ export async function* readJobFileBlocks(file: string, onBlock?: (text: string, 
     feed(NONE);
   } catch (err) {
     if (err instanceof UserInputError) throw err;
-    if (reader.tokens === 0 && !(err as NodeJS.ErrnoException).code && (await isBlank(file))) throw new UserInputError(file, undefined, "is empty", JOB_FILE_FIX);
+    if (reader.tokens === 0 && !(err as NodeJS.ErrnoException).code && (await isBlank(file)))
+      throw new UserInputError(file, undefined, "is empty", JOB_FILE_FIX);
     throw await readError(file, err as Error);
   }
   if (reader.entries.length) yield reader.take();
@@ -165,7 +177,13 @@ function tokenKind(name: string): string {
 async function readError(file: string, err: Error): Promise<Error> {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return new UserInputError(file, undefined, "file not found", "check the path of the job file");
-  if (code) return new UserInputError(file, undefined, `cannot be read (${code})`, "check the path and permissions of the job file");
+  if (code)
+    return new UserInputError(
+      file,
+      undefined,
+      `cannot be read (${code})`,
+      "check the path and permissions of the job file",
+    );
   let where = "";
   try {
     await verifyFile(file);
@@ -174,7 +192,12 @@ async function readError(file: string, err: Error): Promise<Error> {
     if (line !== undefined) where = ` at line ${line}, column ${pos ?? 0}`;
   }
   const detail = err.message.replace(/^(Parser|Verifier) (cannot parse input: |has )?/, "");
-  return new UserInputError(file, undefined, `is not valid JSON${where} (${detail})`, "make the job file valid JSON (no trailing commas, double-quoted keys and strings, one top-level object)");
+  return new UserInputError(
+    file,
+    undefined,
+    `is not valid JSON${where} (${detail})`,
+    "make the job file valid JSON (no trailing commas, double-quoted keys and strings, one top-level object)",
+  );
 }
 
 export interface CheckedJobFile extends JobFileSummary {
@@ -201,7 +224,12 @@ export async function checkJobFile(file: string, onProgress?: (groups: number) =
       } else if (entry.kind === "groups") {
         groupsKey = true;
       } else if (entry.key === "groups") {
-        throw new UserInputError(file, "groups", `expected a list, got ${describeType(entry.value)}`, 'write "groups": [{"Metadata": "Metadata_Plate=Plate1,Metadata_Well=A01"}, ...]');
+        throw new UserInputError(
+          file,
+          "groups",
+          `expected a list, got ${describeType(entry.value)}`,
+          'write "groups": [{"Metadata": "Metadata_Plate=Plate1,Metadata_Well=A01"}, ...]',
+        );
       } else if (isSharedKey(entry.key)) {
         shared[entry.key] = parseSharedValue(entry.key, entry.value, file);
       } else if (!isCommentKey(entry.key)) {
@@ -230,7 +258,10 @@ export async function* jobFileMessages(job: CheckedJobFile): AsyncGenerator<DcpM
     for (const entry of block) {
       if (entry.kind !== "group") continue;
       if (entry.index >= job.groups) throw changed(`groups[${entry.index}] differs from the checked file`);
-      yield groupMessage(job.shared, unchanged ? acceptedJobGroup(entry.value as Record<string, unknown>) : checkedAgain(entry.value, entry.index));
+      yield groupMessage(
+        job.shared,
+        unchanged ? acceptedJobGroup(entry.value as Record<string, unknown>) : checkedAgain(entry.value, entry.index),
+      );
       count += 1;
     }
   }
@@ -244,7 +275,8 @@ export async function* jobFileMessages(job: CheckedJobFile): AsyncGenerator<DcpM
       throw changed(`groups[${index}] is no longer valid`);
     }
     // Only what pass 1 checked is sent: the same group at the same place.
-    if (!sameGroupAsChecked(group, index, job.hashWords)) throw changed(`groups[${index}] differs from the checked file`);
+    if (!sameGroupAsChecked(group, index, job.hashWords))
+      throw changed(`groups[${index}] differs from the checked file`);
     return group;
   }
 }

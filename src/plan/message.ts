@@ -51,8 +51,21 @@ let lastTail = "";
  */
 export function messageBody(message: DcpMessage): string {
   const s = lastShared;
-  if (!s || s.pipeline !== message.pipeline || s.output !== message.output || s.input !== message.input || s.data_file !== message.data_file || s.output_structure !== message.output_structure) {
-    lastShared = { pipeline: message.pipeline, output: message.output, input: message.input, data_file: message.data_file, output_structure: message.output_structure };
+  if (
+    !s ||
+    s.pipeline !== message.pipeline ||
+    s.output !== message.output ||
+    s.input !== message.input ||
+    s.data_file !== message.data_file ||
+    s.output_structure !== message.output_structure
+  ) {
+    lastShared = {
+      pipeline: message.pipeline,
+      output: message.output,
+      input: message.input,
+      data_file: message.data_file,
+      output_structure: message.output_structure,
+    };
     lastTail = JSON.stringify(lastShared).slice(1);
   }
   return `{"Metadata":${JSON.stringify(message.Metadata)},${lastTail}`;

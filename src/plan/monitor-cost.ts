@@ -42,7 +42,11 @@ export function priceFor(prices: readonly PricePoint[], type: string, az: string
   return mean((inZone.length ? inZone : ofType).map((p) => p.price));
 }
 
-export function estimateCost(instances: Readonly<Record<string, InstanceRecord>>, prices: readonly PricePoint[] | undefined, endAt: number): CostEstimate {
+export function estimateCost(
+  instances: Readonly<Record<string, InstanceRecord>>,
+  prices: readonly PricePoint[] | undefined,
+  endAt: number,
+): CostEstimate {
   const byType: CostEstimate["byType"] = {};
   let instanceHours = 0;
   let dollars: number | undefined;
@@ -74,7 +78,9 @@ export function formatCost(estimate: CostEstimate, priceProblem: string | undefi
   const hours = `${estimate.instanceHours.toFixed(2)} instance-hours`;
   if (priceProblem) return `${hours}; cost estimate unavailable (${priceProblem})`;
   if (estimate.dollars === undefined) {
-    return Object.keys(estimate.byType).length ? `${hours}; no spot price found for ${estimate.unpriced.join(", ")}` : hours;
+    return Object.keys(estimate.byType).length
+      ? `${hours}; no spot price found for ${estimate.unpriced.join(", ")}`
+      : hours;
   }
   const partial = estimate.unpriced.length ? ` (without ${estimate.unpriced.join(", ")}: no price)` : "";
   return `${hours}, about $${estimate.dollars.toFixed(2)} at spot prices${partial}`;

@@ -67,7 +67,11 @@ export function observe(previous: Observations | undefined, reading: Reading, ba
 }
 
 /** Updates the instance records from the running instances seen at `at`; the others are gone. */
-export function trackInstances(known: Readonly<Record<string, InstanceRecord>>, live: readonly LiveInstance[], at: number): Record<string, InstanceRecord> {
+export function trackInstances(
+  known: Readonly<Record<string, InstanceRecord>>,
+  live: readonly LiveInstance[],
+  at: number,
+): Record<string, InstanceRecord> {
   const instances: Record<string, InstanceRecord> = {};
   const liveIds = new Set(live.map((i) => i.id));
   for (const [id, record] of Object.entries(known)) {
@@ -88,8 +92,13 @@ export function trackInstances(known: Readonly<Record<string, InstanceRecord>>, 
 }
 
 /** Marks every instance still running as gone at `at` (the fleet was cancelled, terminating them). */
-export function endInstances(known: Readonly<Record<string, InstanceRecord>>, at: number): Record<string, InstanceRecord> {
-  return Object.fromEntries(Object.entries(known).map(([id, r]) => [id, r.goneAt === undefined ? { ...r, goneAt: at } : r]));
+export function endInstances(
+  known: Readonly<Record<string, InstanceRecord>>,
+  at: number,
+): Record<string, InstanceRecord> {
+  return Object.fromEntries(
+    Object.entries(known).map(([id, r]) => [id, r.goneAt === undefined ? { ...r, goneAt: at } : r]),
+  );
 }
 
 function firstObservations(reading: Reading, baseline?: RunBaseline): Observations {
@@ -151,7 +160,11 @@ export interface AlarmPlan {
 }
 
 /** Compares the app's alarms with the running instances; no time window, no history needed. */
-export function planAlarms(appName: string, liveInstanceIds: readonly string[], alarmNames: readonly string[]): AlarmPlan {
+export function planAlarms(
+  appName: string,
+  liveInstanceIds: readonly string[],
+  alarmNames: readonly string[],
+): AlarmPlan {
   const live = new Set(liveInstanceIds);
   const watched = new Set<string>();
   const remove: string[] = [];
@@ -195,7 +208,11 @@ export function planTarget(input: TargetInput): TargetChange | undefined {
   if (input.visible === 0 && input.inFlight > 0 && input.inFlight < input.liveInstances) {
     candidates.push({ from: input.target, to: input.inFlight, reason: "drain" });
   }
-  if (input.cheapest && !input.observations.cheapestApplied && input.now - input.observations.firstReadingAt >= CHEAPEST_AFTER_MS) {
+  if (
+    input.cheapest &&
+    !input.observations.cheapestApplied &&
+    input.now - input.observations.firstReadingAt >= CHEAPEST_AFTER_MS
+  ) {
     candidates.push({ from: input.target, to: 1, reason: "cheapest" });
   }
   const lowest = candidates.filter((c) => c.to < input.target).sort((a, b) => a.to - b.to)[0];
@@ -207,7 +224,9 @@ export function recordTargetChange(observations: Observations, change: TargetCha
   return {
     ...observations,
     cheapestApplied: observations.cheapestApplied || change.reason === "cheapest",
-    downscales: [...observations.downscales, { at, from: change.from, to: change.to, reason: change.reason }].slice(-MAX_DOWNSCALES),
+    downscales: [...observations.downscales, { at, from: change.from, to: change.to, reason: change.reason }].slice(
+      -MAX_DOWNSCALES,
+    ),
   };
 }
 
@@ -217,7 +236,11 @@ export function recordTargetChange(observations: Observations, change: TargetCha
 export const ETA_WINDOW_MS = 30 * 60_000;
 
 /** Milliseconds until `remaining` groups are done at the recent completion rate; undefined when unknown. */
-export function estimateRemainingMs(samples: ReadonlyArray<readonly [number, number]>, remaining: number, windowMs = ETA_WINDOW_MS): number | undefined {
+export function estimateRemainingMs(
+  samples: ReadonlyArray<readonly [number, number]>,
+  remaining: number,
+  windowMs = ETA_WINDOW_MS,
+): number | undefined {
   if (remaining === 0) return 0;
   const last = samples[samples.length - 1];
   if (!last) return undefined;

@@ -72,7 +72,11 @@ export function parseObservations(value: unknown): Observations | undefined {
 }
 
 /** The queue depths `dcp start-cluster` recorded when the run started, if it did. */
-export function runBaseline(state: { dcp: { observations?: Record<string, unknown> | undefined } }): { queued: number; deadLetter: number } | undefined {
+export function runBaseline(state: {
+  dcp: { observations?: Record<string, unknown> | undefined };
+}): { queued: number; deadLetter: number } | undefined {
   const parsed = z.object({ queuedAtStart: count, deadLetteredAtStart: count }).safeParse(state.dcp.observations ?? {});
-  return parsed.success ? { queued: parsed.data.queuedAtStart, deadLetter: parsed.data.deadLetteredAtStart } : undefined;
+  return parsed.success
+    ? { queued: parsed.data.queuedAtStart, deadLetter: parsed.data.deadLetteredAtStart }
+    : undefined;
 }

@@ -86,5 +86,14 @@ export function statusLine(view: MonitorView): string {
 /** The part of the plain line that decides whether it changed (not the ETA, which drifts). */
 export function statusKey(view: MonitorView): string {
   const { progress, last } = view.observations;
-  return JSON.stringify([progress.done, progress.total, last.inFlight, last.visible, progress.deadLettered, last.instances, last.target, last.fulfilled]);
+  return JSON.stringify([
+    progress.done,
+    progress.total,
+    last.inFlight,
+    last.visible,
+    progress.deadLettered,
+    last.instances,
+    last.target,
+    last.fulfilled,
+  ]);
 }

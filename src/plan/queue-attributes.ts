@@ -16,7 +16,10 @@ export function redrivePolicy(deadLetterArn: string, maxReceiveCount: number): s
   return JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount });
 }
 
-export function jobQueueAttributes(config: Pick<Config, "SQS_MESSAGE_VISIBILITY" | "JOB_RETRIES">, deadLetterArn: string): QueueAttributes {
+export function jobQueueAttributes(
+  config: Pick<Config, "SQS_MESSAGE_VISIBILITY" | "JOB_RETRIES">,
+  deadLetterArn: string,
+): QueueAttributes {
   return {
     DelaySeconds: "0",
     MaximumMessageSize: "262144",
@@ -47,10 +50,13 @@ function parseRedrive(text: string | undefined): Redrive | undefined {
 }
 
 function describeRedriveChange(current: Redrive | undefined, desired: Redrive): string[] {
-  if (!current) return [`RedrivePolicy none -> maxReceiveCount ${desired.maxReceiveCount} to ${desired.deadLetterTargetArn}`];
+  if (!current)
+    return [`RedrivePolicy none -> maxReceiveCount ${desired.maxReceiveCount} to ${desired.deadLetterTargetArn}`];
   const out: string[] = [];
-  if (current.maxReceiveCount !== desired.maxReceiveCount) out.push(`maxReceiveCount ${current.maxReceiveCount ?? "none"} -> ${desired.maxReceiveCount}`);
-  if (current.deadLetterTargetArn !== desired.deadLetterTargetArn) out.push(`deadLetterTargetArn ${current.deadLetterTargetArn ?? "none"} -> ${desired.deadLetterTargetArn}`);
+  if (current.maxReceiveCount !== desired.maxReceiveCount)
+    out.push(`maxReceiveCount ${current.maxReceiveCount ?? "none"} -> ${desired.maxReceiveCount}`);
+  if (current.deadLetterTargetArn !== desired.deadLetterTargetArn)
+    out.push(`deadLetterTargetArn ${current.deadLetterTargetArn ?? "none"} -> ${desired.deadLetterTargetArn}`);
   return out;
 }
 
@@ -61,7 +67,10 @@ export interface QueueAttributeDiff {
   changes: string[];
 }
 
-export function diffQueueAttributes(current: Readonly<Record<string, string | undefined>>, desired: QueueAttributes): QueueAttributeDiff {
+export function diffQueueAttributes(
+  current: Readonly<Record<string, string | undefined>>,
+  desired: QueueAttributes,
+): QueueAttributeDiff {
   const update: QueueAttributes = {};
   const changes: string[] = [];
   for (const [name, value] of Object.entries(desired)) {

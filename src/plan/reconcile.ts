@@ -26,7 +26,10 @@ export function appTags(appName: string): Record<string, string> {
  * a resource two apps share (DCP's default dead-letter queue "user_DeadMessages", say) keeps the
  * dcp:app of the app that created it, instead of flipping between apps on every setup.
  */
-export function missingTags(existing: Readonly<Record<string, string>>, desired: Readonly<Record<string, string>>): Record<string, string> {
+export function missingTags(
+  existing: Readonly<Record<string, string>>,
+  desired: Readonly<Record<string, string>>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(desired)) if (!(key in existing)) out[key] = value;
   return out;

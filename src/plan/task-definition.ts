@@ -94,7 +94,8 @@ function stable(value: unknown): string {
 
 /** Environment differences by NAME only: values are never printed, old revisions may hold secrets. */
 function environmentChanges(current: ExistingContainer, desired: EnvVar[]): string[] {
-  const nonEmpty = (vars: Array<{ name?: string; value?: string }>) => new Map(vars.filter((e) => e.value).map((e) => [e.name ?? "", e.value ?? ""]));
+  const nonEmpty = (vars: Array<{ name?: string; value?: string }>) =>
+    new Map(vars.filter((e) => e.value).map((e) => [e.name ?? "", e.value ?? ""]));
   const before = nonEmpty(current.environment ?? []);
   const after = nonEmpty(desired);
   const added = [...after.keys()].filter((k) => !before.has(k));
@@ -112,7 +113,10 @@ function environmentChanges(current: ExistingContainer, desired: EnvVar[]): stri
  * What differs between the desired definition and the latest ACTIVE revision, one line per field;
  * empty means the revision can be used as it is. Fields ECS fills in by default are not compared.
  */
-export function diffTaskDefinition(desired: TaskDefinitionSpec, existing: ExistingTaskDefinition | undefined): string[] {
+export function diffTaskDefinition(
+  desired: TaskDefinitionSpec,
+  existing: ExistingTaskDefinition | undefined,
+): string[] {
   if (!existing) return ["no active revision"];
   const changes: string[] = [];
   if ((existing.taskRoleArn ?? "") !== (desired.taskRoleArn ?? "")) {
@@ -129,7 +133,8 @@ export function diffTaskDefinition(desired: TaskDefinitionSpec, existing: Existi
       continue;
     }
     for (const field of ["image", "cpu", "memory", "essential", "privileged", "stopTimeout"] as const) {
-      if (have[field] !== want[field]) changes.push(`${field} ${String(have[field] ?? "unset")} -> ${String(want[field])}`);
+      if (have[field] !== want[field])
+        changes.push(`${field} ${String(have[field] ?? "unset")} -> ${String(want[field])}`);
     }
     const haveLog = { logDriver: have.logConfiguration?.logDriver, options: have.logConfiguration?.options ?? {} };
     if (stable(haveLog) !== stable(want.logConfiguration)) changes.push("logConfiguration");

@@ -84,12 +84,18 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
     { id: "delete-service", cluster: input.cluster, service: input.serviceName },
     { id: "deregister-task-definitions", family: input.taskFamily },
   );
-  const kept = [`dead-letter queue ${input.deadLetterQueueName} (failed jobs)`, `log groups ${input.logGroup}, ${input.perInstanceLogGroup} (they expire)`];
+  const kept = [
+    `dead-letter queue ${input.deadLetterQueueName} (failed jobs)`,
+    `log groups ${input.logGroup}, ${input.perInstanceLogGroup} (they expire)`,
+  ];
   if (input.dashboardName) {
     if (input.cleanDashboard) all.push({ id: "delete-dashboard", name: input.dashboardName });
     else kept.push(`dashboard ${input.dashboardName} (CLEAN_DASHBOARD is off)`);
   }
-  for (const [id, logGroup] of [["export-logs", input.logGroup], ["export-instance-logs", input.perInstanceLogGroup]] as const) {
+  for (const [id, logGroup] of [
+    ["export-logs", input.logGroup],
+    ["export-instance-logs", input.perInstanceLogGroup],
+  ] as const) {
     all.push({ id, logGroup, bucket: input.bucket, prefix: exportPrefix(logGroup), fromMs: input.startTimeMs });
   }
   // The cluster goes last: the deleted service needs a while to drain, and if it has not by then only the
@@ -153,16 +159,22 @@ export interface ClusterUse {
   containerInstances: number;
 }
 
-export type ClusterDecision = { action: "delete" } | { action: "gone" } | { action: "keep"; reason: string } | { action: "wait"; reason: string };
+export type ClusterDecision =
+  { action: "delete" } | { action: "gone" } | { action: "keep"; reason: string } | { action: "wait"; reason: string };
 
 export function clusterDecision(name: string, ownService: string, use: ClusterUse): ClusterDecision {
   if (name === "default") return { action: "keep", reason: "the default cluster is never deleted" };
   if (!use.exists) return { action: "gone" };
   const others = use.services.filter((s) => s !== ownService);
   if (others.length) return { action: "keep", reason: `it runs other services (${others.join(", ")})` };
-  if (use.containerInstances > 0) return { action: "keep", reason: `${use.containerInstances} container instance(s) not from this fleet are registered` };
+  if (use.containerInstances > 0)
+    return {
+      action: "keep",
+      reason: `${use.containerInstances} container instance(s) not from this fleet are registered`,
+    };
   const otherTasks = use.runningTasks + use.pendingTasks - use.ownTasks;
   if (otherTasks > 0) return { action: "keep", reason: `${otherTasks} task(s) of other task families run in it` };
-  if (use.services.length || use.ownTasks > 0) return { action: "wait", reason: `service ${ownService} is still draining` };
+  if (use.services.length || use.ownTasks > 0)
+    return { action: "wait", reason: `service ${ownService} is still draining` };
   return { action: "delete" };
 }

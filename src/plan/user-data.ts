@@ -10,7 +10,8 @@ export interface EcsAgentSettings {
 
 /** The lines appended to /etc/ecs/ecs.config. */
 export function ecsConfigLines({ cluster }: EcsAgentSettings): string[] {
-  if (!/^[A-Za-z0-9_-]{1,255}$/.test(cluster)) throw new RangeError(`not an ECS cluster name: ${JSON.stringify(cluster)}`);
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(cluster))
+    throw new RangeError(`not an ECS cluster name: ${JSON.stringify(cluster)}`);
   return [
     `ECS_CLUSTER=${cluster}`,
     'ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","awslogs"]',
@@ -21,7 +22,14 @@ export function ecsConfigLines({ cluster }: EcsAgentSettings): string[] {
 
 /** A shell script for cloud-init; the quoted heredoc keeps the shell from expanding anything. */
 export function userDataScript(settings: EcsAgentSettings): string {
-  return ["#!/bin/bash", "mkdir -p /etc/ecs", "cat >> /etc/ecs/ecs.config <<'DCP_ECS_CONFIG'", ...ecsConfigLines(settings), "DCP_ECS_CONFIG", ""].join("\n");
+  return [
+    "#!/bin/bash",
+    "mkdir -p /etc/ecs",
+    "cat >> /etc/ecs/ecs.config <<'DCP_ECS_CONFIG'",
+    ...ecsConfigLines(settings),
+    "DCP_ECS_CONFIG",
+    "",
+  ].join("\n");
 }
 
 /** Base64, as the EC2 APIs take user data. */

@@ -96,6 +96,9 @@ export function workerEnvironment(config: Config, queueUrl: string): EnvVar[] {
   for (const key of WORKER_ENV_KEYS) add(key, config[key] ?? "False");
 
   const leaked = env.find((e) => CREDENTIAL_NAME.test(e.name));
-  if (leaked) throw new Error(`worker environment: ${leaked.name} looks like a credential; workers get credentials from their task or instance role`);
+  if (leaked)
+    throw new Error(
+      `worker environment: ${leaked.name} looks like a credential; workers get credentials from their task or instance role`,
+    );
   return env;
 }

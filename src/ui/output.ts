@@ -26,7 +26,8 @@ export class Output {
     this.json = options.json ?? false;
     this.stream = options.stream ?? (this.json ? process.stderr : process.stdout);
     // A terminal that reports no width (some ptys) would make spinners redraw without end.
-    this.interactive = !options.plain && Boolean(this.stream.isTTY) && (this.stream.columns ?? 0) > 0 && !process.env.CI;
+    this.interactive =
+      !options.plain && Boolean(this.stream.isTTY) && (this.stream.columns ?? 0) > 0 && !process.env.CI;
   }
 
   /** A plain line: timestamped when not interactive. */

@@ -39,7 +39,10 @@ export function cellprofilerArgs(run: CellProfilerRun): string[] {
 export function pluginsDirectory(pluginsRoot: string): { directory: string; note?: string } {
   const active = join(pluginsRoot, "active_plugins");
   if (existsSync(active)) return { directory: active };
-  return { directory: pluginsRoot, note: `no active_plugins folder in ${pluginsRoot}; using the folder itself as the plugins directory` };
+  return {
+    directory: pluginsRoot,
+    note: `no active_plugins folder in ${pluginsRoot}; using the folder itself as the plugins directory`,
+  };
 }
 
 export interface ExitStatus {
@@ -51,7 +54,13 @@ export interface ExitStatus {
 
 export const KILL_GRACE_MS = 10_000;
 
-export function runCellProfiler(command: string, args: readonly string[], onLine: (line: string) => void, signal: AbortSignal, killGraceMs = KILL_GRACE_MS): Promise<ExitStatus> {
+export function runCellProfiler(
+  command: string,
+  args: readonly string[],
+  onLine: (line: string) => void,
+  signal: AbortSignal,
+  killGraceMs = KILL_GRACE_MS,
+): Promise<ExitStatus> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       resolve({ code: null, signal: null, stopped: true });
@@ -79,7 +88,12 @@ export function runCellProfiler(command: string, args: readonly string[], onLine
     for (const lines of streams) lines.on("line", onLine);
     child.on("error", (err) => {
       signal.removeEventListener("abort", stop);
-      reject(Object.assign(new Error(`cannot start CellProfiler (${command}): ${(err as NodeJS.ErrnoException).code ?? err.message}`), { cause: err }));
+      reject(
+        Object.assign(
+          new Error(`cannot start CellProfiler (${command}): ${(err as NodeJS.ErrnoException).code ?? err.message}`),
+          { cause: err },
+        ),
+      );
     });
     child.on("close", (code, sig) => {
       signal.removeEventListener("abort", stop);
@@ -100,7 +114,8 @@ export async function readDoneFile(file: string): Promise<string | undefined> {
 
 export function describeExit(status: ExitStatus): string {
   if (status.signal) return `was killed by ${status.signal}`;
-  if (status.code === 137) return "exited with code 137 (killed, usually out of memory: raise MEMORY or lower DOCKER_CORES)";
+  if (status.code === 137)
+    return "exited with code 137 (killed, usually out of memory: raise MEMORY or lower DOCKER_CORES)";
   if (status.code === 255) return "exited with code 255 (the run failed)";
   return `exited with code ${status.code}`;
 }
@@ -111,7 +126,12 @@ export function describeExit(status: ExitStatus): string {
  * and send the whole queue to the dead-letter queue.
  */
 export function findExecutable(command: string, path = process.env.PATH ?? ""): string | undefined {
-  const candidates = command.includes("/") ? [command] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  const candidates = command.includes("/")
+    ? [command]
+    : path
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
   for (const file of candidates) {
     try {
       if (!statSync(file).isFile()) continue;

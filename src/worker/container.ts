@@ -49,16 +49,33 @@ export function containerSetupPlan(config: Config, facts: ContainerFacts): Setup
     const dir = config.PLUGINS_DIR;
     const git = (label: string, ...args: string[]) => steps.push({ label, command: "git", args: ["-C", dir, ...args] });
     if (config.UPDATE_PLUGINS) git("fetch CellProfiler-plugins updates", "fetch", "--all", "--tags", "--prune");
-    if (config.PLUGINS_COMMIT) git(`check out CellProfiler-plugins ${config.PLUGINS_COMMIT} (no such commit, tag or branch? check PLUGINS_COMMIT)`, "checkout", config.PLUGINS_COMMIT);
+    if (config.PLUGINS_COMMIT)
+      git(
+        `check out CellProfiler-plugins ${config.PLUGINS_COMMIT} (no such commit, tag or branch? check PLUGINS_COMMIT)`,
+        "checkout",
+        config.PLUGINS_COMMIT,
+      );
     else if (config.UPDATE_PLUGINS) git("update CellProfiler-plugins", "pull", "--ff-only");
     if (config.INSTALL_REQUIREMENTS) {
       const extra = config.REQUIREMENTS.split(/\s+/).filter(Boolean);
       if (facts.pluginsHaveActiveFolder) {
-        steps.push({ label: "install CellProfiler-plugins requirements", command: facts.python, args: ["-m", "pip", "install", "-e", ".", ...extra], cwd: dir });
+        steps.push({
+          label: "install CellProfiler-plugins requirements",
+          command: facts.python,
+          args: ["-m", "pip", "install", "-e", ".", ...extra],
+          cwd: dir,
+        });
       } else if (extra.length) {
-        steps.push({ label: `install requirements from ${config.REQUIREMENTS}`, command: facts.python, args: ["-m", "pip", "install", "-r", config.REQUIREMENTS], cwd: dir });
+        steps.push({
+          label: `install requirements from ${config.REQUIREMENTS}`,
+          command: facts.python,
+          args: ["-m", "pip", "install", "-r", config.REQUIREMENTS],
+          cwd: dir,
+        });
       } else {
-        throw new OperationalError("INSTALL_REQUIREMENTS is set but REQUIREMENTS names no requirements file (this CellProfiler-plugins checkout has the old layout, without active_plugins/)");
+        throw new OperationalError(
+          "INSTALL_REQUIREMENTS is set but REQUIREMENTS names no requirements file (this CellProfiler-plugins checkout has the old layout, without active_plugins/)",
+        );
       }
     }
   }
@@ -68,8 +85,15 @@ export function containerSetupPlan(config: Config, facts: ContainerFacts): Setup
 function runStep(step: SetupStep, log: (line: string) => void): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(step.command, step.args, { cwd: step.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (l) => log(`  ${l}`));
-    child.on("error", (err) => reject(new OperationalError(`container setup: ${step.label}: cannot run ${step.command} (${(err as NodeJS.ErrnoException).code ?? err.message})`)));
+    for (const stream of [child.stdout, child.stderr])
+      createInterface({ input: stream }).on("line", (l) => log(`  ${l}`));
+    child.on("error", (err) =>
+      reject(
+        new OperationalError(
+          `container setup: ${step.label}: cannot run ${step.command} (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+        ),
+      ),
+    );
     child.on("close", (code) => resolve(code));
   });
 }
@@ -83,6 +107,9 @@ export async function runContainerSetup(config: Config, log: (line: string) => v
     if (step.mkdir) await mkdir(step.mkdir, { recursive: true });
     log(`container setup: ${step.label}`);
     const code = await runStep(step, log);
-    if (code !== 0) throw new OperationalError(`container setup: ${step.label}: ${step.command} exited with code ${code}; the container stops here`);
+    if (code !== 0)
+      throw new OperationalError(
+        `container setup: ${step.label}: ${step.command} exited with code ${code}; the container stops here`,
+      );
   }
 }

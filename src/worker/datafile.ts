@@ -49,12 +49,19 @@ export function stringifyCsv(table: Table): string {
 export function groupRows(table: Table, group: ReadonlyArray<[string, string]>, source: string): Table {
   const columns = group.map(([key, value]) => {
     const index = table.header.indexOf(key);
-    if (index < 0) throw new TaskInputError(source, `has no column ${key}, which the group's Metadata names (columns: ${table.header.filter((h) => h.startsWith("Metadata_")).join(", ") || "none named Metadata_*"})`);
+    if (index < 0)
+      throw new TaskInputError(
+        source,
+        `has no column ${key}, which the group's Metadata names (columns: ${table.header.filter((h) => h.startsWith("Metadata_")).join(", ") || "none named Metadata_*"})`,
+      );
     return [index, value] as const;
   });
   const rows = table.rows.filter((row) => columns.every(([i, value]) => sameMetadataValue(row[i] ?? "", value)));
   if (!rows.length) {
-    throw new TaskInputError(source, `no row matches the group ${group.map(([k, v]) => `${k}=${v}`).join(",")} (check the values, e.g. "1" rather than "01")`);
+    throw new TaskInputError(
+      source,
+      `no row matches the group ${group.map(([k, v]) => `${k}=${v}`).join(",")} (check the values, e.g. "1" rather than "01")`,
+    );
   }
   return { header: table.header, rows };
 }
@@ -90,7 +97,11 @@ function addDownload(downloads: Map<string, Download>, key: string, layout: Loca
 const IMAGE_COLUMN = /^(Image_)?(Objects)?(FileName|PathName)_(.+)$/;
 
 /** Images the rows name, and the rows with absolute paths moved from the mount root to the local root. */
-export function planCsvDownloads(table: Table, layout: LocalLayout, source: string): { downloads: Download[]; table: Table } {
+export function planCsvDownloads(
+  table: Table,
+  layout: LocalLayout,
+  source: string,
+): { downloads: Download[]; table: Table } {
   const pairs = new Map<string, { file?: number; path?: number }>();
   table.header.forEach((name, index) => {
     const match = IMAGE_COLUMN.exec(name);
@@ -112,7 +123,11 @@ export function planCsvDownloads(table: Table, layout: LocalLayout, source: stri
       const pathName = path === undefined ? "" : (row[path]?.trim() ?? "");
       if (pathName.startsWith("/")) {
         const relative = underMount(pathName, layout.mountRoot);
-        if (relative === undefined) throw new TaskInputError(field, `PathName "${pathName}" is not under the mount root ${layout.mountRoot}, so it cannot be downloaded from the image bucket`);
+        if (relative === undefined)
+          throw new TaskInputError(
+            field,
+            `PathName "${pathName}" is not under the mount root ${layout.mountRoot}, so it cannot be downloaded from the image bucket`,
+          );
         addDownload(downloads, posix.join(relative, fileName), layout, field);
         out[path!] = posix.join(layout.localRoot, relative);
       } else {
@@ -125,7 +140,11 @@ export function planCsvDownloads(table: Table, layout: LocalLayout, source: stri
 }
 
 /** A file list (one path or URL per line): files under the mount root are downloaded and rewritten. */
-export function planFileListDownloads(text: string, layout: LocalLayout, source: string): { downloads: Download[]; text: string } {
+export function planFileListDownloads(
+  text: string,
+  layout: LocalLayout,
+  source: string,
+): { downloads: Download[]; text: string } {
   const downloads = new Map<string, Download>();
   const lines: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -139,7 +158,11 @@ export function planFileListDownloads(text: string, layout: LocalLayout, source:
     }
     const field = `${source} line ${i + 1}`;
     const relative = path.startsWith("/") ? underMount(path, layout.mountRoot) : undefined;
-    if (relative === undefined) throw new TaskInputError(field, `"${line}" is not an absolute path under the mount root ${layout.mountRoot} or a URL`);
+    if (relative === undefined)
+      throw new TaskInputError(
+        field,
+        `"${line}" is not an absolute path under the mount root ${layout.mountRoot} or a URL`,
+      );
     addDownload(downloads, relative, layout, field);
     const local = posix.join(layout.localRoot, posix.normalize(relative));
     lines.push(isFileUrl ? `file://${local}` : local);

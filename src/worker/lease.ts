@@ -38,7 +38,9 @@ export class Lease {
       await setMessageVisibility(this.sqs, this.queueUrl, this.receiptHandle, this.visibilitySeconds);
       this.extensions += 1;
     } catch (err) {
-      this.warn(`could not extend the message's visibility (${describeError(err)}); another worker may pick the task up`);
+      this.warn(
+        `could not extend the message's visibility (${describeError(err)}); another worker may pick the task up`,
+      );
     }
   }
 

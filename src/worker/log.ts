@@ -59,7 +59,9 @@ export class TaskLog {
       (err: unknown) => {
         this.cloudWatch = false;
         this.events = [];
-        this.out.line(`warning: cannot write CloudWatch log stream ${this.group}/${this.stream} (${describeError(err)}); this task logs to stdout only. Run dcp setup to create the log group.`);
+        this.out.line(
+          `warning: cannot write CloudWatch log stream ${this.group}/${this.stream} (${describeError(err)}); this task logs to stdout only. Run dcp setup to create the log group.`,
+        );
       },
     );
   }

@@ -35,16 +35,23 @@ export function groupPairs(metadata: string | Record<string, string>): Array<[st
   for (const [key, value] of pairs) {
     // CellProfiler splits -g on ',' and '=' with no escaping, so such values cannot be passed.
     if (/[,=]/.test(value) || /[,=\s]/.test(key) || !key) {
-      throw new TaskInputError(`Metadata.${key}`, `"${key}=${value}" cannot be passed to CellProfiler's -g (keys and values may not contain ',' or '=')`);
+      throw new TaskInputError(
+        `Metadata.${key}`,
+        `"${key}=${value}" cannot be passed to CellProfiler's -g (keys and values may not contain ',' or '=')`,
+      );
     }
-    if (value.includes("\0") || key.includes("\0")) throw new TaskInputError(`Metadata.${key}`, "contains a NUL character");
+    if (value.includes("\0") || key.includes("\0"))
+      throw new TaskInputError(`Metadata.${key}`, "contains a NUL character");
   }
   if (!pairs.length) throw new TaskInputError("Metadata", "names no group keys");
   return pairs;
 }
 
 /** Replaces each whole `Metadata_X` token by its value; unknown tokens stay as written. */
-export function applyOutputStructure(template: string, group: ReadonlyArray<[string, string]>): { id: string; unknown: string[] } {
+export function applyOutputStructure(
+  template: string,
+  group: ReadonlyArray<[string, string]>,
+): { id: string; unknown: string[] } {
   const values = new Map(group);
   const unknown: string[] = [];
   const id = template.replace(TOKEN, (token) => {
@@ -64,7 +71,10 @@ export function assertContainedPath(path: string, field: string, allowEmpty = fa
   }
   const segments = path.replace(/\/+$/, "").split("/");
   if (segments.some((s) => s === "" || s === "." || s === "..")) {
-    throw new TaskInputError(field, `"${path}" would leave its folder ('..', '.' or empty path segments are not allowed)`);
+    throw new TaskInputError(
+      field,
+      `"${path}" would leave its folder ('..', '.' or empty path segments are not allowed)`,
+    );
   }
 }
 
@@ -80,7 +90,10 @@ export function deriveNames(message: NamingInput): TaskNames & { warnings: strin
   let metadataId: string;
   if (message.output_structure) {
     const { id, unknown } = applyOutputStructure(message.output_structure, group);
-    for (const token of unknown) warnings.push(`output_structure names ${token}, which this group's Metadata does not have; it stays in the folder name as written`);
+    for (const token of unknown)
+      warnings.push(
+        `output_structure names ${token}, which this group's Metadata does not have; it stays in the folder name as written`,
+      );
     metadataId = id;
   } else {
     metadataId = group.map(([, v]) => v).join("-");

@@ -61,10 +61,16 @@ async function buildContext(settings: WorkerSettings, log: WorkerLog): Promise<W
   const ctx = awsContext(config);
   const sqs = sqsClient(ctx);
   const queueUrl = settings.queueUrl ?? (await findQueueUrl(sqs, config.SQS_QUEUE_NAME));
-  if (!queueUrl) throw new OperationalError(`queue ${config.SQS_QUEUE_NAME} does not exist in ${config.AWS_REGION}; run dcp setup first (or set SQS_QUEUE_URL)`);
+  if (!queueUrl)
+    throw new OperationalError(
+      `queue ${config.SQS_QUEUE_NAME} does not exist in ${config.AWS_REGION}; run dcp setup first (or set SQS_QUEUE_URL)`,
+    );
   const queue = await workerQueueSettings(sqs, queueUrl);
   const deadLetterUrl = queue.deadLetterArn ? await queueUrlOfArn(sqs, queue.deadLetterArn) : undefined;
-  if (queue.maxReceiveCount === undefined) log.line("warning: the queue has no dead-letter queue; a task that always fails is retried forever. Run dcp setup.");
+  if (queue.maxReceiveCount === undefined)
+    log.line(
+      "warning: the queue has no dead-letter queue; a task that always fails is retried forever. Run dcp setup.",
+    );
   await mkdir(config.WORK_DIR, { recursive: true });
   return {
     config,
@@ -86,10 +92,14 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   if (options.containerSetup) await runContainerSetup(config, (line) => root.line(line));
   // Problems every task would hit are stopped here, before they send the whole queue to the DLQ.
   if (!findExecutable(config.CELLPROFILER_COMMAND)) {
-    throw new OperationalError(`CELLPROFILER_COMMAND ${config.CELLPROFILER_COMMAND} is not an executable${config.CELLPROFILER_COMMAND.includes("/") ? "" : " on PATH"}; install CellProfiler or set CELLPROFILER_COMMAND`);
+    throw new OperationalError(
+      `CELLPROFILER_COMMAND ${config.CELLPROFILER_COMMAND} is not an executable${config.CELLPROFILER_COMMAND.includes("/") ? "" : " on PATH"}; install CellProfiler or set CELLPROFILER_COMMAND`,
+    );
   }
   if (!config.DOWNLOAD_FILES && !existsSync(config.MOUNT_ROOT)) {
-    throw new OperationalError(`MOUNT_ROOT ${config.MOUNT_ROOT} does not exist: mount SOURCE_BUCKET there (the worker image does), point MOUNT_ROOT at a local copy, or set DOWNLOAD_FILES to true`);
+    throw new OperationalError(
+      `MOUNT_ROOT ${config.MOUNT_ROOT} does not exist: mount SOURCE_BUCKET there (the worker image does), point MOUNT_ROOT at a local copy, or set DOWNLOAD_FILES to true`,
+    );
   }
   const loops = options.loops ?? config.DOCKER_CORES;
   root.line(
@@ -104,7 +114,14 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   const signals = { stop: stopController.signal, deadline: deadlineController.signal };
   // Every S3 call of every loop listens to these two signals while it runs (16 uploads x loops).
   setMaxListeners(1000, signals.stop, signals.deadline);
-  const outcomes: WorkerSummary["outcomes"] = { done: 0, skipped: 0, failed: 0, malformed: 0, "handed-back": 0, "dead-lettered": 0 };
+  const outcomes: WorkerSummary["outcomes"] = {
+    done: 0,
+    skipped: 0,
+    failed: 0,
+    malformed: 0,
+    "handed-back": 0,
+    "dead-lettered": 0,
+  };
   const consumers: Consumer[] = [];
   let stopReason = "";
   const timers: NodeJS.Timeout[] = [];
@@ -135,7 +152,12 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
     process.on("SIGINT", onSignal);
   }
   const spot = config.SPOT_NOTICE_URL
-    ? new SpotWatcher(config.SPOT_NOTICE_URL.replace(/\/+$/, ""), config.SPOT_POLL_SECONDS * 1000, (n) => stop(`spot interruption notice (${n.action} at ${n.time})`), (t) => root.line(t))
+    ? new SpotWatcher(
+        config.SPOT_NOTICE_URL.replace(/\/+$/, ""),
+        config.SPOT_POLL_SECONDS * 1000,
+        (n) => stop(`spot interruption notice (${n.action} at ${n.time})`),
+        (t) => root.line(t),
+      )
     : undefined;
   spot?.start();
 

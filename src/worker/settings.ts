@@ -45,7 +45,11 @@ export interface WorkerSettings {
   queueUrl: string | undefined;
 }
 
-export async function loadWorkerSettings(configPath: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<WorkerSettings> {
+export async function loadWorkerSettings(
+  configPath: string,
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<WorkerSettings> {
   if (existsSync(configPath)) {
     return { config: await loadConfig(configPath, overrides), source: configPath, queueUrl: undefined };
   }

@@ -96,11 +96,16 @@ export class SpotWatcher {
       }
     } catch (err) {
       if (!this.everAnswered) {
-        this.log(`no instance metadata service at ${this.baseUrl} (${(err as Error).message}); not watching for spot interruption notices`);
+        this.log(
+          `no instance metadata service at ${this.baseUrl} (${(err as Error).message}); not watching for spot interruption notices`,
+        );
         this.stop();
         return;
       }
-      if (!this.failing) this.log(`warning: spot interruption check failed (${(err as Error).message}); retrying every ${this.intervalMs / 1000} s`);
+      if (!this.failing)
+        this.log(
+          `warning: spot interruption check failed (${(err as Error).message}); retrying every ${this.intervalMs / 1000} s`,
+        );
       this.failing = true;
     }
     this.schedule();

@@ -17,7 +17,15 @@ import type { Config } from "../config/schema.js";
 import { messageSchema } from "../plan/message.js";
 import { formatPath } from "../errors.js";
 import { cellprofilerArgs, describeExit, pluginsDirectory, readDoneFile, runCellProfiler } from "./cellprofiler.js";
-import { dataFileKind, groupRows, parseCsv, planCsvDownloads, planFileListDownloads, stringifyCsv, type Download } from "./datafile.js";
+import {
+  dataFileKind,
+  groupRows,
+  parseCsv,
+  planCsvDownloads,
+  planFileListDownloads,
+  stringifyCsv,
+  type Download,
+} from "./datafile.js";
 import { Lease } from "./lease.js";
 import { TaskLog, describeError, type WorkerLog } from "./log.js";
 import { TaskInputError, assertContainedPath, deriveNames, type TaskNames } from "./naming.js";
@@ -48,7 +56,14 @@ export interface StopSignals {
 }
 
 export type TaskOutcome =
-  | { kind: "done"; metadataId: string; files: number; totalMs: number; cellprofilerMs: number; phases: Record<string, number> }
+  | {
+      kind: "done";
+      metadataId: string;
+      files: number;
+      totalMs: number;
+      cellprofilerMs: number;
+      phases: Record<string, number>;
+    }
   | { kind: "skipped"; metadataId: string; totalMs: number }
   | { kind: "failed"; metadataId?: string; cause: string }
   | { kind: "malformed"; cause: string }
@@ -105,7 +120,12 @@ function priorAttribute(count: number): Record<string, MessageAttributeValue> {
   return { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: String(count) } };
 }
 
-export async function processMessage(ctx: WorkerContext, message: Message, out: WorkerLog, signals: StopSignals): Promise<TaskOutcome> {
+export async function processMessage(
+  ctx: WorkerContext,
+  message: Message,
+  out: WorkerLog,
+  signals: StopSignals,
+): Promise<TaskOutcome> {
   const started = Date.now();
   const handle = message.ReceiptHandle!;
   const { prior, receives } = receivesOf(message);
@@ -123,7 +143,9 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
   } catch (err) {
     if (!(err instanceof TaskInputError)) throw err;
     const cause = `bad message ${message.MessageId}: ${err.message}`;
-    out.line(`${cause}; released so that SQS moves it to the dead-letter queue after ${limit ?? "JOB_RETRIES"} receives (${attemptText})`);
+    out.line(
+      `${cause}; released so that SQS moves it to the dead-letter queue after ${limit ?? "JOB_RETRIES"} receives (${attemptText})`,
+    );
     await release(ctx, handle, out);
     return { kind: "malformed", cause };
   }
@@ -139,7 +161,9 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
       await moveToDeadLetter(ctx, message, prior + receives - 1, cause, log);
       return { kind: "dead-lettered", cause };
     }
-    log.line(`task ${names.metadataId} (${attemptText}): -g ${names.groupArg} -> s3://${ctx.buckets.destination}/${names.outputPrefix}`);
+    log.line(
+      `task ${names.metadataId} (${attemptText}): -g ${names.groupArg} -> s3://${ctx.buckets.destination}/${names.outputPrefix}`,
+    );
     for (const warning of names.warnings) log.line(`warning: ${warning}`);
 
     const lease = new Lease(ctx.sqs, ctx.queueUrl, handle, ctx.leaseSeconds, (t) => log.line(`warning: ${t}`)).start();
@@ -157,13 +181,24 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
     if (result) {
       await timed(phases, "delete", () =>
         deleteMessage(ctx.sqs, ctx.queueUrl, handle).catch((err: unknown) =>
-          log.line(`warning: could not delete the message (${describeError(err)}); it will come back, and CHECK_IF_DONE can skip it`),
+          log.line(
+            `warning: could not delete the message (${describeError(err)}); it will come back, and CHECK_IF_DONE can skip it`,
+          ),
         ),
       );
       const totalMs = Date.now() - started;
       if (result.kind === "skipped") return { kind: "skipped", metadataId: names.metadataId, totalMs };
-      log.line(`task ${names.metadataId} done: ${result.files} files uploaded, message deleted (${(totalMs / 1000).toFixed(1)} s: ${describePhases(phases)})`);
-      return { kind: "done", metadataId: names.metadataId, files: result.files, totalMs, cellprofilerMs: result.cellprofilerMs, phases };
+      log.line(
+        `task ${names.metadataId} done: ${result.files} files uploaded, message deleted (${(totalMs / 1000).toFixed(1)} s: ${describePhases(phases)})`,
+      );
+      return {
+        kind: "done",
+        metadataId: names.metadataId,
+        files: result.files,
+        totalMs,
+        cellprofilerMs: result.cellprofilerMs,
+        phases,
+      };
     }
     if (signals.stop.aborted) {
       log.line(`task ${names.metadataId} interrupted: ${failure}`);
@@ -171,19 +206,26 @@ export async function processMessage(ctx: WorkerContext, message: Message, out: 
       return { kind: "handed-back", metadataId: names.metadataId };
     }
     log.line(`task ${names.metadataId} FAILED: ${failure}`);
-    log.line(`released the message at once (${attemptText}${limit ? `; after ${limit} receives SQS moves it to the dead-letter queue` : ""})`);
+    log.line(
+      `released the message at once (${attemptText}${limit ? `; after ${limit} receives SQS moves it to the dead-letter queue` : ""})`,
+    );
     await release(ctx, handle, log);
     return { kind: "failed", metadataId: names.metadataId, cause: failure ?? "unknown" };
   } finally {
     // Local files go in every outcome, after the message is dealt with (so it is acknowledged sooner).
-    if (dir) await rm(dir, { recursive: true, force: true }).catch((err: unknown) => log.line(`warning: could not remove ${dir}: ${describeError(err)}`));
+    if (dir)
+      await rm(dir, { recursive: true, force: true }).catch((err: unknown) =>
+        log.line(`warning: could not remove ${dir}: ${describeError(err)}`),
+      );
     await log.close();
   }
 }
 
 async function release(ctx: WorkerContext, handle: string, log: { line(t: string): void }): Promise<void> {
   await setMessageVisibility(ctx.sqs, ctx.queueUrl, handle, 0).catch((err: unknown) =>
-    log.line(`warning: could not release the message (${describeError(err)}); it comes back when its visibility timeout ends`),
+    log.line(
+      `warning: could not release the message (${describeError(err)}); it comes back when its visibility timeout ends`,
+    ),
   );
 }
 
@@ -197,17 +239,27 @@ async function handBack(ctx: WorkerContext, message: Message, spentBefore: numbe
   try {
     await sendMessage(ctx.sqs, ctx.queueUrl, message.Body ?? "", priorAttribute(spentBefore));
   } catch (err) {
-    log.line(`warning: could not re-send the interrupted task (${describeError(err)}); releasing it instead (this attempt counts)`);
+    log.line(
+      `warning: could not re-send the interrupted task (${describeError(err)}); releasing it instead (this attempt counts)`,
+    );
     await release(ctx, message.ReceiptHandle!, log);
     return;
   }
   await deleteMessage(ctx.sqs, ctx.queueUrl, message.ReceiptHandle!).catch((err: unknown) =>
     log.line(`warning: could not delete the interrupted copy (${describeError(err)}); the task may run twice`),
   );
-  log.line("worker stopping: task handed back to the queue (re-sent; this interrupted attempt does not count toward JOB_RETRIES)");
+  log.line(
+    "worker stopping: task handed back to the queue (re-sent; this interrupted attempt does not count toward JOB_RETRIES)",
+  );
 }
 
-async function moveToDeadLetter(ctx: WorkerContext, message: Message, spent: number, cause: string, log: TaskLog): Promise<void> {
+async function moveToDeadLetter(
+  ctx: WorkerContext,
+  message: Message,
+  spent: number,
+  cause: string,
+  log: TaskLog,
+): Promise<void> {
   if (!ctx.queue.deadLetterUrl) {
     log.line(`${cause}, but the dead-letter queue was not found; releasing the message`);
     await release(ctx, message.ReceiptHandle!, log);
@@ -222,9 +274,21 @@ function throwIfStopped(signal: AbortSignal): void {
   if (signal.aborted) throw new TaskFailure("the worker is stopping");
 }
 
-async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, dir: string, log: TaskLog, signals: StopSignals, phases: Phases): Promise<StepResult> {
+async function runSteps(
+  ctx: WorkerContext,
+  task: ParsedTask,
+  names: TaskNames,
+  dir: string,
+  log: TaskLog,
+  signals: StopSignals,
+  phases: Phases,
+): Promise<StepResult> {
   const { config, buckets } = ctx;
-  if (config.CHECK_IF_DONE_BOOL && (await timed(phases, "check if done", () => alreadyDone(ctx, names, log, signals.stop)))) return { kind: "skipped" };
+  if (
+    config.CHECK_IF_DONE_BOOL &&
+    (await timed(phases, "check if done", () => alreadyDone(ctx, names, log, signals.stop)))
+  )
+    return { kind: "skipped" };
   throwIfStopped(signals.stop);
 
   const kind = dataFileKind(task.data_file);
@@ -237,16 +301,23 @@ async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, 
   await timed(phases, "inputs", () =>
     Promise.all([
       fetchObject(ctx, buckets.workspace, task.pipeline, pipeline, "pipeline", log, signals.stop),
-      task.data_file !== task.pipeline || kind !== "h5" ? fetchObject(ctx, buckets.workspace, task.data_file, dataFile, "data file", log, signals.stop) : undefined,
+      task.data_file !== task.pipeline || kind !== "h5"
+        ? fetchObject(ctx, buckets.workspace, task.data_file, dataFile, "data file", log, signals.stop)
+        : undefined,
     ]),
   );
 
   let imageInput: string;
   if (config.DOWNLOAD_FILES) {
-    imageInput = await timed(phases, "images", () => downloadImages(ctx, task, names, kind, dataFile, dir, log, signals.stop));
+    imageInput = await timed(phases, "images", () =>
+      downloadImages(ctx, task, names, kind, dataFile, dir, log, signals.stop),
+    );
   } else {
     imageInput = join(config.MOUNT_ROOT, task.input);
-    if (!existsSync(imageInput)) throw new TaskFailure(`input folder ${imageInput} does not exist (is SOURCE_BUCKET mounted at MOUNT_ROOT ${config.MOUNT_ROOT}?)`);
+    if (!existsSync(imageInput))
+      throw new TaskFailure(
+        `input folder ${imageInput} does not exist (is SOURCE_BUCKET mounted at MOUNT_ROOT ${config.MOUNT_ROOT}?)`,
+      );
     log.line(`using the bucket mount for images: -i ${imageInput}`);
   }
   throwIfStopped(signals.stop);
@@ -272,12 +343,16 @@ async function runSteps(ctx: WorkerContext, task: ParsedTask, names: TaskNames, 
   });
   log.line(`running ${config.CELLPROFILER_COMMAND} ${args.map((a) => JSON.stringify(a)).join(" ")}`);
   const cpStarted = Date.now();
-  const status = await timed(phases, "CellProfiler", () => runCellProfiler(config.CELLPROFILER_COMMAND, args, (line) => log.line(line), signals.stop));
+  const status = await timed(phases, "CellProfiler", () =>
+    runCellProfiler(config.CELLPROFILER_COMMAND, args, (line) => log.line(line), signals.stop),
+  );
   const cellprofilerMs = Date.now() - cpStarted;
   if (status.stopped) throw new TaskFailure("CellProfiler was stopped because the worker is stopping");
   const done = await readDoneFile(doneFile);
   if (status.code !== 0 || status.signal) {
-    throw new TaskFailure(`CellProfiler ${describeExit(status)}${done ? ` and its done file reads "${done}"` : ", without a done file"}`);
+    throw new TaskFailure(
+      `CellProfiler ${describeExit(status)}${done ? ` and its done file reads "${done}"` : ", without a done file"}`,
+    );
   }
   if (done === undefined) throw new TaskFailure("CellProfiler exited with code 0 but wrote no done file");
   if (done !== "Complete") throw new TaskFailure(`CellProfiler's done file reads "${done}", not "Complete"`);
@@ -293,7 +368,9 @@ async function alreadyDone(ctx: WorkerContext, names: TaskNames, log: TaskLog, s
   const counted = objects.filter((o) => o.size >= MIN_FILE_SIZE_BYTES && o.key.includes(NECESSARY_STRING)).length;
   const needed = Math.max(1, EXPECTED_NUMBER_FILES);
   if (counted >= needed) {
-    log.line(`CHECK_IF_DONE: ${counted} files of at least ${MIN_FILE_SIZE_BYTES} bytes${NECESSARY_STRING ? ` containing "${NECESSARY_STRING}"` : ""} already under s3://${ctx.buckets.destination}/${names.outputPrefix} (expected ${needed}): skipped, message deleted`);
+    log.line(
+      `CHECK_IF_DONE: ${counted} files of at least ${MIN_FILE_SIZE_BYTES} bytes${NECESSARY_STRING ? ` containing "${NECESSARY_STRING}"` : ""} already under s3://${ctx.buckets.destination}/${names.outputPrefix} (expected ${needed}): skipped, message deleted`,
+    );
     return true;
   }
   log.line(`CHECK_IF_DONE: ${counted} of ${needed} expected files present; running`);
@@ -302,21 +379,45 @@ async function alreadyDone(ctx: WorkerContext, names: TaskNames, log: TaskLog, s
 
 function isMissingObject(err: unknown): boolean {
   const name = (err as { name?: string }).name;
-  return name === "NoSuchKey" || name === "NotFound" || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+  return (
+    name === "NoSuchKey" ||
+    name === "NotFound" ||
+    (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+  );
 }
 
-async function fetchObject(ctx: WorkerContext, bucket: string, key: string, file: string, what: string, log: TaskLog, signal: AbortSignal): Promise<void> {
+async function fetchObject(
+  ctx: WorkerContext,
+  bucket: string,
+  key: string,
+  file: string,
+  what: string,
+  log: TaskLog,
+  signal: AbortSignal,
+): Promise<void> {
   try {
     await downloadToFile(ctx.s3, bucket, key, file, signal);
   } catch (err) {
-    if (isMissingObject(err)) throw new TaskFailure(`the ${what} s3://${bucket}/${key} does not exist (WORKSPACE_BUCKET holds pipelines and data files)`);
+    if (isMissingObject(err))
+      throw new TaskFailure(
+        `the ${what} s3://${bucket}/${key} does not exist (WORKSPACE_BUCKET holds pipelines and data files)`,
+      );
     throw new TaskFailure(`cannot download the ${what} s3://${bucket}/${key}: ${describeError(err)}`);
   }
   log.line(`downloaded the ${what} s3://${bucket}/${key}`);
 }
 
 /** Download mode: this group's images, and the data file rewritten to point at them. Returns `-i`. */
-async function downloadImages(ctx: WorkerContext, task: ParsedTask, names: TaskNames, kind: string, dataFile: string, dir: string, log: TaskLog, signal: AbortSignal): Promise<string> {
+async function downloadImages(
+  ctx: WorkerContext,
+  task: ParsedTask,
+  names: TaskNames,
+  kind: string,
+  dataFile: string,
+  dir: string,
+  log: TaskLog,
+  signal: AbortSignal,
+): Promise<string> {
   const localRoot = join(dir, "bucket");
   const layout = { mountRoot: ctx.config.MOUNT_ROOT, localRoot, input: task.input.replace(/\/+$/, "") };
   const text = await readFile(dataFile, "utf8");
@@ -332,13 +433,17 @@ async function downloadImages(ctx: WorkerContext, task: ParsedTask, names: TaskN
     await writeFile(dataFile, plan.text);
     downloads = plan.downloads;
   } else {
-    throw new TaskInputError("data_file", "DOWNLOAD_FILES cannot be used with a .h5 batch file; set DOWNLOAD_FILES to false (mount mode)");
+    throw new TaskInputError(
+      "data_file",
+      "DOWNLOAD_FILES cannot be used with a .h5 batch file; set DOWNLOAD_FILES to false (mount mode)",
+    );
   }
   await mapLimit(downloads, ctx.config.DOWNLOAD_CONCURRENCY, async (d) => {
     try {
       await downloadToFile(ctx.s3, ctx.buckets.source, d.key, d.file, signal);
     } catch (err) {
-      if (isMissingObject(err)) throw new TaskFailure(`missing input: s3://${ctx.buckets.source}/${d.key} does not exist`);
+      if (isMissingObject(err))
+        throw new TaskFailure(`missing input: s3://${ctx.buckets.source}/${d.key} does not exist`);
       throw new TaskFailure(`cannot download s3://${ctx.buckets.source}/${d.key}: ${describeError(err)}`);
     }
   });
@@ -351,11 +456,19 @@ async function downloadImages(ctx: WorkerContext, task: ParsedTask, names: TaskN
 async function listFiles(root: string): Promise<string[]> {
   if (!existsSync(root)) return [];
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
 }
 
 /** Uploads the output folder in parallel, then checks every object landed with its size. */
-async function uploadOutputs(ctx: WorkerContext, names: TaskNames, outputDir: string, log: TaskLog, signal: AbortSignal): Promise<number> {
+async function uploadOutputs(
+  ctx: WorkerContext,
+  names: TaskNames,
+  outputDir: string,
+  log: TaskLog,
+  signal: AbortSignal,
+): Promise<number> {
   const files = await listFiles(outputDir);
   if (!files.length) log.line("warning: CellProfiler wrote no output files");
   const bucket = ctx.buckets.destination;
@@ -372,7 +485,10 @@ async function uploadOutputs(ctx: WorkerContext, names: TaskNames, outputDir: st
   });
   const landed = new Map((await listObjects(ctx.s3, bucket, names.outputPrefix)).map((o) => [o.key, o.size]));
   for (const [key, size] of expected) {
-    if (landed.get(key) !== size) throw new TaskFailure(`upload check failed: s3://${bucket}/${key} is ${landed.has(key) ? `${landed.get(key)} bytes, not ${size}` : "missing"}`);
+    if (landed.get(key) !== size)
+      throw new TaskFailure(
+        `upload check failed: s3://${bucket}/${key} is ${landed.has(key) ? `${landed.get(key)} bytes, not ${size}` : "missing"}`,
+      );
   }
   log.line(`uploaded ${files.length} files to s3://${bucket}/${names.outputPrefix} and checked their sizes`);
   return files.length;

@@ -15,7 +15,10 @@ const INT32_MIN = -(2 ** 31);
 const PY_INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
 const DIGITS = String.raw`\d+(?:_\d+)*`;
 /** Python float(): decimals, exponents, inf/infinity/nan, surrounding whitespace. */
-const PY_FLOAT = new RegExp(String.raw`^\s*[+-]?(?:(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?|inf|infinity|nan)\s*$`, "i");
+const PY_FLOAT = new RegExp(
+  String.raw`^\s*[+-]?(?:(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?|inf|infinity|nan)\s*$`,
+  "i",
+);
 
 function pyNumberText(raw: string): string {
   return raw.trim().replace(/_/g, "");

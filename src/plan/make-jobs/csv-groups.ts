@@ -1,4 +1,11 @@
-import { cellProfilerText, isWellColumnName, isWellRowName, loadDataType, widerType, type ColumnType } from "./cellprofiler-values.js";
+import {
+  cellProfilerText,
+  isWellColumnName,
+  isWellRowName,
+  loadDataType,
+  widerType,
+  type ColumnType,
+} from "./cellprofiler-values.js";
 
 /**
  * The distinct combinations of some metadata columns of a LoadData CSV, fed one record at a time
@@ -99,6 +106,13 @@ export class CsvGroupCollector {
       if (existing) existing.rows += rows;
       else groups.set(id, { values, raw, rows });
     }
-    return { source: this.source, keys: this.keys, types: [...this.types], groups, reinterpreted, rowCount: this.rowCount };
+    return {
+      source: this.source,
+      keys: this.keys,
+      types: [...this.types],
+      groups,
+      reinterpreted,
+      rowCount: this.rowCount,
+    };
   }
 }

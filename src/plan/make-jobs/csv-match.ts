@@ -48,7 +48,8 @@ export function differenceKinds(group: string, csv: string): string[] {
   const g = group.replace(/\s+/g, "");
   const c = csv.replace(/\s+/g, "");
   if (g !== group || c !== csv) kinds.push("stray spaces");
-  if (withoutZeros(g) !== withoutZeros(c) && withoutZeros(g).toLowerCase() === withoutZeros(c).toLowerCase()) kinds.push("case");
+  if (withoutZeros(g) !== withoutZeros(c) && withoutZeros(g).toLowerCase() === withoutZeros(c).toLowerCase())
+    kinds.push("case");
   if (g.toLowerCase() !== c.toLowerCase() && looseText(g) === looseText(c)) kinds.push("zero padding");
   return kinds;
 }
@@ -104,14 +105,21 @@ export class GroupMatcher {
         const csvValue = near.values[i]!;
         if (value === csvValue) return;
         for (const kind of differenceKinds(value, csvValue)) labels.push(`${kind} in ${this.keys[i]}`);
-        const rawNote = near.raw[i] !== csvValue ? ` (the CSV says ${JSON.stringify(near.raw[i])}, which CellProfiler reads as ${csvValue})` : "";
+        const rawNote =
+          near.raw[i] !== csvValue
+            ? ` (the CSV says ${JSON.stringify(near.raw[i])}, which CellProfiler reads as ${csvValue})`
+            : "";
         shown.push(`${this.keys[i]}=${JSON.stringify(csvValue)}${rawNote}`);
       });
       this.note([...new Set(labels)].join(" + "), { group: metadata, csv: shown.join(", ") });
       return false;
     }
-    const absent = values.map((v, i) => (this.present[i]!.has(v) ? undefined : this.keys[i])).filter((k): k is string => k !== undefined);
-    const kind = absent.length ? `${absent.join(" and ")} value in no CSV row` : "combination in no CSV row (each value exists elsewhere)";
+    const absent = values
+      .map((v, i) => (this.present[i]!.has(v) ? undefined : this.keys[i]))
+      .filter((k): k is string => k !== undefined);
+    const kind = absent.length
+      ? `${absent.join(" and ")} value in no CSV row`
+      : "combination in no CSV row (each value exists elsewhere)";
     this.note(kind, { group: metadata, csv: "" });
     return false;
   }
@@ -128,7 +136,13 @@ export class GroupMatcher {
 
   report(): MatchReport {
     const kinds = [...this.kinds.values()].sort((a, b) => b.count - a.count);
-    return { csv: this.csvs.map((c) => c.source), checked: this.checked, matched: this.matched, unmatched: this.checked - this.matched, kinds };
+    return {
+      csv: this.csvs.map((c) => c.source),
+      checked: this.checked,
+      matched: this.matched,
+      unmatched: this.checked - this.matched,
+      kinds,
+    };
   }
 }
 
@@ -138,7 +152,8 @@ export function formatMatchReport(report: MatchReport): string[] {
   const lines = [`${report.unmatched} of ${report.checked} groups match no row of ${report.csv.join(", ")}`];
   for (const kind of report.kinds) {
     lines.push(`  ${kind.kind}: ${kind.count} group${kind.count === 1 ? "" : "s"}, e.g.`);
-    for (const example of kind.examples) lines.push(`    ${example.group}${example.csv ? `  ~ CSV ${example.csv}` : ""}`);
+    for (const example of kind.examples)
+      lines.push(`    ${example.group}${example.csv ? `  ~ CSV ${example.csv}` : ""}`);
   }
   return lines;
 }

@@ -36,12 +36,19 @@ export type FromCsvOptions = z.output<typeof fromCsvOptionsSchema>;
 const FIXES: Record<string, string> = {
   csv: "give the LoadData CSV to read",
   groupBy: "name the grouping columns, e.g. --group-by Metadata_Plate,Metadata_Well,Metadata_Site",
-  pipeline: "give the pipeline's key in the workspace bucket, e.g. --pipeline projects/X/workspace/pipelines/B1/analysis.cppipe",
-  dataFile: "give the CSV's key in the workspace bucket, e.g. --data-file projects/X/workspace/load_data_csv/B1/P1/load_data.csv",
+  pipeline:
+    "give the pipeline's key in the workspace bucket, e.g. --pipeline projects/X/workspace/pipelines/B1/analysis.cppipe",
+  dataFile:
+    "give the CSV's key in the workspace bucket, e.g. --data-file projects/X/workspace/load_data_csv/B1/P1/load_data.csv",
   output: "give the output prefix in the destination bucket, e.g. --output projects/X/workspace/analysis/B1",
 };
 
-const FLAGS: Record<string, string> = { csv: "<load_data.csv>", groupBy: "--group-by", dataFile: "--data-file", outputStructure: "--output-structure" };
+const FLAGS: Record<string, string> = {
+  csv: "<load_data.csv>",
+  groupBy: "--group-by",
+  dataFile: "--data-file",
+  outputStructure: "--output-structure",
+};
 
 export function parseFromCsvOptions(input: Record<string, unknown>, source = "make-jobs from-csv"): FromCsvOptions {
   const result = fromCsvOptionsSchema.safeParse(input);
@@ -49,11 +56,18 @@ export function parseFromCsvOptions(input: Record<string, unknown>, source = "ma
   const issue = result.error.issues[0]!;
   const key = String(issue.path[0] ?? "");
   const flag = FLAGS[key] ?? `--${key}`;
-  throw issueToInputError(source, { ...issue, path: [flag] } as typeof issue, { [flag]: FIXES[key] ?? "correct the value" });
+  throw issueToInputError(source, { ...issue, path: [flag] } as typeof issue, {
+    [flag]: FIXES[key] ?? "correct the value",
+  });
 }
 
 export function sharedFromCsvOptions(options: FromCsvOptions): SharedValues {
-  const shared: SharedValues = { pipeline: options.pipeline, data_file: options.dataFile, input: options.input, output: options.output };
+  const shared: SharedValues = {
+    pipeline: options.pipeline,
+    data_file: options.dataFile,
+    input: options.input,
+    output: options.output,
+  };
   if (options.outputStructure !== undefined) shared.output_structure = options.outputStructure;
   return shared;
 }
@@ -69,7 +83,12 @@ export function csvJobGroups(csv: CsvGroups): JobGroup[] {
   for (const group of csv.groups.values()) {
     const bad = group.values.findIndex((v) => !METADATA_VALUE.test(v));
     if (bad !== -1) {
-      throw new UserInputError(csv.source, csv.keys[bad], `the value ${JSON.stringify(group.values[bad])} cannot be passed to cellprofiler -g (it contains a space, "," or "=")`, "rename the value in the CSV (CellProfiler splits -g on \",\" and \"=\")");
+      throw new UserInputError(
+        csv.source,
+        csv.keys[bad],
+        `the value ${JSON.stringify(group.values[bad])} cannot be passed to cellprofiler -g (it contains a space, "," or "=")`,
+        'rename the value in the CSV (CellProfiler splits -g on "," and "=")',
+      );
     }
     groups.push({ Metadata: group.values.map((v, i) => `${csv.keys[i]}=${v}`).join(",") });
   }
@@ -80,7 +99,10 @@ export function csvJobGroups(csv: CsvGroups): JobGroup[] {
 export function reinterpretationNotes(csv: CsvGroups): string[] {
   const notes: string[] = [];
   csv.reinterpreted.forEach((note, i) => {
-    if (note) notes.push(`${csv.keys[i]}: CellProfiler reads the CSV's ${JSON.stringify(note.raw)} as ${note.text} (${note.count} row${note.count === 1 ? "" : "s"} read differently from their text); the groups use the values CellProfiler compares`);
+    if (note)
+      notes.push(
+        `${csv.keys[i]}: CellProfiler reads the CSV's ${JSON.stringify(note.raw)} as ${note.text} (${note.count} row${note.count === 1 ? "" : "s"} read differently from their text); the groups use the values CellProfiler compares`,
+      );
   });
   return notes;
 }

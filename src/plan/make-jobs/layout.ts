@@ -111,13 +111,15 @@ export function wellName(row: string, column: number, pad: boolean): string {
 function layoutWells(options: LayoutOptions, warnings: string[]): string[] {
   const explicitRowsOrColumns = options.rows !== undefined || options.columns !== undefined;
   if (options.wells && options.wells.length > 0) {
-    if (explicitRowsOrColumns || options.plateFormat) warnings.push("--wells replaces --rows, --columns and --plate-format");
+    if (explicitRowsOrColumns || options.plateFormat)
+      warnings.push("--wells replaces --rows, --columns and --plate-format");
     return options.wells;
   }
   let rows = options.rows ?? (parseRows(ROWS_384) as { values: string[] }).values;
   let columns = options.columns ?? (parseColumns(COLUMNS_384) as { values: number[] }).values;
   if (options.plateFormat) {
-    if (explicitRowsOrColumns) warnings.push(`--plate-format ${options.plateFormat} replaces --rows and --columns (as in run_batch_general.py)`);
+    if (explicitRowsOrColumns)
+      warnings.push(`--plate-format ${options.plateFormat} replaces --rows and --columns (as in run_batch_general.py)`);
     const is96 = options.plateFormat === "96";
     rows = (parseRows(is96 ? ROWS_96 : ROWS_384) as { values: string[] }).values;
     columns = (parseColumns(is96 ? COLUMNS_96 : COLUMNS_384) as { values: number[] }).values;
@@ -131,7 +133,10 @@ export function planLayout(options: LayoutOptions): LayoutPlan {
   const definition = STEPS[options.step];
   const warnings: string[] = [];
   const paths = pathDefaults(options.pathStyle, options.identifier, options.source, options.batch);
-  if (options.pathStyle === "cpg" && !given(options.source)) warnings.push("--path-style cpg without --source: paths start with <identifier>/workspace (the Gallery nests them under a source such as source_4)");
+  if (options.pathStyle === "cpg" && !given(options.source))
+    warnings.push(
+      "--path-style cpg without --source: paths start with <identifier>/workspace (the Gallery nests them under a source such as source_4)",
+    );
 
   const pipelinePath = given(options.pipelinePath) ? options.pipelinePath : paths.pipelinePath;
   const batchPath = given(options.batchfilePath) ? options.batchfilePath : paths.batchPath;
@@ -144,7 +149,10 @@ export function planLayout(options: LayoutOptions): LayoutPlan {
   if (outputStructure !== undefined) shared.output_structure = outputStructure;
   let dataFileByPlate: Map<string, string> | undefined;
   if (options.useBatch) {
-    if (options.pathStyle === "cpg" && !given(options.batchfilePath)) warnings.push("--use-batch with --path-style cpg: the Gallery layout has no batch-file folder, so the batch file is read from the bucket root; pass --batchfile-path");
+    if (options.pathStyle === "cpg" && !given(options.batchfilePath))
+      warnings.push(
+        "--use-batch with --path-style cpg: the Gallery layout has no batch-file folder, so the batch file is read from the bucket root; pass --batchfile-path",
+      );
     const batchFile = posixJoin(batchPath, given(options.batchfileName) ? options.batchfileName : definition.batchFile);
     shared.pipeline = batchFile;
     shared.data_file = batchFile;
@@ -159,19 +167,35 @@ export function planLayout(options: LayoutOptions): LayoutPlan {
 
   let wells: string[] = [];
   let sites: string[] = [];
-  const ignored = (flags: string[]) => flags.filter((f) => options[f as keyof LayoutOptions] !== undefined).map(flagName);
-  const unusedFiles = ignored(options.useBatch ? ["pipeline", "pipelinePath", "datafileName", "datafilePath"] : ["batchfileName", "batchfilePath"]);
-  if (unusedFiles.length) warnings.push(options.useBatch ? `--use-batch: the batch file is both pipeline and data file; ${unusedFiles.join(", ")} ignored` : `${unusedFiles.join(", ")} ignored without --use-batch`);
+  const ignored = (flags: string[]) =>
+    flags.filter((f) => options[f as keyof LayoutOptions] !== undefined).map(flagName);
+  const unusedFiles = ignored(
+    options.useBatch
+      ? ["pipeline", "pipelinePath", "datafileName", "datafilePath"]
+      : ["batchfileName", "batchfilePath"],
+  );
+  if (unusedFiles.length)
+    warnings.push(
+      options.useBatch
+        ? `--use-batch: the batch file is both pipeline and data file; ${unusedFiles.join(", ")} ignored`
+        : `${unusedFiles.join(", ")} ignored without --use-batch`,
+    );
   if (definition.granularity === "plate") {
     const unused = ignored(["rows", "columns", "wells", "sites", "plateFormat"]);
     if (unused.length) warnings.push(`${options.step} makes one group per plate; ${unused.join(", ")} ignored`);
   } else {
     wells = layoutWells(options, warnings);
-    if (definition.granularity === "site") sites = options.sites ?? (parseSites(DEFAULT_SITES) as { values: string[] }).values;
-    else if (options.sites) warnings.push(`${options.step} makes one group per well; --sites ignored (use ${options.step}_persite for one group per site)`);
+    if (definition.granularity === "site")
+      sites = options.sites ?? (parseSites(DEFAULT_SITES) as { values: string[] }).values;
+    else if (options.sites)
+      warnings.push(
+        `${options.step} makes one group per well; --sites ignored (use ${options.step}_persite for one group per site)`,
+      );
   }
   if (outputStructure !== undefined && definition.outputStructure === undefined) {
-    warnings.push(`--output-structure is used for ${options.step} too (run_batch_general.py ignored it outside zproj and analysis)`);
+    warnings.push(
+      `--output-structure is used for ${options.step} too (run_batch_general.py ignored it outside zproj and analysis)`,
+    );
   }
 
   const groupCount = options.plates.length * Math.max(1, wells.length) * Math.max(1, sites.length);
@@ -196,7 +220,10 @@ export function* layoutGroups(plan: LayoutPlan): Generator<JobGroup> {
   for (const plate of plan.plates) {
     const prefix = `Metadata_Plate=${plate}`;
     const dataFile = plan.dataFileByPlate?.get(plate);
-    const make = dataFile === undefined ? (m: string): JobGroup => ({ Metadata: m }) : (m: string): JobGroup => ({ Metadata: m, data_file: dataFile });
+    const make =
+      dataFile === undefined
+        ? (m: string): JobGroup => ({ Metadata: m })
+        : (m: string): JobGroup => ({ Metadata: m, data_file: dataFile });
     if (wellParts.length === 0) {
       yield make(prefix);
       continue;

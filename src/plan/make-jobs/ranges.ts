@@ -69,7 +69,8 @@ function rowItem(item: string): ItemResult<string> {
   if (range) {
     const [, from = "", to = ""] = range;
     const sameCase = (from === from.toUpperCase()) === (to === to.toUpperCase());
-    if (!ROW.test(from) || !ROW.test(to) || !sameCase) return { problem: `"${item}" is not a row range; write it like A-H` };
+    if (!ROW.test(from) || !ROW.test(to) || !sameCase)
+      return { problem: `"${item}" is not a row range; write it like A-H` };
     const start = rowIndex(from);
     const end = rowIndex(to);
     if (start > end) return { problem: `"${item}" runs backwards; write it like A-H` };
@@ -77,7 +78,12 @@ function rowItem(item: string): ItemResult<string> {
     for (let i = start; i <= end; i++) values.push(rowLetters(i, from !== from.toUpperCase()));
     return { values };
   }
-  if (!ROW.test(item)) return { problem: item.includes("-") ? `"${item}" is not a row range; write it like A-H` : `"${item}" is not a row; rows are letters (A, B, ... AF)` };
+  if (!ROW.test(item))
+    return {
+      problem: item.includes("-")
+        ? `"${item}" is not a row range; write it like A-H`
+        : `"${item}" is not a row; rows are letters (A, B, ... AF)`,
+    };
   return { values: [item] };
 }
 
@@ -86,7 +92,8 @@ function numberRange(item: string, example: string): ItemResult<number> | undefi
   const range = RANGE.exec(item);
   if (!range && !item.includes("-")) return undefined;
   const [, from = "", to = ""] = range ?? [];
-  if (!DIGITS.test(from) || !DIGITS.test(to)) return { problem: `"${item}" is not a number range; write it like ${example}` };
+  if (!DIGITS.test(from) || !DIGITS.test(to))
+    return { problem: `"${item}" is not a number range; write it like ${example}` };
   const start = Number(from);
   const end = Number(to);
   if (start > end) return { problem: `"${item}" runs backwards; write it like ${example}` };
@@ -103,7 +110,9 @@ export function parseColumns(text: string): Parsed<number> {
   return parseList(text, (item) => {
     const range = numberRange(item, "1-12");
     if (range) return range;
-    return DIGITS.test(item) ? { values: [Number(item)] } : { problem: `"${item}" is not a column number; write columns like 1,2,3 or 1-12` };
+    return DIGITS.test(item)
+      ? { values: [Number(item)] }
+      : { problem: `"${item}" is not a column number; write columns like 1,2,3 or 1-12` };
   });
 }
 

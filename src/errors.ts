@@ -39,3 +39,24 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out || "(top level)";
 }
+
+/** The exit code of a command stopped by Ctrl-C (or SIGTERM): 128 + SIGINT, as shells expect. */
+export const EXIT_INTERRUPTED = 130;
+
+/** Thrown at a safe point after Ctrl-C / SIGTERM; `dcp` exits 130 after the command has said how to resume. */
+export class Interrupted extends Error {
+  readonly exitCode = EXIT_INTERRUPTED;
+  constructor(message = "interrupted") {
+    super(message);
+    this.name = "Interrupted";
+  }
+}
+
+/** The person at the terminal answered no to a confirmation: nothing was done; exits 1. */
+export class Declined extends Error {
+  readonly exitCode = 1;
+  constructor(message = "declined at the prompt; nothing was done") {
+    super(message);
+    this.name = "Declined";
+  }
+}

@@ -32,10 +32,10 @@ const { cloudwatchClient, idleAlarmName } =
   await loadDist<typeof import("../src/aws/cloudwatch.js")>("aws/cloudwatch.js");
 const { ec2Client } = await loadDist<typeof import("../src/aws/ec2.js")>("aws/ec2.js");
 const { sqsClient, queueActivity } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
-const { fleetAdapter } = await loadDist<typeof import("../src/aws/fleet.js")>("aws/fleet.js");
+const { fleetProvider } = await loadDist<typeof import("../src/fleet/registry.js")>("fleet/registry.js");
 const { readRunState, writeRunState } =
   await loadDist<typeof import("../src/state/run-state.js")>("state/run-state.js");
-const { runClients } = await loadDist<typeof import("../src/flows/monitor-run.js")>("flows/monitor-run.js");
+const { runClients } = await loadDist<typeof import("../src/run/clients.js")>("run/clients.js");
 const { Watcher } = await loadDist<typeof import("../src/flows/monitor.js")>("flows/monitor.js");
 const { Output } = await loadDist<typeof import("../src/ui/output.js")>("ui/output.js");
 
@@ -110,7 +110,7 @@ try {
   const events = new Output({ plain: true, stream: process.stderr });
   const watcher = new Watcher(
     run,
-    runClients(run),
+    await runClients(run),
     { stateFile: statePath, config: "", cheapest: false, intervalS: 60, once: false },
     events,
   );
@@ -122,7 +122,7 @@ try {
     steadyCalls = await measure(() => watcher.poll());
     steady.push(steadyCalls.length);
   }
-  const instances = await fleetAdapter(ctx, "spot-fleet").activeInstances(fleetId!);
+  const instances = await (await fleetProvider("spot-fleet", ctx)).activeInstances(fleetId!);
   const dead = instances.slice(0, CHANGED);
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: dead }));
   const afterDeaths = await measure(() => watcher.poll());
@@ -132,7 +132,7 @@ try {
   const afterLaunches = await measure(() => watcher.poll());
 
   // Baseline: the same readings, then alarms kept in sync one instance at a time.
-  const fleet = fleetAdapter(ctx, "spot-fleet");
+  const fleet = await fleetProvider("spot-fleet", ctx);
   const perAlarmPoll = async (goneIds: readonly string[]) => {
     await queueActivity(sqs, queueUrl!);
     await queueActivity(sqs, queueUrl!.replace(/Queue$/, "_Dead"));

@@ -19,7 +19,9 @@ import {
   terminateActionArn,
 } from "../src/aws/cloudwatch.js";
 import { ec2Client } from "../src/aws/ec2.js";
-import { fleetAdapter, fleetIsLive, FleetOperationUnsupportedError } from "../src/aws/fleet.js";
+import { FleetOperationUnsupportedError } from "../src/fleet/provider.js";
+import { fleetProvider } from "../src/fleet/registry.js";
+import { fleetIsLive } from "../src/plan/fleet-status.js";
 import { readRunState, updateRunState, writeRunState, type RunState } from "../src/state/run-state.js";
 import { tempDir, uniqueAppName } from "./harness/dcp.js";
 
@@ -44,7 +46,7 @@ describe("fleet adapter (moto)", () => {
         },
       }),
     );
-    const fleet = fleetAdapter(ctx, "spot-fleet");
+    const fleet = await fleetProvider("spot-fleet", ctx);
     const status = await fleet.describe(id!);
     expect(status).toMatchObject({ id, state: "active", target: 3, fulfilled: 3, errors: [] });
     expect(fleetIsLive(status)).toBe(true);
@@ -79,7 +81,7 @@ describe("fleet adapter (moto)", () => {
           LaunchTemplateConfigs: [{ LaunchTemplateSpecification: { LaunchTemplateId: ltId, Version: "$Latest" } }],
         }),
       );
-      const fleet = fleetAdapter(ctx, "ec2-fleet");
+      const fleet = await fleetProvider("ec2-fleet", ctx);
       expect(await fleet.describe(id!)).toMatchObject({ id, state: "active", target: 2, fulfilled: 2, errors: [] });
       const instances = await fleet.activeInstances(id!);
       expect(instances).toHaveLength(2);

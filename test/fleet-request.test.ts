@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { modifyFleetInput, modifySpotFleetInput } from "../src/plan/fleet-request.js";
+import { modifyFleetInput } from "../src/fleet/ec2-fleet.js";
+import { modifySpotFleetInput } from "../src/fleet/spot-fleet.js";
 
 describe("fleet downscale requests", () => {
   it("EC2 Fleet: ModifyFleet lowers the spot target without terminating instances", () => {
@@ -27,13 +28,10 @@ describe("fleet downscale requests", () => {
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseFleetFile, type FleetFile } from "../src/plan/fleet-file.js";
-import {
-  ec2FleetRequests,
-  judgeFleet,
-  needsAutoImage,
-  spotFleetRequest,
-  type FleetConfig,
-} from "../src/plan/fleet-request.js";
+import { ec2FleetRequests } from "../src/fleet/ec2-fleet.js";
+import { spotFleetRequest } from "../src/fleet/spot-fleet.js";
+import { needsAutoImage, type FleetConfig } from "../src/plan/fleet-request.js";
+import { judgeFleet } from "../src/plan/fleet-status.js";
 import { userDataScript } from "../src/plan/user-data.js";
 
 const fixture = (name: string): FleetFile => {

@@ -26,7 +26,7 @@ import { expect } from "vitest";
 import { cloudwatchClient, putIdleAlarm } from "../src/aws/cloudwatch.js";
 import { ec2Client } from "../src/aws/ec2.js";
 import { ecsClient } from "../src/aws/ecs.js";
-import { fleetAdapter } from "../src/aws/fleet.js";
+import { fleetProvider } from "../src/fleet/registry.js";
 import { logsClient } from "../src/aws/logs.js";
 import { s3Client } from "../src/aws/s3.js";
 import { findQueueUrl, sqsClient } from "../src/aws/sqs.js";
@@ -168,7 +168,8 @@ export async function fleetWithState(
   await ecs.send(
     new UpdateServiceCommand({ cluster: `${app}Cluster`, service: `${app}Service`, desiredCount: machines * 2 }),
   );
-  for (const id of await fleetAdapter(ctx, base.fleetApi).activeInstances(fleetId)) await putIdleAlarm(ctx, app, id);
+  for (const id of await (await fleetProvider(base.fleetApi, ctx)).activeInstances(fleetId))
+    await putIdleAlarm(ctx, app, id);
   const statePath = join(base.dir, "files", `${app}SpotFleetRequestId.json`);
   const state: RunState = {
     MONITOR_FLEET_ID: fleetId,

@@ -14,7 +14,8 @@ import {
 } from "../src/plan/monitor-decisions.js";
 import { estimateCost, formatCost, instanceHoursOf, priceFor } from "../src/plan/monitor-cost.js";
 import { parseObservations, runBaseline, type Observations } from "../src/plan/monitor-observations.js";
-import { modifyFleetInput, modifySpotFleetInput } from "../src/plan/fleet-request.js";
+import { modifyFleetInput } from "../src/fleet/ec2-fleet.js";
+import { modifySpotFleetInput } from "../src/fleet/spot-fleet.js";
 import { MAX_COLUMNS, formatDuration, statusBlock, statusLine } from "../src/plan/monitor-view.js";
 
 const HOUR = 3_600_000;

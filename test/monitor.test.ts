@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { DescribeInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { fleetAdapter } from "../src/aws/fleet.js";
+import { fleetProvider } from "../src/fleet/registry.js";
 import { runDcp } from "./harness/dcp.js";
 import {
   NOTHING_LEFT,
@@ -51,7 +51,7 @@ async function runWithJobsInFlight(
 describe("dcp monitor", () => {
   it("downscale: 0 visible, 3 in flight, 5 instances -> fleet target 3, nothing terminated; teardown aborts the run", async () => {
     const run = await runWithJobsInFlight("spot-fleet", 5, 3, "Down");
-    const instances = await fleetAdapter(ctx, "spot-fleet").activeInstances(run.fleetId);
+    const instances = await (await fleetProvider("spot-fleet", ctx)).activeInstances(run.fleetId);
     expect(instances).toHaveLength(5);
 
     const result = await runDcp(["--config", run.configPath, "monitor", "--once"], { cwd: run.dir });
@@ -73,7 +73,7 @@ describe("dcp monitor", () => {
     const base = await configuredApp("spot-fleet", 3, "Dead");
     await submitGroups(base.app, 4);
     const run = await fleetWithState(base, 3);
-    const instances = await fleetAdapter(ctx, "spot-fleet").activeInstances(run.fleetId);
+    const instances = await (await fleetProvider("spot-fleet", ctx)).activeInstances(run.fleetId);
     expect(await alarmNamesOf(run.app)).toEqual(instances.map((id) => `${run.app}_${id}`).sort());
 
     const monitor = startDcp(["--config", run.configPath, "monitor", "--interval", "1"], run.dir);

@@ -1,6 +1,6 @@
 /** The capacity wait of start-cluster, driven by scripted fleet readings and a fake clock. */
 import { describe, expect, it } from "vitest";
-import type { FleetStatus } from "../src/aws/fleet.js";
+import type { FleetStatus } from "../src/plan/fleet-status.js";
 import { awaitCapacity, type CapacityWait } from "../src/flows/start-cluster.js";
 
 interface Reading {

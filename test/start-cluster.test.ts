@@ -18,7 +18,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { cloudwatchClient, deleteAlarms, deleteDashboard, listAlarmNames } from "../src/aws/cloudwatch.js";
 import { deleteLaunchTemplateIfExists, ec2Client } from "../src/aws/ec2.js";
 import { ecsClient } from "../src/aws/ecs.js";
-import { fleetAdapter, fleetIsLive, type FleetApi } from "../src/aws/fleet.js";
+import { fleetProvider, type FleetApi } from "../src/fleet/registry.js";
+import { fleetIsLive } from "../src/plan/fleet-status.js";
 import { loadConfig } from "../src/config/load.js";
 import { markFailed, undoStart } from "../src/flows/start-cluster.js";
 import { readRunState, type RunState } from "../src/state/run-state.js";
@@ -66,7 +67,7 @@ async function preparedRun(extra: Record<string, unknown>): Promise<Run> {
 
 function registerCleanup(api: FleetApi, state: RunState): void {
   cleanups.push(async () => {
-    await fleetAdapter(ctx, api).cancel(state.dcp.fleetId);
+    await (await fleetProvider(api, ctx)).cancel(state.dcp.fleetId);
     if (state.dcp.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), state.dcp.launchTemplateId);
     await deleteAlarms(ctx, await listAlarmNames(ctx, `${state.MONITOR_APP_NAME}_`));
     await deleteDashboard(ctx, state.MONITOR_APP_NAME);
@@ -121,7 +122,7 @@ async function expectClusterStarted(run: Run, api: FleetApi, fleetFile: string):
   expect(summary).toMatchObject({ running: 2, partial: false });
 
   // Fleet active with target CLUSTER_MACHINES.
-  const fleet = fleetAdapter(ctx, api);
+  const fleet = await fleetProvider(api, ctx);
   const status = await fleet.describe(summary.fleetId);
   expect(fleetIsLive(status)).toBe(true);
   expect(status).toMatchObject({ target: 2, fulfilled: 2 });
@@ -213,8 +214,8 @@ describe("dcp start-cluster (moto)", () => {
     const next = await readRunState(run.statePath);
     registerCleanup("spot-fleet", next);
     expect(next.dcp.fleetId).not.toBe(state.dcp.fleetId);
-    expect(await fleetAdapter(ctx, "spot-fleet").describe(state.dcp.fleetId)).toBeUndefined();
-    const newInstances = await fleetAdapter(ctx, "spot-fleet").activeInstances(next.dcp.fleetId);
+    expect(await (await fleetProvider("spot-fleet", ctx)).describe(state.dcp.fleetId)).toBeUndefined();
+    const newInstances = await (await fleetProvider("spot-fleet", ctx)).activeInstances(next.dcp.fleetId);
     // The old instances' alarms are gone; the new ones have theirs.
     expect((await listAlarmNames(ctx, `${run.app}_`)).sort()).toEqual(
       newInstances.map((id) => `${run.app}_${id}`).sort(),
@@ -267,7 +268,7 @@ describe("dcp start-cluster (moto)", () => {
     registerCleanup("spot-fleet", next);
     expect(next.dcp).toMatchObject({ fleetApi: "spot-fleet" });
     expect(next.dcp.launchTemplateId).toBeUndefined();
-    expect(await fleetAdapter(ctx, "ec2-fleet").describe(state.dcp.fleetId)).toBeUndefined();
+    expect(await (await fleetProvider("ec2-fleet", ctx)).describe(state.dcp.fleetId)).toBeUndefined();
     // AWS answers NotFound for a deleted template; moto an empty list.
     const left = await ec2Client(ctx)
       .send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [state.dcp.launchTemplateId!] }))
@@ -282,13 +283,13 @@ describe("dcp start-cluster (moto)", () => {
     const run = await preparedRun({ FLEET_API: "ec2-fleet" });
     const state = await expectClusterStarted(run, "ec2-fleet", "files/auto-image.json");
     const config = await loadConfig(join(run.dir, "config/config.json"));
-    const adapter = fleetAdapter(ctx, "ec2-fleet");
+    const adapter = await fleetProvider("ec2-fleet", ctx);
     const instances = await adapter.activeInstances(state.dcp.fleetId);
     await undoStart(
       ctx,
       config,
       adapter,
-      { id: state.dcp.fleetId, launchTemplateId: state.dcp.launchTemplateId!, createErrors: [] },
+      { api: "ec2-fleet", id: state.dcp.fleetId, launchTemplateId: state.dcp.launchTemplateId!, createErrors: [] },
       instances,
     );
     await markFailed(run.statePath, "fleet activity status is error");

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UserInputError } from "../errors.js";
+import { FLEET_APIS } from "../fleet/registry.js";
 import { parseJsonText, parseWithSchema, type FixHints } from "../validation.js";
 import { DEFAULT_CONFIG_PATH } from "./defaults.js";
 import {
@@ -63,7 +64,7 @@ export const CONFIG_HINTS: FixHints = {
   PLUGINS_COMMIT: 'write a commit, tag or branch as a string, e.g. "v4.2.8", or null',
   INSTALL_REQUIREMENTS: BOOLEAN_FIX,
   REQUIREMENTS: 'write a string, e.g. "cellpose", or ""',
-  FLEET_API: 'use "spot-fleet" or "ec2-fleet"',
+  FLEET_API: `use ${FLEET_APIS.map((api) => `"${api}"`).join(" or ")}`,
   TASK_ROLE_ARN: 'use an ARN like "arn:aws:iam::123456789012:role/dcpWorkerRole", or null',
   LOG_RETENTION_DAYS: `use one of ${LOG_RETENTION_CHOICES.join(", ")}`,
 };

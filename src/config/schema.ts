@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_FLEET_API, FLEET_APIS, fleetKind } from "../fleet/registry.js";
 
 /**
  * The config file: the setting names Distributed-CellProfiler (DCP) users know from config.py
@@ -81,8 +82,6 @@ const machineTypes = z.union(
 export const LOG_RETENTION_CHOICES = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
-
-export const FLEET_APIS = ["spot-fleet", "ec2-fleet"] as const;
 
 export const configShape = {
   $schema: z.string().optional().describe("Path or URL of this file's JSON Schema, so editors complete and check it."),
@@ -264,9 +263,9 @@ export const configShape = {
   // dcp's own settings, named in DCP's style.
   FLEET_API: z
     .enum(FLEET_APIS, { error: `expected one of ${FLEET_APIS.join(", ")}` })
-    .default("spot-fleet")
+    .default(DEFAULT_FLEET_API)
     .describe(
-      'How `dcp start-cluster` asks for spot machines: "spot-fleet" (RequestSpotFleet, as DCP) or "ec2-fleet" (CreateFleet, type maintain).',
+      `How \`dcp start-cluster\` asks for spot machines: ${FLEET_APIS.map((api) => `"${api}" (${fleetKind(api).describe})`).join(" or ")}.`,
     ),
   TASK_ROLE_ARN: z
     .string({ error: "expected an IAM role ARN" })

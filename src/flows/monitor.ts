@@ -6,7 +6,9 @@
  */
 import { z } from "zod";
 import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
-import { FleetOperationUnsupportedError, fleetAdapter, fleetIsLive } from "../aws/fleet.js";
+import { EXIT_INTERRUPTED, Interrupted, UserInputError } from "../errors.js";
+import { FleetOperationUnsupportedError } from "../fleet/provider.js";
+import { fleetProvider } from "../fleet/registry.js";
 import {
   alarmInstanceId,
   observe,
@@ -18,27 +20,20 @@ import {
   type Reading,
   type TargetChange,
 } from "../plan/monitor-decisions.js";
+import { fleetIsLive } from "../plan/fleet-status.js";
 import { parseObservations, runBaseline, type Observations } from "../plan/monitor-observations.js";
-import { MAX_COLUMNS, statusBlock, statusKey, statusLine, type MonitorView } from "../plan/monitor-view.js";
+import type { MonitorView } from "../plan/monitor-view.js";
+import { runClients, type RunClients } from "../run/clients.js";
+import { RunDisplay } from "../run/display.js";
+import { RunReader } from "../run/reader.js";
+import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTarget } from "../run/target.js";
+import { tearDown } from "../run/teardown.js";
+import { interruptOnSignals } from "../signals.js";
+import { sleep } from "../sleep.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
 import { parseWithSchema } from "../validation.js";
-import { UserInputError } from "../errors.js";
-import {
-  EXIT_INTERRUPTED,
-  Interrupted,
-  RunReader,
-  interruptOnSignals,
-  reportIfFinished,
-  resolveRun,
-  resumeHints,
-  runClients,
-  sleep,
-  type RunClients,
-  type RunLocation,
-  type RunTarget,
-} from "./monitor-run.js";
-import { tearDown } from "./teardown.js";
+import { mapLimit } from "../worker/pool.js";
 
 export interface MonitorOptions extends RunLocation {
   cheapest: boolean;
@@ -54,80 +49,10 @@ const ALARM_CONCURRENCY = 8;
 export const MAX_FAILED_READINGS = 30;
 const LISTED_IDS = 4;
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
-}
-
 function listIds(ids: readonly string[]): string {
   return ids.length <= LISTED_IDS
     ? ids.join(", ")
     : `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more`;
-}
-
-/** A live block redrawn in place on a terminal; plain timestamped lines (only on change) otherwise. */
-class MonitorDisplay {
-  private blockLines = 0;
-  private lastBlock: string[] = [];
-  private lastKey = "";
-  private readonly stream: NodeJS.WriteStream;
-
-  constructor(private readonly output: Output) {
-    this.stream = output.json ? process.stderr : process.stdout;
-  }
-
-  private width(): number {
-    return Math.min(MAX_COLUMNS, this.stream.columns || MAX_COLUMNS);
-  }
-
-  private clear(): void {
-    if (this.blockLines) this.stream.write(`\x1b[${this.blockLines}F\x1b[J`);
-    this.blockLines = 0;
-  }
-
-  private draw(lines: string[]): void {
-    const width = this.width();
-    this.stream.write(`${lines.map((l) => l.slice(0, width)).join("\n")}\n`);
-    this.blockLines = lines.length;
-    this.lastBlock = lines;
-  }
-
-  event(text: string): void {
-    if (!this.output.interactive) return this.output.line(text);
-    this.clear();
-    this.stream.write(`${new Date().toISOString().slice(11, 19)}Z ${text}\n`);
-    if (this.lastBlock.length) this.draw(this.lastBlock);
-  }
-
-  warn(text: string): void {
-    this.event(`warning: ${text}`);
-  }
-
-  status(view: MonitorView): void {
-    if (this.output.interactive) {
-      this.clear();
-      this.draw(statusBlock(view));
-      return;
-    }
-    const key = statusKey(view);
-    if (key !== this.lastKey) this.output.line(statusLine(view));
-    this.lastKey = key;
-  }
-
-  /** After Ctrl-C on a terminal: end the line the ^C was echoed on. */
-  endLine(): void {
-    if (this.output.interactive) this.stream.write("\n");
-    this.release();
-  }
-
-  /** Leaves the last block on screen; later output goes below it. */
-  release(): void {
-    this.blockLines = 0;
-    this.lastBlock = [];
-  }
 }
 
 type WatchOutcome = "drained" | "interrupted" | "once" | "finished-elsewhere";
@@ -140,7 +65,7 @@ export class Watcher {
   private polls = 0;
   private targetUnsupported = false;
   private warned = new Set<string>();
-  readonly display: MonitorDisplay;
+  readonly display: RunDisplay;
 
   constructor(
     private readonly target: RunTarget,
@@ -151,7 +76,7 @@ export class Watcher {
     this.state = target.state;
     this.reader = new RunReader(clients, this.state);
     this.observations = parseObservations(this.state.dcp.observations);
-    this.display = new MonitorDisplay(output);
+    this.display = new RunDisplay(output);
   }
 
   private get app(): string {
@@ -174,7 +99,7 @@ export class Watcher {
     const state = await readRunState(this.target.path);
     if (state.dcp.fleetId !== this.state.dcp.fleetId || state.dcp.fleetApi !== this.state.dcp.fleetApi) {
       this.display.event(`the state file now names fleet ${state.dcp.fleetId}; watching it`);
-      this.clients.fleet = fleetAdapter(this.target.ctx, state.dcp.fleetApi);
+      this.clients.fleet = await fleetProvider(state.dcp.fleetApi, this.target.ctx);
       this.reader = new RunReader(this.clients, state);
     }
     this.state = state;
@@ -203,8 +128,7 @@ export class Watcher {
 
   private async adjustTarget(reading: Reading, observations: Observations): Promise<Observations> {
     const fleet = reading.fleet;
-    if (!fleet || this.targetUnsupported || !fleetIsLive({ id: this.state.dcp.fleetId, errors: [], ...fleet }))
-      return observations;
+    if (!fleet || this.targetUnsupported || !fleetIsLive(fleet)) return observations;
     const change = planTarget({
       now: reading.at,
       visible: reading.visible,
@@ -320,7 +244,7 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
   const target = await resolveRun(options);
   const { state } = target;
   if (reportIfFinished(state, output)) return 0;
-  const clients = runClients(target);
+  const clients = await runClients(target);
   const signals = interruptOnSignals();
   const watcher = new Watcher(target, clients, options, output);
   try {

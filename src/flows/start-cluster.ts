@@ -8,36 +8,20 @@
  * is removed again.
  */
 import { readFile } from "node:fs/promises";
-import type { EC2Client } from "@aws-sdk/client-ec2";
 import { deleteAlarms, deleteDashboard, idleAlarmName, putDashboard, putIdleAlarm } from "../aws/cloudwatch.js";
 import { awsContext, type AwsContext } from "../aws/context.js";
-import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate, tagInstanceVolumes } from "../aws/ec2.js";
 import { ecsClient, serviceIsActive, setServiceDesiredCountIfExists } from "../aws/ecs.js";
-import {
-  createEc2Fleet,
-  createSpotFleet,
-  fleetAdapter,
-  fleetIsLive,
-  type FleetAdapter,
-  type FleetApi,
-} from "../aws/fleet.js";
 import { ensureLogGroups } from "../aws/logs.js";
 import { queueDepth, sqsClient } from "../aws/sqs.js";
 import { resolvePublicAmi, ssmClient } from "../aws/ssm.js";
 import { resourceNames, type Config } from "../config/schema.js";
 import { OperationalError, UserInputError } from "../errors.js";
+import type { FleetProvider, LaunchedFleet } from "../fleet/provider.js";
+import { configuredFleetApi, fleetApiOfId, fleetProvider, type FleetApi } from "../fleet/registry.js";
 import { dashboardBody } from "../plan/dashboard.js";
 import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
-import {
-  ECS_AMI_PARAMETERS,
-  ec2FleetRequests,
-  judgeFleet,
-  needsAutoImage,
-  spotFleetRequest,
-  tagList,
-  workerName,
-  type FleetPlanInput,
-} from "../plan/fleet-request.js";
+import { ECS_AMI_PARAMETERS, needsAutoImage } from "../plan/fleet-request.js";
+import { fleetIsLive, fleetLeftInstancesRunning, judgeFleet } from "../plan/fleet-status.js";
 import { userDataScript } from "../plan/user-data.js";
 import { readRunState, runStateExists, updateRunState, writeRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
@@ -99,8 +83,7 @@ async function recordedFleet(statePath: string): Promise<RecordedFleet | undefin
   }
   // A monitor file written by DCP itself: a Spot Fleet request id.
   const id = (raw as { MONITOR_FLEET_ID?: unknown } | null)?.MONITOR_FLEET_ID;
-  if (typeof id === "string" && id)
-    return { api: id.startsWith("fleet-") ? "ec2-fleet" : "spot-fleet", id, status: "unknown" };
+  if (typeof id === "string" && id) return { api: fleetApiOfId(id), id, status: "unknown" };
   return undefined;
 }
 
@@ -127,8 +110,8 @@ async function checkNoLiveFleet(
     );
   }
   if (!recorded) return undefined;
-  const status = await fleetAdapter(ctx, recorded.api).describe(recorded.id);
-  const live = fleetIsLive(status) || Boolean(status?.state.endsWith("_running"));
+  const status = await (await fleetProvider(recorded.api, ctx)).describe(recorded.id);
+  const live = fleetIsLive(status) || fleetLeftInstancesRunning(status);
   const tearingDown = recorded.status === "tearing-down";
   if (!live && !tearingDown) return { ...recorded, live: false };
   if (replace) {
@@ -148,16 +131,13 @@ async function checkNoLiveFleet(
 
 /** Cancels the fleet of an earlier start-cluster, deletes the idle alarms of its instances and its launch template. */
 async function clearRecordedFleet(ctx: AwsContext, appName: string, recorded: RecordedFleet): Promise<void> {
-  if (recorded.live) {
-    const adapter = fleetAdapter(ctx, recorded.api);
-    const instances = await adapter.activeInstances(recorded.id);
-    await adapter.cancel(recorded.id);
-    await deleteAlarms(
-      ctx,
-      instances.map((id) => idleAlarmName(appName, id)),
-    );
-  }
-  if (recorded.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), recorded.launchTemplateId);
+  const provider = await fleetProvider(recorded.api, ctx);
+  const instances = recorded.live ? await provider.activeInstances(recorded.id) : [];
+  await provider.destroy(recorded);
+  await deleteAlarms(
+    ctx,
+    instances.map((id) => idleAlarmName(appName, id)),
+  );
 }
 
 async function resolveImage(ctx: AwsContext, fleet: FleetFile, output: Output): Promise<string> {
@@ -169,45 +149,21 @@ async function resolveImage(ctx: AwsContext, fleet: FleetFile, output: Output): 
   return imageId;
 }
 
-function planFor(api: FleetApi, input: FleetPlanInput) {
-  if (api === "spot-fleet") {
-    const { request, notes } = spotFleetRequest(input);
-    return { notes, requests: { RequestSpotFleet: request } as Record<string, unknown>, spot: request, ec2: undefined };
-  }
-  const plan = ec2FleetRequests(input);
-  return {
-    notes: plan.notes,
-    requests: {
-      CreateLaunchTemplate: plan.launchTemplate,
-      CreateFleet: plan.fleet("<id of the launch template above>"),
-    } as Record<string, unknown>,
-    spot: undefined,
-    ec2: plan,
-  };
-}
-
-export interface LaunchedFleet {
-  id: string;
-  launchTemplateId?: string;
-  createErrors: string[];
-}
-
 /** What start-cluster created, removed again when the fleet fails (nothing leaked). */
 export async function undoStart(
   ctx: AwsContext,
   config: Config,
-  adapter: FleetAdapter,
+  provider: FleetProvider,
   launched: LaunchedFleet,
   alarmed: Iterable<string>,
 ): Promise<void> {
   const names = resourceNames(config);
-  await adapter.cancel(launched.id);
+  await provider.destroy(launched);
   await deleteAlarms(
     ctx,
     [...alarmed].map((id) => idleAlarmName(config.APP_NAME, id)),
   );
   await setServiceDesiredCountIfExists(ecsClient(ctx), config.ECS_CLUSTER, names.serviceName, 0);
-  if (launched.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), launched.launchTemplateId);
   if (config.CREATE_DASHBOARD) await deleteDashboard(ctx, config.APP_NAME);
 }
 
@@ -216,7 +172,7 @@ export async function runStartCluster(
   options: StartClusterOptions,
   output: Output,
 ): Promise<StartClusterResult> {
-  const api = config.FLEET_API;
+  const api = configuredFleetApi(config);
   const fleetFile = await loadFleetFile(options.fleetFile);
   const ctx = awsContext(config);
   const names = resourceNames(config);
@@ -234,7 +190,8 @@ export async function runStartCluster(
   }
   const imageId = await resolveImage(ctx, fleetFile, output);
   const now = new Date();
-  const plan = planFor(api, { config, fleet: fleetFile, resolvedImageId: imageId, now });
+  const provider = await fleetProvider(api, ctx);
+  const plan = provider.plan({ config, fleet: fleetFile, resolvedImageId: imageId, now });
   for (const note of plan.notes) output.warn(note);
 
   const base: StartClusterResult = {
@@ -274,13 +231,11 @@ export async function runStartCluster(
     (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "),
   );
 
-  const ec2 = ec2Client(ctx);
   const launched = await output.step(
     `Fleet (${api}, ${config.CLUSTER_MACHINES} machines)`,
-    () => launchFleet(ec2, plan),
+    () => plan.launch(),
     (l) => l.id,
   );
-  const adapter = fleetAdapter(ctx, api);
   const alarmed = new Set<string>();
   let outcome: WaitOutcome;
   try {
@@ -305,17 +260,16 @@ export async function runStartCluster(
             queueName: config.SQS_QUEUE_NAME,
             deadLetterQueueName: config.SQS_DEAD_LETTER_QUEUE,
             logGroup: config.LOG_GROUP_NAME,
-            fleetApi: api,
-            fleetId: launched.id,
+            fleetCapacityMetrics: provider.capacityMetrics(launched.id),
           }),
         );
         for (const p of problems) output.warn(`dashboard: ${p}`);
       });
     }
-    outcome = await waitForCapacity(ctx, config, adapter, ec2, launched, alarmed, options, output);
+    outcome = await waitForCapacity(ctx, config, provider, launched, alarmed, options, output);
   } catch (err) {
     try {
-      await undoStart(ctx, config, adapter, launched, alarmed);
+      await undoStart(ctx, config, provider, launched, alarmed);
       await markFailed(statePath, (err as Error).message);
     } catch (cleanupError) {
       // The state file still says "running": teardown finds and removes what is left.
@@ -360,19 +314,6 @@ export async function runStartCluster(
     instances: outcome.running,
     partial: outcome.partial,
   };
-}
-
-async function launchFleet(ec2: EC2Client, plan: ReturnType<typeof planFor>): Promise<LaunchedFleet> {
-  if (plan.spot) return { id: await createSpotFleet(ec2, plan.spot), createErrors: [] };
-  const ec2Plan = plan.ec2!;
-  const launchTemplateId = await replaceLaunchTemplate(ec2, ec2Plan.launchTemplate);
-  try {
-    const { id, errors } = await createEc2Fleet(ec2, ec2Plan.fleet(launchTemplateId));
-    return { id, launchTemplateId, createErrors: errors };
-  } catch (err) {
-    await deleteLaunchTemplateIfExists(ec2, launchTemplateId);
-    throw err;
-  }
 }
 
 function initialState(
@@ -427,7 +368,7 @@ export async function markFailed(statePath: string, reason: string): Promise<voi
 
 export interface CapacityWait {
   fleetId: string;
-  fleet: Pick<FleetAdapter, "describe" | "activeInstances">;
+  fleet: Pick<FleetProvider, "describe" | "activeInstances">;
   /** Launch errors CreateFleet returned with the fleet id. */
   createErrors: string[];
   /** Shown until the fleet reports its own target. */
@@ -487,20 +428,18 @@ export async function awaitCapacity(wait: CapacityWait): Promise<WaitOutcome> {
 function waitForCapacity(
   ctx: AwsContext,
   config: Config,
-  adapter: FleetAdapter,
-  ec2: EC2Client,
+  provider: FleetProvider,
   launched: LaunchedFleet,
   alarmed: Set<string>,
   options: StartClusterOptions,
   output: Output,
 ): Promise<WaitOutcome> {
-  const volumeTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
   return output.step(
     "Waiting for capacity",
     (handle) =>
       awaitCapacity({
         fleetId: launched.id,
-        fleet: adapter,
+        fleet: provider,
         createErrors: launched.createErrors,
         expectedTarget: config.CLUSTER_MACHINES,
         timeoutSeconds: options.waitTimeoutSeconds,
@@ -512,7 +451,7 @@ function waitForCapacity(
             await putIdleAlarm(ctx, config.APP_NAME, id);
             alarmed.add(id);
           }
-          if (config.FLEET_API === "spot-fleet") await tagInstanceVolumes(ec2, ids, volumeTags);
+          await provider.adoptInstances(ids, config.APP_NAME);
         },
       }),
     (o) =>

@@ -10,8 +10,8 @@ export interface DashboardInput {
   queueName: string;
   deadLetterQueueName: string;
   logGroup: string;
-  fleetApi: "spot-fleet" | "ec2-fleet";
-  fleetId: string;
+  /** The fleet provider's capacity metrics, when its API publishes any (else worker CPU is shown). */
+  fleetCapacityMetrics: unknown[][] | undefined;
 }
 
 interface Widget {
@@ -63,18 +63,8 @@ function logs(
 export function dashboardBody(input: DashboardInput): string {
   const { region, cluster, queueName, deadLetterQueueName, logGroup } = input;
   const widgets: Widget[] = [
-    input.fleetApi === "spot-fleet"
-      ? metric(
-          0,
-          0,
-          "Fleet capacity",
-          [
-            ["AWS/EC2Spot", "FulfilledCapacity", "FleetRequestId", input.fleetId],
-            [".", "TargetCapacity", ".", "."],
-          ],
-          region,
-          { stat: "Average" },
-        )
+    input.fleetCapacityMetrics
+      ? metric(0, 0, "Fleet capacity", input.fleetCapacityMetrics, region, { stat: "Average" })
       : metric(
           0,
           0,

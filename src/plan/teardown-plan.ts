@@ -3,6 +3,7 @@
  * already recorded as completed. The flow executes them one by one and records each, and every
  * step treats "already gone" as done, so a teardown killed at any point and run again finishes.
  */
+import { fleetKind, type FleetApi } from "../fleet/registry.js";
 
 export const TEARDOWN_STEP_IDS = [
   "scale-service",
@@ -29,7 +30,7 @@ export interface TeardownInput {
   taskFamily: string;
   queueName: string;
   deadLetterQueueName: string;
-  fleetApi: "spot-fleet" | "ec2-fleet";
+  fleetApi: FleetApi;
   fleetId: string;
   launchTemplateId?: string | undefined;
   dashboardName: string | null;
@@ -76,7 +77,8 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
     { id: "delete-alarms", appName: input.appName },
     { id: "cancel-fleet", fleetApi: input.fleetApi, fleetId: input.fleetId },
   ];
-  if (input.fleetApi === "ec2-fleet" && input.launchTemplateId) {
+  // A launch template the fleet owns (EC2 Fleet's) goes right after the fleet that used it.
+  if (input.launchTemplateId) {
     all.push({ id: "delete-launch-template", launchTemplateId: input.launchTemplateId });
   }
   all.push(
@@ -120,7 +122,7 @@ export function describeStep(step: TeardownStep): string {
     case "delete-alarms":
       return `delete idle alarms ${step.appName}_i-*`;
     case "cancel-fleet":
-      return `${step.fleetApi === "ec2-fleet" ? "delete EC2 Fleet" : "cancel spot fleet"} ${step.fleetId}`;
+      return `${fleetKind(step.fleetApi).cancelPhrase} ${step.fleetId}`;
     case "delete-launch-template":
       return `delete launch template ${step.launchTemplateId}`;
     case "delete-queue":

@@ -10,7 +10,7 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { parseWithSchema, readJsonFile } from "../validation.js";
-import { FLEET_APIS } from "../config/schema.js";
+import { FLEET_APIS } from "../fleet/registry.js";
 
 export const RUN_STATUSES = ["running", "tearing-down", "finished"] as const;
 

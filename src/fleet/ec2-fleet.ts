@@ -1,0 +1,230 @@
+/**
+ * The EC2 Fleet provider (CreateFleet, type maintain), for accounts whose policies deny the legacy
+ * Spot Fleet call: a launch template from the first launch specification, then the fleet, both
+ * built purely from a DCP fleet file; and the calls that launch, read, resize and delete it.
+ */
+import {
+  CreateFleetCommand,
+  DeleteFleetsCommand,
+  DescribeFleetInstancesCommand,
+  DescribeFleetsCommand,
+  ModifyFleetCommand,
+  type CreateFleetRequest,
+  type CreateLaunchTemplateRequest,
+  type FleetLaunchTemplateOverridesRequest,
+  type ModifyFleetRequest,
+  type RequestLaunchTemplateData,
+} from "@aws-sdk/client-ec2";
+import type { AwsContext } from "../aws/context.js";
+import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate } from "../aws/ec2.js";
+import { isUnsupported } from "../aws/errors.js";
+import { OperationalError } from "../errors.js";
+import {
+  assertTarget,
+  baseSpec,
+  launchTemplateName,
+  mergeTagSpecs,
+  priceString,
+  tagList,
+  validity,
+  workerName,
+  type FleetPlanInput,
+  type PlanNotes,
+} from "../plan/fleet-request.js";
+import { GONE_STATES, type FleetStatus } from "../plan/fleet-status.js";
+import { activeInstanceIds, cancelFleet, unlessNotFound } from "./ec2-fleet-calls.js";
+import { FleetOperationUnsupportedError, type FleetProvider } from "./provider.js";
+
+/** The same for an EC2 Fleet of type maintain: surplus instances keep running until their idle alarm ends them. */
+export function modifyFleetInput(fleetId: string, target: number): ModifyFleetRequest {
+  assertTarget(target);
+  return {
+    FleetId: fleetId,
+    TargetCapacitySpecification: {
+      TotalTargetCapacity: target,
+      SpotTargetCapacity: target,
+      DefaultTargetCapacityType: "spot",
+    },
+    ExcessCapacityTerminationPolicy: "no-termination",
+  };
+}
+
+export interface Ec2FleetPlan extends PlanNotes {
+  launchTemplate: CreateLaunchTemplateRequest;
+  /** The CreateFleet input once the launch template exists. */
+  fleet(launchTemplateId: string): CreateFleetRequest;
+}
+
+/** A launch template from the first specification, then CreateFleet (maintain, price-capacity-optimized) with one override per instance type (and subnet). */
+export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
+  const { config, fleet, now } = input;
+  const { spec, notes } = baseSpec(input);
+  const instanceTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
+  const subnets = spec.NetworkInterfaces?.length
+    ? [undefined]
+    : (spec.SubnetId?.split(",").map((s) => s.trim()) ?? [undefined]);
+  const securityGroupIds = spec.SecurityGroups?.map((g) => g.GroupId).filter((g): g is string => Boolean(g));
+  const data: RequestLaunchTemplateData = {
+    ImageId: spec.ImageId,
+    ...(spec.KeyName ? { KeyName: spec.KeyName } : {}),
+    ...(spec.IamInstanceProfile ? { IamInstanceProfile: spec.IamInstanceProfile } : {}),
+    ...(spec.BlockDeviceMappings ? { BlockDeviceMappings: spec.BlockDeviceMappings } : {}),
+    ...(spec.NetworkInterfaces
+      ? { NetworkInterfaces: spec.NetworkInterfaces as RequestLaunchTemplateData["NetworkInterfaces"] }
+      : {}),
+    ...(!spec.NetworkInterfaces && securityGroupIds?.length ? { SecurityGroupIds: securityGroupIds } : {}),
+    ...(spec.Placement ? { Placement: spec.Placement as RequestLaunchTemplateData["Placement"] } : {}),
+    ...(spec.Monitoring ? { Monitoring: spec.Monitoring } : {}),
+    ...(spec.EbsOptimized !== undefined ? { EbsOptimized: spec.EbsOptimized } : {}),
+    ...(spec.KernelId ? { KernelId: spec.KernelId } : {}),
+    ...(spec.RamdiskId ? { RamDiskId: spec.RamdiskId } : {}),
+    UserData: spec.UserData,
+    // IMDSv2 only, and a hop limit of 2 so the worker in a bridge-mode container can read spot
+    // interruption notices (with the default of 1 the token response never reaches it).
+    MetadataOptions: { HttpEndpoint: "enabled", HttpTokens: "required", HttpPutResponseHopLimit: 2 },
+    TagSpecifications: [
+      ...mergeTagSpecs(spec.TagSpecifications, "instance", instanceTags),
+      { ResourceType: "volume", Tags: instanceTags },
+    ] as RequestLaunchTemplateData["TagSpecifications"],
+  };
+  const launchTemplate: CreateLaunchTemplateRequest = {
+    LaunchTemplateName: launchTemplateName(config.APP_NAME),
+    VersionDescription: `dcp start-cluster for ${config.APP_NAME}`,
+    LaunchTemplateData: data,
+    TagSpecifications: [
+      { ResourceType: "launch-template", Tags: tagList(config.APP_NAME, launchTemplateName(config.APP_NAME)) },
+    ],
+  };
+  const overrides: FleetLaunchTemplateOverridesRequest[] = config.MACHINE_TYPE.flatMap((type) =>
+    subnets.map((subnet) => ({
+      InstanceType: type as FleetLaunchTemplateOverridesRequest["InstanceType"],
+      ...(subnet ? { SubnetId: subnet } : {}),
+      ...(config.MACHINE_PRICE !== null ? { MaxPrice: priceString(config.MACHINE_PRICE) } : {}),
+      ...(spec.WeightedCapacity !== undefined ? { WeightedCapacity: spec.WeightedCapacity } : {}),
+    })),
+  );
+  if (fleet.AllocationStrategy && fleet.AllocationStrategy !== "priceCapacityOptimized") {
+    notes.push(
+      `FLEET_API ec2-fleet uses price-capacity-optimized (AWS's recommendation) instead of the file's ${fleet.AllocationStrategy}`,
+    );
+  }
+  return {
+    launchTemplate,
+    notes,
+    fleet: (launchTemplateId) => ({
+      Type: "maintain",
+      TargetCapacitySpecification: {
+        TotalTargetCapacity: config.CLUSTER_MACHINES,
+        SpotTargetCapacity: config.CLUSTER_MACHINES,
+        OnDemandTargetCapacity: 0,
+        DefaultTargetCapacityType: "spot",
+      },
+      SpotOptions: {
+        AllocationStrategy: "price-capacity-optimized",
+        InstanceInterruptionBehavior: fleet.InstanceInterruptionBehavior ?? "terminate",
+      },
+      LaunchTemplateConfigs: [
+        {
+          LaunchTemplateSpecification: { LaunchTemplateId: launchTemplateId, Version: "$Latest" },
+          Overrides: overrides,
+        },
+      ],
+      TerminateInstancesWithExpiration: fleet.TerminateInstancesWithExpiration ?? true,
+      ...(fleet.ReplaceUnhealthyInstances !== undefined
+        ? { ReplaceUnhealthyInstances: fleet.ReplaceUnhealthyInstances }
+        : {}),
+      ...validity(now),
+      TagSpecifications: mergeTagSpecs(
+        fleet.TagSpecifications?.filter((t) => t.ResourceType === "fleet"),
+        "fleet",
+        tagList(config.APP_NAME, `${config.APP_NAME}Fleet`),
+      ),
+    }),
+  };
+}
+
+const errorLines = (errors: { ErrorCode?: string; ErrorMessage?: string }[] | undefined) =>
+  (errors ?? []).map((e) => `${e.ErrorCode ?? "error"}: ${e.ErrorMessage ?? ""}`.trim());
+
+export function createProvider(ctx: AwsContext): FleetProvider {
+  const ec2 = ec2Client(ctx);
+  const activeInstances = (id: string) =>
+    activeInstanceIds((NextToken) => ec2.send(new DescribeFleetInstancesCommand({ FleetId: id, NextToken })));
+  const describe = async (id: string): Promise<FleetStatus | undefined> => {
+    const out = await unlessNotFound(ec2.send(new DescribeFleetsCommand({ FleetIds: [id] })));
+    const fleet = out?.Fleets?.find((f) => f.FleetId === id);
+    const state = fleet?.FleetState;
+    if (!fleet || !state || GONE_STATES.has(state)) return undefined;
+    const activityStatus = fleet.ActivityStatus;
+    return {
+      id,
+      state,
+      ...(activityStatus ? { activityStatus } : {}),
+      target: fleet.TargetCapacitySpecification?.TotalTargetCapacity ?? 0,
+      fulfilled: Math.round(fleet.FulfilledCapacity ?? 0),
+      errors: errorLines(fleet.Errors),
+    };
+  };
+  const cancel = (id: string) =>
+    cancelFleet(ec2, id, {
+      describe,
+      instances: activeInstances,
+      harmlessCodes: ["fleetIdDoesNotExist", "fleetNotInDeletableState"],
+      async send(fleetId) {
+        const out = await ec2.send(new DeleteFleetsCommand({ FleetIds: [fleetId], TerminateInstances: true }));
+        return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === fleetId)?.Error;
+      },
+    });
+  return {
+    api: "ec2-fleet",
+    plan(input) {
+      const plan = ec2FleetRequests(input);
+      return {
+        notes: plan.notes,
+        requests: {
+          CreateLaunchTemplate: plan.launchTemplate,
+          CreateFleet: plan.fleet("<id of the launch template above>"),
+        },
+        async launch() {
+          const launchTemplateId = await replaceLaunchTemplate(ec2, plan.launchTemplate);
+          try {
+            const out = await ec2.send(new CreateFleetCommand(plan.fleet(launchTemplateId)));
+            const errors = errorLines(out.Errors);
+            if (!out.FleetId)
+              throw new OperationalError(
+                `CreateFleet returned no fleet id${errors.length ? `: ${errors.join("; ")}` : ""}`,
+              );
+            return { api: "ec2-fleet", id: out.FleetId, launchTemplateId, createErrors: errors };
+          } catch (err) {
+            await deleteLaunchTemplateIfExists(ec2, launchTemplateId);
+            throw err;
+          }
+        },
+      };
+    },
+    describe,
+    activeInstances,
+    async setTarget(id, target) {
+      try {
+        await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
+      } catch (err) {
+        if (isUnsupported(err, "ec2"))
+          throw new FleetOperationUnsupportedError(
+            "ModifyFleet",
+            id,
+            `the EC2 endpoint does not implement it: ${(err as Error).message.split("\n")[0]}`,
+          );
+        throw err;
+      }
+    },
+    cancel,
+    async destroy(fleet) {
+      await cancel(fleet.id);
+      if (fleet.launchTemplateId) await deleteLaunchTemplateIfExists(ec2, fleet.launchTemplateId);
+    },
+    // The launch template tags instances and volumes at launch.
+    adoptInstances: async () => {},
+    // EC2 Fleet publishes no capacity metrics: the dashboard shows the workers' CPU instead.
+    capacityMetrics: () => undefined,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * A fleet as every provider reports it, and what dcp concludes from one reading. The state names
+ * are AWS's (Spot Fleet: cancelled_*; EC2 Fleet: deleted_*), defined here once. Pure.
+ */
+
+export interface FleetStatus {
+  id: string;
+  /** submitted | active | modifying | cancelled_running | cancelled_terminating | failed (and deleted_* for EC2 Fleet). */
+  state: string;
+  /** error | pending_fulfillment | pending_termination | fulfilled, when AWS reports one. */
+  activityStatus?: string;
+  target: number;
+  /** Fulfilled capacity, in the fleet's units (machines unless the file sets WeightedCapacity). */
+  fulfilled: number;
+  /** Fatal or launch errors AWS reports for the fleet, as "code: message" lines. */
+  errors: string[];
+}
+
+/** States in which the fleet may still hold or launch instances. */
+const LIVE_STATES = new Set(["submitted", "active", "modifying"]);
+/** Cancelled/deleted WITHOUT terminating: the instances keep running (and billing). */
+const RUNNING_AFTER_CANCEL_STATES = new Set(["cancelled_running", "deleted_running"]);
+/** States after which nothing of the fleet is left to cancel (instances, if any, are already terminating). */
+export const GONE_STATES = new Set(["cancelled", "cancelled_terminating", "deleted", "deleted_terminating"]);
+/** States start-cluster treats as a failed start. */
+const FAILED_STATES = new Set(["failed", ...RUNNING_AFTER_CANCEL_STATES, ...GONE_STATES]);
+
+/** True when the fleet is still live: it may launch or replace instances. */
+export function fleetIsLive(status: Pick<FleetStatus, "state"> | undefined): boolean {
+  return status !== undefined && LIVE_STATES.has(status.state);
+}
+
+/** Cancelled without terminating: its instances still bill and must be terminated directly. */
+export function fleetLeftInstancesRunning(status: Pick<FleetStatus, "state"> | undefined): boolean {
+  return status !== undefined && RUNNING_AFTER_CANCEL_STATES.has(status.state);
+}
+
+export type WaitVerdict = { kind: "wait" } | { kind: "fulfilled" } | { kind: "failed"; reasons: string[] };
+
+/** The part of a status judgeFleet reads. */
+export type FleetReading = Omit<FleetStatus, "id">;
+
+/**
+ * A fleet that failed, was cancelled/deleted behind dcp's back, reports activity status `error`, or
+ * lists launch errors is fatal: start-cluster cancels it and shows why. A missing reading (the fleet
+ * is gone) is fatal too. Anything else waits until every machine is running.
+ */
+export function judgeFleet(reading: FleetReading | undefined): WaitVerdict {
+  if (!reading) return { kind: "failed", reasons: ["the fleet no longer exists (cancelled or deleted outside dcp?)"] };
+  const reasons: string[] = [];
+  if (FAILED_STATES.has(reading.state)) reasons.push(`fleet state is ${reading.state}`);
+  if (reading.activityStatus === "error") reasons.push("fleet activity status is error");
+  reasons.push(...reading.errors);
+  if (reasons.length) return { kind: "failed", reasons: [...new Set(reasons)] };
+  return reading.fulfilled >= reading.target ? { kind: "fulfilled" } : { kind: "wait" };
+}

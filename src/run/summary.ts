@@ -1,0 +1,31 @@
+/** The summary of a finished run, as teardown writes it to the state file and prints it. */
+import type { StepResult } from "./teardown.js";
+
+export interface RunSummary {
+  appName: string;
+  status: "finished";
+  groupsDone: number;
+  groupsTotal: number;
+  deadLettered: number;
+  /** messages the kept dead-letter queue holds (all runs sharing it), when known */
+  deadLetterQueueHolds?: number;
+  elapsedMs: number;
+  elapsed: string;
+  instanceHours: number;
+  estimatedCostUsd?: number;
+  cost: string;
+  kept: string[];
+  steps: StepResult[];
+}
+
+export function summaryLines(summary: RunSummary): string[] {
+  const dlq =
+    summary.deadLetterQueueHolds === undefined ? "" : ` (the dead-letter queue holds ${summary.deadLetterQueueHolds})`;
+  return [
+    `Run ${summary.appName} finished after ${summary.elapsed}.`,
+    `  groups done:    ${summary.groupsDone} of ${summary.groupsTotal}`,
+    `  dead-lettered:  ${summary.deadLettered}${dlq}`,
+    `  instances:      ${summary.cost}`,
+    ...summary.kept.map((k) => `  kept:           ${k}`),
+  ];
+}

@@ -4,7 +4,7 @@ NPM_STAMP := node_modules/.package-lock.json
 # dcp pins SDK versions that support Node 20; the SDK's notice about future releases is noise here.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: all install build typecheck lint format test bench demo clean
+.PHONY: all install moto build typecheck lint format test bench demo clean
 
 all: build
 
@@ -13,6 +13,10 @@ install: $(NPM_STAMP)
 $(NPM_STAMP): package-lock.json package.json
 	npm ci --no-audit --no-fund
 	@touch $(NPM_STAMP)
+
+# moto_server from PATH, or a pinned moto in a project-local virtual environment.
+moto:
+	@scripts/ensure-moto.sh
 
 build: install
 	npx tsc -p tsconfig.json
@@ -31,7 +35,7 @@ format: install
 	npx prettier --write --log-level warn .
 
 # Every test: unit tests and behaviour tests against local emulators (moto_server + fauxqs).
-test: typecheck build
+test: typecheck build lint moto
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 	@node scripts/test-summary.mjs .vitest-report.json
 

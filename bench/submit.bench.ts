@@ -20,9 +20,9 @@ import { loadDist } from "./dist.js";
 import { startProxy } from "./latency-proxy.js";
 
 const { DEFAULT_CONCURRENCY, sendMessages } =
-  await loadDist<typeof import("../src/flows/submit.js")>("flows/submit.js");
+  await loadDist<typeof import("../src/submit/engine.js")>("submit/engine.js");
 const { checkJobFile, jobFileMessages } =
-  await loadDist<typeof import("../src/plan/job-reader.js")>("plan/job-reader.js");
+  await loadDist<typeof import("../src/submit/job-reader.js")>("submit/job-reader.js");
 const { messageBody } = await loadDist<typeof import("../src/plan/message.js")>("plan/message.js");
 const { sqsSendClient } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
 

@@ -59,9 +59,17 @@ describe("Spot Fleet request from a DCP fleet file", () => {
   });
   const sent = request.SpotFleetRequestConfig!;
 
+  it("ValidUntil in whole seconds even when now has milliseconds (AWS refuses fractions)", () => {
+    const at = new Date("2026-03-01T12:00:00.789Z");
+    const r = spotFleetRequest({ config, fleet: fixture("dcp-original.json"), resolvedImageId: undefined, now: at });
+    expect(r.request.SpotFleetRequestConfig!.ValidUntil!.getTime() % 1000).toBe(0);
+    expect(r.request.SpotFleetRequestConfig!.ValidUntil!.toISOString()).toBe("2027-03-01T12:00:00.000Z");
+  });
+
   it("fills target, validity in UTC, and no SpotPrice without MACHINE_PRICE", () => {
     expect(sent.TargetCapacity).toBe(4);
-    expect(sent.ValidFrom?.toISOString()).toBe("2026-03-01T12:00:00.000Z");
+    // AWS rejects fractional seconds; ValidFrom defaults to now (issue 10, item 1).
+    expect(sent.ValidFrom).toBeUndefined();
     expect(sent.ValidUntil?.toISOString()).toBe("2027-03-01T12:00:00.000Z");
     expect(sent).not.toHaveProperty("SpotPrice");
     expect(sent.IamFleetRole).toBe("arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role");
@@ -235,7 +243,7 @@ describe("EC2 Fleet requests", () => {
         ],
       },
     ]);
-    expect(request.ValidFrom?.toISOString()).toBe("2026-03-01T12:00:00.000Z");
+    expect(request.ValidFrom).toBeUndefined();
     expect(request.TagSpecifications).toEqual([
       {
         ResourceType: "fleet",

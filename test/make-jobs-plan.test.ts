@@ -235,10 +235,13 @@ describe("from-csv", () => {
   });
 
   it("refuses values cellprofiler -g cannot carry", () => {
-    const groups = csvGroups(["Metadata_Plate"], [["Plate 1"]]);
+    const groups = csvGroups(["Metadata_Plate"], [["Plate=1"]]);
     expect(() => csvJobGroups(groups)).toThrow(
-      /load_data.csv: Metadata_Plate: the value "Plate 1" cannot be passed to cellprofiler -g/,
+      /load_data.csv: Metadata_Plate: the value "Plate=1" cannot be passed to cellprofiler -g/,
     );
+    expect(csvJobGroups(csvGroups(["Metadata_Plate"], [["Plate 1"]]))).toEqual([
+      { Metadata: "Metadata_Plate=Plate 1" },
+    ]);
   });
 });
 

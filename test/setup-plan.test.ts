@@ -7,7 +7,8 @@ import {
   taskDefinitionSpec,
   type ExistingTaskDefinition,
 } from "../src/plan/task-definition.js";
-import { appTags, missingTags } from "../src/plan/reconcile.js";
+import { appTags } from "../src/plan/names.js";
+import { missingTags } from "../src/plan/reconcile.js";
 import { configInputFromEnv } from "../src/worker/settings.js";
 import { CREDENTIAL_NAME, WORKER_ENV_KEYS, workerEnvironment } from "../src/plan/worker-env.js";
 

@@ -15,7 +15,7 @@ import {
   parseSharedValue,
   type JobGroup,
 } from "../src/plan/job-file.js";
-import { checkJobFile, jobFileMessages, readJobFile, type CheckedJobFile } from "../src/plan/job-reader.js";
+import { checkJobFile, jobFileMessages, readJobFile, type CheckedJobFile } from "../src/submit/job-reader.js";
 import { messageBody, type DcpMessage } from "../src/plan/message.js";
 import { tempDir } from "./harness/dcp.js";
 
@@ -79,12 +79,19 @@ describe("parseGroup", () => {
     });
   });
 
+  it('accepts spaces inside metadata values (CellProfiler splits -g only on "," and "=")', () => {
+    expect(parseGroup({ Metadata: "Metadata_Plate=Plate 1,Metadata_Well=A01" }, 3, F).Metadata).toBe(
+      "Metadata_Plate=Plate 1,Metadata_Well=A01",
+    );
+    expect(parseGroup({ Metadata_Plate: "Plate 1" }, 3, F).Metadata).toEqual({ Metadata_Plate: "Plate 1" });
+  });
+
   it.each([
     [
       { Metadata: "Metadata_Plate=P1 ,Metadata_Well=A01" },
       "groups[3].Metadata",
-      /contains a space/,
-      /remove the spaces/,
+      /contains a space at the start or end of the value "P1 "/,
+      /remove it/,
     ],
     [{ Metadata: "Metadata_Plate" }, "groups[3].Metadata", /has no "="/, /Key=value/],
     [{ Metadata: "Metadata_Plate=P1,,Metadata_Well=A01" }, "groups[3].Metadata", /empty item/, /extra comma/],
@@ -96,7 +103,9 @@ describe("parseGroup", () => {
     [{ Metadata: { A: "1" }, output_structure: "" }, "groups[3].output_structure", /is empty/, /output_structure/],
     [{ Metadata_Site: 1 }, "groups[3].Metadata_Site", /expected a string, got a number/, /quote it: "1"/],
     [{ Metadata_Site: null }, "groups[3].Metadata_Site", /expected a string, got null/, /as a string/],
-    [{ Metadata_Well: "A 01" }, "groups[3].Metadata_Well", /holds a space/, /cannot take spaces/],
+    [{ Metadata_Well: "A=01" }, "groups[3].Metadata_Well", /holds "," or "="/, /splits -g on "," and "="/],
+    [{ Metadata: "Metadata_Plate=P=1" }, "groups[3].Metadata", /second "="/, /splits -g on "," and "="/],
+    [{ Metadata_Well: " A01" }, "groups[3].Metadata_Well", /space at its start or end/, /remove it/],
     [{ "Metadata Well": "A01" }, "groups[3].Metadata Well", /holds a space/, /LoadData/],
     [{ Metadata_Well: "A01", output: "x" }, "groups[3].output", /is a shared key/, /\{"Metadata": /],
     [{ _comment: "only a comment" }, "groups[3]", /is empty/, /give it metadata/],

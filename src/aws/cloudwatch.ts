@@ -7,7 +7,7 @@ import {
   PutMetricAlarmCommand,
 } from "@aws-sdk/client-cloudwatch";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { tagList } from "../plan/fleet-request.js";
+import { tagList } from "../plan/names.js";
 
 export function cloudwatchClient(ctx: AwsContext): CloudWatchClient {
   return instrument(new CloudWatchClient(clientOptions(ctx)), "cloudwatch");

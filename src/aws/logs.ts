@@ -14,7 +14,8 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import type { Config } from "../config/schema.js";
-import { appTags, existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
+import { appTags } from "../plan/names.js";
+import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { sleep } from "../sleep.js";
 
 export function logsClient(ctx: AwsContext): CloudWatchLogsClient {

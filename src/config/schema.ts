@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { appNames } from "../plan/names.js";
 import { DEFAULT_FLEET_API, FLEET_APIS, fleetKind } from "../fleet/registry.js";
 
 /**
@@ -377,16 +378,12 @@ export function effectiveBuckets(
 /** Names every other resource is derived from, computed in one place. */
 export function resourceNames(config: Config) {
   return {
+    ...appNames(config.APP_NAME),
     queueName: config.SQS_QUEUE_NAME,
     deadLetterQueueName: config.SQS_DEAD_LETTER_QUEUE,
     clusterName: config.ECS_CLUSTER,
-    taskFamily: `${config.APP_NAME}Task`,
-    serviceName: `${config.APP_NAME}Service`,
-    containerName: config.APP_NAME,
     logGroup: config.LOG_GROUP_NAME,
     perInstanceLogGroup: `${config.LOG_GROUP_NAME}_perInstance`,
-    stateFile: `files/${config.APP_NAME}SpotFleetRequestId.json`,
-    alarmPrefix: `${config.APP_NAME}_`,
   };
 }
 

@@ -6,7 +6,7 @@
 import { TerminateInstancesCommand, type ActiveInstance, type EC2Client } from "@aws-sdk/client-ec2";
 import { isNotFound } from "../aws/errors.js";
 import { OperationalError } from "../errors.js";
-import { fleetLeftInstancesRunning, type FleetStatus } from "../plan/fleet-status.js";
+import { GONE_STATES, fleetLeftInstancesRunning, type FleetStatus } from "../plan/fleet-status.js";
 
 type InstancePage = { ActiveInstances?: ActiveInstance[]; NextToken?: string };
 
@@ -44,28 +44,47 @@ async function terminate(ec2: EC2Client, ids: string[]): Promise<void> {
   }
 }
 
-export interface CancelCall {
-  describe(id: string): Promise<FleetStatus | undefined>;
-  instances(id: string): Promise<string[]>;
-  /** Sends the cancel/delete; returns AWS's per-fleet error, if any. */
-  send(id: string): Promise<{ Code?: string; Message?: string } | undefined>;
-  /** Per-fleet error codes that mean "already gone". */
-  harmlessCodes: readonly string[];
-}
-
 /**
- * Cancels (Spot Fleet) or deletes (EC2 Fleet) with termination. Already gone is success; a fleet
+ * The cancel (Spot Fleet) or delete (EC2 Fleet) of one provider, with termination. Already gone is
+ * success (`send` returns AWS's per-fleet error; `harmless` lists the codes that mean gone); a fleet
  * cancelled earlier without termination (…_running) gets its instances terminated directly.
  */
-export async function cancelFleet(ec2: EC2Client, id: string, call: CancelCall): Promise<void> {
-  const status = await call.describe(id);
-  if (!status) return;
-  if (fleetLeftInstancesRunning(status)) return terminate(ec2, await call.instances(id));
-  try {
-    const failure = await call.send(id);
-    if (failure?.Code && !call.harmlessCodes.includes(failure.Code))
-      throw new OperationalError(`could not cancel fleet ${id}: ${failure.Code}: ${failure.Message ?? ""}`);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+export function canceller(
+  ec2: EC2Client,
+  describe: (id: string) => Promise<FleetStatus | undefined>,
+  instances: (id: string) => Promise<string[]>,
+  harmless: readonly string[],
+  send: (id: string) => Promise<{ Code?: string; Message?: string } | undefined>,
+): (id: string) => Promise<void> {
+  return async (id) => {
+    const status = await describe(id);
+    if (!status) return;
+    if (fleetLeftInstancesRunning(status)) return terminate(ec2, await instances(id));
+    try {
+      const failure = await send(id);
+      if (failure?.Code && !harmless.includes(failure.Code))
+        throw new OperationalError(`could not cancel fleet ${id}: ${failure.Code}: ${failure.Message ?? ""}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  };
+}
+
+/** A fleet's status from what either describe call returned; undefined when it is gone (or unknown). */
+export function statusOf(
+  id: string,
+  found: { state?: string; activityStatus?: string; target?: number; fulfilled?: number } | undefined,
+  errors: (activityStatus: string | undefined) => string[],
+): FleetStatus | undefined {
+  const state = found?.state;
+  if (!found || !state || GONE_STATES.has(state)) return undefined;
+  const { activityStatus } = found;
+  return {
+    id,
+    state,
+    ...(activityStatus ? { activityStatus } : {}),
+    target: found.target ?? 0,
+    fulfilled: Math.round(found.fulfilled ?? 0),
+    errors: errors(activityStatus),
+  };
 }

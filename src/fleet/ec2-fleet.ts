@@ -19,25 +19,15 @@ import type { AwsContext } from "../aws/context.js";
 import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate } from "../aws/ec2.js";
 import { isUnsupported } from "../aws/errors.js";
 import { OperationalError } from "../errors.js";
-import {
-  assertTarget,
-  baseSpec,
-  launchTemplateName,
-  mergeTagSpecs,
-  priceString,
-  tagList,
-  validity,
-  workerName,
-  type FleetPlanInput,
-  type PlanNotes,
-} from "../plan/fleet-request.js";
-import { GONE_STATES, type FleetStatus } from "../plan/fleet-status.js";
-import { activeInstanceIds, cancelFleet, unlessNotFound } from "./ec2-fleet-calls.js";
+import * as shared from "../plan/fleet-request.js";
+import { appNames, fleetTags, tagList, workerTags } from "../plan/names.js";
+import type { FleetStatus } from "../plan/fleet-status.js";
+import { activeInstanceIds, canceller, statusOf, unlessNotFound } from "./ec2-fleet-calls.js";
 import { FleetOperationUnsupportedError, type FleetProvider } from "./provider.js";
 
 /** The same for an EC2 Fleet of type maintain: surplus instances keep running until their idle alarm ends them. */
 export function modifyFleetInput(fleetId: string, target: number): ModifyFleetRequest {
-  assertTarget(target);
+  shared.assertTarget(target);
   return {
     FleetId: fleetId,
     TargetCapacitySpecification: {
@@ -49,17 +39,17 @@ export function modifyFleetInput(fleetId: string, target: number): ModifyFleetRe
   };
 }
 
-export interface Ec2FleetPlan extends PlanNotes {
+export interface Ec2FleetPlan extends shared.PlanNotes {
   launchTemplate: CreateLaunchTemplateRequest;
   /** The CreateFleet input once the launch template exists. */
   fleet(launchTemplateId: string): CreateFleetRequest;
 }
 
 /** A launch template from the first specification, then CreateFleet (maintain, price-capacity-optimized) with one override per instance type (and subnet). */
-export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
+export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
   const { config, fleet, now } = input;
-  const { spec, notes } = baseSpec(input);
-  const instanceTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
+  const { spec, notes } = shared.baseSpec(input);
+  const instanceTags = workerTags(config.APP_NAME);
   const subnets = spec.NetworkInterfaces?.length
     ? [undefined]
     : (spec.SubnetId?.split(",").map((s) => s.trim()) ?? [undefined]);
@@ -83,23 +73,23 @@ export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
     // interruption notices (with the default of 1 the token response never reaches it).
     MetadataOptions: { HttpEndpoint: "enabled", HttpTokens: "required", HttpPutResponseHopLimit: 2 },
     TagSpecifications: [
-      ...mergeTagSpecs(spec.TagSpecifications, "instance", instanceTags),
+      ...shared.mergeTagSpecs(spec.TagSpecifications, "instance", instanceTags),
       { ResourceType: "volume", Tags: instanceTags },
     ] as RequestLaunchTemplateData["TagSpecifications"],
   };
   const launchTemplate: CreateLaunchTemplateRequest = {
-    LaunchTemplateName: launchTemplateName(config.APP_NAME),
+    LaunchTemplateName: appNames(config.APP_NAME).launchTemplate,
     VersionDescription: `dcp start-cluster for ${config.APP_NAME}`,
     LaunchTemplateData: data,
     TagSpecifications: [
-      { ResourceType: "launch-template", Tags: tagList(config.APP_NAME, launchTemplateName(config.APP_NAME)) },
+      { ResourceType: "launch-template", Tags: tagList(config.APP_NAME, appNames(config.APP_NAME).launchTemplate) },
     ],
   };
   const overrides: FleetLaunchTemplateOverridesRequest[] = config.MACHINE_TYPE.flatMap((type) =>
     subnets.map((subnet) => ({
       InstanceType: type as FleetLaunchTemplateOverridesRequest["InstanceType"],
       ...(subnet ? { SubnetId: subnet } : {}),
-      ...(config.MACHINE_PRICE !== null ? { MaxPrice: priceString(config.MACHINE_PRICE) } : {}),
+      ...(config.MACHINE_PRICE !== null ? { MaxPrice: shared.priceString(config.MACHINE_PRICE) } : {}),
       ...(spec.WeightedCapacity !== undefined ? { WeightedCapacity: spec.WeightedCapacity } : {}),
     })),
   );
@@ -133,11 +123,11 @@ export function ec2FleetRequests(input: FleetPlanInput): Ec2FleetPlan {
       ...(fleet.ReplaceUnhealthyInstances !== undefined
         ? { ReplaceUnhealthyInstances: fleet.ReplaceUnhealthyInstances }
         : {}),
-      ...validity(now),
-      TagSpecifications: mergeTagSpecs(
+      ...shared.validity(now),
+      TagSpecifications: shared.mergeTagSpecs(
         fleet.TagSpecifications?.filter((t) => t.ResourceType === "fleet"),
         "fleet",
-        tagList(config.APP_NAME, `${config.APP_NAME}Fleet`),
+        fleetTags(config.APP_NAME),
       ),
     }),
   };
@@ -153,28 +143,29 @@ export function createProvider(ctx: AwsContext): FleetProvider {
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
     const out = await unlessNotFound(ec2.send(new DescribeFleetsCommand({ FleetIds: [id] })));
     const fleet = out?.Fleets?.find((f) => f.FleetId === id);
-    const state = fleet?.FleetState;
-    if (!fleet || !state || GONE_STATES.has(state)) return undefined;
-    const activityStatus = fleet.ActivityStatus;
-    return {
+    return statusOf(
       id,
-      state,
-      ...(activityStatus ? { activityStatus } : {}),
-      target: fleet.TargetCapacitySpecification?.TotalTargetCapacity ?? 0,
-      fulfilled: Math.round(fleet.FulfilledCapacity ?? 0),
-      errors: errorLines(fleet.Errors),
-    };
-  };
-  const cancel = (id: string) =>
-    cancelFleet(ec2, id, {
-      describe,
-      instances: activeInstances,
-      harmlessCodes: ["fleetIdDoesNotExist", "fleetNotInDeletableState"],
-      async send(fleetId) {
-        const out = await ec2.send(new DeleteFleetsCommand({ FleetIds: [fleetId], TerminateInstances: true }));
-        return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === fleetId)?.Error;
+      fleet && {
+        ...(fleet.FleetState ? { state: fleet.FleetState } : {}),
+        ...(fleet.ActivityStatus ? { activityStatus: fleet.ActivityStatus } : {}),
+        ...(fleet.TargetCapacitySpecification?.TotalTargetCapacity !== undefined
+          ? { target: fleet.TargetCapacitySpecification.TotalTargetCapacity }
+          : {}),
+        ...(fleet.FulfilledCapacity !== undefined ? { fulfilled: fleet.FulfilledCapacity } : {}),
       },
-    });
+      () => errorLines(fleet?.Errors),
+    );
+  };
+  const cancel = canceller(
+    ec2,
+    describe,
+    activeInstances,
+    ["fleetIdDoesNotExist", "fleetNotInDeletableState"],
+    async (fleetId) => {
+      const out = await ec2.send(new DeleteFleetsCommand({ FleetIds: [fleetId], TerminateInstances: true }));
+      return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === fleetId)?.Error;
+    },
+  );
   return {
     api: "ec2-fleet",
     plan(input) {

@@ -15,38 +15,31 @@ import {
 import type { AwsContext } from "../aws/context.js";
 import { ec2Client, tagInstanceVolumes } from "../aws/ec2.js";
 import { OperationalError } from "../errors.js";
-import {
-  assertTarget,
-  baseSpec,
-  mergeTagSpecs,
-  priceString,
-  tagList,
-  validity,
-  workerName,
-  type FleetPlanInput,
-  type PlanNotes,
-} from "../plan/fleet-request.js";
-import { GONE_STATES, type FleetStatus } from "../plan/fleet-status.js";
-import { activeInstanceIds, cancelFleet, unlessNotFound } from "./ec2-fleet-calls.js";
+import * as shared from "../plan/fleet-request.js";
+import { fleetTags, workerTags } from "../plan/names.js";
+import type { FleetStatus } from "../plan/fleet-status.js";
+import { activeInstanceIds, canceller, statusOf, unlessNotFound } from "./ec2-fleet-calls.js";
 import type { FleetProvider } from "./provider.js";
 
 /** Lower (or raise) a Spot Fleet's target without terminating running instances (DCP's downscale). */
 export function modifySpotFleetInput(fleetId: string, target: number): ModifySpotFleetRequestRequest {
-  assertTarget(target);
+  shared.assertTarget(target);
   return { SpotFleetRequestId: fleetId, TargetCapacity: target, ExcessCapacityTerminationPolicy: "noTermination" };
 }
 
 /** RequestSpotFleet input: one launch specification per MACHINE_TYPE entry (DCP #216). */
-export function spotFleetRequest(input: FleetPlanInput): { request: RequestSpotFleetRequest } & PlanNotes {
+export function spotFleetRequest(
+  input: shared.FleetPlanInput,
+): { request: RequestSpotFleetRequest } & shared.PlanNotes {
   const { config, fleet, now } = input;
-  const { spec, notes } = baseSpec(input);
-  const instanceTags = tagList(config.APP_NAME, workerName(config.APP_NAME));
+  const { spec, notes } = shared.baseSpec(input);
+  const instanceTags = workerTags(config.APP_NAME);
   const specs = config.MACHINE_TYPE.map(
     (type) =>
       ({
         ...spec,
         InstanceType: type,
-        TagSpecifications: mergeTagSpecs(spec.TagSpecifications, "instance", instanceTags),
+        TagSpecifications: shared.mergeTagSpecs(spec.TagSpecifications, "instance", instanceTags),
       }) as SpotFleetLaunchSpecification,
   );
   const {
@@ -66,14 +59,10 @@ export function spotFleetRequest(input: FleetPlanInput): { request: RequestSpotF
       Type: fleet.Type ?? "maintain",
       TerminateInstancesWithExpiration: fleet.TerminateInstancesWithExpiration ?? true,
       TargetCapacity: config.CLUSTER_MACHINES,
-      ...(config.MACHINE_PRICE !== null ? { SpotPrice: priceString(config.MACHINE_PRICE) } : {}),
-      ...validity(now),
+      ...(config.MACHINE_PRICE !== null ? { SpotPrice: shared.priceString(config.MACHINE_PRICE) } : {}),
+      ...shared.validity(now),
       LaunchSpecifications: specs,
-      TagSpecifications: mergeTagSpecs(
-        TagSpecifications,
-        "spot-fleet-request",
-        tagList(config.APP_NAME, `${config.APP_NAME}Fleet`),
-      ),
+      TagSpecifications: shared.mergeTagSpecs(TagSpecifications, "spot-fleet-request", fleetTags(config.APP_NAME)),
     },
   };
   return { request, notes };
@@ -88,35 +77,34 @@ export function createProvider(ctx: AwsContext): FleetProvider {
   const describe = async (id: string): Promise<FleetStatus | undefined> => {
     const out = await unlessNotFound(ec2.send(new DescribeSpotFleetRequestsCommand({ SpotFleetRequestIds: [id] })));
     const config = out?.SpotFleetRequestConfigs?.find((c) => c.SpotFleetRequestId === id);
-    const state = config?.SpotFleetRequestState;
-    if (!config || !state || GONE_STATES.has(state)) return undefined;
-    const data = config.SpotFleetRequestConfig;
-    const activityStatus = config.ActivityStatus;
-    return {
+    const data = config?.SpotFleetRequestConfig;
+    return statusOf(
       id,
-      state,
-      ...(activityStatus ? { activityStatus } : {}),
-      target: data?.TargetCapacity ?? 0,
-      fulfilled: Math.round(data?.FulfilledCapacity ?? 0),
+      config && {
+        ...(config.SpotFleetRequestState ? { state: config.SpotFleetRequestState } : {}),
+        ...(config.ActivityStatus ? { activityStatus: config.ActivityStatus } : {}),
+        ...(data?.TargetCapacity !== undefined ? { target: data.TargetCapacity } : {}),
+        ...(data?.FulfilledCapacity !== undefined ? { fulfilled: data.FulfilledCapacity } : {}),
+      },
       // Spot Fleet reports its launch errors only in DescribeSpotFleetRequestHistory.
-      errors:
+      (activityStatus) =>
         activityStatus === "error"
           ? ["the Spot Fleet reports activity status 'error' (see its request history in the EC2 console)"]
           : [],
-    };
+    );
   };
-  const cancel = (id: string) =>
-    cancelFleet(ec2, id, {
-      describe,
-      instances: activeInstances,
-      harmlessCodes: ["fleetRequestIdDoesNotExist", "fleetRequestNotInCancellableState"],
-      async send(fleetId) {
-        const out = await ec2.send(
-          new CancelSpotFleetRequestsCommand({ SpotFleetRequestIds: [fleetId], TerminateInstances: true }),
-        );
-        return out.UnsuccessfulFleetRequests?.find((f) => f.SpotFleetRequestId === fleetId)?.Error;
-      },
-    });
+  const cancel = canceller(
+    ec2,
+    describe,
+    activeInstances,
+    ["fleetRequestIdDoesNotExist", "fleetRequestNotInCancellableState"],
+    async (fleetId) => {
+      const out = await ec2.send(
+        new CancelSpotFleetRequestsCommand({ SpotFleetRequestIds: [fleetId], TerminateInstances: true }),
+      );
+      return out.UnsuccessfulFleetRequests?.find((f) => f.SpotFleetRequestId === fleetId)?.Error;
+    },
+  );
   return {
     api: "spot-fleet",
     plan(input) {
@@ -140,7 +128,7 @@ export function createProvider(ctx: AwsContext): FleetProvider {
     destroy: (fleet) => cancel(fleet.id),
     async adoptInstances(ids, appName) {
       // A Spot Fleet launch specification can tag only instances: tag their volumes afterwards.
-      await tagInstanceVolumes(ec2, ids, tagList(appName, workerName(appName)));
+      await tagInstanceVolumes(ec2, ids, workerTags(appName));
     },
     capacityMetrics: (id) => [
       ["AWS/EC2Spot", "FulfilledCapacity", "FleetRequestId", id],

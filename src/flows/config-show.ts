@@ -22,6 +22,9 @@ const NAME_LABELS: Record<keyof ReturnType<typeof resourceNames>, string> = {
   perInstanceLogGroup: "log group (containers)",
   stateFile: "state file",
   alarmPrefix: "alarm prefix",
+  fleet: "fleet (Name tag)",
+  worker: "instances (Name tag)",
+  launchTemplate: "launch template (EC2 Fleet)",
 };
 
 function formatValue(value: unknown): string {

@@ -58,19 +58,36 @@ function layoutKeys(plan: LayoutPlan): string[] {
   return keys;
 }
 
-export async function runMakeJobs(
-  positional: { step: string; identifier: string; batch: string; plates: string },
-  flags: Record<string, unknown> & CommonFlags,
-  ctx: MakeJobsContext,
-): Promise<MakeJobsResult> {
+/** The flags every make-jobs form shares, apart from the form's own (and --json, which Output handles). */
+function splitFlags(flags: Record<string, unknown> & CommonFlags) {
   const {
     jobFile,
     submit,
     checkCsv,
     allowMissing,
     json: _json,
-    ...layoutFlags
-  } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
+    ...rest
+  } = flags as CommonFlags & {
+    json?: boolean;
+  } & Record<string, unknown>;
+  return { common: { jobFile, submit, checkCsv, allowMissing }, rest };
+}
+
+/** --submit sends the written file; otherwise say how to. */
+async function finish(result: MakeJobsResult, config: Config | undefined, ctx: MakeJobsContext) {
+  if (config) result.submitted = await submitFile(result.file, config, ctx);
+  else ctx.output.line(`next: dcp submit ${result.file}`);
+  ctx.output.result(result);
+  return result;
+}
+
+export async function runMakeJobs(
+  positional: { step: string; identifier: string; batch: string; plates: string },
+  flags: Record<string, unknown> & CommonFlags,
+  ctx: MakeJobsContext,
+): Promise<MakeJobsResult> {
+  const { common, rest: layoutFlags } = splitFlags(flags);
+  const { jobFile, submit, checkCsv, allowMissing } = common;
   const options = parseLayoutOptions({ ...positional, ...layoutFlags });
   const plan = planLayout(options);
   const config = submit ? await ctx.config() : undefined;
@@ -108,10 +125,7 @@ export async function runMakeJobs(
     originalQueue: plan.originalQueue,
     ...(check ? { check } : {}),
   };
-  if (config) result.submitted = await submitFile(file, config, ctx);
-  else out.line(`next: dcp submit ${file}`);
-  out.result(result);
-  return result;
+  return finish(result, config, ctx);
 }
 
 export async function runMakeJobsFromCsv(
@@ -119,14 +133,8 @@ export async function runMakeJobsFromCsv(
   flags: Record<string, unknown> & CommonFlags,
   ctx: MakeJobsContext,
 ): Promise<MakeJobsResult> {
-  const {
-    jobFile,
-    submit,
-    checkCsv,
-    allowMissing,
-    json: _json,
-    ...csvFlags
-  } = flags as CommonFlags & { json?: boolean } & Record<string, unknown>;
+  const { common, rest: csvFlags } = splitFlags(flags);
+  const { jobFile, submit, checkCsv, allowMissing } = common;
   const options = parseFromCsvOptions({ csv, ...csvFlags });
   const config = submit ? await ctx.config() : undefined;
   const out = ctx.output;
@@ -157,10 +165,7 @@ export async function runMakeJobsFromCsv(
   await writeJobFile(file, { comment: ctx.commandLine, shared }, groups);
   out.line(`wrote ${groups.length} groups to ${file}`);
   const result: MakeJobsResult = { file, groups: groups.length, check };
-  if (config) result.submitted = await submitFile(file, config, ctx);
-  else out.line(`next: dcp submit ${file}`);
-  out.result(result);
-  return result;
+  return finish(result, config, ctx);
 }
 
 /** The layout flag that most likely fixes the commonest near miss. */
@@ -282,8 +287,8 @@ export async function writeJobFile(file: string, head: JobFileHead, groups: Iter
  * validated first, then sent in batches), so nothing reaches the queue that submit would refuse.
  */
 async function submitFile(file: string, config: Config, ctx: MakeJobsContext): Promise<number> {
-  const { checkJobFile, jobFileMessages } = await import("../plan/job-reader.js");
-  const { submitMessages, unsentFileFor } = await import("./submit.js");
+  const { checkJobFile, jobFileMessages } = await import("../submit/job-reader.js");
+  const { submitMessages, unsentFileFor } = await import("../submit/engine.js");
   const job = await ctx.output.step(
     `Checking ${file}`,
     () => checkJobFile(file),

@@ -55,7 +55,7 @@ function listIds(ids: readonly string[]): string {
     : `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more`;
 }
 
-type WatchOutcome = "drained" | "interrupted" | "once" | "finished-elsewhere";
+type WatchOutcome = "drained" | "queue-gone" | "interrupted" | "once" | "finished-elsewhere";
 
 export class Watcher {
   private state: RunState;
@@ -217,6 +217,9 @@ export class Watcher {
       if (signal.aborted) return "interrupted";
       if (!observations || this.state.dcp.status !== "running") return "finished-elsewhere";
       this.display.status(this.view(observations));
+      // A job queue that no longer exists (a teardown interrupted after deleting it) can never receive
+      // work: finish the teardown now rather than waiting for a second empty reading or for `dcp submit`.
+      if (this.reader.queueMissing) return "queue-gone";
       if (shouldTearDown(observations)) {
         const hold = teardownHold(observations, Date.parse(this.state.dcp.startedAt), Date.now());
         if (hold === 0) return "drained";
@@ -266,7 +269,11 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
         output.result({ appName: state.MONITOR_APP_NAME, status: "tearing-down-elsewhere" });
         return 0;
       }
-      output.line("queue drained (empty on two readings in a row): tearing down");
+      output.line(
+        outcome === "queue-gone"
+          ? "the job queue no longer exists: no work can arrive; finishing the teardown"
+          : "queue drained (empty on two readings in a row): tearing down",
+      );
     }
     const summary = await tearDown(target, clients, output, signals.signal);
     output.result(summary);

@@ -11,7 +11,8 @@ import { ensureQueue, sqsClient } from "../aws/sqs.js";
 import { resourceNames, type Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
 import { DEAD_LETTER_QUEUE_ATTRIBUTES, jobQueueAttributes } from "../plan/queue-attributes.js";
-import { appTags, type ResourceChange } from "../plan/reconcile.js";
+import { appTags } from "../plan/names.js";
+import type { ResourceChange } from "../plan/reconcile.js";
 import { taskDefinitionSpec } from "../plan/task-definition.js";
 import type { Output } from "../ui/output.js";
 

@@ -8,7 +8,6 @@
 import type { Tag, TagSpecification } from "@aws-sdk/client-ec2";
 import type { Config } from "../config/schema.js";
 import { AUTO_IMAGE, type FleetFile, type LaunchSpecificationInput } from "./fleet-file.js";
-import { APP_TAG_KEY } from "./reconcile.js";
 import { userDataBase64 } from "./user-data.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -45,19 +44,6 @@ export interface FleetPlanInput {
 export function needsAutoImage(fleet: FleetFile): boolean {
   const imageId = fleet.LaunchSpecifications[0]?.ImageId;
   return imageId === undefined || imageId === AUTO_IMAGE;
-}
-
-/** `dcp:app` plus an optional Name, as EC2 and CloudWatch tags. */
-export function tagList(appName: string, name?: string): { Key: string; Value: string }[] {
-  return [{ Key: APP_TAG_KEY, Value: appName }, ...(name ? [{ Key: "Name", Value: name }] : [])];
-}
-
-export function workerName(appName: string): string {
-  return `${appName}Worker`;
-}
-
-export function launchTemplateName(appName: string): string {
-  return `${appName}_LaunchTemplate`;
 }
 
 /** Adds dcp's tags to any the file already has for the resource type (dcp's win on the same key). */
@@ -173,11 +159,15 @@ export function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): Ba
   return { spec, notes };
 }
 
-export function validity(now: Date): { ValidFrom: Date; ValidUntil: Date } {
-  return {
-    ValidFrom: new Date(now.getTime()),
-    ValidUntil: new Date(now.getTime() + VALID_FOR_DAYS * 24 * 3600 * 1000),
-  };
+/**
+ * When the request expires, in whole seconds. EC2 rejects fractional seconds in RequestSpotFleet
+ * ("SpotFleetRequestConfig.ValidUntil is invalid", aws-sdk-js-v3 #7103); the SDK writes a Date as
+ * ISO 8601 and drops ".000" only when the milliseconds are zero. ValidFrom is left out: it defaults to
+ * the moment AWS receives the request.
+ */
+export function validity(now: Date): { ValidUntil: Date } {
+  const wholeSeconds = Math.floor(now.getTime() / 1000) * 1000;
+  return { ValidUntil: new Date(wholeSeconds + VALID_FOR_DAYS * 24 * 3600 * 1000) };
 }
 
 export function priceString(price: number): string {

@@ -71,13 +71,13 @@ function customIssue(ctx: z.RefinementCtx, message: string, fix: string, path: P
   ctx.addIssue({ code: "custom", message, params: { fix }, path });
 }
 
-const NO_SPACES_FIX =
-  "remove the spaces: cellprofiler -g cannot take them (rename the metadata in the LoadData CSV if the values themselves hold spaces)";
+/** CellProfiler splits `-g` on "," and "=" only (dcp passes argv, never a shell string), so values may hold spaces. */
+const SPLIT_CHARS_FIX = 'rename the value in the LoadData CSV: CellProfiler splits -g on "," and "="';
+const STRAY_SPACE_FIX = "remove it: CellProfiler would look for the value with that space and find no image set";
 
 /** One `Key=value` list, DCP's string form. Specific problems get specific fixes. */
 const metadataStringSchema = z.string().superRefine((value, ctx) => {
   if (value === "") return customIssue(ctx, "is empty", `write the group's metadata, e.g. ${METADATA_EXAMPLE}`);
-  if (/\s/.test(value)) return customIssue(ctx, `contains a space ("${clip(value)}")`, NO_SPACES_FIX);
   for (const pair of value.split(",")) {
     if (pair === "") return customIssue(ctx, `has an empty item ("${clip(value)}")`, "remove the extra comma");
     const eq = pair.indexOf("=");
@@ -93,6 +93,17 @@ const metadataStringSchema = z.string().superRefine((value, ctx) => {
         `item "${clip(pair)}" has no key before "="`,
         `write each item as Key=value, e.g. ${METADATA_EXAMPLE}`,
       );
+    const key = pair.slice(0, eq);
+    const item = pair.slice(eq + 1);
+    if (/\s/.test(key))
+      return customIssue(
+        ctx,
+        `contains a space in the key "${clip(key)}" ("${clip(value)}")`,
+        "remove the space: metadata names hold none (values may)",
+      );
+    if (item.includes("=")) return customIssue(ctx, `item "${clip(pair)}" holds a second "="`, SPLIT_CHARS_FIX);
+    if (item !== item.trim())
+      return customIssue(ctx, `contains a space at the start or end of the value "${clip(item)}"`, STRAY_SPACE_FIX);
   }
 });
 
@@ -121,12 +132,9 @@ const metadataValueSchema = z
           : 'write the value as a string, e.g. "A01"';
       return customIssue(ctx, `expected a string, got ${describeType(value)}`, fix);
     }
-    if (/[\s,]/.test(value))
-      customIssue(
-        ctx,
-        `value "${clip(value)}" holds a space or ","`,
-        "remove it: cellprofiler -g cannot take spaces or commas in metadata values",
-      );
+    if (/[,=]/.test(value)) customIssue(ctx, `value "${clip(value)}" holds "," or "="`, SPLIT_CHARS_FIX);
+    else if (value !== value.trim())
+      customIssue(ctx, `value "${clip(value)}" holds a space at its start or end`, STRAY_SPACE_FIX);
   })
   .transform((value) => value as string);
 
@@ -348,6 +356,8 @@ export interface JobFileSummary {
   groupsWithOverrides: number;
   stringGroups: number;
   dictGroups: number;
+  /** Groups whose metadata values hold a space: dcp's worker passes them intact; DCP's splits its command on spaces. */
+  groupsWithSpaces: number;
   /** The groups' identity hashes as pairs of 32-bit words (`writeHash64`), to check that pass 2 reads what pass 1 checked. */
   hashWords: Uint32Array;
 }
@@ -360,6 +370,7 @@ export class JobFileCheck {
   private readonly masks = new Map<number, MaskStats>();
   private dictGroups = 0;
   private withOverrides = 0;
+  private withSpaces = 0;
 
   constructor(private readonly file: string) {}
 
@@ -382,6 +393,9 @@ export class JobFileCheck {
     if (mask) this.withOverrides += 1;
     const dict = isDictMetadata(group);
     if (dict) this.dictGroups += 1;
+    const metadata = group.Metadata;
+    if (typeof metadata === "string" ? metadata.includes(" ") : Object.values(metadata).some((v) => v.includes(" ")))
+      this.withSpaces += 1;
     const partial = partialBodyBytes(group);
     const stats = this.masks.get(mask);
     if (!stats) {
@@ -478,6 +492,7 @@ export class JobFileCheck {
       shared: resolved,
       groupsWithOverrides: this.withOverrides,
       dictGroups: this.dictGroups,
+      groupsWithSpaces: this.withSpaces,
       stringGroups: this.count - this.dictGroups,
       hashWords: this.words.subarray(0, this.count * 2),
     };

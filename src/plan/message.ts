@@ -13,12 +13,15 @@ export type SharedKey = (typeof SHARED_KEYS)[number];
 /** SQS's limit on one message body (and on one SendMessageBatch call). */
 export const MAX_MESSAGE_BYTES = 262_144;
 
-/** `k=v` pairs joined by commas, as `cellprofiler -g` takes them; no spaces allowed (DCP rule). */
-export const METADATA_STRING = /^[^=,\s]+=[^,\s]*(,[^=,\s]+=[^,\s]*)*$/;
+/**
+ * `k=v` pairs joined by commas, as `cellprofiler -g` takes them: CellProfiler splits on "," and "="
+ * only, and dcp passes argv (never a shell string), so values may hold spaces; keys may not.
+ */
+export const METADATA_STRING = /^[^=,\s]+=[^,=]*(,[^=,\s]+=[^,=]*)*$/;
 
 export const metadataString = z
   .string()
-  .regex(METADATA_STRING, { error: 'expected "Key=value,Key=value" with no spaces' });
+  .regex(METADATA_STRING, { error: 'expected "Key=value,Key=value" (no "," or "=" inside a value)' });
 
 export const metadataDict = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));
 

@@ -1,10 +1,8 @@
 /**
  * Vocabulary shared by the flows that create-or-reconcile AWS resources (setup, start-cluster):
- * what happened to one resource, and the tag that names the app on everything dcp creates.
+ * what happened to one resource (the app's tags are in names.ts).
  * Pure: no AWS imports.
  */
-
-export const APP_TAG_KEY = "dcp:app";
 
 export type ChangeStatus = "created" | "updated" | "unchanged";
 
@@ -14,11 +12,6 @@ export interface ResourceChange {
   name: string;
   status: ChangeStatus;
   changes: string[];
-}
-
-/** The tags every resource of one app carries. */
-export function appTags(appName: string): Record<string, string> {
-  return { [APP_TAG_KEY]: appName };
 }
 
 /**

@@ -4,7 +4,7 @@
  * something the config controls changed. Pure: no AWS imports; the shapes match the ECS API.
  */
 import { resourceNames, type Config } from "../config/schema.js";
-import { APP_TAG_KEY } from "./reconcile.js";
+import { APP_TAG_KEY } from "./names.js";
 import { workerEnvironment, type EnvVar } from "./worker-env.js";
 
 /**

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 
 export interface Emulators {
   motoUrl: string;
@@ -27,12 +28,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** moto_server from PATH, else the project-local one `make moto` (scripts/ensure-moto.sh) installs. */
 function motoServerCommand(): string {
-  const found = spawnSync("moto_server", ["--help"], { stdio: "ignore" });
-  if (found.error || found.status !== 0) {
-    throw new Error("moto_server was not found. The tests need moto in server mode: pip install 'moto[server]'");
+  const local = fileURLToPath(new URL("../../.venv-moto/bin/moto_server", import.meta.url));
+  for (const command of ["moto_server", local]) {
+    const found = spawnSync(command, ["--help"], { stdio: "ignore" });
+    if (!found.error && found.status === 0) return command;
   }
-  return "moto_server";
+  throw new Error("moto_server was not found. The tests need moto in server mode: run `make moto` (or make test)");
 }
 
 async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {

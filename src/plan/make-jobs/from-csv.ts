@@ -72,10 +72,11 @@ export function sharedFromCsvOptions(options: FromCsvOptions): SharedValues {
   return shared;
 }
 
-const METADATA_VALUE = /^[^=,\s]*$/;
+/** CellProfiler splits -g on "," and "=" only: values may hold inner spaces (dcp passes argv). */
+const METADATA_VALUE = /^(?:[^=,\s](?:[^=,]*[^=,\s])?)?$/;
 
 /**
- * The groups of a CSV. A value `cellprofiler -g` cannot carry (a space, "," or "=") is bad input:
+ * The groups of a CSV. A value `cellprofiler -g` cannot carry ("," or "=", or a space at its start or end) is bad input:
  * no group could select those rows.
  */
 export function csvJobGroups(csv: CsvGroups): JobGroup[] {
@@ -86,7 +87,7 @@ export function csvJobGroups(csv: CsvGroups): JobGroup[] {
       throw new UserInputError(
         csv.source,
         csv.keys[bad],
-        `the value ${JSON.stringify(group.values[bad])} cannot be passed to cellprofiler -g (it contains a space, "," or "=")`,
+        `the value ${JSON.stringify(group.values[bad])} cannot be passed to cellprofiler -g (it contains "," or "=", or a space at its start or end)`,
         'rename the value in the CSV (CellProfiler splits -g on "," and "=")',
       );
     }

@@ -5,7 +5,7 @@ import Assembler from "stream-json/assembler.js";
 import { jsonParser, type Token } from "stream-json/parser.js";
 import { verifyFile } from "stream-json/file/verifier.js";
 import { OperationalError, UserInputError } from "../errors.js";
-import type { DcpMessage } from "./message.js";
+import type { DcpMessage } from "../plan/message.js";
 import {
   JobFileCheck,
   acceptedJobGroup,
@@ -20,7 +20,7 @@ import {
   type JobFileSummary,
   type JobGroup,
   type SharedValues,
-} from "./job-file.js";
+} from "../plan/job-file.js";
 
 /**
  * Streaming reader of DCP job files. The file is tokenised by stream-json and only one group is

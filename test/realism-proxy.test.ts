@@ -9,7 +9,6 @@ import {
   CreateLaunchTemplateCommand,
   DescribeFleetsCommand,
   DescribeInstancesCommand,
-  DescribeKeyPairsCommand,
   DescribeRegionsCommand,
   DescribeSpotFleetInstancesCommand,
   DescribeSpotFleetRequestHistoryCommand,
@@ -25,10 +24,12 @@ import {
   ECSClient,
   RegisterTaskDefinitionCommand,
 } from "@aws-sdk/client-ecs";
-import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueUrlCommand, ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRealismProxy, type RealismProxy } from "./harness/realism-proxy.js";
-import { uniqueAppName } from "./harness/dcp.js";
+import { runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
 
 const AMI = "ami-12c6146b"; // one of moto's built-in images
 const FLEET_ROLE = "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role";
@@ -313,17 +314,18 @@ describe("realism proxy", () => {
 
   it("loses the same calls for the same seed, whatever else happens in between", async () => {
     const pattern = async (seed: number, noise: number) => {
-      const own = await startRealismProxy({ seed, lose: { share: 0.5, actions: ["DescribeRegions"] } });
-      const ec2 = new EC2Client({ region: "us-east-1", endpoint: own.url, maxAttempts: 1 });
-      for (let n = 0; n < 12; n++) {
-        for (let k = 0; k < noise; k++) await ec2.send(new DescribeKeyPairsCommand({})).catch(() => undefined);
-        await ec2.send(new DescribeRegionsCommand({})).catch(() => undefined);
+      const own = await startRealismProxy({ seed, lose: { share: 0.5, actions: ["ListQueues"] } });
+      const sqs = new SQSClient({ region: "us-east-1", endpoint: own.sqsUrl, maxAttempts: 1 });
+      for (let n = 0; n < 16; n++) {
+        for (let k = 0; k < noise; k++)
+          await sqs.send(new GetQueueUrlCommand({ QueueName: "none" })).catch(() => undefined);
+        await sqs.send(new ListQueuesCommand({ QueueNamePrefix: "none" })).catch(() => undefined);
       }
       await own.stop();
-      return own.requests("DescribeRegions").map((r) => (r.fault === "lost" ? "x" : "."));
+      return own.requests("ListQueues").map((r) => (r.fault === "lost" ? "x" : "."));
     };
     const a = await pattern(7, 0);
-    expect(a).toEqual(await pattern(7, 1));
+    expect(await pattern(7, 2)).toEqual(a); // other calls in between change nothing
     expect(a).toContain("x");
     expect(a).toContain(".");
     expect(a).not.toEqual(await pattern(8, 0));
@@ -364,5 +366,28 @@ describe("realism proxy", () => {
     await ecs.send(new CreateClusterCommand({ clusterName: uniqueAppName("c") })); // times: 1
     expect((await failure(ec2.send(new DescribeRegionsCommand({})))).name).toBe("ExpiredToken");
     proxy.configure({ spotPrices: undefined, spotVcpuQuota: undefined, fail: [] });
+  });
+
+  it("serves a CLI child process that only gets the proxy's environment (make build first)", async () => {
+    const app = uniqueAppName("Rp");
+    const dir = tempDir();
+    mkdirSync(join(dir, "config"));
+    const config = {
+      APP_NAME: app,
+      ECS_CLUSTER: `${app}Cluster`,
+      SQS_DEAD_LETTER_QUEUE: `${app}_Dead`,
+      AWS_BUCKET: app.toLowerCase(),
+      CREATE_DASHBOARD: false,
+    };
+    writeFileSync(join(dir, "config", "config.json"), JSON.stringify(config));
+    proxy.configure({ fail: [{ action: "CreateCluster", error: "AccessDenied" }] });
+    const setup = await runDcp(["setup"], { cwd: dir, env: proxy.env });
+    proxy.configure({ fail: [] });
+    expect(setup.code).not.toBe(0);
+    expect(proxy.requests("CreateCluster").at(-1)).toMatchObject({
+      service: "ecs",
+      params: { clusterName: `${app}Cluster` },
+      fault: "failed",
+    });
   });
 });

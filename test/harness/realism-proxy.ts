@@ -40,7 +40,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import { inject } from "vitest";
+import { EMULATOR_CREDENTIALS } from "./emulators.js";
 
 export interface SpotPrice {
   zone: string;
@@ -49,7 +49,8 @@ export interface SpotPrice {
 }
 
 export interface FailRule {
-  action: string;
+  /** An action name (REST: `METHOD /path`), or a pattern (in-process only). */
+  action: string | RegExp;
   error: "AccessDenied" | "ExpiredToken" | { code: string; message: string; status: number };
   /** How many calls fail (default: all). */
   times?: number;
@@ -115,6 +116,7 @@ export interface ProxyOptions extends Partial<RealismConfig> {
 
 interface Parsed {
   service: string;
+  contentType: string;
   action: string;
   protocol: "query" | "json" | "rest";
   params: Record<string, unknown>;
@@ -134,10 +136,12 @@ const CONTROL = "/__realism/";
 function parseRequest(req: IncomingMessage, body: string): Parsed {
   const scope = /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(req.headers.authorization ?? "");
   const service = scope?.[1] ?? "unknown";
+  const contentType = String(req.headers["content-type"] ?? "application/x-amz-json-1.0");
   const target = req.headers["x-amz-target"];
   if (typeof target === "string") {
     return {
       service,
+      contentType,
       action: target.slice(target.lastIndexOf(".") + 1),
       protocol: "json",
       params: body ? (JSON.parse(body) as Record<string, unknown>) : {},
@@ -145,11 +149,12 @@ function parseRequest(req: IncomingMessage, body: string): Parsed {
   }
   if (String(req.headers["content-type"]).startsWith("application/x-www-form-urlencoded")) {
     const params = Object.fromEntries(new URLSearchParams(body)) as Record<string, unknown>;
-    return { service, action: String(params.Action ?? ""), protocol: "query", params };
+    return { service, contentType, action: String(params.Action ?? ""), protocol: "query", params };
   }
   const url = new URL(req.url ?? "/", "http://x");
   return {
     service,
+    contentType,
     action: `${req.method} ${url.pathname}`,
     protocol: "rest",
     params: Object.fromEntries(url.searchParams),
@@ -165,7 +170,7 @@ function errorAnswer(p: Parsed, status: number, code: string, message: string, q
   const requestId = createHash("md5").update(`${code}${message}`).digest("hex");
   if (p.protocol === "json") {
     const headers: Record<string, string> = {
-      "content-type": "application/x-amz-json-1.0",
+      "content-type": p.contentType,
       "x-amzn-requestid": requestId,
     };
     if (queryCode) headers["x-amzn-query-error"] = `${queryCode};${status >= 500 ? "Receiver" : "Sender"}`;
@@ -263,7 +268,8 @@ function setTag(xml: string, tag: string, value: string): string {
 
 export async function startRealismProxy(options: ProxyOptions = {}): Promise<RealismProxy> {
   const { motoUrl, fauxqsUrl, baseEnv, ...initial } = options;
-  const emulators = motoUrl && fauxqsUrl ? undefined : inject("emulatorEnv");
+  // vitest only when the upstreams are not given, so a script outside vitest can use the proxy too.
+  const emulators = motoUrl && fauxqsUrl ? undefined : (await import("vitest")).inject("emulatorEnv");
   const moto = motoUrl ?? emulators!.AWS_ENDPOINT_URL!;
   const fauxqs = fauxqsUrl ?? emulators!.AWS_ENDPOINT_URL_SQS!;
   const config: RealismConfig = {
@@ -567,15 +573,12 @@ export async function startRealismProxy(options: ProxyOptions = {}): Promise<Rea
     return { key: `${p.action}:${String(entry[1])}`, fingerprint: JSON.stringify(rest) };
   }
 
-  async function handle(
-    p: Parsed,
-    req: IncomingMessage,
-    body: string,
-    upstream: string,
-    entry: LoggedRequest,
-  ): Promise<Answer> {
+  /** Chosen errors and throttling, for every protocol (REST actions are `METHOD /path`). */
+  function preFault(p: Parsed, entry: LoggedRequest): Answer | undefined {
     const rule = config.fail.find(
-      (r) => r.action === p.action && (r.times === undefined || (failed.get(r) ?? 0) < r.times),
+      (r) =>
+        (typeof r.action === "string" ? r.action === p.action : r.action.test(p.action)) &&
+        (r.times === undefined || (failed.get(r) ?? 0) < r.times),
     );
     if (rule) {
       failed.set(rule, (failed.get(rule) ?? 0) + 1);
@@ -587,6 +590,18 @@ export async function startRealismProxy(options: ProxyOptions = {}): Promise<Rea
       entry.fault = "throttled";
       return throttled(p);
     }
+    return undefined;
+  }
+
+  async function handle(
+    p: Parsed,
+    req: IncomingMessage,
+    body: string,
+    upstream: string,
+    entry: LoggedRequest,
+  ): Promise<Answer> {
+    const early = preFault(p, entry);
+    if (early) return early;
     const refused = validation(p);
     if (refused) {
       entry.fault = "rejected";
@@ -614,7 +629,8 @@ export async function startRealismProxy(options: ProxyOptions = {}): Promise<Rea
     const answer = rewrite(p, await forward(req, forwardBody(p, body), upstream));
     if (token && answer.status === 200) tokens.set(token.key, { fingerprint: token.fingerprint, answer });
     const lose = config.lose;
-    if (lose && (!lose.actions || lose.actions.includes(p.action)) && (lose.max === undefined || lost < lose.max)) {
+    const losable = answer.status < 300 && (!lose?.actions || lose.actions.includes(p.action));
+    if (lose && losable && (lose.max === undefined || lost < lose.max)) {
       if (draw(`lose:${p.action}`) < lose.share) {
         lost += 1;
         entry.fault = "lost";
@@ -640,7 +656,8 @@ export async function startRealismProxy(options: ProxyOptions = {}): Promise<Rea
         body: "",
       };
       log.push(entry);
-      const answer = await forwardRaw(req, raw, upstream);
+      const early = preFault(p, entry);
+      const answer = early ? { ...early, body: Buffer.from(early.body) } : await forwardRaw(req, raw, upstream);
       entry.status = answer.status;
       res.writeHead(answer.status, answer.headers).end(answer.body);
       return;
@@ -674,7 +691,7 @@ export async function startRealismProxy(options: ProxyOptions = {}): Promise<Rea
   const proxy: RealismProxy = {
     url,
     sqsUrl,
-    env: { ...(baseEnv ?? emulators ?? {}), AWS_ENDPOINT_URL: url, AWS_ENDPOINT_URL_SQS: sqsUrl },
+    env: { ...EMULATOR_CREDENTIALS, ...(baseEnv ?? emulators), AWS_ENDPOINT_URL: url, AWS_ENDPOINT_URL_SQS: sqsUrl },
     config,
     configure(changes) {
       Object.assign(config, changes);

@@ -91,6 +91,10 @@ describe("realism proxy", () => {
     expect(proxy.requests("CreateQueue").at(-1)).toMatchObject({ service: "sqs", params: { QueueName: name } });
     const served = (await (await fetch(`${proxy.url}/__realism/log`)).json()) as Array<{ action: string }>;
     expect(served.map((r) => r.action)).toContain("CreateQueue");
+    // The same configuration over HTTP, for a process that only knows the proxy's URL.
+    await fetch(`${proxy.url}/__realism/configure`, { method: "POST", body: JSON.stringify({ spotVcpuQuota: 5 }) });
+    expect(proxy.config.spotVcpuQuota).toBe(5);
+    proxy.configure({ spotVcpuQuota: undefined });
   });
 
   it("hides fleets, instances, alarms and queues created less than N seconds ago", async () => {

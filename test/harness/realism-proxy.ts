@@ -27,6 +27,8 @@
  *   IdempotentParameterMismatch when the parameters differ (moto ignores tokens).
  * - spotPrices, spotVcpuQuota: DescribeSpotPriceHistory and Service Quotas GetServiceQuota (L-34B43A08).
  * - fail: chosen actions answer AccessDenied (message naming principal, action, resource) or ExpiredToken.
+ * S3 and other REST calls (action `METHOD /path`) pass through byte for byte; only `fail` and `throttle`
+ * apply to them. Tokens, invisibility and capacity apply to the EC2/ECS/SQS/CloudWatch calls named above.
  * Every request is logged (service, action, parameters, raw body, status, fault): `proxy.requests()`,
  * also served as JSON at GET <proxy.url>/__realism/log; POST /__realism/configure merges a configuration.
  * Seeded faults decide from (seed, action, n-th call of that action), so interleaving does not change them.

@@ -7,6 +7,7 @@ import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from "
 import {
   CreateFleetCommand,
   CreateLaunchTemplateCommand,
+  DescribeFleetInstancesCommand,
   DescribeFleetsCommand,
   DescribeInstancesCommand,
   DescribeRegionsCommand,
@@ -126,6 +127,30 @@ describe("realism proxy", () => {
     const missingQueue = await failure(sqs.send(new GetQueueUrlCommand({ QueueName: queue })));
     expect(missingQueue.name).toBe("QueueDoesNotExist");
 
+    const template = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: uniqueAppName("lt"),
+        LaunchTemplateData: { ImageId: AMI, InstanceType: "m5.xlarge" },
+      }),
+    );
+    const { FleetId } = await ec2.send(
+      new CreateFleetCommand({
+        Type: "maintain",
+        TargetCapacitySpecification: { TotalTargetCapacity: 1, DefaultTargetCapacityType: "spot" },
+        LaunchTemplateConfigs: [
+          {
+            LaunchTemplateSpecification: {
+              LaunchTemplateId: template.LaunchTemplate!.LaunchTemplateId,
+              Version: "$Latest",
+            },
+          },
+        ],
+      }),
+    );
+    expect((await ec2.send(new DescribeFleetsCommand({ FleetIds: [FleetId!] }))).Fleets).toEqual([]);
+    const fleetNotFound = await failure(ec2.send(new DescribeFleetInstancesCommand({ FleetId })));
+    expect(fleetNotFound.name).toBe("InvalidFleetId.NotFound");
+
     clock += 1000; // the queue exists after one second; the fleet is still invisible
     expect((await sqs.send(new GetQueueUrlCommand({ QueueName: queue }))).QueueUrl).toContain(queue);
     await failure(ec2.send(new DescribeSpotFleetInstancesCommand({ SpotFleetRequestId: id })));
@@ -142,6 +167,7 @@ describe("realism proxy", () => {
     );
     expect(byFilter.Reservations ?? []).toEqual([]);
     expect((await cw.send(new DescribeAlarmsCommand({ AlarmNames: [alarm] }))).MetricAlarms).toHaveLength(1);
+    expect((await ec2.send(new DescribeFleetsCommand({ FleetIds: [FleetId!] }))).Fleets).toHaveLength(1);
 
     clock += 3000;
     const visible = await ec2.send(new DescribeInstancesCommand({ InstanceIds: instanceIds }));

@@ -178,9 +178,13 @@ export function startEcsAgent(options: EcsAgentOptions): EcsAgent {
   }
 
   async function reconcileOnce(): Promise<void> {
-    const { services = [] } = await ecs.send(
-      new DescribeServicesCommand({ cluster: options.cluster, services: [options.service] }),
-    );
+    // A deleted cluster has no services (and so no tasks).
+    const { services = [] } = await ecs
+      .send(new DescribeServicesCommand({ cluster: options.cluster, services: [options.service] }))
+      .catch((err: Error) => {
+        if (err.name === "ClusterNotFoundException") return { services: [] };
+        throw err;
+      });
     const service = services.find((s) => s.status === "ACTIVE");
     const desired = stopped ? 0 : (service?.desiredCount ?? 0);
     const fleetId = typeof options.fleet === "function" ? await options.fleet() : options.fleet;

@@ -5,6 +5,7 @@
 import {
   CreateClusterCommand,
   CreateServiceCommand,
+  DeleteServiceCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
@@ -91,8 +92,11 @@ it("starts and stops dcp workers to match the service's desired count and the fl
   await until(() => agent!.running().length === 1 && ready() === 3, "a replacement");
   expect(agent.running()[0]!.instanceId).not.toBe(remaining!.instanceId);
 
-  await agent.stop();
+  // Teardown deletes the service: its last task stops.
+  await ecs.send(new DeleteServiceCommand({ cluster, service: `${s.app}Service`, force: true }));
+  await until(() => agent!.events.filter((e) => e.kind === "exited").length === 3, "the service's deletion");
   expect(agent.running()).toEqual([]);
+  await agent.stop();
   expect(agent.events.filter((e) => e.kind === "started")).toHaveLength(3);
   expect(agent.events.filter((e) => e.kind === "exited").every((e) => e.code === 0)).toBe(true);
 });

@@ -214,7 +214,12 @@ export function startEcsAgent(options: EcsAgentOptions): EcsAgent {
     pass = pass.then(reconcileOnce).catch((err: Error) => log(`[ecs-agent] ${err.name}: ${err.message}`));
     return pass;
   };
-  const timer = setInterval(() => void reconcile(), options.pollMs ?? 1000);
+  let polling = false; // a slow pass (a loaded machine) does not queue more behind it
+  const timer = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    void reconcile().finally(() => (polling = false));
+  }, options.pollMs ?? 1000);
   void reconcile();
 
   return {

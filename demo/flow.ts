@@ -8,18 +8,17 @@
  *
  * Every step runs the built `dcp` CLI as a child process with an argv array.
  */
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { ecsClient } from "../src/aws/ecs.js";
 import { listObjects, s3Client } from "../src/aws/s3.js";
 import { findQueueUrl, sqsClient } from "../src/aws/sqs.js";
+import { containerEnvironment } from "../test/harness/ecs-agent.js";
+import { REPO_ROOT, startDcp } from "../test/harness/process.js";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "..");
-const DCP_BIN = join(REPO_ROOT, "bin/dcp");
+export { REPO_ROOT };
 const EXAMPLE = join(REPO_ROOT, "test/fixtures/ExampleHuman");
 export const TEST_DOUBLE = join(REPO_ROOT, "test/fixtures/fake-cellprofiler");
 const IMAGES = [
@@ -104,37 +103,6 @@ function loadDataCsv(groups: Group[]): string {
     [...IMAGES.flatMap((image) => [image, "images"]), g.plate, g.well, String(g.site)].join(","),
   );
   return `${[header.join(","), ...rows].join("\n")}\n`;
-}
-
-interface Running {
-  exited: Promise<number | null>;
-  kill(signal?: NodeJS.Signals): void;
-}
-
-function startDcp(
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv,
-  label: string,
-  log: (line: string) => void,
-): Running {
-  const child = spawn(process.execPath, [DCP_BIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  const forward = (stream: NodeJS.ReadableStream) => {
-    let buffered = "";
-    stream.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) log(`[${label}] ${line}`);
-    });
-    stream.on("end", () => buffered.trim() && log(`[${label}] ${buffered}`));
-  };
-  forward(child.stdout);
-  forward(child.stderr);
-  return {
-    exited: new Promise((res) => child.on("close", (code) => res(code))),
-    kill: (signal = "SIGTERM") => child.kill(signal),
-  };
 }
 
 async function runStep(
@@ -279,10 +247,7 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
   await runStep(["start-cluster", join(REPO_ROOT, "demo/demoFleet.json"), "--wait-timeout", "60"], workDir, env, log);
 
   // The containers get no config file: only the task definition's environment (plus the emulator).
-  const family = await ecsClient(ctx).send(new DescribeTaskDefinitionCommand({ taskDefinition: `${appName}Task` }));
-  const containerEnv = Object.fromEntries(
-    (family.taskDefinition?.containerDefinitions?.[0]?.environment ?? []).map((e) => [e.name!, e.value ?? ""]),
-  );
+  const containerEnv = (await containerEnvironment(ecsClient(ctx), `${appName}Task`)).environment;
   const argvLog = join(workDir, "cellprofiler-runs.jsonl");
   const workerDir = join(workDir, "container");
   mkdirSync(workerDir, { recursive: true });

@@ -2,11 +2,11 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { inject } from "vitest";
+import { DCP_BIN, REPO_ROOT } from "./process.js";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "../..");
-export const DCP_BIN = join(REPO_ROOT, "bin/dcp");
+export { DCP_BIN, REPO_ROOT };
 
 export interface DcpResult {
   code: number | null;

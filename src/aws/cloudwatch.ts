@@ -7,6 +7,7 @@ import {
   PutMetricAlarmCommand,
 } from "@aws-sdk/client-cloudwatch";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { isNotFound } from "./errors.js";
 import { tagList } from "../plan/fleet-request.js";
 
 export function cloudwatchClient(ctx: AwsContext): CloudWatchClient {
@@ -91,7 +92,7 @@ export async function deleteAlarms(
     try {
       await cw.send(new DeleteAlarmsCommand({ AlarmNames: chunk }));
     } catch (err) {
-      if ((err as { name?: string }).name !== "ResourceNotFound") throw err;
+      if (!isNotFound(err)) throw err;
       // AWS deletes nothing when one name is unknown: delete the ones that still exist.
       const existing = await cw.send(new DescribeAlarmsCommand({ AlarmNames: chunk, MaxRecords: 100 }));
       const left = (existing.MetricAlarms ?? []).map((a) => a.AlarmName).filter((n): n is string => Boolean(n));
@@ -120,7 +121,6 @@ export async function deleteDashboard(
   try {
     await cw.send(new DeleteDashboardsCommand({ DashboardNames: [name] }));
   } catch (err) {
-    const code = (err as { name?: string }).name ?? "";
-    if (code !== "ResourceNotFound" && code !== "DashboardNotFoundError") throw err;
+    if (!isNotFound(err)) throw err;
   }
 }

@@ -10,6 +10,7 @@ import {
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { isNotFound } from "./errors.js";
 import type { LiveInstance } from "../plan/monitor-decisions.js";
 import type { PricePoint } from "../plan/monitor-cost.js";
 
@@ -93,7 +94,7 @@ export async function deleteLaunchTemplateIfExists(client: EC2Client, launchTemp
     await client.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId }));
     return true;
   } catch (err) {
-    if (/NotFound|Malformed/i.test((err as { name?: string }).name ?? "")) return false;
+    if (isNotFound(err)) return false;
     throw err;
   }
 }
@@ -111,7 +112,7 @@ export async function replaceLaunchTemplate(client: EC2Client, request: CreateLa
     for (const old of out.LaunchTemplates ?? [])
       if (old.LaunchTemplateId) await deleteLaunchTemplateIfExists(client, old.LaunchTemplateId);
   } catch (err) {
-    if (!/NotFound/i.test((err as { name?: string }).name ?? "")) throw err;
+    if (!isNotFound(err)) throw err;
   }
   const created = await client.send(new CreateLaunchTemplateCommand(request));
   return created.LaunchTemplate!.LaunchTemplateId!;

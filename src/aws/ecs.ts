@@ -21,6 +21,7 @@ import {
   ListTasksCommand,
 } from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { awsErrorName, isNotFound } from "./errors.js";
 import { diffTaskDefinition, type TaskDefinitionSpec } from "../plan/task-definition.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
@@ -76,8 +77,8 @@ export async function latestTaskDefinition(
     if (!out.taskDefinition || out.taskDefinition.status !== "ACTIVE") return undefined;
     return { definition: out.taskDefinition, tags: out.tags ?? [] };
   } catch (err) {
-    if ((err as { name?: string }).name === "ClientException" && /unable to describe/i.test((err as Error).message))
-      return undefined;
+    // ECS has no typed "not found" for a task definition family: a ClientException says so.
+    if (awsErrorName(err) === "ClientException" && /unable to describe/i.test((err as Error).message)) return undefined;
     throw err;
   }
 }
@@ -176,7 +177,7 @@ export async function ensureService(
 
 /** The service or its cluster does not exist (any more): for teardown, "already gone". */
 function isGoneEcs(err: unknown): boolean {
-  return /ServiceNotFound|ServiceNotActive|ClusterNotFound/.test((err as { name?: string }).name ?? "");
+  return isNotFound(err) || awsErrorName(err) === "ServiceNotActiveException";
 }
 
 /** Runs `call`; true when it succeeded, false when the service or cluster was already gone. */

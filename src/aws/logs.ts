@@ -13,6 +13,7 @@ import {
   DescribeExportTasksCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { awsErrorName, isAccessDenied, isNotFound } from "./errors.js";
 import type { Config } from "../config/schema.js";
 import { appTags, existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { sleep } from "../sleep.js";
@@ -85,7 +86,7 @@ export async function ensureLogStream(client: CloudWatchLogsClient, group: strin
   try {
     await client.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
   } catch (err) {
-    if ((err as { name?: string }).name !== "ResourceAlreadyExistsException") throw err;
+    if (awsErrorName(err) !== "ResourceAlreadyExistsException") throw err;
   }
 }
 
@@ -177,11 +178,10 @@ export async function exportLogGroup(
       taskId = out.taskId;
       if (!taskId) return { exported: false, reason: "CloudWatch Logs returned no export task id" };
     } catch (err) {
-      const name = (err as { name?: string }).name ?? "";
+      const name = awsErrorName(err);
       const message = (err as Error).message ?? "";
-      if (name === "ResourceNotFoundException")
-        return { exported: false, reason: `log group ${job.logGroup} does not exist` };
-      if (name === "InvalidParameterException" || /AccessDenied/.test(name)) {
+      if (isNotFound(err)) return { exported: false, reason: `log group ${job.logGroup} does not exist` };
+      if (name === "InvalidParameterException" || isAccessDenied(err)) {
         return {
           exported: false,
           reason: `bucket ${job.bucket} does not exist or does not let CloudWatch Logs write to it (it needs a bucket policy for the logs service principal): ${message}`,

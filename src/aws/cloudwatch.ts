@@ -5,6 +5,7 @@ import {
   DescribeAlarmsCommand,
   PutDashboardCommand,
   PutMetricAlarmCommand,
+  paginateDescribeAlarms,
 } from "@aws-sdk/client-cloudwatch";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { isNotFound } from "./errors.js";
@@ -12,6 +13,20 @@ import { tagList } from "../plan/fleet-request.js";
 
 export function cloudwatchClient(ctx: AwsContext): CloudWatchClient {
   return instrument(new CloudWatchClient(clientOptions(ctx)), "cloudwatch");
+}
+
+/**
+ * What the functions below take first: the client (the adapter form), or, for callers not yet
+ * moved, the context with an optional client (a client is then built per call when none is given).
+ */
+export type CloudWatchTarget = CloudWatchClient | AwsContext;
+
+function clientOf(target: CloudWatchTarget, cw: CloudWatchClient | undefined): CloudWatchClient {
+  return target instanceof CloudWatchClient ? target : (cw ?? cloudwatchClient(target));
+}
+
+async function regionOf(target: CloudWatchTarget, cw: CloudWatchClient): Promise<string> {
+  return target instanceof CloudWatchClient ? cw.config.region() : target.region;
 }
 
 /** `<APP_NAME>_<instance-id>`, the name DCP gave its idle alarms. */
@@ -31,18 +46,20 @@ export function terminateActionArn(region: string): string {
  * Idempotent: putting it again replaces it.
  */
 export async function putIdleAlarm(
-  ctx: AwsContext,
+  target: CloudWatchTarget,
   appName: string,
   instanceId: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
+  client?: CloudWatchClient,
 ): Promise<void> {
+  const cw = clientOf(target, client);
+  const region = await regionOf(target, cw);
   const name = idleAlarmName(appName, instanceId);
   await cw.send(
     new PutMetricAlarmCommand({
       AlarmName: name,
       AlarmDescription: `dcp: terminate ${instanceId} of ${appName} after 15 idle minutes`,
       ActionsEnabled: true,
-      AlarmActions: [terminateActionArn(ctx.region)],
+      AlarmActions: [terminateActionArn(region)],
       Namespace: "AWS/EC2",
       MetricName: "CPUUtilization",
       Dimensions: [{ Name: "InstanceId", Value: instanceId }],
@@ -58,24 +75,17 @@ export async function putIdleAlarm(
 
 /** Every alarm name starting with `prefix` (all pages). */
 export async function listAlarmNames(
-  ctx: AwsContext,
+  target: CloudWatchTarget,
   prefix: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
+  client?: CloudWatchClient,
 ): Promise<string[]> {
   const names: string[] = [];
-  let token: string | undefined;
-  do {
-    const out = await cw.send(
-      new DescribeAlarmsCommand({
-        AlarmNamePrefix: prefix,
-        AlarmTypes: ["MetricAlarm"],
-        MaxRecords: 100,
-        NextToken: token,
-      }),
-    );
-    for (const alarm of out.MetricAlarms ?? []) if (alarm.AlarmName) names.push(alarm.AlarmName);
-    token = out.NextToken;
-  } while (token);
+  const pages = paginateDescribeAlarms(
+    { client: clientOf(target, client) },
+    { AlarmNamePrefix: prefix, AlarmTypes: ["MetricAlarm"], MaxRecords: 100 },
+  );
+  for await (const page of pages)
+    for (const alarm of page.MetricAlarms ?? []) if (alarm.AlarmName) names.push(alarm.AlarmName);
   return names;
 }
 
@@ -83,10 +93,11 @@ const DELETE_ALARMS_CHUNK = 100;
 
 /** Deletes alarms by name, 100 per call; names that do not exist are not an error. */
 export async function deleteAlarms(
-  ctx: AwsContext,
+  target: CloudWatchTarget,
   names: string[],
-  cw: CloudWatchClient = cloudwatchClient(ctx),
+  client?: CloudWatchClient,
 ): Promise<void> {
+  const cw = clientOf(target, client);
   for (let i = 0; i < names.length; i += DELETE_ALARMS_CHUNK) {
     const chunk = names.slice(i, i + DELETE_ALARMS_CHUNK);
     try {
@@ -103,23 +114,25 @@ export async function deleteAlarms(
 
 /** Creates or replaces the run's dashboard (DCP: CREATE_DASHBOARD, named exactly APP_NAME). `body` is the dashboard JSON. */
 export async function putDashboard(
-  ctx: AwsContext,
+  target: CloudWatchTarget,
   name: string,
   body: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
+  client?: CloudWatchClient,
 ): Promise<string[]> {
-  const out = await cw.send(new PutDashboardCommand({ DashboardName: name, DashboardBody: body }));
+  const out = await clientOf(target, client).send(
+    new PutDashboardCommand({ DashboardName: name, DashboardBody: body }),
+  );
   return (out.DashboardValidationMessages ?? []).map((m) => `${m.DataPath ?? ""} ${m.Message ?? ""}`.trim());
 }
 
 /** Deletes exactly the dashboard `name` (DCP deleted every dashboard containing APP_NAME); missing is not an error. */
 export async function deleteDashboard(
-  ctx: AwsContext,
+  target: CloudWatchTarget,
   name: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
+  client?: CloudWatchClient,
 ): Promise<void> {
   try {
-    await cw.send(new DeleteDashboardsCommand({ DashboardNames: [name] }));
+    await clientOf(target, client).send(new DeleteDashboardsCommand({ DashboardNames: [name] }));
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

@@ -1,11 +1,11 @@
 import {
   EC2Client,
   DeleteLaunchTemplateCommand,
-  DescribeInstancesCommand,
-  DescribeSpotPriceHistoryCommand,
   CreateLaunchTemplateCommand,
   CreateTagsCommand,
   DescribeLaunchTemplatesCommand,
+  paginateDescribeInstances,
+  paginateDescribeSpotPriceHistory,
   type CreateLaunchTemplateRequest,
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
@@ -35,11 +35,7 @@ export async function describeLiveInstances(client: EC2Client, ids: readonly str
       { Name: "instance-id", Values: ids.slice(i, i + INSTANCE_FILTER_CHUNK) },
       { Name: "instance-state-name", Values: ["pending", "running"] },
     ];
-    let token: string | undefined;
-    do {
-      const out = await client.send(
-        new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }),
-      );
+    for await (const out of paginateDescribeInstances({ client }, { Filters: filters, MaxResults: 1000 })) {
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         if (!instance.InstanceId) continue;
         live.push({
@@ -49,8 +45,7 @@ export async function describeLiveInstances(client: EC2Client, ids: readonly str
           ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
         });
       }
-      token = out.NextToken;
-    } while (token);
+    }
   }
   return live;
 }
@@ -65,26 +60,24 @@ export async function spotPriceHistory(
   to: Date,
 ): Promise<PricePoint[]> {
   const points: PricePoint[] = [];
-  let token: string | undefined;
   let pages = 0;
-  do {
-    const out = await client.send(
-      new DescribeSpotPriceHistoryCommand({
-        InstanceTypes: [...types] as never,
-        ProductDescriptions: ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
-        StartTime: from,
-        EndTime: to,
-        NextToken: token,
-      }),
-    );
+  const history = paginateDescribeSpotPriceHistory(
+    { client },
+    {
+      InstanceTypes: [...types] as never,
+      ProductDescriptions: ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
+      StartTime: from,
+      EndTime: to,
+    },
+  );
+  for await (const out of history) {
     for (const p of out.SpotPriceHistory ?? []) {
       const price = Number(p.SpotPrice);
       if (p.InstanceType && Number.isFinite(price))
         points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
     }
-    token = out.NextToken || undefined;
-    pages += 1;
-  } while (token && pages < SPOT_PRICE_PAGES);
+    if (++pages >= SPOT_PRICE_PAGES) break;
+  }
   return points;
 }
 
@@ -130,20 +123,16 @@ export async function tagInstanceVolumes(
   if (!instanceIds.length) return [];
   const volumes: string[] = [];
   for (let i = 0; i < instanceIds.length; i += INSTANCE_FILTER_CHUNK) {
-    let token: string | undefined;
-    do {
-      const out = await client.send(
-        new DescribeInstancesCommand({
-          InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK),
-          NextToken: token,
-        }),
-      );
+    const pages = paginateDescribeInstances(
+      { client },
+      { InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK) },
+    );
+    for await (const out of pages) {
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         for (const mapping of instance.BlockDeviceMappings ?? [])
           if (mapping.Ebs?.VolumeId) volumes.push(mapping.Ebs.VolumeId);
       }
-      token = out.NextToken;
-    } while (token);
+    }
   }
   for (let i = 0; i < volumes.length; i += 1000) {
     await client.send(new CreateTagsCommand({ Resources: volumes.slice(i, i + 1000), Tags: tags }));

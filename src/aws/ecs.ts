@@ -15,10 +15,10 @@ import {
   DeregisterContainerInstanceCommand,
   DeregisterTaskDefinitionCommand,
   DescribeContainerInstancesCommand,
-  ListContainerInstancesCommand,
-  ListServicesCommand,
-  ListTaskDefinitionsCommand,
-  ListTasksCommand,
+  paginateListContainerInstances,
+  paginateListServices,
+  paginateListTaskDefinitions,
+  paginateListTasks,
 } from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, isNotFound } from "./errors.js";
@@ -214,32 +214,21 @@ export async function deleteServiceIfExists(client: ECSClient, cluster: string, 
 
 /** Deregisters every ACTIVE revision of exactly `family` (all pages); returns how many. */
 export async function deregisterActiveTaskDefinitions(client: ECSClient, family: string): Promise<number> {
-  const arns: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(
-      new ListTaskDefinitionsCommand({ familyPrefix: family, status: "ACTIVE", nextToken }),
-    );
-    // familyPrefix is a prefix: keep only this family's revisions (DCP also removed "<family>Old").
-    arns.push(
-      ...(page.taskDefinitionArns ?? []).filter((arn) => arn.split("/").pop()?.replace(/:\d+$/, "") === family),
-    );
-    nextToken = page.nextToken;
-  } while (nextToken);
+  // familyPrefix is a prefix: keep only this family's revisions (DCP also removed "<family>Old").
+  const arns = (
+    await listAll(
+      paginateListTaskDefinitions({ client }, { familyPrefix: family, status: "ACTIVE" }),
+      (p) => p.taskDefinitionArns,
+    )
+  ).filter((arn) => arn.split("/").pop()?.replace(/:\d+$/, "") === family);
   for (const arn of arns) await client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
   return arns.length;
 }
 
-async function listAll(
-  fetchPage: (token: string | undefined) => Promise<{ items?: string[]; next?: string }>,
-): Promise<string[]> {
+/** Every item of every page of an SDK paginator. */
+async function listAll<P>(pages: AsyncIterable<P>, items: (page: P) => string[] | undefined): Promise<string[]> {
   const all: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await fetchPage(token);
-    all.push(...(page.items ?? []));
-    token = page.next;
-  } while (token);
+  for await (const page of pages) all.push(...(items(page) ?? []));
   return all;
 }
 
@@ -254,10 +243,7 @@ export async function deregisterContainerInstancesOf(
 ): Promise<number> {
   let arns: string[];
   try {
-    arns = await listAll(async (nextToken) => {
-      const out = await client.send(new ListContainerInstancesCommand({ cluster, nextToken }));
-      return { items: out.containerInstanceArns, next: out.nextToken };
-    });
+    arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
   } catch (err) {
     if (isGoneEcs(err)) return 0;
     throw err;
@@ -284,20 +270,14 @@ export async function clusterUse(client: ECSClient, cluster: string, family: str
   const found = clusters.find((c) => c.clusterName === cluster);
   if (!found || found.status === "INACTIVE")
     return { exists: false, services: [], runningTasks: 0, pendingTasks: 0, ownTasks: 0, containerInstances: 0 };
-  const serviceArns = await listAll(async (nextToken) => {
-    const out = await client.send(new ListServicesCommand({ cluster, nextToken }));
-    return { items: out.serviceArns, next: out.nextToken };
-  });
+  const serviceArns = await listAll(paginateListServices({ client }, { cluster }), (p) => p.serviceArns);
   // ListServices may still list deleted (INACTIVE) services for a while: keep ACTIVE and DRAINING ones.
   const services: string[] = [];
   for (let i = 0; i < serviceArns.length; i += 10) {
     const out = await client.send(new DescribeServicesCommand({ cluster, services: serviceArns.slice(i, i + 10) }));
     for (const s of out.services ?? []) if (s.serviceName && s.status !== "INACTIVE") services.push(s.serviceName);
   }
-  const ownTasks = await listAll(async (nextToken) => {
-    const out = await client.send(new ListTasksCommand({ cluster, family, nextToken }));
-    return { items: out.taskArns, next: out.nextToken };
-  });
+  const ownTasks = await listAll(paginateListTasks({ client }, { cluster, family }), (p) => p.taskArns);
   return {
     exists: true,
     services,

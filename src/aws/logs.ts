@@ -4,13 +4,13 @@ import {
   PutLogEventsCommand,
   type InputLogEvent,
   CreateLogGroupCommand,
-  DescribeLogGroupsCommand,
   ListTagsForResourceCommand,
   PutRetentionPolicyCommand,
   TagResourceCommand,
   type LogGroup,
   CreateExportTaskCommand,
   DescribeExportTasksCommand,
+  paginateDescribeLogGroups,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, isAccessDenied, isNotFound } from "./errors.js";
@@ -24,13 +24,10 @@ export function logsClient(ctx: AwsContext): CloudWatchLogsClient {
 
 /** The log group named exactly `name`, or undefined (DescribeLogGroups only filters by prefix). */
 export async function findLogGroup(client: CloudWatchLogsClient, name: string): Promise<LogGroup | undefined> {
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }));
+  for await (const page of paginateDescribeLogGroups({ client }, { logGroupNamePrefix: name })) {
     const found = page.logGroups?.find((g) => g.logGroupName === name);
     if (found) return found;
-    nextToken = page.nextToken;
-  } while (nextToken);
+  }
   return undefined;
 }
 
@@ -146,6 +143,8 @@ export interface ExportTiming {
   /** give up waiting after this long */
   deadlineMs: number;
   onWait?: (message: string) => void;
+  /** Stops waiting at the next poll or retry (the export task itself continues in AWS). */
+  signal?: AbortSignal;
 }
 
 /** COMPLETED (or another final export status), or why nothing was exported. */
@@ -164,6 +163,7 @@ export async function exportLogGroup(
   const deadline = Date.now() + timing.deadlineMs;
   let taskId: string | undefined;
   while (!taskId) {
+    if (timing.signal?.aborted) return { exported: false, reason: "interrupted before the export started" };
     try {
       const out = await client.send(
         new CreateExportTaskCommand({
@@ -194,7 +194,7 @@ export async function exportLogGroup(
           reason: "another log export kept running; export it later from the CloudWatch console",
         };
       timing.onWait?.("another log export is running in this account; retrying");
-      await sleep(timing.retryMs);
+      await sleep(timing.retryMs, timing.signal);
     }
   }
   for (;;) {
@@ -202,9 +202,9 @@ export async function exportLogGroup(
     const status = exportTasks[0]?.status?.code ?? "UNKNOWN";
     if (status !== "PENDING" && status !== "RUNNING" && status !== "PENDING_CANCEL")
       return { exported: true, status, taskId };
-    if (Date.now() + timing.pollMs > deadline)
+    if (Date.now() + timing.pollMs > deadline || timing.signal?.aborted)
       return { exported: true, status: `${status} (stopped waiting; task ${taskId} continues)`, taskId };
     timing.onWait?.(`export ${status.toLowerCase()}`);
-    await sleep(timing.pollMs);
+    await sleep(timing.pollMs, timing.signal);
   }
 }

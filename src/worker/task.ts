@@ -30,7 +30,7 @@ import {
 import { Lease } from "./lease.js";
 import { TaskLog, describeError, type WorkerLog } from "./log.js";
 import { TaskInputError, assertContainedPath, deriveNames, type TaskNames } from "./naming.js";
-import { mapLimit } from "./pool.js";
+import { mapLimit } from "../concurrency.js";
 import type { UploadParams } from "./upload-flags.js";
 
 /** Message attribute carrying the receives a task already spent before it was re-sent at a shutdown. */

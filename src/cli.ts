@@ -62,7 +62,9 @@ function reportError(err: unknown, commandPath: string): number {
   }
   const exitCode = (err as { exitCode?: unknown }).exitCode;
   if (typeof exitCode === "number") {
-    process.stderr.write(`dcp: ${(err as Error).message}\n`);
+    // Flag errors name their command ("dcp monitor: --interval: ..."); others get the program's prefix.
+    const message = (err as Error).message;
+    process.stderr.write(message.startsWith("dcp ") ? `${message}\n` : `dcp: ${message}\n`);
     return exitCode;
   }
   const aws = describeAwsFailure(err);

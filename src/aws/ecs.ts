@@ -293,6 +293,23 @@ export async function deleteClusterIfExists(client: ECSClient, cluster: string):
   return unlessGone(() => client.send(new DeleteClusterCommand({ cluster })));
 }
 
+/**
+ * Deletes a cluster: "deleted", "already gone", or "in use" when ECS refuses because something
+ * (services, tasks, container instances, capacity providers) started using it meanwhile.
+ */
+export async function deleteClusterUnlessInUse(
+  client: ECSClient,
+  cluster: string,
+): Promise<"deleted" | "already gone" | "in use"> {
+  try {
+    return (await deleteClusterIfExists(client, cluster)) ? "deleted" : "already gone";
+  } catch (err) {
+    // ClusterContainsServicesException, ...TasksException, ...ContainerInstancesException, ...CapacityProviderException
+    if (/^ClusterContains/.test(awsErrorName(err))) return "in use";
+    throw err;
+  }
+}
+
 // --- start-cluster: the service must exist before a fleet is bought for it ------------------
 
 /** True when `service` exists and is ACTIVE in `cluster` (false also when the cluster is missing). */

@@ -10,7 +10,7 @@ import {
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { isNotFound } from "./errors.js";
+import { doneUnlessGone, isNotFound } from "./errors.js";
 import type { LiveInstance } from "../plan/monitor-decisions.js";
 import type { PricePoint } from "../plan/monitor-cost.js";
 
@@ -83,13 +83,7 @@ export async function spotPriceHistory(
 
 /** Deletes an EC2 Fleet's launch template; false when it was already gone. */
 export async function deleteLaunchTemplateIfExists(client: EC2Client, launchTemplateId: string): Promise<boolean> {
-  try {
-    await client.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId }));
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
+  return doneUnlessGone(client.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId })));
 }
 
 // --- start-cluster: the EC2 Fleet launch template and volume tags ----------------------------

@@ -104,6 +104,11 @@ export async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined
   }
 }
 
+/** Runs a delete: true when it did it, false when AWS says the resource was already gone. */
+export async function doneUnlessGone(call: Promise<unknown>): Promise<boolean> {
+  return (await unlessNotFound(call.then(() => true))) ?? false;
+}
+
 // The SDK's own list (@smithy/service-error-classification THROTTLING_ERROR_CODES) plus SQS's.
 const THROTTLING = new Set([
   "BandwidthLimitExceeded",

@@ -15,7 +15,7 @@ import {
   SendMessageBatchCommand,
 } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
-import { awsErrorName, isNotFound, unlessNotFound } from "./errors.js";
+import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./errors.js";
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
@@ -215,13 +215,7 @@ export async function queueUrlOfArn(client: SQSClient, arn: string): Promise<str
 export async function deleteQueueIfExists(client: SQSClient, name: string): Promise<boolean> {
   const url = await findQueueUrl(client, name);
   if (!url) return false;
-  try {
-    await client.send(new DeleteQueueCommand({ QueueUrl: url }));
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
+  return doneUnlessGone(client.send(new DeleteQueueCommand({ QueueUrl: url })));
 }
 
 /** All messages a queue holds (visible, in flight and delayed); undefined when the queue does not exist. */

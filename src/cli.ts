@@ -69,7 +69,7 @@ function reportError(err: unknown, commandPath: string): number {
   }
   const aws = describeAwsFailure(err);
   if (aws) {
-    process.stderr.write(`dcp: ${commandPath ? `${commandPath}: ` : ""}${aws}\n`);
+    process.stderr.write(`${commandPath ? `dcp ${commandPath}` : "dcp"}: ${aws}\n`);
     if (process.env.DCP_DEBUG) process.stderr.write(`${(err as Error).stack ?? ""}\n`);
     return 1;
   }

@@ -59,7 +59,7 @@ async function closedPort(): Promise<number> {
 }
 
 function oneLine(result: DcpResult): string {
-  const lines = result.stderr.split("\n").filter((l) => l.startsWith("dcp: "));
+  const lines = result.stderr.split("\n").filter((l) => l.startsWith("dcp"));
   expect(lines, result.stderr).toHaveLength(1);
   return lines[0]!;
 }
@@ -80,7 +80,7 @@ describe("AWS failures a new user meets first", () => {
     });
     expect(result.code, result.stderr).toBe(1);
     const line = oneLine(result);
-    expect(line).toMatch(/^dcp: setup: calling SQS GetQueueUrl in us-east-1: no AWS credentials found/);
+    expect(line).toMatch(/^dcp setup: calling SQS GetQueueUrl in us-east-1: no AWS credentials found/);
     expect(line).toContain("Fix: run `aws configure`");
     expect(line).toContain("`aws sso login`");
     expect(line).toContain("AWS_PROFILE");
@@ -97,7 +97,7 @@ describe("AWS failures a new user meets first", () => {
     expect(result.code, result.stderr).toBe(1);
     const line = oneLine(result);
     expect(line).toMatch(
-      /^dcp: setup: calling SQS GetQueueUrl in us-east-1: the AWS session of profile lab has expired/,
+      /^dcp setup: calling SQS GetQueueUrl in us-east-1: the AWS session of profile lab has expired/,
     );
     expect(line).toContain("Fix: log in again with `aws sso login --profile lab`");
     expect(stub.calls[0]).toBe("GetQueueUrl");
@@ -118,7 +118,7 @@ describe("AWS failures a new user meets first", () => {
     });
     expect(result.code, result.stderr).toBe(1);
     const line = oneLine(result);
-    expect(line).toMatch(/^dcp: setup: calling SQS GetQueueUrl in us-east-1: access denied: /);
+    expect(line).toMatch(/^dcp setup: calling SQS GetQueueUrl in us-east-1: access denied: /);
     expect(line).toContain("arn:aws:iam::123456789012:user/alice may not sqs:getqueueurl");
     expect(line).toContain("on arn:aws:sqs:us-east-1:123456789012:Stub_DeadMessages");
     expect(line).toContain("`dcp iam policy operator`");
@@ -141,7 +141,7 @@ describe("AWS failures a new user meets first", () => {
     expect(result.code, result.stderr).toBe(1);
     const line = oneLine(result);
     expect(line).toContain(
-      `dcp: setup: calling SQS GetQueueUrl in us-east-1: cannot reach the SQS endpoint 127.0.0.1:${port}`,
+      `dcp setup: calling SQS GetQueueUrl in us-east-1: cannot reach the SQS endpoint 127.0.0.1:${port}`,
     );
     expect(line).toContain("ECONNREFUSED");
     expect(line).toContain("Fix: check the network");

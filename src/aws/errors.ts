@@ -306,7 +306,8 @@ export function describeAwsFailure(err: unknown, env: NodeJS.ProcessEnv = proces
   }
   if (isUnreachable(err)) {
     const service = call ? `${SERVICE_NAMES[call.service] ?? call.service} ` : "";
-    return `${what}: cannot reach the ${service}endpoint ${unreachableTarget(err, call)} (${awsSaid(err) || e.code}). Fix: check the network, the region and any AWS_ENDPOINT_URL${call ? `/AWS_ENDPOINT_URL_${call.service.toUpperCase()}` : ""} setting`;
+    const said = (e.message ?? "").split("\n")[0] || e.code || awsErrorName(err);
+    return `${what}: cannot reach the ${service}endpoint ${unreachableTarget(err, call)} (${said}). Fix: check the network, the region and any AWS_ENDPOINT_URL${call ? `/AWS_ENDPOINT_URL_${call.service.toUpperCase()}` : ""} setting`;
   }
   return undefined;
 }

@@ -1,4 +1,5 @@
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { integerFlag } from "./flags.js";
 import { globalOptions, withExamples } from "./shared.js";
 
 export function registerWorker(program: Command): void {
@@ -12,7 +13,11 @@ export function registerWorker(program: Command): void {
         "queue has stayed empty for WORKER_IDLE_POLLS polls, or on SIGTERM / a spot interruption notice (running tasks " +
         "are handed back without spending a retry; exit 0).",
     )
-    .option("--loops <n>", "number of job loops (default: DOCKER_CORES)", (v) => parsePositive(v, "--loops"))
+    .option(
+      "--loops <n>",
+      "number of job loops (default: DOCKER_CORES)",
+      integerFlag({ command: "worker", flag: "--loops" }, { min: 1, example: "2" }),
+    )
     .option(
       "--container",
       "inside the worker image: first mount SOURCE_BUCKET read-only at MOUNT_ROOT (mount mode) and set up CellProfiler-plugins (USE_PLUGINS)",
@@ -33,12 +38,4 @@ export function registerWorker(program: Command): void {
     "dcp worker --loops 2",
     "cd /tmp && APP_NAME=MyProject AWS_BUCKET=my-bucket MOUNT_ROOT=$HOME/bucket dcp worker   # no config file: environment",
   ]);
-}
-
-function parsePositive(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`expected a whole number of at least 1. Fix: pass e.g. ${flag} 2`);
-  }
-  return n;
 }

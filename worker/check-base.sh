@@ -43,7 +43,7 @@ glibcxx=""
 if [ -n "$libstdcxx" ]; then
   glibcxx=$(grep -ao 'GLIBCXX_3\.4\.[0-9]*' "$libstdcxx" | sed 's/^GLIBCXX_//' | sort -uV | tail -n 1 || true)
 fi
-python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+python=$(python3 -S -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
 
 compare glibc "$(field 3)" "$glibc"
 compare GLIBCXX "$(field 4)" "$glibcxx"

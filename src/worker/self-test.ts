@@ -55,17 +55,21 @@ interface Captured {
 function capture(command: string, args: string[], timeoutMs: number): Promise<Captured> {
   return new Promise((resolve) => {
     const output: string[] = [];
-    let child;
-    try {
-      child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
-    } catch (err) {
-      resolve({ code: null, output, error: (err as Error).message });
-      return;
-    }
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Our own timer, not spawn's `timeout` option: that one outlives a failed spawn (ENOENT) and keeps
+    // the process alive until it fires.
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    timer.unref();
     for (const stream of [child.stdout, child.stderr])
       stream.on("data", (chunk: Buffer) => output.push(...chunk.toString("utf8").split(/\r?\n/).filter(Boolean)));
-    child.on("error", (err: NodeJS.ErrnoException) => resolve({ code: null, output, error: err.code ?? err.message }));
-    child.on("close", (code) => resolve({ code, output }));
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve({ code: null, output, error: err.code ?? err.message });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
 }
 

@@ -11,7 +11,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -157,6 +157,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<SelfTestRes
     const output = join(work, "output");
     const doneFile = join(work, "done.txt");
     await cp(dataDir, input, { recursive: true });
+    await Promise.all([mkdir(output), mkdir(join(work, "tmp"))]);
     const images = join(input, "images");
     const header = [...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]), ...Object.keys(METADATA)];
     const row = [...IMAGES.flatMap((file) => [file, images]), ...Object.values(METADATA)];

@@ -24,6 +24,7 @@ const options = (over: Partial<CheckOptions> = {}): CheckOptions => ({
   ...over,
 });
 const hostNodeMajor = Number(process.versions.node.split(".")[0]);
+const run = promisify(execFile);
 
 describe("make -C worker check", () => {
   it("passes on the committed Dockerfile, and says what it could not inspect here", async () => {
@@ -92,6 +93,57 @@ describe("make -C worker check", () => {
     expect(modules.some((l) => l.includes("dev-only"))).toBe(false); // dev packages are not in the image
   });
 
+  it("inspects the Node tarball and the Mountpoint .deb when make -C worker fetch left copies (SHA-256 first)", async () => {
+    // Stand-ins built here (no internet): archives laid out like the real ones, holding a small ELF of
+    // this machine (Debian 12's /usr/bin/true needs a glibc newer than 2.27).
+    const dir = tempDir("dcp-worker-fetch-");
+    const downloads = join(dir, "downloads");
+    const dist = "node-v20.18.2-linux-x64-glibc-217";
+    mkdirSync(join(dir, `${dist}/bin`), { recursive: true });
+    mkdirSync(downloads);
+    copyFileSync("/usr/bin/true", join(dir, `${dist}/bin/node`));
+    await run("tar", ["-cJf", join(downloads, `${dist}.tar.xz`), "-C", dir, dist]);
+    const pkg = join(dir, "deb");
+    mkdirSync(join(pkg, "DEBIAN"), { recursive: true });
+    mkdirSync(join(pkg, "opt/aws/mountpoint-s3/bin"), { recursive: true });
+    writeFileSync(
+      join(pkg, "DEBIAN/control"),
+      "Package: mount-s3\nVersion: 1.21.0\nArchitecture: amd64\nMaintainer: test <test@example.com>\nDescription: TEST STAND-IN, not Mountpoint\n",
+    );
+    copyFileSync("/usr/bin/true", join(pkg, "opt/aws/mountpoint-s3/bin/mount-s3"));
+    await run("dpkg-deb", ["--build", "--root-owner-group", pkg, join(downloads, "mount-s3-1.21.0-x86_64.deb")]);
+
+    // The Dockerfile's pinned SHA-256 is the real tarball's: the stand-in does not match, so it is not inspected.
+    const mismatch = await runWorkerCheck(options({ downloads }));
+    expect(mismatch.lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^– ${dist}\\.tar\\.xz: the copy in .* has SHA-256 [0-9a-f]{64}, not the Dockerfile's 51d7eb3a`),
+      ),
+    );
+    expect(mismatch.lines).toContainEqual(
+      expect.stringMatching(/^✖ mount-s3 from mount-s3-1\.21\.0-x86_64\.deb .* needs GLIBC_2\.\d+ .* has glibc 2\.27$/),
+    );
+
+    // A Dockerfile pinning the stand-in's SHA-256: the binary inside is read and checked.
+    const sum = (await run("sha256sum", [join(downloads, `${dist}.tar.xz`)])).stdout.slice(0, 64);
+    const dockerfile = join(dir, "Dockerfile");
+    writeFileSync(
+      dockerfile,
+      readFileSync(join(REPO_ROOT, "worker/Dockerfile"), "utf8").replace(
+        /^ARG NODE_SHA256=\w+$/m,
+        `ARG NODE_SHA256=${sum}`,
+      ),
+    );
+    const pinned = await runWorkerCheck(options({ downloads, dockerfile }));
+    expect(pinned.lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^✖ node from ${dist}\\.tar\\.xz \\(SHA-256 matches the Dockerfile, line \\d+\\) needs GLIBC_2\\.\\d+ .* has glibc 2\\.27$`,
+        ),
+      ),
+    );
+  });
+
   it("reports each static rule it breaks: tag, latest, unverified downloads, shell form, secrets, the base guard", () => {
     const bad = [
       "ARG CELLPROFILER_IMAGE=cellprofiler/cellprofiler",
@@ -134,7 +186,6 @@ describe("make -C worker check", () => {
 });
 
 describe("worker/check-base.sh (the image build's first step, run here with this machine as the base)", () => {
-  const run = promisify(execFile);
   const table = (row: string) => {
     const dir = tempDir("dcp-check-base-");
     const file = join(dir, "bases.tsv");

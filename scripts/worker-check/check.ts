@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { lstat, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
@@ -197,7 +197,8 @@ async function locate(
   await run("dpkg-deb", ["-x", local, dir]);
   const found = (await readdir(dir, { recursive: true })).map((p) => join(dir, String(p)));
   for (const path of found) {
-    if (path.endsWith(`/bin/${item.path}`) && (await stat(path)).isFile())
+    if (path.endsWith(`/bin/${item.path}`) && (await lstat(path)).isFile())
+      // a symlink may point outside
       return {
         label: `${item.path} from ${item.file} (line ${item.line}; its signature is checked by the image build)`,
         file: path,

@@ -22,7 +22,18 @@ export function registerWorker(program: Command): void {
       "--container",
       "inside the worker image: first mount SOURCE_BUCKET read-only at MOUNT_ROOT (mount mode) and set up CellProfiler-plugins (USE_PLUGINS)",
     )
-    .action(async (options: { loops?: number; container?: boolean }, cmd: Command) => {
+    .option(
+      "--self-test",
+      "check this machine (with --container: this image) can run tasks, without AWS or settings: cellprofiler --version, " +
+        "mount-s3 and /dev/fuse (--container), then one group of the bundled ExampleHuman example; exit 0 only if all pass",
+    )
+    .action(async (options: { loops?: number; container?: boolean; selfTest?: boolean }, cmd: Command) => {
+      if (options.selfTest) {
+        const { runSelfTest } = await import("../worker/self-test.js");
+        const { passed } = await runSelfTest({ container: Boolean(options.container) });
+        process.exitCode = passed ? 0 : 1;
+        return;
+      }
       const { config: configPath, region, profile } = globalOptions(cmd);
       const { loadWorkerSettings } = await import("../worker/settings.js");
       const settings = await loadWorkerSettings(configPath, { region, profile });
@@ -36,6 +47,7 @@ export function registerWorker(program: Command): void {
   withExamples(command, [
     "dcp worker                                  # with config/config.json, or the task definition's environment",
     "dcp worker --loops 2",
+    "dcp worker --self-test                      # can this machine run tasks? (no AWS); the image: docker run --rm TAG --self-test",
     "cd /tmp && APP_NAME=MyProject AWS_BUCKET=my-bucket MOUNT_ROOT=$HOME/bucket dcp worker   # no config file: environment",
   ]);
 }

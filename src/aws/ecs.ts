@@ -133,17 +133,36 @@ export async function ensureTaskDefinition(
  * UpdateService. Never deletes and recreates it (DCP did, which killed running workers), and never
  * touches the desired count of an existing service: a fleet may be running.
  */
+/**
+ * minimumHealthyPercent 0 lets ECS stop a task on a draining spot instance even when the cluster has
+ * no room to start its replacement first (with the default 100 % the task never stops and the worker's
+ * 120 s hand-back never runs); maximumPercent 100 never starts more tasks than the desired count.
+ */
+const SERVICE_DEPLOYMENT = { minimumHealthyPercent: 0, maximumPercent: 100 } as const;
+
+function deploymentDiffers(current: { minimumHealthyPercent?: number; maximumPercent?: number } | undefined): boolean {
+  return (
+    current?.minimumHealthyPercent !== SERVICE_DEPLOYMENT.minimumHealthyPercent ||
+    current?.maximumPercent !== SERVICE_DEPLOYMENT.maximumPercent
+  );
+}
+
+async function describeService(client: ECSClient, cluster: string, name: string) {
+  const { services = [] } = await client.send(
+    new DescribeServicesCommand({ cluster, services: [name], include: ["TAGS"] }),
+  );
+  return services.find((s) => s.serviceName === name && s.status !== "INACTIVE");
+}
+
 export async function ensureService(
   client: ECSClient,
   cluster: string,
   name: string,
   taskDefinitionArn: string,
   tags: Record<string, string>,
+  clientToken?: string,
 ): Promise<ResourceChange> {
-  const { services = [] } = await client.send(
-    new DescribeServicesCommand({ cluster, services: [name], include: ["TAGS"] }),
-  );
-  const existing = services.find((s) => s.serviceName === name && s.status !== "INACTIVE");
+  const existing = await describeService(client, cluster, name);
   if (existing?.status === "DRAINING") {
     throw new OperationalError(
       `ECS service ${name} in cluster ${cluster} is still being deleted; wait a minute and run dcp setup again`,
@@ -156,10 +175,23 @@ export async function ensureService(
         serviceName: name,
         taskDefinition: taskDefinitionArn,
         desiredCount: 0,
+        // EC2, not the cluster's default capacity provider (which may be Fargate: it refuses privileged
+        // containers, and the workers run on the fleet's instances).
+        launchType: "EC2",
+        deploymentConfiguration: SERVICE_DEPLOYMENT,
         tags: ecsTags(tags),
         propagateTags: "SERVICE",
+        // A CreateService whose answer is lost is retried with the same token: no second service.
+        ...(clientToken ? { clientToken } : {}),
       }),
     );
+    // Some endpoints (moto) drop deploymentConfiguration at creation; set it now, so that the next
+    // `dcp setup` finds nothing to change here or on AWS.
+    const created = await describeService(client, cluster, name);
+    if (created && deploymentDiffers(created.deploymentConfiguration))
+      await client.send(
+        new UpdateServiceCommand({ cluster, service: name, deploymentConfiguration: SERVICE_DEPLOYMENT }),
+      );
     return { kind: "ECS service", name, status: "created", changes: [] };
   }
   const changes: string[] = [];
@@ -167,6 +199,15 @@ export async function ensureService(
     await client.send(new UpdateServiceCommand({ cluster, service: name, taskDefinition: taskDefinitionArn }));
     changes.push(
       `taskDefinition ${existing.taskDefinition?.split("/").pop() ?? "none"} -> ${taskDefinitionArn.split("/").pop()}`,
+    );
+  }
+  if (deploymentDiffers(existing.deploymentConfiguration)) {
+    await client.send(
+      new UpdateServiceCommand({ cluster, service: name, deploymentConfiguration: SERVICE_DEPLOYMENT }),
+    );
+    const was = existing.deploymentConfiguration;
+    changes.push(
+      `deploymentConfiguration ${was?.minimumHealthyPercent ?? "default"}%-${was?.maximumPercent ?? "default"}% -> 0%-100%`,
     );
   }
   changes.push(...(await addMissingEcsTags(client, existing.serviceArn, existing.tags, tags)));

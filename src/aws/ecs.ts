@@ -305,8 +305,36 @@ export async function deregisterContainerInstancesOf(
   return count;
 }
 
+/**
+ * The cluster's container instances that are not INACTIVE (ListContainerInstances lists all other
+ * states by default: ACTIVE, DRAINING, REGISTERING, DEREGISTERING), split into this fleet's and
+ * others'. `registeredContainerInstancesCount` can lag right after a deregistration, so teardown
+ * counts instances by listing them rather than trusting that number.
+ */
+async function containerInstancesBy(client: ECSClient, cluster: string, own: ReadonlySet<string>) {
+  const arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
+  let mine = 0;
+  let others = 0;
+  for (let i = 0; i < arns.length; i += 100) {
+    const { containerInstances = [] } = await client.send(
+      new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }),
+    );
+    for (const ci of containerInstances) {
+      if (ci.status === "INACTIVE") continue;
+      if (ci.ec2InstanceId && own.has(ci.ec2InstanceId)) mine += 1;
+      else others += 1;
+    }
+  }
+  return { mine, others };
+}
+
 /** What still uses a cluster (for the decision whether teardown may delete it). */
-export async function clusterUse(client: ECSClient, cluster: string, family: string): Promise<ClusterUse> {
+export async function clusterUse(
+  client: ECSClient,
+  cluster: string,
+  family: string,
+  ownInstances: ReadonlySet<string> = new Set(),
+): Promise<ClusterUse> {
   const { clusters = [] } = await client.send(new DescribeClustersCommand({ clusters: [cluster] }));
   const found = clusters.find((c) => c.clusterName === cluster);
   if (!found || found.status === "INACTIVE")
@@ -319,13 +347,15 @@ export async function clusterUse(client: ECSClient, cluster: string, family: str
     for (const s of out.services ?? []) if (s.serviceName && s.status !== "INACTIVE") services.push(s.serviceName);
   }
   const ownTasks = await listAll(paginateListTasks({ client }, { cluster, family }), (p) => p.taskArns);
+  const instances = await containerInstancesBy(client, cluster, ownInstances);
   return {
     exists: true,
     services,
     runningTasks: found.runningTasksCount ?? 0,
     pendingTasks: found.pendingTasksCount ?? 0,
     ownTasks: ownTasks.length,
-    containerInstances: found.registeredContainerInstancesCount ?? 0,
+    containerInstances: instances.others,
+    ownContainerInstances: instances.mine,
   };
 }
 

@@ -57,7 +57,7 @@ export const runStateSchema = z
   .refine(
     (s) => ["starting", "finished"].includes(s.dcp.status) || (s.dcp.fleetId !== "" && s.MONITOR_FLEET_ID !== ""),
     {
-      error: "names no fleet (MONITOR_FLEET_ID / dcp.fleetId are empty) though the run is past starting",
+      error: "names no fleet (MONITOR_FLEET_ID / dcp.fleetId are empty) though the run is running",
       path: ["dcp", "fleetId"],
     },
   );

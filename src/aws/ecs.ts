@@ -19,6 +19,7 @@ import {
   paginateListServices,
   paginateListTaskDefinitions,
   paginateListTasks,
+  type ContainerInstance,
 } from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, isNotFound } from "./errors.js";
@@ -273,6 +274,19 @@ async function listAll<P>(pages: AsyncIterable<P>, items: (page: P) => string[] 
   return all;
 }
 
+/** Every container instance of the cluster (ListContainerInstances lists all but INACTIVE ones), described. */
+async function describeAllContainerInstances(client: ECSClient, cluster: string): Promise<ContainerInstance[]> {
+  const arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
+  const described: ContainerInstance[] = [];
+  for (let i = 0; i < arns.length; i += 100) {
+    const { containerInstances = [] } = await client.send(
+      new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }),
+    );
+    described.push(...containerInstances);
+  }
+  return described;
+}
+
 /**
  * Deregisters (force) the cluster's container instances that run on `ec2InstanceIds` (this run's
  * fleet); returns how many. A missing cluster counts as nothing to do.
@@ -282,25 +296,20 @@ export async function deregisterContainerInstancesOf(
   cluster: string,
   ec2InstanceIds: ReadonlySet<string>,
 ): Promise<number> {
-  let arns: string[];
+  let all: ContainerInstance[];
   try {
-    arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
+    all = await describeAllContainerInstances(client, cluster);
   } catch (err) {
     if (isGoneEcs(err)) return 0;
     throw err;
   }
   let count = 0;
-  for (let i = 0; i < arns.length; i += 100) {
-    const { containerInstances = [] } = await client.send(
-      new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }),
+  for (const ci of all) {
+    if (!ci.containerInstanceArn || !ci.ec2InstanceId || !ec2InstanceIds.has(ci.ec2InstanceId)) continue;
+    await client.send(
+      new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn, force: true }),
     );
-    for (const ci of containerInstances) {
-      if (!ci.containerInstanceArn || !ci.ec2InstanceId || !ec2InstanceIds.has(ci.ec2InstanceId)) continue;
-      await client.send(
-        new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn, force: true }),
-      );
-      count += 1;
-    }
+    count += 1;
   }
   return count;
 }
@@ -312,18 +321,12 @@ export async function deregisterContainerInstancesOf(
  * counts instances by listing them rather than trusting that number.
  */
 async function containerInstancesBy(client: ECSClient, cluster: string, own: ReadonlySet<string>) {
-  const arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
   let mine = 0;
   let others = 0;
-  for (let i = 0; i < arns.length; i += 100) {
-    const { containerInstances = [] } = await client.send(
-      new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }),
-    );
-    for (const ci of containerInstances) {
-      if (ci.status === "INACTIVE") continue;
-      if (ci.ec2InstanceId && own.has(ci.ec2InstanceId)) mine += 1;
-      else others += 1;
-    }
+  for (const ci of await describeAllContainerInstances(client, cluster)) {
+    if (ci.status === "INACTIVE") continue;
+    if (ci.ec2InstanceId && own.has(ci.ec2InstanceId)) mine += 1;
+    else others += 1;
   }
   return { mine, others };
 }

@@ -31,15 +31,7 @@ export async function listObjects(
   signal?: AbortSignal,
 ): Promise<S3ObjectSummary[]> {
   const objects: S3ObjectSummary[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-      { abortSignal: signal },
-    );
-    for (const o of page.Contents ?? []) if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for await (const page of listObjectPages(client, bucket, prefix, signal)) objects.push(...page);
   return objects;
 }
 
@@ -97,4 +89,22 @@ export async function uploadFile(
   } finally {
     signal?.removeEventListener("abort", abort);
   }
+}
+
+/** The objects under `prefix`, one ListObjectsV2 page (up to 1,000 keys) at a time, in key order. */
+export async function* listObjectPages(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<S3ObjectSummary[]> {
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      { abortSignal: signal },
+    );
+    yield (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0 }]));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
 }

@@ -8,6 +8,8 @@
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 
 export interface EngineOptions {
+  /** A database file in the spool: batches written there are evicted to disk, not held in memory. */
+  database: string;
   /** Where DuckDB may spill when a batch does not fit in `memoryLimit`. */
   tempDirectory: string;
   memoryLimit: string;
@@ -21,7 +23,7 @@ export class DuckEngine {
   ) {}
 
   static async open(options: EngineOptions): Promise<DuckEngine> {
-    const instance = await DuckDBInstance.create(":memory:", {
+    const instance = await DuckDBInstance.create(options.database, {
       autoinstall_known_extensions: "false",
       autoload_known_extensions: "false",
       memory_limit: options.memoryLimit,

@@ -25,7 +25,6 @@ import { parseCollectFlags, type CollectFlags, type CollectPlan } from "../plan/
 import {
   ColumnUnifier,
   describeConflict,
-  kindOfText,
   kindOfTextCounts,
   kindOfType,
   type TypeConflict,
@@ -33,17 +32,17 @@ import {
 import {
   GROUP_COLUMN,
   batchStatsSql,
-  groupsTableSql,
-  loadBatchSql,
+  ident,
+  SOURCE_COLUMN,
+  loadPartSql,
   writeFinalSql,
-  writePartSql,
   type BatchColumn,
 } from "../plan/collect/sql.js";
 import type { Output } from "../ui/output.js";
 import { mapLimit } from "../worker/pool.js";
 import type { DuckEngine } from "../collect/duckdb.js";
 
-const BATCH_GROUPS = 500;
+const BATCH_GROUPS = 250;
 const BATCH_BYTES = 128 * 1024 * 1024;
 /** Problem groups listed in the report (all are counted). */
 const LISTED_PROBLEMS = 10_000;
@@ -92,9 +91,10 @@ export async function runCollect(sourceText: string, flags: CollectFlags, ctx: C
   const spool = await mkdtemp(join(tmpdir(), "dcp-collect-"));
   const { DuckEngine } = await import("../collect/duckdb.js");
   const engine = await DuckEngine.open({
+    database: join(spool, "collect.duckdb"),
     tempDirectory: join(spool, "duckdb"),
-    memoryLimit: "512MB",
-    threads: Math.min(4, availableParallelism()),
+    memoryLimit: "256MB",
+    threads: Math.min(2, availableParallelism()),
   });
   const collector = new Collector(plan, source, engine, spool);
   try {
@@ -171,8 +171,10 @@ async function* walk(root: string, rel: string): AsyncGenerator<ListedFile> {
   );
   for (const entry of entries) {
     const path = rel ? `${rel}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) yield* walk(root, path);
-    else if (entry.isFile()) yield { path, size: (await stat(join(root, path))).size };
+    // Symbolic links are followed (stat), so a linked plate folder is collected like a real one.
+    const info = entry.isSymbolicLink() ? await stat(join(root, path)).catch(() => undefined) : entry;
+    if (info?.isDirectory()) yield* walk(root, path);
+    else if (info?.isFile()) yield { path, size: (await stat(join(root, path))).size };
   }
 }
 
@@ -191,8 +193,7 @@ async function* listS3(client: S3Client, bucket: string, prefix: string, label: 
       throw new UserInputError(label, undefined, `bucket ${bucket} does not exist`, "correct the bucket name");
     throw err;
   }
-  if (!any)
-    throw new UserInputError(label, undefined, "holds no objects", "check the prefix (the step's output path)");
+  if (!any) throw new UserInputError(label, undefined, "holds no objects", "check the prefix (the step's output path)");
 }
 
 async function download(
@@ -327,29 +328,24 @@ class Collector {
       for (const v of variants.values()) closeSync(v.fd);
     }
     if (!variants.size) return;
-    await this.engine.run(loadBatchSql([...variants.values()].map((v) => v.path)));
-    const columns = (await this.engine.describe("batch")).filter((c) => c.name !== GROUP_COLUMN);
-    this.recordEvidence(state.unifier, columns, batch, await this.engine.rows(batchStatsSql(columns)));
     const keys = this.plan.template?.keys ?? [];
-    for (const [index, present] of groupColumns) {
-      const group = batch[index]!;
-      for (const key of keys)
-        if (!present.has(key)) state.unifier.add(key, kindOfText(group.metadata[key]!), group.dir);
-    }
-    const rows = [...groupColumns.keys()].map((index) => {
-      const group = batch[index]!;
-      return { id: index, source: this.source.origin(group.files.get(object)!.path), metadata: group.metadata };
+    const rows = batch.map((group) => {
+      const file = group.files.get(object);
+      return { source: file ? this.source.origin(file.path) : "", metadata: group.metadata };
     });
-    await this.engine.run(groupsTableSql(keys, rows));
-    const part = join(this.spool, `${object}-part-${first}.parquet`);
-    await this.engine.run(
-      writePartSql(
-        columns.map((c) => c.name),
-        keys,
-        part,
-      ),
-    );
+    const files = [...variants.values()].map((v) => v.path);
+    const csvColumns = new Set([...variants.values()].flatMap((v) => [...v.columns]));
+    const part = `part_${object}_${first}`;
+    await this.engine.run(loadPartSql(files, csvColumns, keys, rows, part)).catch((err: Error) => {
+      // A value after DuckDB's type sample that does not fit the sampled type: detect over every row.
+      if (!/conver/i.test(err.message)) throw err;
+      return this.engine.run(loadPartSql(files, csvColumns, keys, rows, part, true));
+    });
     state.parts.push(part);
+    const columns = (await this.engine.describe(ident(part))).filter(
+      (c) => c.name !== GROUP_COLUMN && c.name !== SOURCE_COLUMN,
+    );
+    this.recordEvidence(state.unifier, columns, batch, await this.engine.rows(batchStatsSql(part, columns)));
   }
 
   private recordEvidence(unifier: ColumnUnifier, columns: BatchColumn[], batch: FoundGroup[], stats: unknown[][]) {
@@ -386,7 +382,7 @@ class Collector {
       const partial = `${table}.partial`;
       await this.engine.run(writeFinalSql(state.parts, columns, partial, this.plan.format));
       await rename(partial, table);
-      for (const part of state.parts) await rm(part, { force: true });
+      for (const part of state.parts) await this.engine.run(`DROP TABLE ${ident(part)}`);
       summary.table = table;
       line(`${object}: ${state.rows} rows from ${state.files} files, ${summary.columns} columns -> ${table}`);
     }
@@ -407,10 +403,7 @@ class Collector {
 
 function printReport(report: CollectReport, output: Output): void {
   const few = <T>(items: T[], show: (item: T) => string) =>
-    items
-      .slice(0, 5)
-      .map(show)
-      .join("; ") + (items.length > 5 ? "; ..." : "");
+    items.slice(0, 5).map(show).join("; ") + (items.length > 5 ? "; ..." : "");
   for (const [object, summary] of Object.entries(report.objects))
     if (!summary.table) output.warn(`${object}: no ${object}.csv with a header in any group; no table written`);
   if (report.missing.count)

@@ -39,7 +39,7 @@ export function splitCsv(buf: Buffer): SplitCsv | undefined {
   const quoted = buf.includes(QUOTE);
   const records: Buffer[] = [];
   let header: string | undefined;
-  for (let start = 0; start < buf.length; ) {
+  for (let start = 0; start < buf.length;) {
     const end = recordEnd(buf, start, quoted);
     const stop = end > start && buf[end - 1] === CR ? end - 1 : end;
     if (stop > start) {
@@ -60,11 +60,11 @@ export function headerColumns(header: string): string[] {
   for (let i = 0; i < header.length; i++) {
     const ch = header[i]!;
     if (inQuotes) {
-      if (ch === '"' && header[i + 1] === '"') (field += '"'), i++;
+      if (ch === '"' && header[i + 1] === '"') ((field += '"'), i++);
       else if (ch === '"') inQuotes = false;
       else field += ch;
     } else if (ch === '"') inQuotes = true;
-    else if (ch === ",") names.push(field), (field = "");
+    else if (ch === ",") (names.push(field), (field = ""));
     else field += ch;
   }
   names.push(field);

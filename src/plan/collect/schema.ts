@@ -13,7 +13,17 @@
 
 export type ValueKind = "integer" | "number" | "text" | `other:${string}`;
 
-const INTEGER_TYPES = new Set(["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"]);
+const INTEGER_TYPES = new Set([
+  "TINYINT",
+  "SMALLINT",
+  "INTEGER",
+  "BIGINT",
+  "HUGEINT",
+  "UTINYINT",
+  "USMALLINT",
+  "UINTEGER",
+  "UBIGINT",
+]);
 const NUMBER_TYPES = new Set(["FLOAT", "DOUBLE", "REAL"]);
 
 /** The kind of a typed (non-VARCHAR) column's values; undefined for VARCHAR (look at the values). */

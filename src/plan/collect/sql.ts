@@ -21,11 +21,7 @@ const list = (items: readonly string[]): string => `[${items.map(literal).join("
  * part of opening a file); types are still detected, over the whole file (sample_size = -1), so a
  * text value late in a numeric column widens the column instead of failing the read.
  */
-const CSV_OPTIONS = "header = true, delim = ',', quote = '\"', escape = '\"', new_line = '\\n', sample_size = -1";
-
-export function loadBatchSql(files: readonly string[]): string {
-  return `CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM read_csv(${list(files)}, union_by_name = true, ${CSV_OPTIONS})`;
-}
+const CSV_OPTIONS = "header = true, delim = ',', quote = '\"', escape = '\"', new_line = '\\n'";
 
 export interface BatchColumn {
   name: string;
@@ -33,7 +29,7 @@ export interface BatchColumn {
 }
 
 /** Per group: its rows, then per column count(col), and for VARCHAR columns the numeric and integer counts and a text example. */
-export function batchStatsSql(columns: readonly BatchColumn[]): string {
+export function batchStatsSql(table: string, columns: readonly BatchColumn[]): string {
   const parts = columns.map(({ name, type }) => {
     const c = ident(name);
     if (type !== "VARCHAR") return `count(${c})`;
@@ -44,39 +40,48 @@ export function batchStatsSql(columns: readonly BatchColumn[]): string {
       `any_value(${c}) FILTER (WHERE ${c} IS NOT NULL AND try_cast(${c} AS DOUBLE) IS NULL)`,
     ].join(", ");
   });
-  return `SELECT ${ident(GROUP_COLUMN)}, ${parts.join(", ")} FROM batch GROUP BY ${ident(GROUP_COLUMN)}`;
+  return `SELECT ${ident(GROUP_COLUMN)}, ${parts.join(", ")} FROM ${ident(table)} GROUP BY ${ident(GROUP_COLUMN)}`;
 }
 
 export interface BatchGroupRow {
-  id: number;
   source: string;
   metadata: Record<string, string>;
 }
 
-/** The batch's groups as a temp table: id, source object, one VARCHAR column per path metadata key. */
-export function groupsTableSql(keys: readonly string[], groups: readonly BatchGroupRow[]): string {
-  const columns = ["id", "source", ...keys].map(ident).join(", ");
-  const rows = groups.map(
-    (g) => `(${g.id}, ${literal(g.source)}${keys.map((k) => `, ${literal(g.metadata[k] ?? "")}`).join("")})`,
-  );
-  return `CREATE OR REPLACE TEMP TABLE batch_groups AS SELECT * FROM (VALUES ${rows.join(", ")}) AS t(${columns})`;
+/** A per-group value looked up by the record's group number in a list literal: no join, no hash table. */
+function byGroup(values: readonly string[]): string {
+  return `${list(values)}[b.${ident(GROUP_COLUMN)} + 1]`;
 }
 
 /**
- * One batch written as a part file: path metadata first (the CSV's own value where it has one),
- * then the CSV columns, then the provenance column.
+ * One batch of one object read straight into a part table (DuckDB's own storage in the spool's
+ * database file: cheaper to write and read back than Parquet): path metadata first (the CSV's own
+ * value where the file has the column), then the CSV columns, the provenance column, and the
+ * group number (dropped at the end). Types are detected on DuckDB's sample of each file (fast);
+ * `wholeFile` detects them over every row, for the rare batch where a value after the sample does
+ * not fit (a text value in a numeric column): the flow retries with it when the sampled read fails.
  */
-export function writePartSql(batchColumns: readonly string[], keys: readonly string[], part: string): string {
-  const inBatch = new Set(batchColumns);
-  const metadata = keys.map((k) =>
-    inBatch.has(k) ? `COALESCE(CAST(b.${ident(k)} AS VARCHAR), g.${ident(k)}) AS ${ident(k)}` : `g.${ident(k)}`,
-  );
-  const excluded = [GROUP_COLUMN, ...keys.filter((k) => inBatch.has(k))].map(ident).join(", ");
-  const select = [...metadata, `b.* EXCLUDE (${excluded})`, `g.source AS ${ident(SOURCE_COLUMN)}`].join(", ");
-  return `COPY (SELECT ${select} FROM batch b JOIN batch_groups g ON b.${ident(GROUP_COLUMN)} = g.id ORDER BY b.${ident(GROUP_COLUMN)}) TO ${literal(part)} (FORMAT parquet, COMPRESSION zstd)`;
+export function loadPartSql(
+  files: readonly string[],
+  csvColumns: ReadonlySet<string>,
+  keys: readonly string[],
+  groups: readonly BatchGroupRow[],
+  part: string,
+  wholeFile = false,
+): string {
+  const metadata = keys.map((k) => {
+    const fromPath = byGroup(groups.map((g) => g.metadata[k] ?? ""));
+    return `${csvColumns.has(k) ? `COALESCE(CAST(b.${ident(k)} AS VARCHAR), ${fromPath})` : fromPath} AS ${ident(k)}`;
+  });
+  const excluded = keys.filter((k) => csvColumns.has(k)).map(ident);
+  const rest = excluded.length ? `b.* EXCLUDE (${excluded.join(", ")})` : "b.*";
+  const select = [...metadata, rest, `${byGroup(groups.map((g) => g.source))} AS ${ident(SOURCE_COLUMN)}`].join(", ");
+  const sample = wholeFile ? ", sample_size = -1" : "";
+  const read = `read_csv(${list(files)}, union_by_name = true, ${CSV_OPTIONS}${sample})`;
+  return `CREATE OR REPLACE TABLE ${ident(part)} AS SELECT ${select} FROM ${read} b`;
 }
 
-/** The final table: every part, each column cast to its unified type, in one compressed file. */
+/** The final table: every part table, each column cast to its unified type, in one compressed file. */
 export function writeFinalSql(
   parts: readonly string[],
   columns: readonly UnifiedColumn[],
@@ -87,5 +92,6 @@ export function writeFinalSql(
     .map(({ name, type }) => `CAST(${ident(name)} AS ${type}) AS ${ident(name)}`)
     .join(", ");
   const options = format === "parquet" ? "FORMAT parquet, COMPRESSION zstd" : "FORMAT csv, HEADER true";
-  return `COPY (SELECT ${select} FROM read_parquet(${list(parts)}, union_by_name = true)) TO ${literal(out)} (${options})`;
+  const union = parts.map((p) => `SELECT * FROM ${ident(p)}`).join(" UNION ALL BY NAME ");
+  return `COPY (SELECT ${select} FROM (${union})) TO ${literal(out)} (${options})`;
 }

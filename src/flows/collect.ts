@@ -93,7 +93,7 @@ export async function runCollect(sourceText: string, flags: CollectFlags, ctx: C
   const engine = await DuckEngine.open({
     database: join(spool, "collect.duckdb"),
     tempDirectory: join(spool, "duckdb"),
-    memoryLimit: "256MB",
+    memoryLimit: "384MB",
     threads: Math.min(2, availableParallelism()),
   });
   const collector = new Collector(plan, source, engine, spool);

@@ -60,12 +60,16 @@ export function headerColumns(header: string): string[] {
   for (let i = 0; i < header.length; i++) {
     const ch = header[i]!;
     if (inQuotes) {
-      if (ch === '"' && header[i + 1] === '"') ((field += '"'), i++);
-      else if (ch === '"') inQuotes = false;
+      if (ch === '"' && header[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') inQuotes = false;
       else field += ch;
     } else if (ch === '"') inQuotes = true;
-    else if (ch === ",") (names.push(field), (field = ""));
-    else field += ch;
+    else if (ch === ",") {
+      names.push(field);
+      field = "";
+    } else field += ch;
   }
   names.push(field);
   return names;

@@ -91,7 +91,10 @@ export function writeFinalSql(
   const select = [...columns, { name: SOURCE_COLUMN, type: "VARCHAR" }]
     .map(({ name, type }) => `CAST(${ident(name)} AS ${type}) AS ${ident(name)}`)
     .join(", ");
-  const options = format === "parquet" ? "FORMAT parquet, COMPRESSION zstd" : "FORMAT csv, HEADER true";
+  // Row groups of 16,384 rows: DuckDB buffers one row group per writer, and 122,880 rows (its default) of a
+  // 200-column table would take about 200 MB of the memory limit.
+  const options =
+    format === "parquet" ? "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384" : "FORMAT csv, HEADER true";
   const union = parts.map((p) => `SELECT * FROM ${ident(p)}`).join(" UNION ALL BY NAME ");
   return `COPY (SELECT ${select} FROM (${union})) TO ${literal(out)} (${options})`;
 }

@@ -10,12 +10,11 @@
  * Memory: one batch in DuckDB (memory_limit, spilling to the spool), counters per column, and the
  * report's lists of problem groups.
  */
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { existsSync } from "node:fs";
 import { awsContext, type AwsContext } from "../aws/context.js";
 import { downloadToFile, listObjectPages, s3Client } from "../aws/s3.js";
 import { UserInputError } from "../errors.js";
@@ -89,6 +88,12 @@ export async function runCollect(sourceText: string, flags: CollectFlags, ctx: C
   const plan = parseCollectFlags(sourceText, flags);
   const source = await openSource(plan, ctx);
   const spool = await mkdtemp(join(tmpdir(), "dcp-collect-"));
+  // Ctrl-C or a kill: the spool (downloads, DuckDB's database) is removed before exiting.
+  const interrupted = (signal: NodeJS.Signals) => {
+    rmSync(spool, { recursive: true, force: true });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
   const { DuckEngine } = await import("../collect/duckdb.js");
   const engine = await DuckEngine.open({
     database: join(spool, "collect.duckdb"),
@@ -118,6 +123,7 @@ export async function runCollect(sourceText: string, flags: CollectFlags, ctx: C
     ctx.output.result(report);
     return report;
   } finally {
+    process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
     engine.close();
     await rm(spool, { recursive: true, force: true });
   }

@@ -148,3 +148,29 @@ describe("SQL", () => {
     );
   });
 });
+
+describe("DuckDB stays out of the worker", () => {
+  it("no module the worker can load (statically or lazily) imports src/collect/ or @duckdb", async () => {
+    const { readFileSync, readdirSync } = await import("node:fs");
+    const { dirname, join, resolve } = await import("node:path");
+    const src = resolve(import.meta.dirname, "../src");
+    const seen = new Set<string>();
+    const reached: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, "utf8");
+      for (const [, spec] of text.matchAll(/(?:from|import\()\s*"([^"]+)"/g)) {
+        if (spec!.startsWith("@duckdb")) reached.push(`${file} -> ${spec}`);
+        if (!spec!.startsWith(".")) continue;
+        const target = resolve(dirname(file), spec!.replace(/\.js$/, ".ts"));
+        if (target.startsWith(join(src, "collect"))) reached.push(`${file} -> ${spec}`);
+        visit(target);
+      }
+    };
+    for (const name of readdirSync(join(src, "worker"))) visit(join(src, "worker", name));
+    visit(join(src, "commands", "worker.ts"));
+    expect(seen.size).toBeGreaterThan(10);
+    expect(reached).toEqual([]);
+  });
+});

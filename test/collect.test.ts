@@ -6,7 +6,7 @@
  */
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANALYSIS_STRUCTURE, writeCollectTree, type CollectTree } from "../bench/collect-data.js";
@@ -137,6 +137,27 @@ describe("dcp collect", () => {
     await checkCollated(out, JSON.parse(result.stdout) as Report, `s3://${bucket}/out/B1/`);
   });
 
+  it("writes CSV with --format csv, keeps a CSV's own Metadata values, and never reads its output folder back", async () => {
+    const root = join(dir, "own-metadata");
+    for (const [site, header, row] of [
+      ["1", "ImageNumber,Metadata_Plate,Metadata_Well,Metadata_Site,Count_Cells", "1,P9,B07,1,10"],
+      ["2", "ImageNumber,Count_Cells", "1,12"],
+    ] as const) {
+      mkdirSync(join(root, "P9", "analysis", `P9-B07-${site}`), { recursive: true });
+      writeFileSync(join(root, "P9", "analysis", `P9-B07-${site}`, "Image.csv"), `${header}\n${row}\n`);
+    }
+    const args = ["collect", ".", "-o", "collated", "--objects", "Image", "--format", "csv"];
+    for (let run = 0; run < 2; run++) {
+      const result = await runDcp([...args, "--metadata-from-path", ANALYSIS_STRUCTURE], { cwd: root });
+      expect(result.code, result.stderr).toBe(0);
+    }
+    const lines = readFileSync(join(root, "collated", "Image.csv"), "utf8")
+      .trim()
+      .split("\n");
+    expect(lines[0]).toBe("Metadata_Plate,Metadata_Well,Metadata_Site,ImageNumber,Count_Cells,Metadata_dcp_source");
+    expect(lines.slice(1).map((l) => l.split(",").slice(0, 5).join(","))).toEqual(["P9,B07,1,1,10", "P9,B07,2,1,12"]);
+  });
+
   it("refuses bad input with exit 2 and one line, writing nothing", async () => {
     const cases: Array<[string[], RegExp]> = [
       [["collect", join(dir, "nope"), "-o", "x"], /nope: does not exist/],
@@ -157,8 +178,6 @@ describe("dcp collect", () => {
       ).toHaveLength(1);
       expect(result.stderr).toMatch(message);
     }
-    expect(readdirSync(dir).sort()).toEqual(
-      ["analysis", "collated", "collated-s3"].filter((d) => readdirSync(dir).includes(d)),
-    );
+    expect(readdirSync(dir)).not.toContain("x");
   });
 });

@@ -140,9 +140,11 @@ async function openSource(plan: CollectPlan, ctx: CollectContext): Promise<Sourc
         info ? "is not a folder" : "does not exist",
         "name the folder holding the group folders (or an s3://bucket/prefix)",
       );
+    // The output folder may sit inside the source (dcp collect . -o collated): never read it back.
+    const skip = resolve(plan.out);
     return {
       label: root,
-      list: () => walk(root, ""),
+      list: () => walk(root, "", skip),
       fetch: async (files) => new Map(files.map((f) => [f.path, join(root, f.path)])),
       origin: (path) => resolve(root, path),
     };
@@ -171,7 +173,7 @@ async function s3Context(ctx: CollectContext): Promise<AwsContext> {
 }
 
 /** Depth-first, names sorted: every folder's files and subfolders come out together. */
-async function* walk(root: string, rel: string): AsyncGenerator<ListedFile> {
+async function* walk(root: string, rel: string, skip: string): AsyncGenerator<ListedFile> {
   const entries = (await readdir(join(root, rel), { withFileTypes: true })).sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
@@ -179,8 +181,9 @@ async function* walk(root: string, rel: string): AsyncGenerator<ListedFile> {
     const path = rel ? `${rel}/${entry.name}` : entry.name;
     // Symbolic links are followed (stat), so a linked plate folder is collected like a real one.
     const info = entry.isSymbolicLink() ? await stat(join(root, path)).catch(() => undefined) : entry;
-    if (info?.isDirectory()) yield* walk(root, path);
-    else if (info?.isFile()) yield { path, size: (await stat(join(root, path))).size };
+    if (info?.isDirectory()) {
+      if (resolve(root, path) !== skip) yield* walk(root, path, skip);
+    } else if (info?.isFile()) yield { path, size: (await stat(join(root, path))).size };
   }
 }
 

@@ -5,10 +5,10 @@
  * bytes; an S3 batch is downloaded into a local spool (bounded concurrency) while the previous one
  * is loaded, and deleted once loaded. Per batch and object, the files are appended into one CSV per
  * distinct header (csv-records.ts says why), DuckDB reads them with union_by_name, the per-group
- * statistics feed the column unifier (schema.ts), and the batch is written as a compressed Parquet
- * part. At the end each object's parts are cast to the unified types and written as one table.
- * Memory: one batch in DuckDB (memory_limit, spilling to the spool), counters per column, and the
- * report's lists of problem groups.
+ * statistics feed the column unifier (schema.ts), and the batch stays as a part table in the spool's
+ * DuckDB database file. At the end each object's parts are cast to the unified types and written as
+ * one table. Memory: one batch in DuckDB (memory_limit, spilling to the spool), counters per column,
+ * and the report's lists of problem groups.
  */
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -311,7 +311,6 @@ class Collector {
   ): Promise<void> {
     const state = this.objects.get(object)!;
     const variants = new Map<string, { path: string; fd: number; columns: Set<string> }>();
-    const groupColumns = new Map<number, Set<string>>();
     try {
       batch.forEach((group, index) => {
         const file = group.files.get(object);
@@ -327,7 +326,6 @@ class Collector {
           writeSync(variant.fd, `${GROUP_COLUMN},${split.header}\n`);
           variants.set(split.header, variant);
         }
-        groupColumns.set(index, variant.columns);
         const prefix = Buffer.from(`${index},`);
         const newline = Buffer.from("\n");
         writeSync(variant.fd, Buffer.concat(split.records.flatMap((r) => [prefix, r, newline])));

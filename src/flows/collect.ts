@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { awsContext, type AwsContext } from "../aws/context.js";
 import { downloadToFile, listObjectPages, s3Client } from "../aws/s3.js";
-import { UserInputError } from "../errors.js";
+import { OperationalError, UserInputError } from "../errors.js";
 import { headerColumns, splitCsv } from "../plan/collect/csv-records.js";
 import { GroupFinder, type FoundGroup, type ListedFile } from "../plan/collect/groups.js";
 import { parseCollectFlags, type CollectFlags, type CollectPlan } from "../plan/collect/options.js";
@@ -219,6 +219,15 @@ async function download(
   return local;
 }
 
+/** One appended file of a batch: its header's columns, and where each group's records start (line 1 is the header). */
+interface Variant {
+  path: string;
+  fd: number;
+  columns: Set<string>;
+  starts: Array<{ line: number; index: number }>;
+  lines: number;
+}
+
 interface ObjectState {
   unifier: ColumnUnifier;
   parts: string[];
@@ -310,7 +319,7 @@ class Collector {
     dir: string,
   ): Promise<void> {
     const state = this.objects.get(object)!;
-    const variants = new Map<string, { path: string; fd: number; columns: Set<string> }>();
+    const variants = new Map<string, Variant>();
     try {
       batch.forEach((group, index) => {
         const file = group.files.get(object);
@@ -322,10 +331,18 @@ class Collector {
         let variant = variants.get(split.header);
         if (!variant) {
           const path = join(dir, `${object}-${variants.size}.csv`);
-          variant = { path, fd: openSync(path, "w"), columns: new Set(headerColumns(split.header)) };
+          variant = {
+            path,
+            fd: openSync(path, "w"),
+            columns: new Set(headerColumns(split.header)),
+            starts: [],
+            lines: 1,
+          };
           writeSync(variant.fd, `${GROUP_COLUMN},${split.header}\n`);
           variants.set(split.header, variant);
         }
+        variant.starts.push({ line: variant.lines + 1, index });
+        variant.lines += split.records.length;
         const prefix = Buffer.from(`${index},`);
         const newline = Buffer.from("\n");
         writeSync(variant.fd, Buffer.concat(split.records.flatMap((r) => [prefix, r, newline])));
@@ -343,16 +360,35 @@ class Collector {
     const files = [...variants.values()].map((v) => v.path);
     const csvColumns = new Set([...variants.values()].flatMap((v) => [...v.columns]));
     const part = `part_${object}_${first}`;
-    await this.engine.run(loadPartSql(files, csvColumns, keys, rows, part)).catch((err: Error) => {
-      // A value after DuckDB's type sample that does not fit the sampled type: detect over every row.
-      if (!/conver/i.test(err.message)) throw err;
-      return this.engine.run(loadPartSql(files, csvColumns, keys, rows, part, true));
-    });
+    await this.engine
+      .run(loadPartSql(files, csvColumns, keys, rows, part))
+      .catch((err: Error) => {
+        // A value after DuckDB's type sample that does not fit the sampled type: detect over every row.
+        if (!/conver/i.test(err.message)) throw err;
+        return this.engine.run(loadPartSql(files, csvColumns, keys, rows, part, true));
+      })
+      .catch((err: Error) => {
+        throw new OperationalError(this.describeReadError(err, object, batch, [...variants.values()]));
+      });
     state.parts.push(part);
     const columns = (await this.engine.describe(ident(part))).filter(
       (c) => c.name !== GROUP_COLUMN && c.name !== SOURCE_COLUMN,
     );
     this.recordEvidence(state.unifier, columns, batch, await this.engine.rows(batchStatsSql(part, columns)));
+  }
+
+  /** DuckDB names a line of an appended file; name the group's own file instead. */
+  private describeReadError(err: Error, object: string, batch: FoundGroup[], variants: Variant[]): string {
+    const first = err.message.split("\n")[0]!;
+    const line = Number(/Line:\s*(\d+)/i.exec(err.message)?.[1] ?? NaN);
+    const variant =
+      variants.find((v) => err.message.includes(v.path)) ?? (variants.length === 1 ? variants[0] : undefined);
+    const start = variant?.starts.findLast((s) => s.line <= line);
+    if (!start)
+      return `DuckDB could not read the ${object}.csv files of ${batch.length} groups starting at ${batch[0]!.dir || "(top folder)"} (a malformed CSV, e.g. a row with more fields than its header?): ${first}`;
+    const group = batch[start.index]!;
+    const source = this.source.origin(group.files.get(object)!.path);
+    return `${source}: record ${line - start.line + 1} cannot be read: ${first.replace(/ on line: \d+/i, "")}`;
   }
 
   private recordEvidence(unifier: ColumnUnifier, columns: BatchColumn[], batch: FoundGroup[], stats: unknown[][]) {

@@ -36,13 +36,7 @@ export async function listObjects(
   signal?: AbortSignal,
 ): Promise<S3ObjectSummary[]> {
   const objects: S3ObjectSummary[] = [];
-  // The paginator passes the send options (the abort signal) to every page's call.
-  for await (const page of paginateListObjectsV2(
-    { client },
-    { Bucket: bucket, Prefix: prefix },
-    { abortSignal: signal },
-  ))
-    for (const o of page.Contents ?? []) if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
+  for await (const page of listObjectPages(client, bucket, prefix, signal)) objects.push(...page);
   return objects;
 }
 
@@ -93,4 +87,20 @@ export async function uploadFile(
   } finally {
     signal?.removeEventListener("abort", abort);
   }
+}
+
+/** The objects under `prefix`, one ListObjectsV2 page (up to 1,000 keys) at a time, in key order. */
+export async function* listObjectPages(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<S3ObjectSummary[]> {
+  // The paginator passes the send options (the abort signal) to every page's call.
+  for await (const page of paginateListObjectsV2(
+    { client },
+    { Bucket: bucket, Prefix: prefix },
+    { abortSignal: signal },
+  ))
+    yield (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0 }]));
 }

@@ -7,6 +7,7 @@ import { registerMonitor } from "./monitor.js";
 import { registerTeardown } from "./teardown.js";
 import { registerWorker } from "./worker.js";
 import { registerMakeJobs } from "./make-jobs.js";
+import { registerCollect } from "./collect.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerMonitor(program);
   registerTeardown(program);
   registerWorker(program);
+  registerCollect(program);
 }

@@ -81,10 +81,13 @@ describe.each(["spot-fleet", "ec2-fleet"] as const)("start-cluster through the r
       "start-cluster to wait for capacity",
     );
     expect(run.child.exitCode, run.output()).toBeNull();
+    // Still waiting, not undoing a failed start: nothing cancelled yet.
+    expect(proxy.requests(CANCEL[api]), run.output()).toEqual([]);
     const fleetId = (await readRunState(app.statePath)).dcp.fleetId;
     run.child.kill("SIGINT");
     const { code } = await run.exited;
     expect(code, run.output()).toBe(130);
+    expect(run.output()).not.toMatch(/failed and was cancelled/);
     const cancels = proxy.requests(CANCEL[api]);
     expect(
       cancels.map((r) => param(r, ID_PARAM[api])),

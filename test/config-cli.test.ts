@@ -155,6 +155,9 @@ describe("dcp config show / validate", () => {
       perInstanceLogGroup: "Plate1_perInstance",
       stateFile: "files/Plate1SpotFleetRequestId.json",
       alarmPrefix: "Plate1_",
+      fleet: "Plate1Fleet",
+      worker: "Plate1Worker",
+      launchTemplate: "Plate1_LaunchTemplate",
     });
     expect(shown.buckets).toEqual({ source: "lab-bucket", workspace: "lab-bucket", destination: "lab-results" });
     expect(shown.source).toMatchObject({ APP_NAME: "file", AWS_REGION: "flag", MACHINE_TYPE: "default" });

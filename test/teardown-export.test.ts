@@ -113,7 +113,8 @@ describe("log export", () => {
       const outcome = await exportLogGroup(
         logs,
         { logGroup: "any", bucket: "any", prefix: "x", fromMs: 0, toMs: 1 },
-        { pollMs: 10, retryMs: 20, deadlineMs: 100 },
+        // A deadline of many retry periods: on a loaded machine one refused call can take 100 ms.
+        { pollMs: 10, retryMs: 20, deadlineMs: 1000 },
       );
       expect(outcome).toEqual({
         exported: false,

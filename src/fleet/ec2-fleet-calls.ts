@@ -74,7 +74,7 @@ export function canceller(
 export function statusOf(
   id: string,
   found: { state?: string; activityStatus?: string; target?: number; fulfilled?: number } | undefined,
-  errors: (activityStatus: string | undefined) => string[],
+  errors: string[],
 ): FleetStatus | undefined {
   const state = found?.state;
   if (!found || !state || GONE_STATES.has(state)) return undefined;
@@ -85,6 +85,6 @@ export function statusOf(
     ...(activityStatus ? { activityStatus } : {}),
     target: found.target ?? 0,
     fulfilled: Math.round(found.fulfilled ?? 0),
-    errors: errors(activityStatus),
+    errors,
   };
 }

@@ -19,6 +19,7 @@ import type { AwsContext } from "../aws/context.js";
 import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate } from "../aws/ec2.js";
 import { isUnsupported } from "../aws/errors.js";
 import { OperationalError } from "../errors.js";
+import { clientToken } from "../plan/client-token.js";
 import * as shared from "../plan/fleet-request.js";
 import { appNames, fleetTags, tagList, workerTags } from "../plan/names.js";
 import type { FleetStatus } from "../plan/fleet-status.js";
@@ -77,7 +78,12 @@ export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
       { ResourceType: "volume", Tags: instanceTags },
     ] as RequestLaunchTemplateData["TagSpecifications"],
   };
+  const token = (action: string) =>
+    input.nonce ? { ClientToken: clientToken(config.APP_NAME, input.nonce, action) } : {};
+  if (fleet.ClientToken)
+    notes.push("the fleet file's ClientToken is replaced by one dcp derives from the run (a retry must reuse it)");
   const launchTemplate: CreateLaunchTemplateRequest = {
+    ...token("CreateLaunchTemplate"),
     LaunchTemplateName: appNames(config.APP_NAME).launchTemplate,
     VersionDescription: `dcp start-cluster for ${config.APP_NAME}`,
     LaunchTemplateData: data,
@@ -102,6 +108,7 @@ export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
     launchTemplate,
     notes,
     fleet: (launchTemplateId) => ({
+      ...token("CreateFleet"),
       Type: "maintain",
       TargetCapacitySpecification: {
         TotalTargetCapacity: config.CLUSTER_MACHINES,
@@ -153,7 +160,7 @@ export function createProvider(ctx: AwsContext): FleetProvider {
           : {}),
         ...(fleet.FulfilledCapacity !== undefined ? { fulfilled: fleet.FulfilledCapacity } : {}),
       },
-      () => errorLines(fleet?.Errors),
+      errorLines(fleet?.Errors),
     );
   };
   const cancel = canceller(

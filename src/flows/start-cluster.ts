@@ -15,13 +15,14 @@ import { ensureLogGroups } from "../aws/logs.js";
 import { queueDepth, sqsClient } from "../aws/sqs.js";
 import { resolvePublicAmi, ssmClient } from "../aws/ssm.js";
 import { resourceNames, type Config } from "../config/schema.js";
-import { OperationalError, UserInputError } from "../errors.js";
-import type { FleetProvider, LaunchedFleet } from "../fleet/provider.js";
+import { Interrupted, OperationalError, UserInputError } from "../errors.js";
+import { newNonce } from "../plan/client-token.js";
+import type { FleetProvider, LaunchedFleet, PlannedFleet } from "../fleet/provider.js";
 import { configuredFleetApi, fleetApiOfId, fleetProvider, type FleetApi } from "../fleet/registry.js";
 import { dashboardBody } from "../plan/dashboard.js";
 import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
 import { ECS_AMI_PARAMETERS, needsAutoImage } from "../plan/fleet-request.js";
-import { fleetIsLive, fleetLeftInstancesRunning, judgeFleet } from "../plan/fleet-status.js";
+import { fleetIsLive, fleetLeftInstancesRunning, judgeFleet, type WaitVerdict } from "../plan/fleet-status.js";
 import { userDataScript } from "../plan/user-data.js";
 import { readRunState, runStateExists, updateRunState, writeRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
@@ -64,6 +65,8 @@ interface RecordedFleet {
   id: string;
   launchTemplateId?: string;
   status: RunState["dcp"]["status"] | "unknown";
+  /** A start that did not finish: its nonce, so the resumed start sends the same client tokens. */
+  startNonce?: string;
   /** Set by checkNoLiveFleet: the fleet may still launch or bill (only returned with --replace). */
   live?: boolean;
 }
@@ -78,6 +81,9 @@ async function recordedFleet(statePath: string): Promise<RecordedFleet | undefin
       api: state.dcp.fleetApi,
       id: state.dcp.fleetId,
       status: state.dcp.status,
+      ...(state.dcp.status === "starting" && state.dcp.startAttempt
+        ? { startNonce: state.dcp.startAttempt.nonce }
+        : {}),
       ...(state.dcp.launchTemplateId ? { launchTemplateId: state.dcp.launchTemplateId } : {}),
     };
   }
@@ -110,6 +116,8 @@ async function checkNoLiveFleet(
     );
   }
   if (!recorded) return undefined;
+  // A start that stopped before it learned its fleet id: resumed with the same client token.
+  if (recorded.status === "starting") return { ...recorded, live: false };
   const status = await (await fleetProvider(recorded.api, ctx)).describe(recorded.id);
   const live = fleetIsLive(status) || fleetLeftInstancesRunning(status);
   const tearingDown = recorded.status === "tearing-down";
@@ -131,6 +139,7 @@ async function checkNoLiveFleet(
 
 /** Cancels the fleet of an earlier start-cluster, deletes the idle alarms of its instances and its launch template. */
 async function clearRecordedFleet(ctx: AwsContext, appName: string, recorded: RecordedFleet): Promise<void> {
+  if (!recorded.id) return;
   const provider = await fleetProvider(recorded.api, ctx);
   const instances = recorded.live ? await provider.activeInstances(recorded.id) : [];
   await provider.destroy(recorded);
@@ -171,6 +180,7 @@ export async function runStartCluster(
   config: Config,
   options: StartClusterOptions,
   output: Output,
+  signal: AbortSignal = new AbortController().signal,
 ): Promise<StartClusterResult> {
   const api = configuredFleetApi(config);
   const fleetFile = await loadFleetFile(options.fleetFile);
@@ -191,7 +201,16 @@ export async function runStartCluster(
   const imageId = await resolveImage(ctx, fleetFile, output);
   const now = new Date();
   const provider = await fleetProvider(api, ctx);
-  const plan = provider.plan({ config, fleet: fleetFile, resolvedImageId: imageId, now });
+  const resumed = previous?.startNonce !== undefined && previous.api === api;
+  const nonce = resumed ? previous!.startNonce! : newNonce();
+  const plan = provider.plan({
+    config,
+    fleet: fleetFile,
+    resolvedImageId: imageId,
+    now,
+    nonce,
+    source: options.fleetFile,
+  });
   for (const note of plan.notes) output.warn(note);
 
   const base: StartClusterResult = {
@@ -222,7 +241,9 @@ export async function runStartCluster(
       `ECS service ${names.serviceName} not found in cluster ${config.ECS_CLUSTER}: run \`dcp setup\` first (nothing was created)`,
     );
   }
-  if (previous?.live)
+  if (resumed)
+    output.line("resuming a start-cluster that did not finish: same request, same client token (no second fleet)");
+  else if (previous?.live)
     await output.step(`Cancelling old fleet ${previous.id}`, () => clearRecordedFleet(ctx, config.APP_NAME, previous));
   else if (previous) await clearRecordedFleet(ctx, config.APP_NAME, previous);
   await output.step(
@@ -231,15 +252,21 @@ export async function runStartCluster(
     (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "),
   );
 
-  const launched = await output.step(
+  // The nonce is on disk before the fleet is requested: whatever happens next, a resumed start or a
+  // teardown can find the request by its client token.
+  const starting = initialState(config, { api, id: "", createErrors: [] }, now, dashboard, nonce);
+  await writeRunState(statePath, { ...starting, dcp: { ...starting.dcp, status: "starting" } });
+  const launched = await launchOrExplain(
+    plan,
+    statePath,
     `Fleet (${api}, ${config.CLUSTER_MACHINES} machines)`,
-    () => plan.launch(),
-    (l) => l.id,
+    output,
   );
   const alarmed = new Set<string>();
   let outcome: WaitOutcome;
   try {
-    await writeRunState(statePath, initialState(config, api, launched, now, dashboard));
+    await writeRunState(statePath, initialState(config, launched, now, dashboard, nonce));
+    if (signal.aborted) throw new Interrupted();
     await output.step(
       `Service ${names.serviceName}`,
       async () => {
@@ -266,9 +293,12 @@ export async function runStartCluster(
         for (const p of problems) output.warn(`dashboard: ${p}`);
       });
     }
-    outcome = await waitForCapacity(ctx, config, provider, launched, alarmed, options, output);
+    outcome = await waitForCapacity(ctx, config, provider, launched, alarmed, options, output, signal);
   } catch (err) {
+    // Always send the cancel/delete, whatever describe says (a new fleet may not be visible yet).
     try {
+      if (err instanceof Interrupted)
+        output.line(`interrupted: cancelling fleet ${launched.id} and what was made for it`);
       await undoStart(ctx, config, provider, launched, alarmed);
       await markFailed(statePath, (err as Error).message);
     } catch (cleanupError) {
@@ -277,6 +307,8 @@ export async function runStartCluster(
         `could not undo the start (${(cleanupError as Error).message}); run \`dcp teardown\` to remove fleet ${launched.id}`,
       );
     }
+    if (err instanceof Interrupted)
+      throw new Interrupted("start-cluster interrupted: the fleet was cancelled; nothing of this start keeps running");
     throw err;
   }
   const baseline = await queueBaseline(ctx, config);
@@ -318,10 +350,10 @@ export async function runStartCluster(
 
 function initialState(
   config: Config,
-  api: FleetApi,
   launched: LaunchedFleet,
   now: Date,
   dashboard: string | null,
+  nonce: string,
 ): RunState {
   const names = resourceNames(config);
   return {
@@ -335,7 +367,7 @@ function initialState(
     CLEAN_DASHBOARD: config.CLEAN_DASHBOARD ? "True" : "False",
     dcp: {
       version: 1,
-      fleetApi: api,
+      fleetApi: launched.api,
       fleetId: launched.id,
       ...(launched.launchTemplateId ? { launchTemplateId: launched.launchTemplateId } : {}),
       region: config.AWS_REGION,
@@ -348,11 +380,48 @@ function initialState(
       perInstanceLogGroup: names.perInstanceLogGroup,
       dashboardName: dashboard,
       status: "running",
+      startAttempt: { nonce, requestedAt: now.toISOString() },
     },
   };
 }
 
 /** The fleet failed and start-cluster removed what it made: the run is over, start-cluster may run again. */
+function describeError(err: unknown): string {
+  return `${(err as { name?: string }).name ?? "Error"}: ${(err as Error).message ?? String(err)}`;
+}
+
+/**
+ * Sends the fleet request. An answer AWS gave (4xx: refused) means nothing was created: the start is
+ * over. A lost answer (5xx, network, timeout after the SDK's retries) may hide a fleet that exists:
+ * the state file stays "starting" with the client token's nonce, so `dcp start-cluster` resumes the
+ * same request and `dcp teardown` finds it.
+ */
+async function launchOrExplain(
+  plan: PlannedFleet,
+  statePath: string,
+  label: string,
+  output: Output,
+): Promise<LaunchedFleet> {
+  try {
+    return await output.step(
+      label,
+      () => plan.launch(),
+      (l) => l.id,
+    );
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
+    const refused = (status >= 400 && status < 500) || err instanceof UserInputError;
+    if (refused) {
+      await markFailed(statePath, describeError(err));
+      throw err;
+    }
+    throw new OperationalError(
+      `the fleet request's answer was lost (${describeError(err)}); a fleet may or may not have been created. ` +
+        "Run the same `dcp start-cluster` again: it resends the same request with the same client token, so AWS returns that fleet instead of making a second one",
+    );
+  }
+}
+
 export async function markFailed(statePath: string, reason: string): Promise<void> {
   if (!runStateExists(statePath)) return;
   await updateRunState(statePath, (s) => ({
@@ -377,9 +446,16 @@ export interface CapacityWait {
   pollSeconds: number;
   /** Instance ids already handled (alarmed); new ones are added after `onNewInstances`. */
   seen: Set<string>;
+  /** Best effort: must not throw (alarms and tags that fail are reconciled by monitor). */
   onNewInstances(ids: string[]): Promise<void>;
   progress(text: string): void;
-  clock?: { now(): number; sleep(ms: number): Promise<void> };
+  /** AWS's own words about trouble the fleet is riding out (capacity errors); each shown once. */
+  warn?(text: string): void;
+  /** Aborted by Ctrl-C: the wait stops at the next poll with Interrupted. */
+  signal?: AbortSignal;
+  /** How long a fleet that AWS does not show yet counts as new rather than gone (EC2 is eventually consistent). */
+  visibilityGraceMs?: number;
+  clock?: { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<void> };
 }
 
 export interface WaitOutcome {
@@ -389,7 +465,14 @@ export interface WaitOutcome {
   partial: boolean;
 }
 
-const realClock = { now: () => Date.now(), sleep: (ms: number) => sleep(ms) };
+const realClock = { now: () => Date.now(), sleep: (ms: number, signal?: AbortSignal) => sleep(ms, signal) };
+
+/**
+ * "NotFound for a new id means wait", for at most this long: EC2's Describe* calls may not show a
+ * fleet for seconds after it was created ("Eventual consistency in the Amazon EC2 API"). After that, a
+ * fleet that is still not found was cancelled or deleted outside dcp.
+ */
+export const NEW_FLEET_GRACE_MS = 60_000;
 
 /**
  * Polls the fleet until its capacity is fulfilled, it fails (OperationalError with AWS's reasons), or
@@ -398,8 +481,11 @@ const realClock = { now: () => Date.now(), sleep: (ms: number) => sleep(ms) };
  */
 export async function awaitCapacity(wait: CapacityWait): Promise<WaitOutcome> {
   const clock = wait.clock ?? realClock;
-  const deadline = clock.now() + wait.timeoutSeconds * 1000;
+  const startedAt = clock.now();
+  const deadline = startedAt + wait.timeoutSeconds * 1000;
+  const shown = new Set<string>();
   for (;;) {
+    if (wait.signal?.aborted) throw new Interrupted();
     const status = await wait.fleet.describe(wait.fleetId);
     const running = status ? await wait.fleet.activeInstances(wait.fleetId) : [];
     const fresh = running.filter((id) => !wait.seen.has(id));
@@ -409,8 +495,16 @@ export async function awaitCapacity(wait: CapacityWait): Promise<WaitOutcome> {
     }
     const target = status?.target ?? wait.expectedTarget;
     const fulfilled = status?.fulfilled ?? 0;
-    const verdict = judgeFleet(status ? { ...status, errors: [...wait.createErrors, ...status.errors] } : undefined);
-    wait.progress(`fulfilled ${fulfilled}/${target}`);
+    const invisible = !status && clock.now() - startedAt < (wait.visibilityGraceMs ?? NEW_FLEET_GRACE_MS);
+    const verdict = invisible
+      ? ({ kind: "wait" } as WaitVerdict)
+      : judgeFleet(status ? { ...status, errors: [...wait.createErrors, ...status.errors] } : undefined);
+    wait.progress(invisible ? `waiting for AWS to show fleet ${wait.fleetId}` : `fulfilled ${fulfilled}/${target}`);
+    for (const note of verdict.kind === "failed" ? [] : (verdict.notes ?? []))
+      if (!shown.has(note)) {
+        shown.add(note);
+        wait.warn?.(`${fulfilled}/${target} machines; AWS reports: ${note} (the fleet keeps trying)`);
+      }
     if (verdict.kind === "failed") {
       throw new OperationalError(
         `fleet ${wait.fleetId} failed and was cancelled:\n  ${verdict.reasons.join("\n  ")}\n` +
@@ -420,7 +514,7 @@ export async function awaitCapacity(wait: CapacityWait): Promise<WaitOutcome> {
     if (verdict.kind === "fulfilled") return { running, target, fulfilled, partial: false };
     const left = deadline - clock.now();
     if (left <= 0) return { running, target, fulfilled, partial: true };
-    await clock.sleep(Math.min(wait.pollSeconds * 1000, left));
+    await clock.sleep(Math.min(wait.pollSeconds * 1000, left), wait.signal);
   }
 }
 
@@ -433,7 +527,14 @@ function waitForCapacity(
   alarmed: Set<string>,
   options: StartClusterOptions,
   output: Output,
+  signal: AbortSignal,
 ): Promise<WaitOutcome> {
+  const warned = new Set<string>();
+  const warnOnce = (key: string, text: string) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    output.warn(text);
+  };
   return output.step(
     "Waiting for capacity",
     (handle) =>
@@ -446,12 +547,24 @@ function waitForCapacity(
         pollSeconds: options.pollSeconds,
         seen: alarmed,
         progress: (text) => handle.update(text),
+        warn: (text) => output.warn(text),
+        signal,
+        // Best effort: a throttled alarm call or a new instance EC2 does not show yet must never undo a
+        // healthy start. The monitor creates missing alarms at its first reading.
         async onNewInstances(ids) {
           for (const id of ids) {
-            await putIdleAlarm(ctx, config.APP_NAME, id);
-            alarmed.add(id);
+            try {
+              await putIdleAlarm(ctx, config.APP_NAME, id);
+              alarmed.add(id);
+            } catch (err) {
+              warnOnce("alarm", `idle alarm for ${id} not created yet (${describeError(err)}); dcp monitor creates it`);
+            }
           }
-          await provider.adoptInstances(ids, config.APP_NAME);
+          try {
+            await provider.adoptInstances(ids, config.APP_NAME);
+          } catch (err) {
+            warnOnce("adopt", `could not tag the volumes of new instances yet (${describeError(err)})`);
+          }
         },
       }),
     (o) =>

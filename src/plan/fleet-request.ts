@@ -38,6 +38,10 @@ export interface FleetPlanInput {
   /** The AMI to use when the file says "auto" or none (resolved from SSM by the flow). */
   resolvedImageId: string | undefined;
   now: Date;
+  /** The start attempt's nonce (saved in the state file first): create calls carry client tokens from it. */
+  nonce?: string | undefined;
+  /** The fleet file's path, for error messages. */
+  source?: string | undefined;
 }
 
 /** True when the first launch specification asks for the current ECS-optimized AMI. */

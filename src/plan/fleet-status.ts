@@ -35,22 +35,41 @@ export function fleetLeftInstancesRunning(status: Pick<FleetStatus, "state"> | u
   return status !== undefined && RUNNING_AFTER_CANCEL_STATES.has(status.state);
 }
 
-export type WaitVerdict = { kind: "wait" } | { kind: "fulfilled" } | { kind: "failed"; reasons: string[] };
+export type WaitVerdict =
+  { kind: "wait"; notes?: string[] } | { kind: "fulfilled"; notes?: string[] } | { kind: "failed"; reasons: string[] };
 
 /** The part of a status judgeFleet reads. */
 export type FleetReading = Omit<FleetStatus, "id">;
 
 /**
- * A fleet that failed, was cancelled/deleted behind dcp's back, reports activity status `error`, or
- * lists launch errors is fatal: start-cluster cancels it and shows why. A missing reading (the fleet
- * is gone) is fatal too. Anything else waits until every machine is running.
+ * AWS's words for "no spot capacity right now" (Spot Fleet request-history event subtypes and
+ * descriptions, EC2 Fleet error codes). These pass: the fleet keeps trying (DCP #107).
+ */
+const CAPACITY_ERROR =
+  /capacity|allLaunchSpecsTemporarilyBlacklisted|launchSpecTemporarilyBlacklisted|InsufficientInstanceCapacity|UnfulfillableCapacity|SpotMaxPriceTooLow|price-too-low|bidTooLow/i;
+
+export function isCapacityError(line: string): boolean {
+  return CAPACITY_ERROR.test(line);
+}
+
+/**
+ * What start-cluster concludes from one reading. Fatal: the fleet failed, was cancelled/deleted
+ * behind dcp's back, or reports configuration or role errors (or activity `error` AWS does not
+ * explain) while no machine runs. Spot Fleet reports activity `error` for capacity shortages too, so
+ * capacity errors, and any error once machines run, mean "keep going" and are shown as notes.
+ * A missing reading (the fleet is gone) is fatal; the caller first allows for EC2's eventual
+ * consistency on a new id.
  */
 export function judgeFleet(reading: FleetReading | undefined): WaitVerdict {
   if (!reading) return { kind: "failed", reasons: ["the fleet no longer exists (cancelled or deleted outside dcp?)"] };
-  const reasons: string[] = [];
-  if (FAILED_STATES.has(reading.state)) reasons.push(`fleet state is ${reading.state}`);
-  if (reading.activityStatus === "error") reasons.push("fleet activity status is error");
-  reasons.push(...reading.errors);
-  if (reasons.length) return { kind: "failed", reasons: [...new Set(reasons)] };
-  return reading.fulfilled >= reading.target ? { kind: "fulfilled" } : { kind: "wait" };
+  if (FAILED_STATES.has(reading.state)) return { kind: "failed", reasons: [`fleet state is ${reading.state}`] };
+  const errors = [...new Set(reading.errors)];
+  const troubled = reading.activityStatus === "error" || errors.length > 0;
+  const capacityOnly = errors.length > 0 && errors.every(isCapacityError);
+  if (troubled && reading.fulfilled === 0 && !capacityOnly) {
+    const reasons = reading.activityStatus === "error" ? ["fleet activity status is error", ...errors] : errors;
+    return { kind: "failed", reasons: [...new Set(reasons)] };
+  }
+  const notes = errors.length ? { notes: errors } : {};
+  return reading.fulfilled >= reading.target ? { kind: "fulfilled", ...notes } : { kind: "wait", ...notes };
 }

@@ -12,12 +12,17 @@ import { z } from "zod";
 import { parseWithSchema, readJsonFile } from "../validation.js";
 import { FLEET_APIS } from "../fleet/registry.js";
 
-export const RUN_STATUSES = ["running", "tearing-down", "finished"] as const;
+/**
+ * starting: start-cluster saved the attempt's nonce and is requesting the fleet (fleetId still empty:
+ * the request carries a client token from the nonce, so a resumed start or a teardown finds it).
+ */
+export const RUN_STATUSES = ["starting", "running", "tearing-down", "finished"] as const;
 
 const dcpBlockSchema = z.object({
   version: z.literal(1),
   fleetApi: z.enum(FLEET_APIS),
-  fleetId: z.string().min(1),
+  /** Empty only while status is "starting". */
+  fleetId: z.string(),
   launchTemplateId: z.string().min(1).optional(),
   region: z.string().min(1),
   startedAt: z.string().min(1),
@@ -29,23 +34,31 @@ const dcpBlockSchema = z.object({
   perInstanceLogGroup: z.string().min(1),
   dashboardName: z.string().min(1).nullable(),
   status: z.enum(RUN_STATUSES),
+  /** The start attempt whose create calls carry client tokens derived from this nonce. */
+  startAttempt: z.object({ nonce: z.string().min(1), requestedAt: z.string().min(1) }).optional(),
   teardown: z.object({ completed: z.array(z.string()) }).optional(),
   finishedAt: z.string().optional(),
   observations: z.record(z.string(), z.unknown()).optional(),
 });
 
-export const runStateSchema = z.object({
-  MONITOR_FLEET_ID: z.string().min(1),
-  MONITOR_APP_NAME: z.string().min(1),
-  MONITOR_ECS_CLUSTER: z.string().min(1),
-  MONITOR_QUEUE_NAME: z.string().min(1),
-  MONITOR_BUCKET_NAME: z.string().min(1),
-  MONITOR_LOG_GROUP_NAME: z.string().min(1),
-  /** Epoch milliseconds as a string, as DCP wrote it. */
-  MONITOR_START_TIME: z.string().regex(/^\d+$/, { error: "expected epoch milliseconds" }),
-  CLEAN_DASHBOARD: z.enum(["True", "False"]),
-  dcp: dcpBlockSchema,
-});
+export const runStateSchema = z
+  .object({
+    /** Empty only while dcp.status is "starting". */
+    MONITOR_FLEET_ID: z.string(),
+    MONITOR_APP_NAME: z.string().min(1),
+    MONITOR_ECS_CLUSTER: z.string().min(1),
+    MONITOR_QUEUE_NAME: z.string().min(1),
+    MONITOR_BUCKET_NAME: z.string().min(1),
+    MONITOR_LOG_GROUP_NAME: z.string().min(1),
+    /** Epoch milliseconds as a string, as DCP wrote it. */
+    MONITOR_START_TIME: z.string().regex(/^\d+$/, { error: "expected epoch milliseconds" }),
+    CLEAN_DASHBOARD: z.enum(["True", "False"]),
+    dcp: dcpBlockSchema,
+  })
+  .refine((s) => s.dcp.status === "starting" || (s.dcp.fleetId !== "" && s.MONITOR_FLEET_ID !== ""), {
+    error: "names no fleet (MONITOR_FLEET_ID / dcp.fleetId are empty) though the run is past starting",
+    path: ["dcp", "fleetId"],
+  });
 
 export type RunState = z.output<typeof runStateSchema>;
 

@@ -46,8 +46,11 @@ it("setup → submit → start-cluster (6) → workers → monitor completes thr
   const app = await realApp({ machines: MACHINES, groups: GROUPS });
   const env = proxy.env;
   const transcript: string[] = [];
+  const steps: string[] = []; // durations, printed for the record (never asserted)
   const step = async (args: string[], timeoutMs = 120_000) => {
+    const started = Date.now();
     const result = await runDcp(args, { cwd: app.dir, env, timeoutMs });
+    steps.push(`${args[0]} ${((Date.now() - started) / 1000).toFixed(1)} s`);
     transcript.push(`$ dcp ${args.join(" ")} → ${result.code}\n${result.stdout}${result.stderr}`);
     return result;
   };
@@ -104,7 +107,7 @@ it("setup → submit → start-cluster (6) → workers → monitor completes thr
   const faults: Record<string, number> = {};
   for (const r of proxy.requests()) if (r.fault) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
   console.info(
-    `[real-aws-flow] ${GROUPS} groups, ${runs.length} CellProfiler runs, ${reruns} rerun(s); proxy faults ${JSON.stringify(faults)}`,
+    `[real-aws-flow] ${GROUPS} groups, ${runs.length} CellProfiler runs, ${reruns} rerun(s); proxy faults ${JSON.stringify(faults)}; ${steps.join(", ")}`,
   );
   // The monitor's summary counts each group once, reruns or not.
   expect(monitor.stdout + monitor.stderr).toMatch(new RegExp(`groups done: +${GROUPS} of ${GROUPS}\\b`));

@@ -4,7 +4,7 @@ NPM_STAMP := node_modules/.package-lock.json
 # dcp pins SDK versions that support Node 20; the SDK's notice about future releases is noise here.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: all install moto build typecheck lint format test bench demo clean
+.PHONY: all install moto build typecheck lint format test bench demo worker-check clean
 
 all: build
 
@@ -34,8 +34,12 @@ lint: install
 format: install
 	npx prettier --write --log-level warn .
 
+# The worker image's Dockerfile rules and its native binaries' glibc needs (no Docker): worker/Makefile.
+worker-check: install
+	$(MAKE) --no-print-directory -C worker check
+
 # Every test: unit tests and behaviour tests against local emulators (moto_server + fauxqs).
-test: typecheck build lint moto
+test: typecheck build lint worker-check moto
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 	@node scripts/test-summary.mjs .vitest-report.json
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { DEFAULT_CONFIG_PATH } from "./config/defaults.js";
 import { registerCommands } from "./commands/index.js";
+import { describeAwsFailure } from "./aws/errors.js";
 
 /**
  * The `dcp` program. Command modules only declare flags and help; each action imports its
@@ -33,15 +34,26 @@ The usual run:
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
+  let commandPath = "";
+  program.hook("preAction", (_program, action) => {
+    const names: string[] = [];
+    for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    commandPath = names.join(" ");
+  });
   try {
     await program.parseAsync(argv as string[]);
     return Number(process.exitCode ?? 0);
   } catch (err) {
-    return reportError(err);
+    return reportError(err, commandPath);
   }
 }
 
-function reportError(err: unknown): number {
+/**
+ * The one exit policy: usage mistakes and bad input 2, Ctrl-C 130 (errors carry their exitCode),
+ * the AWS failures a new user meets first one translated line (exit 1), anything else its name
+ * and message (exit 1).
+ */
+function reportError(err: unknown, commandPath: string): number {
   if (err instanceof CommanderError) {
     // Help and version are "errors" to commander; usage mistakes are bad input (exit 2).
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help")
@@ -50,8 +62,16 @@ function reportError(err: unknown): number {
   }
   const exitCode = (err as { exitCode?: unknown }).exitCode;
   if (typeof exitCode === "number") {
-    process.stderr.write(`dcp: ${(err as Error).message}\n`);
+    // Flag errors name their command ("dcp monitor: --interval: ..."); others get the program's prefix.
+    const message = (err as Error).message;
+    process.stderr.write(message.startsWith("dcp ") ? `${message}\n` : `dcp: ${message}\n`);
     return exitCode;
+  }
+  const aws = describeAwsFailure(err);
+  if (aws) {
+    process.stderr.write(`${commandPath ? `dcp ${commandPath}` : "dcp"}: ${aws}\n`);
+    if (process.env.DCP_DEBUG) process.stderr.write(`${(err as Error).stack ?? ""}\n`);
+    return 1;
   }
   const name = (err as { name?: string }).name ?? "Error";
   const message = (err as Error).message ?? String(err);

@@ -98,7 +98,7 @@ describe("fleet adapter (moto)", () => {
   it("idle alarms: put one per instance, list by prefix across pages, delete in chunks with unknown names", async () => {
     const app = uniqueAppName("A");
     const ids = Array.from({ length: 105 }, (_, i) => `i-${String(i).padStart(17, "0")}`);
-    for (const id of ids) await putIdleAlarm(ctx, app, id);
+    for (const id of ids) await putIdleAlarm(cloudwatchClient(ctx), app, id);
     const { MetricAlarms = [] } = await cloudwatchClient(ctx).send(
       new DescribeAlarmsCommand({ AlarmNames: [`${app}_${ids[0]}`] }),
     );
@@ -118,17 +118,17 @@ describe("fleet adapter (moto)", () => {
     );
     expect(Tags).toEqual(expect.arrayContaining([{ Key: "dcp:app", Value: app }]));
     expect(terminateActionArn("cn-north-1")).toBe("arn:aws-cn:automate:cn-north-1:ec2:terminate");
-    const names = await listAlarmNames(ctx, `${app}_`);
+    const names = await listAlarmNames(cloudwatchClient(ctx), `${app}_`);
     expect(names.sort()).toEqual(ids.map((id) => `${app}_${id}`).sort());
-    await deleteAlarms(ctx, [...names, `${app}_i-gone`]);
-    expect(await listAlarmNames(ctx, `${app}_`)).toEqual([]);
+    await deleteAlarms(cloudwatchClient(ctx), [...names, `${app}_i-gone`]);
+    expect(await listAlarmNames(cloudwatchClient(ctx), `${app}_`)).toEqual([]);
   });
 
   it("dashboard: put then delete; deleting a missing one is fine", async () => {
     const app = uniqueAppName("D");
-    await putDashboard(ctx, app, JSON.stringify({ widgets: [] }));
-    await deleteDashboard(ctx, app);
-    await expect(deleteDashboard(ctx, app)).resolves.toBeUndefined();
+    await putDashboard(cloudwatchClient(ctx), app, JSON.stringify({ widgets: [] }));
+    await deleteDashboard(cloudwatchClient(ctx), app);
+    await expect(deleteDashboard(cloudwatchClient(ctx), app)).resolves.toBeUndefined();
   });
 });
 

@@ -169,7 +169,7 @@ export async function fleetWithState(
     new UpdateServiceCommand({ cluster: `${app}Cluster`, service: `${app}Service`, desiredCount: machines * 2 }),
   );
   for (const id of await (await fleetProvider(base.fleetApi, ctx)).activeInstances(fleetId))
-    await putIdleAlarm(ctx, app, id);
+    await putIdleAlarm(cloudwatchClient(ctx), app, id);
   const statePath = join(base.dir, "files", `${app}SpotFleetRequestId.json`);
   const state: RunState = {
     MONITOR_FLEET_ID: fleetId,

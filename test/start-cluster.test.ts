@@ -69,8 +69,11 @@ function registerCleanup(api: FleetApi, state: RunState): void {
   cleanups.push(async () => {
     await (await fleetProvider(api, ctx)).cancel(state.dcp.fleetId);
     if (state.dcp.launchTemplateId) await deleteLaunchTemplateIfExists(ec2Client(ctx), state.dcp.launchTemplateId);
-    await deleteAlarms(ctx, await listAlarmNames(ctx, `${state.MONITOR_APP_NAME}_`));
-    await deleteDashboard(ctx, state.MONITOR_APP_NAME);
+    await deleteAlarms(
+      cloudwatchClient(ctx),
+      await listAlarmNames(cloudwatchClient(ctx), `${state.MONITOR_APP_NAME}_`),
+    );
+    await deleteDashboard(cloudwatchClient(ctx), state.MONITOR_APP_NAME);
   });
 }
 
@@ -136,7 +139,7 @@ async function expectClusterStarted(run: Run, api: FleetApi, fleetFile: string):
   expect(services[0]?.desiredCount).toBe(6);
 
   // One idle alarm per instance.
-  const alarms = await listAlarmNames(ctx, `${run.app}_`);
+  const alarms = await listAlarmNames(cloudwatchClient(ctx), `${run.app}_`);
   expect(alarms.sort()).toEqual(instances.map((id) => `${run.app}_${id}`).sort());
 
   // Instances carry the app's tags and the user data that writes /etc/ecs/ecs.config.
@@ -217,7 +220,7 @@ describe("dcp start-cluster (moto)", () => {
     expect(await (await fleetProvider("spot-fleet", ctx)).describe(state.dcp.fleetId)).toBeUndefined();
     const newInstances = await (await fleetProvider("spot-fleet", ctx)).activeInstances(next.dcp.fleetId);
     // The old instances' alarms are gone; the new ones have theirs.
-    expect((await listAlarmNames(ctx, `${run.app}_`)).sort()).toEqual(
+    expect((await listAlarmNames(cloudwatchClient(ctx), `${run.app}_`)).sort()).toEqual(
       newInstances.map((id) => `${run.app}_${id}`).sort(),
     );
     // ImageId "auto": the ECS-optimized AMI from the public SSM parameter.
@@ -295,7 +298,7 @@ describe("dcp start-cluster (moto)", () => {
     await markFailed(run.statePath, "fleet activity status is error");
 
     expect(await adapter.describe(state.dcp.fleetId)).toBeUndefined();
-    expect(await listAlarmNames(ctx, `${run.app}_`)).toEqual([]);
+    expect(await listAlarmNames(cloudwatchClient(ctx), `${run.app}_`)).toEqual([]);
     const templates = await ec2Client(ctx)
       .send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [state.dcp.launchTemplateId!] }))
       .then(
@@ -342,7 +345,7 @@ describe("dcp start-cluster (moto)", () => {
       new DescribeServicesCommand({ cluster: run.cluster, services: [`${run.app}Service`] }),
     );
     expect(services[0]?.desiredCount).toBe(0);
-    expect(await listAlarmNames(ctx, `${run.app}_`)).toEqual([]);
+    expect(await listAlarmNames(cloudwatchClient(ctx), `${run.app}_`)).toEqual([]);
     const tagged = await ec2Client(ctx).send(
       new DescribeInstancesCommand({ Filters: [{ Name: "tag:dcp:app", Values: [run.app] }] }),
     );
@@ -420,6 +423,6 @@ describe.concurrent("dcp start-cluster refuses bad input (exit 2, nothing create
       new DescribeInstancesCommand({ Filters: [{ Name: "tag:dcp:app", Values: [app] }] }),
     );
     expect(tagged.Reservations ?? []).toEqual([]);
-    expect(await listAlarmNames(ctx, `${app}_`)).toEqual([]);
+    expect(await listAlarmNames(cloudwatchClient(ctx), `${app}_`)).toEqual([]);
   });
 });

@@ -276,7 +276,7 @@ describe("running CellProfiler (the TEST DOUBLE)", () => {
     expect(status).toEqual({ code: 0, signal: null, stopped: false });
     expect(lines[0]).toContain("TEST DOUBLE");
     expect(await readDoneFile(join(d, "done"))).toBe("Complete");
-    expect(readFileSync(join(d, "out/Image.csv"), "utf8")).toContain(",2,0");
+    expect(readFileSync(join(d, "out/Image.csv"), "utf8")).toContain(",2,3");
   });
 
   it("a group key the data has not, or no matching row: exit 1 and no done file, as CellProfiler", async () => {

@@ -48,7 +48,7 @@ describe.concurrent("dcp worker", () => {
     ]);
     // The double kept only this group's CSV row.
     expect(await getText(s.bucket, `results/${PLATE}-D03-1/Image.csv`)).toBe(
-      `ImageNumber,Metadata_Plate,Metadata_Well,Metadata_Site,Count_Nuclei\n1,${PLATE},D03,1,0\n`,
+      `ImageNumber,Metadata_Plate,Metadata_Well,Metadata_Site,Count_Nuclei\n1,${PLATE},D03,1,3\n`,
     );
     expect(await queueCounts(s.queueUrl)).toEqual({ visible: 0, inFlight: 0 });
     expect(await receiveAll(s.deadLetterUrl)).toEqual([]);

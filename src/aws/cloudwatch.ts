@@ -5,18 +5,34 @@ import {
   DescribeAlarmsCommand,
   PutDashboardCommand,
   PutMetricAlarmCommand,
+  paginateDescribeAlarms,
 } from "@aws-sdk/client-cloudwatch";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { tagList } from "../plan/names.js";
+import { isNotFound } from "./errors.js";
+import { idleAlarmName, tagList } from "../plan/names.js";
+import { sleep } from "../sleep.js";
 
+/** Adaptive retries: alarm calls are rate-limited per account, and a throttled call must wait, not fail. */
 export function cloudwatchClient(ctx: AwsContext): CloudWatchClient {
-  return instrument(new CloudWatchClient(clientOptions(ctx)), "cloudwatch");
+  return instrument(new CloudWatchClient({ ...clientOptions(ctx), retryMode: "adaptive" }), "cloudwatch");
 }
 
-/** `<APP_NAME>_<instance-id>`, the name DCP gave its idle alarms. */
-export function idleAlarmName(appName: string, instanceId: string): string {
-  return `${appName}_${instanceId}`;
+/**
+ * PutMetricAlarm and DeleteAlarms are limited to 3 requests per second per account and region
+ * (CloudWatch service quotas; DCP #93 hit DeleteAlarms throttling in practice): every alarm call of
+ * one client waits its turn, whatever the concurrency of the caller.
+ */
+const ALARM_CALLS_PER_SECOND = 3;
+const alarmTurns = new WeakMap<CloudWatchClient, Promise<void>>();
+
+async function alarmTurn(cw: CloudWatchClient): Promise<void> {
+  const previous = alarmTurns.get(cw) ?? Promise.resolve();
+  const mine = previous.then(() => sleep(1000 / ALARM_CALLS_PER_SECOND));
+  alarmTurns.set(cw, mine);
+  await previous;
 }
+
+export { idleAlarmName } from "../plan/names.js";
 
 /** The CloudWatch alarm action that terminates the alarm's instance, in the region's partition. */
 export function terminateActionArn(region: string): string {
@@ -29,19 +45,16 @@ export function terminateActionArn(region: string): string {
  * one-minute periods (DCP's alarm, with the current EC2 action ARN instead of the legacy swf one).
  * Idempotent: putting it again replaces it.
  */
-export async function putIdleAlarm(
-  ctx: AwsContext,
-  appName: string,
-  instanceId: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
-): Promise<void> {
+export async function putIdleAlarm(cw: CloudWatchClient, appName: string, instanceId: string): Promise<void> {
+  const region = await cw.config.region();
   const name = idleAlarmName(appName, instanceId);
+  await alarmTurn(cw);
   await cw.send(
     new PutMetricAlarmCommand({
       AlarmName: name,
       AlarmDescription: `dcp: terminate ${instanceId} of ${appName} after 15 idle minutes`,
       ActionsEnabled: true,
-      AlarmActions: [terminateActionArn(ctx.region)],
+      AlarmActions: [terminateActionArn(region)],
       Namespace: "AWS/EC2",
       MetricName: "CPUUtilization",
       Dimensions: [{ Name: "InstanceId", Value: instanceId }],
@@ -56,71 +69,50 @@ export async function putIdleAlarm(
 }
 
 /** Every alarm name starting with `prefix` (all pages). */
-export async function listAlarmNames(
-  ctx: AwsContext,
-  prefix: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
-): Promise<string[]> {
+export async function listAlarmNames(cw: CloudWatchClient, prefix: string): Promise<string[]> {
   const names: string[] = [];
-  let token: string | undefined;
-  do {
-    const out = await cw.send(
-      new DescribeAlarmsCommand({
-        AlarmNamePrefix: prefix,
-        AlarmTypes: ["MetricAlarm"],
-        MaxRecords: 100,
-        NextToken: token,
-      }),
-    );
-    for (const alarm of out.MetricAlarms ?? []) if (alarm.AlarmName) names.push(alarm.AlarmName);
-    token = out.NextToken;
-  } while (token);
+  const pages = paginateDescribeAlarms(
+    { client: cw },
+    { AlarmNamePrefix: prefix, AlarmTypes: ["MetricAlarm"], MaxRecords: 100 },
+  );
+  for await (const page of pages)
+    for (const alarm of page.MetricAlarms ?? []) if (alarm.AlarmName) names.push(alarm.AlarmName);
   return names;
 }
 
 const DELETE_ALARMS_CHUNK = 100;
 
 /** Deletes alarms by name, 100 per call; names that do not exist are not an error. */
-export async function deleteAlarms(
-  ctx: AwsContext,
-  names: string[],
-  cw: CloudWatchClient = cloudwatchClient(ctx),
-): Promise<void> {
+export async function deleteAlarms(cw: CloudWatchClient, names: string[]): Promise<void> {
   for (let i = 0; i < names.length; i += DELETE_ALARMS_CHUNK) {
     const chunk = names.slice(i, i + DELETE_ALARMS_CHUNK);
     try {
+      await alarmTurn(cw);
       await cw.send(new DeleteAlarmsCommand({ AlarmNames: chunk }));
     } catch (err) {
-      if ((err as { name?: string }).name !== "ResourceNotFound") throw err;
+      if (!isNotFound(err)) throw err;
       // AWS deletes nothing when one name is unknown: delete the ones that still exist.
       const existing = await cw.send(new DescribeAlarmsCommand({ AlarmNames: chunk, MaxRecords: 100 }));
       const left = (existing.MetricAlarms ?? []).map((a) => a.AlarmName).filter((n): n is string => Boolean(n));
-      if (left.length) await cw.send(new DeleteAlarmsCommand({ AlarmNames: left }));
+      if (left.length) {
+        await alarmTurn(cw);
+        await cw.send(new DeleteAlarmsCommand({ AlarmNames: left }));
+      }
     }
   }
 }
 
 /** Creates or replaces the run's dashboard (DCP: CREATE_DASHBOARD, named exactly APP_NAME). `body` is the dashboard JSON. */
-export async function putDashboard(
-  ctx: AwsContext,
-  name: string,
-  body: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
-): Promise<string[]> {
+export async function putDashboard(cw: CloudWatchClient, name: string, body: string): Promise<string[]> {
   const out = await cw.send(new PutDashboardCommand({ DashboardName: name, DashboardBody: body }));
   return (out.DashboardValidationMessages ?? []).map((m) => `${m.DataPath ?? ""} ${m.Message ?? ""}`.trim());
 }
 
 /** Deletes exactly the dashboard `name` (DCP deleted every dashboard containing APP_NAME); missing is not an error. */
-export async function deleteDashboard(
-  ctx: AwsContext,
-  name: string,
-  cw: CloudWatchClient = cloudwatchClient(ctx),
-): Promise<void> {
+export async function deleteDashboard(cw: CloudWatchClient, name: string): Promise<void> {
   try {
     await cw.send(new DeleteDashboardsCommand({ DashboardNames: [name] }));
   } catch (err) {
-    const code = (err as { name?: string }).name ?? "";
-    if (code !== "ResourceNotFound" && code !== "DashboardNotFoundError") throw err;
+    if (!isNotFound(err)) throw err;
   }
 }

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import type { DcpCall } from "./errors.js";
 
 /**
  * What every AWS client of one command shares: the region and profile from the config
@@ -42,7 +43,7 @@ interface MiddlewareStackLike {
   add(
     middleware: (
       next: (args: unknown) => Promise<unknown>,
-      context: { commandName?: string },
+      context: { commandName?: string; endpointV2?: { url?: URL } },
     ) => (args: unknown) => Promise<unknown>,
     options: { step: "initialize"; name: string },
   ): void;
@@ -53,18 +54,46 @@ export function clientOptions(ctx: AwsContext) {
   return { region: ctx.region, ...(ctx.profile ? { profile: ctx.profile } : {}), maxAttempts: 5 };
 }
 
+interface ClientConfigLike {
+  region?: string | (() => Promise<string>);
+  profile?: string;
+}
+
+/** Attaches what dcp was doing to an error of an AWS call (read by describeAwsFailure in errors.ts). */
+async function attachCall(err: unknown, call: DcpCall, config: ClientConfigLike | undefined): Promise<void> {
+  if (typeof err !== "object" || err === null || "dcpCall" in err) return;
+  try {
+    const region = typeof config?.region === "function" ? await config.region() : config?.region;
+    if (region) call.region = region;
+  } catch {
+    // the region provider itself failed: leave it out
+  }
+  const profile = config?.profile;
+  if (profile) call.profile = profile;
+  Object.defineProperty(err, "dcpCall", { value: call, enumerable: false, configurable: true });
+}
+
 /**
  * Adds the call-counting middleware, and drops the SDK's logger middleware: dcp gives the SDK no
  * logger, yet that middleware copies every input and output through the schema's sensitive-data
  * filter for the default no-op logger, a cost per message of a 10-entry SendMessageBatch.
+ * Every error a call throws carries `dcpCall` (service, operation, region, endpoint).
  */
 export function instrument<C extends { middlewareStack: unknown }>(client: C, service: string): C {
   const stack = client.middlewareStack as MiddlewareStackLike;
   stack.remove("loggerMiddleware");
+  const config = (client as { config?: ClientConfigLike }).config;
   stack.add(
     (next, context) => async (args) => {
       for (const observer of callObservers) observer(context.commandName ?? "unknown", service);
-      return next(args);
+      try {
+        return await next(args);
+      } catch (err) {
+        const operation = (context.commandName ?? "unknown").replace(/Command$/, "");
+        const endpoint = context.endpointV2?.url?.host;
+        await attachCall(err, { service, operation, ...(endpoint ? { endpoint } : {}) }, config);
+        throw err;
+      }
     },
     { step: "initialize", name: "dcpCallObserver" },
   );

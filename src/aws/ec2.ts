@@ -1,20 +1,23 @@
 import {
   EC2Client,
   DeleteLaunchTemplateCommand,
-  DescribeInstancesCommand,
-  DescribeSpotPriceHistoryCommand,
   CreateLaunchTemplateCommand,
   CreateTagsCommand,
   DescribeLaunchTemplatesCommand,
+  paginateDescribeInstances,
+  paginateDescribeSpotPriceHistory,
   type CreateLaunchTemplateRequest,
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { doneUnlessGone, isNotFound } from "./errors.js";
 import type { LiveInstance } from "../plan/monitor-decisions.js";
 import type { PricePoint } from "../plan/monitor-cost.js";
 
 export function ec2Client(ctx: AwsContext): EC2Client {
-  return instrument(new EC2Client(clientOptions(ctx)), "ec2");
+  // Adaptive retries: EC2 throttles per account (RequestLimitExceeded); a monitor polling for hours
+  // must slow down rather than fail.
+  return instrument(new EC2Client({ ...clientOptions(ctx), retryMode: "adaptive" }), "ec2");
 }
 
 // --- monitor/teardown: running instances, spot prices, launch template clean-up -------------
@@ -34,11 +37,7 @@ export async function describeLiveInstances(client: EC2Client, ids: readonly str
       { Name: "instance-id", Values: ids.slice(i, i + INSTANCE_FILTER_CHUNK) },
       { Name: "instance-state-name", Values: ["pending", "running"] },
     ];
-    let token: string | undefined;
-    do {
-      const out = await client.send(
-        new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }),
-      );
+    for await (const out of paginateDescribeInstances({ client }, { Filters: filters, MaxResults: 1000 })) {
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         if (!instance.InstanceId) continue;
         live.push({
@@ -48,8 +47,7 @@ export async function describeLiveInstances(client: EC2Client, ids: readonly str
           ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
         });
       }
-      token = out.NextToken;
-    } while (token);
+    }
   }
   return live;
 }
@@ -64,38 +62,30 @@ export async function spotPriceHistory(
   to: Date,
 ): Promise<PricePoint[]> {
   const points: PricePoint[] = [];
-  let token: string | undefined;
   let pages = 0;
-  do {
-    const out = await client.send(
-      new DescribeSpotPriceHistoryCommand({
-        InstanceTypes: [...types] as never,
-        ProductDescriptions: ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
-        StartTime: from,
-        EndTime: to,
-        NextToken: token,
-      }),
-    );
+  const history = paginateDescribeSpotPriceHistory(
+    { client },
+    {
+      InstanceTypes: [...types] as never,
+      ProductDescriptions: ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
+      StartTime: from,
+      EndTime: to,
+    },
+  );
+  for await (const out of history) {
     for (const p of out.SpotPriceHistory ?? []) {
       const price = Number(p.SpotPrice);
       if (p.InstanceType && Number.isFinite(price))
         points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
     }
-    token = out.NextToken || undefined;
-    pages += 1;
-  } while (token && pages < SPOT_PRICE_PAGES);
+    if (++pages >= SPOT_PRICE_PAGES) break;
+  }
   return points;
 }
 
 /** Deletes an EC2 Fleet's launch template; false when it was already gone. */
 export async function deleteLaunchTemplateIfExists(client: EC2Client, launchTemplateId: string): Promise<boolean> {
-  try {
-    await client.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId }));
-    return true;
-  } catch (err) {
-    if (/NotFound|Malformed/i.test((err as { name?: string }).name ?? "")) return false;
-    throw err;
-  }
+  return doneUnlessGone(client.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId })));
 }
 
 // --- start-cluster: the EC2 Fleet launch template and volume tags ----------------------------
@@ -111,7 +101,7 @@ export async function replaceLaunchTemplate(client: EC2Client, request: CreateLa
     for (const old of out.LaunchTemplates ?? [])
       if (old.LaunchTemplateId) await deleteLaunchTemplateIfExists(client, old.LaunchTemplateId);
   } catch (err) {
-    if (!/NotFound/i.test((err as { name?: string }).name ?? "")) throw err;
+    if (!isNotFound(err)) throw err;
   }
   const created = await client.send(new CreateLaunchTemplateCommand(request));
   return created.LaunchTemplate!.LaunchTemplateId!;
@@ -129,20 +119,16 @@ export async function tagInstanceVolumes(
   if (!instanceIds.length) return [];
   const volumes: string[] = [];
   for (let i = 0; i < instanceIds.length; i += INSTANCE_FILTER_CHUNK) {
-    let token: string | undefined;
-    do {
-      const out = await client.send(
-        new DescribeInstancesCommand({
-          InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK),
-          NextToken: token,
-        }),
-      );
+    const pages = paginateDescribeInstances(
+      { client },
+      { InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK) },
+    );
+    for await (const out of pages) {
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         for (const mapping of instance.BlockDeviceMappings ?? [])
           if (mapping.Ebs?.VolumeId) volumes.push(mapping.Ebs.VolumeId);
       }
-      token = out.NextToken;
-    } while (token);
+    }
   }
   for (let i = 0; i < volumes.length; i += 1000) {
     await client.send(new CreateTagsCommand({ Resources: volumes.slice(i, i + 1000), Tags: tags }));

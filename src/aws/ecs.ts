@@ -15,12 +15,13 @@ import {
   DeregisterContainerInstanceCommand,
   DeregisterTaskDefinitionCommand,
   DescribeContainerInstancesCommand,
-  ListContainerInstancesCommand,
-  ListServicesCommand,
-  ListTaskDefinitionsCommand,
-  ListTasksCommand,
+  paginateListContainerInstances,
+  paginateListServices,
+  paginateListTaskDefinitions,
+  paginateListTasks,
 } from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { awsErrorName, isNotFound } from "./errors.js";
 import { diffTaskDefinition, type TaskDefinitionSpec } from "../plan/task-definition.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
@@ -76,8 +77,8 @@ export async function latestTaskDefinition(
     if (!out.taskDefinition || out.taskDefinition.status !== "ACTIVE") return undefined;
     return { definition: out.taskDefinition, tags: out.tags ?? [] };
   } catch (err) {
-    if ((err as { name?: string }).name === "ClientException" && /unable to describe/i.test((err as Error).message))
-      return undefined;
+    // ECS has no typed "not found" for a task definition family: a ClientException says so.
+    if (awsErrorName(err) === "ClientException" && /unable to describe/i.test((err as Error).message)) return undefined;
     throw err;
   }
 }
@@ -176,7 +177,7 @@ export async function ensureService(
 
 /** The service or its cluster does not exist (any more): for teardown, "already gone". */
 function isGoneEcs(err: unknown): boolean {
-  return /ServiceNotFound|ServiceNotActive|ClusterNotFound/.test((err as { name?: string }).name ?? "");
+  return isNotFound(err) || awsErrorName(err) === "ServiceNotActiveException";
 }
 
 /** Runs `call`; true when it succeeded, false when the service or cluster was already gone. */
@@ -213,32 +214,21 @@ export async function deleteServiceIfExists(client: ECSClient, cluster: string, 
 
 /** Deregisters every ACTIVE revision of exactly `family` (all pages); returns how many. */
 export async function deregisterActiveTaskDefinitions(client: ECSClient, family: string): Promise<number> {
-  const arns: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(
-      new ListTaskDefinitionsCommand({ familyPrefix: family, status: "ACTIVE", nextToken }),
-    );
-    // familyPrefix is a prefix: keep only this family's revisions (DCP also removed "<family>Old").
-    arns.push(
-      ...(page.taskDefinitionArns ?? []).filter((arn) => arn.split("/").pop()?.replace(/:\d+$/, "") === family),
-    );
-    nextToken = page.nextToken;
-  } while (nextToken);
+  // familyPrefix is a prefix: keep only this family's revisions (DCP also removed "<family>Old").
+  const arns = (
+    await listAll(
+      paginateListTaskDefinitions({ client }, { familyPrefix: family, status: "ACTIVE" }),
+      (p) => p.taskDefinitionArns,
+    )
+  ).filter((arn) => arn.split("/").pop()?.replace(/:\d+$/, "") === family);
   for (const arn of arns) await client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
   return arns.length;
 }
 
-async function listAll(
-  fetchPage: (token: string | undefined) => Promise<{ items?: string[]; next?: string }>,
-): Promise<string[]> {
+/** Every item of every page of an SDK paginator. */
+async function listAll<P>(pages: AsyncIterable<P>, items: (page: P) => string[] | undefined): Promise<string[]> {
   const all: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await fetchPage(token);
-    all.push(...(page.items ?? []));
-    token = page.next;
-  } while (token);
+  for await (const page of pages) all.push(...(items(page) ?? []));
   return all;
 }
 
@@ -253,10 +243,7 @@ export async function deregisterContainerInstancesOf(
 ): Promise<number> {
   let arns: string[];
   try {
-    arns = await listAll(async (nextToken) => {
-      const out = await client.send(new ListContainerInstancesCommand({ cluster, nextToken }));
-      return { items: out.containerInstanceArns, next: out.nextToken };
-    });
+    arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
   } catch (err) {
     if (isGoneEcs(err)) return 0;
     throw err;
@@ -283,20 +270,14 @@ export async function clusterUse(client: ECSClient, cluster: string, family: str
   const found = clusters.find((c) => c.clusterName === cluster);
   if (!found || found.status === "INACTIVE")
     return { exists: false, services: [], runningTasks: 0, pendingTasks: 0, ownTasks: 0, containerInstances: 0 };
-  const serviceArns = await listAll(async (nextToken) => {
-    const out = await client.send(new ListServicesCommand({ cluster, nextToken }));
-    return { items: out.serviceArns, next: out.nextToken };
-  });
+  const serviceArns = await listAll(paginateListServices({ client }, { cluster }), (p) => p.serviceArns);
   // ListServices may still list deleted (INACTIVE) services for a while: keep ACTIVE and DRAINING ones.
   const services: string[] = [];
   for (let i = 0; i < serviceArns.length; i += 10) {
     const out = await client.send(new DescribeServicesCommand({ cluster, services: serviceArns.slice(i, i + 10) }));
     for (const s of out.services ?? []) if (s.serviceName && s.status !== "INACTIVE") services.push(s.serviceName);
   }
-  const ownTasks = await listAll(async (nextToken) => {
-    const out = await client.send(new ListTasksCommand({ cluster, family, nextToken }));
-    return { items: out.taskArns, next: out.nextToken };
-  });
+  const ownTasks = await listAll(paginateListTasks({ client }, { cluster, family }), (p) => p.taskArns);
   return {
     exists: true,
     services,
@@ -310,6 +291,23 @@ export async function clusterUse(client: ECSClient, cluster: string, family: str
 /** Deletes a cluster; false when it was already gone. */
 export async function deleteClusterIfExists(client: ECSClient, cluster: string): Promise<boolean> {
   return unlessGone(() => client.send(new DeleteClusterCommand({ cluster })));
+}
+
+/**
+ * Deletes a cluster: "deleted", "already gone", or "in use" when ECS refuses because something
+ * (services, tasks, container instances, capacity providers) started using it meanwhile.
+ */
+export async function deleteClusterUnlessInUse(
+  client: ECSClient,
+  cluster: string,
+): Promise<"deleted" | "already gone" | "in use"> {
+  try {
+    return (await deleteClusterIfExists(client, cluster)) ? "deleted" : "already gone";
+  } catch (err) {
+    // ClusterContainsServicesException, ...TasksException, ...ContainerInstancesException, ...CapacityProviderException
+    if (/^ClusterContains/.test(awsErrorName(err))) return "in use";
+    throw err;
+  }
 }
 
 // --- start-cluster: the service must exist before a fleet is bought for it ------------------

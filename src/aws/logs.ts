@@ -4,15 +4,16 @@ import {
   PutLogEventsCommand,
   type InputLogEvent,
   CreateLogGroupCommand,
-  DescribeLogGroupsCommand,
   ListTagsForResourceCommand,
   PutRetentionPolicyCommand,
   TagResourceCommand,
   type LogGroup,
   CreateExportTaskCommand,
   DescribeExportTasksCommand,
+  paginateDescribeLogGroups,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { awsErrorName, isAccessDenied, isNotFound } from "./errors.js";
 import type { Config } from "../config/schema.js";
 import { appTags } from "../plan/names.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
@@ -24,13 +25,10 @@ export function logsClient(ctx: AwsContext): CloudWatchLogsClient {
 
 /** The log group named exactly `name`, or undefined (DescribeLogGroups only filters by prefix). */
 export async function findLogGroup(client: CloudWatchLogsClient, name: string): Promise<LogGroup | undefined> {
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }));
+  for await (const page of paginateDescribeLogGroups({ client }, { logGroupNamePrefix: name })) {
     const found = page.logGroups?.find((g) => g.logGroupName === name);
     if (found) return found;
-    nextToken = page.nextToken;
-  } while (nextToken);
+  }
   return undefined;
 }
 
@@ -86,7 +84,7 @@ export async function ensureLogStream(client: CloudWatchLogsClient, group: strin
   try {
     await client.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
   } catch (err) {
-    if ((err as { name?: string }).name !== "ResourceAlreadyExistsException") throw err;
+    if (awsErrorName(err) !== "ResourceAlreadyExistsException") throw err;
   }
 }
 
@@ -146,6 +144,8 @@ export interface ExportTiming {
   /** give up waiting after this long */
   deadlineMs: number;
   onWait?: (message: string) => void;
+  /** Stops waiting at the next poll or retry (the export task itself continues in AWS). */
+  signal?: AbortSignal;
 }
 
 /** COMPLETED (or another final export status), or why nothing was exported. */
@@ -164,6 +164,7 @@ export async function exportLogGroup(
   const deadline = Date.now() + timing.deadlineMs;
   let taskId: string | undefined;
   while (!taskId) {
+    if (timing.signal?.aborted) return { exported: false, reason: "interrupted before the export started" };
     try {
       const out = await client.send(
         new CreateExportTaskCommand({
@@ -178,11 +179,10 @@ export async function exportLogGroup(
       taskId = out.taskId;
       if (!taskId) return { exported: false, reason: "CloudWatch Logs returned no export task id" };
     } catch (err) {
-      const name = (err as { name?: string }).name ?? "";
+      const name = awsErrorName(err);
       const message = (err as Error).message ?? "";
-      if (name === "ResourceNotFoundException")
-        return { exported: false, reason: `log group ${job.logGroup} does not exist` };
-      if (name === "InvalidParameterException" || /AccessDenied/.test(name)) {
+      if (isNotFound(err)) return { exported: false, reason: `log group ${job.logGroup} does not exist` };
+      if (name === "InvalidParameterException" || isAccessDenied(err)) {
         return {
           exported: false,
           reason: `bucket ${job.bucket} does not exist or does not let CloudWatch Logs write to it (it needs a bucket policy for the logs service principal): ${message}`,
@@ -195,7 +195,7 @@ export async function exportLogGroup(
           reason: "another log export kept running; export it later from the CloudWatch console",
         };
       timing.onWait?.("another log export is running in this account; retrying");
-      await sleep(timing.retryMs);
+      await sleep(timing.retryMs, timing.signal);
     }
   }
   for (;;) {
@@ -203,9 +203,9 @@ export async function exportLogGroup(
     const status = exportTasks[0]?.status?.code ?? "UNKNOWN";
     if (status !== "PENDING" && status !== "RUNNING" && status !== "PENDING_CANCEL")
       return { exported: true, status, taskId };
-    if (Date.now() + timing.pollMs > deadline)
+    if (Date.now() + timing.pollMs > deadline || timing.signal?.aborted)
       return { exported: true, status: `${status} (stopped waiting; task ${taskId} continues)`, taskId };
     timing.onWait?.(`export ${status.toLowerCase()}`);
-    await sleep(timing.pollMs);
+    await sleep(timing.pollMs, timing.signal);
   }
 }

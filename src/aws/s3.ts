@@ -1,16 +1,16 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import {
   GetObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
+  paginateListObjectsV2,
   type PutObjectCommandInput,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
+import { writeFileAtomic } from "../io/atomic-write.js";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 
 export function s3Client(ctx: AwsContext): S3Client {
@@ -31,15 +31,13 @@ export async function listObjects(
   signal?: AbortSignal,
 ): Promise<S3ObjectSummary[]> {
   const objects: S3ObjectSummary[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-      { abortSignal: signal },
-    );
+  // The paginator passes the send options (the abort signal) to every page's call.
+  for await (const page of paginateListObjectsV2(
+    { client },
+    { Bucket: bucket, Prefix: prefix },
+    { abortSignal: signal },
+  ))
     for (const o of page.Contents ?? []) if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
   return objects;
 }
 
@@ -56,14 +54,7 @@ export async function downloadToFile(
     abortSignal: signal,
   });
   if (!Body) throw new Error(`s3://${bucket}/${key} has no body`);
-  const partial = `${file}.${process.pid}.partial`;
-  try {
-    await pipeline(Body as Readable, createWriteStream(partial), { signal });
-    await rename(partial, file);
-  } catch (err) {
-    await rm(partial, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(file, Body as Readable, { signal });
   return ContentLength ?? 0;
 }
 

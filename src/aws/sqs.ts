@@ -15,6 +15,7 @@ import {
   SendMessageBatchCommand,
 } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
+import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./errors.js";
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
@@ -44,17 +45,12 @@ function makeSqsClient(ctx: AwsContext, settings: { md5?: false; cacheMiddleware
   return instrument(new SQSClient({ ...clientOptions(ctx), useQueueUrlAsEndpoint, ...settings }), "sqs");
 }
 
-function isMissingQueue(err: unknown): boolean {
-  const name = (err as { name?: string }).name;
-  return name === "QueueDoesNotExist" || name === "AWS.SimpleQueueService.NonExistentQueue";
-}
-
 /** The URL of the queue named exactly `name`, or undefined when it does not exist. */
 export async function findQueueUrl(client: SQSClient, name: string): Promise<string | undefined> {
   try {
     return (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
   } catch (err) {
-    if (isMissingQueue(err)) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }
@@ -90,7 +86,7 @@ export async function ensureQueue(
     const { QueueUrl } = await client
       .send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))
       .catch((err: unknown) => {
-        if (/QueueDeletedRecently/.test((err as { name?: string }).name ?? "")) {
+        if (awsErrorName(err) === "QueueDeletedRecently") {
           throw new OperationalError(
             `queue ${name} was deleted less than 60 seconds ago and SQS does not allow its name yet; wait a minute and run dcp setup again`,
           );
@@ -168,6 +164,14 @@ export async function queueActivity(
   };
 }
 
+/** The queue's counts, or undefined when the queue no longer exists ("already gone"). */
+export async function queueActivityIfExists(
+  client: SQSClient,
+  url: string,
+): Promise<{ visible: number; inFlight: number; delayed: number } | undefined> {
+  return unlessNotFound(queueActivity(client, url));
+}
+
 /** Sets a received message's visibility: 0 hands it back at once, N keeps the lease N more seconds. */
 export async function setMessageVisibility(
   client: SQSClient,
@@ -211,13 +215,7 @@ export async function queueUrlOfArn(client: SQSClient, arn: string): Promise<str
 export async function deleteQueueIfExists(client: SQSClient, name: string): Promise<boolean> {
   const url = await findQueueUrl(client, name);
   if (!url) return false;
-  try {
-    await client.send(new DeleteQueueCommand({ QueueUrl: url }));
-    return true;
-  } catch (err) {
-    if (isMissingQueue(err)) return false;
-    throw err;
-  }
+  return doneUnlessGone(client.send(new DeleteQueueCommand({ QueueUrl: url })));
 }
 
 /** All messages a queue holds (visible, in flight and delayed); undefined when the queue does not exist. */
@@ -228,7 +226,7 @@ export async function queueDepth(client: SQSClient, name: string): Promise<numbe
     const a = await queueActivity(client, url);
     return a.visible + a.inFlight + a.delayed;
   } catch (err) {
-    if (isMissingQueue(err)) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }

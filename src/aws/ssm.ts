@@ -1,5 +1,6 @@
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { isNotFound } from "./errors.js";
 import { OperationalError } from "../errors.js";
 
 export function ssmClient(ctx: AwsContext): SSMClient {
@@ -22,7 +23,7 @@ export async function resolvePublicAmi(
       const value = out.Parameter?.Value;
       if (value && /^ami-[0-9a-f]+$/.test(value)) return { imageId: value, parameter };
     } catch (err) {
-      if ((err as { name?: string }).name !== "ParameterNotFound") throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
   throw new OperationalError(

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UserInputError } from "../errors.js";
+import { choiceFlag } from "./flags.js";
 import { commandConfig, commandOutput, withExamples } from "./shared.js";
 
 const STEPS_HELP = "zproj, illum, qc, qc_persite, assaydev, assaydev_persite or analysis";
@@ -33,7 +34,7 @@ function adoptParentOptions(command: Command): void {
     if (parent.getOptionValueSource(name) !== "cli") continue;
     if (!ownNames.has(name))
       throw new UserInputError(
-        "make-jobs from-csv",
+        "dcp make-jobs from-csv",
         option.long ?? option.flags,
         "is not an option of from-csv",
         "remove it (see dcp make-jobs from-csv --help)",
@@ -62,9 +63,26 @@ export function registerMakeJobs(program: Command): void {
     .argument("<identifier>", "project identifier, e.g. cpg0000-jump-pilot")
     .argument("<batch>", "batch name, e.g. 2020_11_04_CPJUMP1")
     .argument("<plates>", 'plates, comma-separated: "Plate1,Plate2"')
-    .option("--path-style <style>", "default (projects/<identifier>/...) or cpg (Cell Painting Gallery)", "default")
+    .option(
+      "--path-style <style>",
+      "default (projects/<identifier>/...) or cpg (Cell Painting Gallery)",
+      choiceFlag(
+        { command: "make-jobs", flag: "--path-style" },
+        ["default", "cpg"],
+        "use --path-style default or --path-style cpg",
+      ),
+      "default",
+    )
     .option("--source <source>", "Cell Painting Gallery source, e.g. source_4 (cpg style)")
-    .option("--plate-format <n>", "96 or 384: sets rows and columns (replaces --rows/--columns)")
+    .option(
+      "--plate-format <n>",
+      "96 or 384: sets rows and columns (replaces --rows/--columns)",
+      choiceFlag(
+        { command: "make-jobs", flag: "--plate-format" },
+        ["96", "384"],
+        "use --plate-format 96 or --plate-format 384 (or --rows/--columns for other plates)",
+      ),
+    )
     .option("--rows <rows>", "rows: A,B,C or a range A-P (default A-P)")
     .option("--columns <columns>", "columns: 1,2,3 or a range 1-24 (default 1-24)")
     .option("--wells <wells>", "explicit wells, e.g. A01,B03 (replaces rows and columns)")

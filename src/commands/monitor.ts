@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { secondsFlag } from "./flags.js";
 import { commandOutput, globalOptions, withExamples } from "./shared.js";
 
 export function registerMonitor(program: Command): void {
@@ -17,17 +18,25 @@ export function registerMonitor(program: Command): void {
       "--cheapest",
       "lower the fleet target to 1 machine 15 minutes after the monitor starts (DCP's cheapest mode)",
     )
-    .option("--interval <seconds>", "seconds between readings", "60")
+    .option(
+      "--interval <seconds>",
+      "seconds between readings (1-3600)",
+      secondsFlag(
+        { command: "monitor", flag: "--interval" },
+        { min: 1, max: 3600, fix: "pass a number of seconds, e.g. --interval 60" },
+      ),
+      60,
+    )
     .option("--once", "take one reading (and tear down if it is the second empty one in a row), then exit; for cron")
     .option("--json", "print the final summary as JSON on stdout (progress goes to stderr)")
     .action(
       async (
         stateFile: string | undefined,
-        opts: { cheapest?: boolean; interval: string; once?: boolean },
+        opts: { cheapest?: boolean; interval: number; once?: boolean },
         cmd: Command,
       ) => {
-        const { parseInterval, runMonitor } = await import("../flows/monitor.js");
-        const intervalS = parseInterval(opts.interval);
+        const { runMonitor } = await import("../flows/monitor.js");
+        const intervalS = opts.interval;
         process.exitCode = await runMonitor(
           { ...globalOptions(cmd), stateFile, cheapest: Boolean(opts.cheapest), once: Boolean(opts.once), intervalS },
           commandOutput(cmd),

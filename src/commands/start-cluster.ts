@@ -1,25 +1,14 @@
 import type { Command } from "commander";
-import { UserInputError } from "../errors.js";
+import { secondsFlag } from "./flags.js";
+import { interruptOnSignals } from "../signals.js";
 import { commandConfig, commandOutput, withExamples } from "./shared.js";
 
 interface StartClusterFlags {
-  waitTimeout: string;
-  pollInterval: string;
+  waitTimeout: number;
+  pollInterval: number;
   dryRun?: boolean;
   replace?: boolean;
   json?: boolean;
-}
-
-function seconds(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min)
-    throw new UserInputError(
-      flag,
-      undefined,
-      `expected a number of seconds >= ${min}, got ${JSON.stringify(value)}`,
-      `pass e.g. ${flag} 600`,
-    );
-  return n;
 }
 
 export function registerStartCluster(program: Command): void {
@@ -36,25 +25,32 @@ export function registerStartCluster(program: Command): void {
         "file files/<APP_NAME>SpotFleetRequestId.json, create one idle alarm per instance and wait for capacity. " +
         "A failing fleet is cancelled; partial capacity at the timeout is only a warning.",
     )
-    .option("--wait-timeout <seconds>", "how long to wait for the machines (0: do not wait)", "600")
-    .option("--poll-interval <seconds>", "seconds between two readings of the fleet while waiting", "15")
+    .option(
+      "--wait-timeout <seconds>",
+      "how long to wait for the machines (0: do not wait)",
+      secondsFlag({ command: "start-cluster", flag: "--wait-timeout" }, { min: 0, example: "600" }),
+      600,
+    )
+    .option(
+      "--poll-interval <seconds>",
+      "seconds between two readings of the fleet while waiting",
+      secondsFlag({ command: "start-cluster", flag: "--poll-interval" }, { min: 0.1, example: "15" }),
+      15,
+    )
     .option("--dry-run", "print the requests dcp would send and create nothing")
     .option("--replace", "cancel the fleet this app already runs (and its alarms) and start a new one")
     .option("--json", "print the result (fleet id, machines, state file) as JSON on stdout")
     .action(async (fleetFile: string, flags: StartClusterFlags, cmd: Command) => {
-      const waitTimeoutSeconds = seconds(flags.waitTimeout, "--wait-timeout", 0);
-      const pollSeconds = seconds(flags.pollInterval, "--poll-interval", 0.1);
+      const waitTimeoutSeconds = flags.waitTimeout;
+      const pollSeconds = flags.pollInterval;
       const config = await commandConfig(cmd);
       const output = commandOutput(cmd);
       const { runStartCluster } = await import("../flows/start-cluster.js");
-      const stop = () => {
-        process.stderr.write(
-          "\nstart-cluster interrupted: a fleet that was already requested keeps running and is recorded in the state file.\n" +
-            "Watch it with `dcp monitor`, or end it with `dcp teardown`.\n",
-        );
-        process.exit(130);
-      };
-      process.once("SIGINT", stop);
+      // Ctrl-C: a fleet this start already requested is cancelled (with what was made for it);
+      // a second Ctrl-C exits at once, and `dcp teardown` finds the fleet through the state file.
+      const signals = interruptOnSignals({
+        onFirst: () => output.warn("interrupted: stopping at the next safe point (Ctrl-C again to quit at once)"),
+      });
       try {
         const result = await runStartCluster(
           config,
@@ -66,10 +62,11 @@ export function registerStartCluster(program: Command): void {
             replace: Boolean(flags.replace),
           },
           output,
+          signals.signal,
         );
         output.result(result);
       } finally {
-        process.removeListener("SIGINT", stop);
+        signals.dispose();
       }
     });
   withExamples(command, [

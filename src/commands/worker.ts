@@ -1,4 +1,5 @@
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { integerFlag } from "./flags.js";
 import { globalOptions, withExamples } from "./shared.js";
 
 export function registerWorker(program: Command): void {
@@ -12,12 +13,27 @@ export function registerWorker(program: Command): void {
         "queue has stayed empty for WORKER_IDLE_POLLS polls, or on SIGTERM / a spot interruption notice (running tasks " +
         "are handed back without spending a retry; exit 0).",
     )
-    .option("--loops <n>", "number of job loops (default: DOCKER_CORES)", (v) => parsePositive(v, "--loops"))
+    .option(
+      "--loops <n>",
+      "number of job loops (default: DOCKER_CORES)",
+      integerFlag({ command: "worker", flag: "--loops" }, { min: 1, example: "2" }),
+    )
     .option(
       "--container",
       "inside the worker image: first mount SOURCE_BUCKET read-only at MOUNT_ROOT (mount mode) and set up CellProfiler-plugins (USE_PLUGINS)",
     )
-    .action(async (options: { loops?: number; container?: boolean }, cmd: Command) => {
+    .option(
+      "--self-test",
+      "check this machine (with --container: this image) can run tasks, without AWS or settings: cellprofiler --version, " +
+        "mount-s3 and /dev/fuse (--container), then one group of the bundled ExampleHuman example; exit 0 only if all pass",
+    )
+    .action(async (options: { loops?: number; container?: boolean; selfTest?: boolean }, cmd: Command) => {
+      if (options.selfTest) {
+        const { runSelfTest } = await import("../worker/self-test.js");
+        const { passed } = await runSelfTest({ container: Boolean(options.container) });
+        process.exitCode = passed ? 0 : 1;
+        return;
+      }
       const { config: configPath, region, profile } = globalOptions(cmd);
       const { loadWorkerSettings } = await import("../worker/settings.js");
       const settings = await loadWorkerSettings(configPath, { region, profile });
@@ -31,14 +47,7 @@ export function registerWorker(program: Command): void {
   withExamples(command, [
     "dcp worker                                  # with config/config.json, or the task definition's environment",
     "dcp worker --loops 2",
+    "dcp worker --self-test                      # can this machine run tasks? (no AWS); the image: docker run --rm TAG --self-test",
     "cd /tmp && APP_NAME=MyProject AWS_BUCKET=my-bucket MOUNT_ROOT=$HOME/bucket dcp worker   # no config file: environment",
   ]);
-}
-
-function parsePositive(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`expected a whole number of at least 1. Fix: pass e.g. ${flag} 2`);
-  }
-  return n;
 }

@@ -6,6 +6,7 @@ import { UserInputError } from "../errors.js";
 import { FLEET_APIS } from "../fleet/registry.js";
 import { parseJsonText, parseWithSchema, type FixHints } from "../validation.js";
 import { DEFAULT_CONFIG_PATH } from "./defaults.js";
+import { closestRegion, knownRegions } from "../aws/regions.js";
 import {
   CONFIG_KEYS,
   LOG_RETENTION_CHOICES,
@@ -109,7 +110,7 @@ export interface LoadedConfig {
   keysInFile: string[];
 }
 
-/** `checkProfile: false` only for showing a config: every command that calls AWS checks the profile exists. */
+/** `checkProfile: false` only for showing a config: every command that calls AWS checks the region and the profile exist. */
 export async function readConfigFile(
   path: string = DEFAULT_CONFIG_PATH,
   overrides: ConfigOverrides = {},
@@ -144,11 +145,16 @@ export async function readConfigFile(
   }
   const raw = parseJsonText(text, path, "config file");
   const config = applyOverrides(parseConfig(raw, path), overrides);
-  if (options.checkProfile !== false)
+  if (options.checkProfile !== false) {
+    checkRegion(
+      config.AWS_REGION,
+      overrides.region ? { source: "command line", field: "--region" } : { source: path, field: "AWS_REGION" },
+    );
     checkProfile(
       config.AWS_PROFILE,
       overrides.profile ? { source: "command line", field: "--profile" } : { source: path, field: "AWS_PROFILE" },
     );
+  }
   return { path, config, keysInFile: Object.keys(raw as object).filter((k) => k !== "$schema") };
 }
 
@@ -197,6 +203,22 @@ export function definedProfiles(env: NodeJS.ProcessEnv = process.env): Set<strin
       names.add(match[1]!);
   }
   return names;
+}
+
+/**
+ * A region the SDK does not know would fail every call with an unreachable endpoint
+ * (e.g. sqs.eu-wset-1.amazonaws.com): bad input, caught before any call, with the closest region.
+ */
+export function checkRegion(region: string, where: { source: string; field: string }): void {
+  const regions = knownRegions();
+  if (!regions || regions.has(region)) return;
+  const closest = closestRegion(region, regions);
+  throw new UserInputError(
+    where.source,
+    where.field,
+    `"${region}" is not an AWS region`,
+    `${closest ? `did you mean "${closest}"? ` : ""}use a region code such as "us-east-1" (aws ec2 describe-regions lists yours)`,
+  );
 }
 
 /**

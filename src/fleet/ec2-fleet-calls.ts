@@ -5,6 +5,7 @@
  */
 import { TerminateInstancesCommand, type ActiveInstance, type EC2Client } from "@aws-sdk/client-ec2";
 import { isNotFound } from "../aws/errors.js";
+export { unlessNotFound } from "../aws/errors.js";
 import { OperationalError } from "../errors.js";
 import { GONE_STATES, fleetLeftInstancesRunning, type FleetStatus } from "../plan/fleet-status.js";
 
@@ -25,16 +26,6 @@ export async function activeInstanceIds(fetchPage: (token: string | undefined) =
     throw err;
   }
   return ids;
-}
-
-/** The call's result, or undefined when AWS says the fleet does not exist. */
-export async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
 }
 
 /** TerminateInstances, 1000 ids per call (the API's limit). */

@@ -15,7 +15,7 @@ import {
   type ModifyFleetRequest,
   type RequestLaunchTemplateData,
 } from "@aws-sdk/client-ec2";
-import type { AwsContext } from "../aws/context.js";
+import { endpointOverridden, type AwsContext } from "../aws/context.js";
 import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate } from "../aws/ec2.js";
 import { isUnsupported } from "../aws/errors.js";
 import { OperationalError } from "../errors.js";
@@ -206,7 +206,7 @@ export function createProvider(ctx: AwsContext): FleetProvider {
       try {
         await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
       } catch (err) {
-        if (isUnsupported(err, "ec2"))
+        if (isUnsupported(err, endpointOverridden("ec2")))
           throw new FleetOperationUnsupportedError(
             "ModifyFleet",
             id,

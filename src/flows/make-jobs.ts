@@ -1,11 +1,9 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { createReadStream } from "node:fs";
+import { basename, extname, join } from "node:path";
 import { parse } from "csv-parse";
 import type { Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
+import { writeFileAtomic } from "../io/atomic-write.js";
 import { CsvGroupCollector, type CsvGroups } from "../plan/make-jobs/csv-groups.js";
 import { GroupMatcher, formatMatchReport, type MatchReport } from "../plan/make-jobs/csv-match.js";
 import {
@@ -267,13 +265,9 @@ export async function readCsvGroups(file: string, keys: readonly string[], out: 
 
 /** Writes next to the target and renames, so a failed run never leaves half a job file. */
 export async function writeJobFile(file: string, head: JobFileHead, groups: Iterable<JobGroup>): Promise<void> {
-  await mkdir(dirname(file) || ".", { recursive: true });
-  const partial = `${file}.partial-${process.pid}`;
   try {
-    await pipeline(Readable.from(jobFileChunks(head, groups)), createWriteStream(partial));
-    await rename(partial, file);
+    await writeFileAtomic(file, jobFileChunks(head, groups));
   } catch (err) {
-    await rm(partial, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EACCES" || code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") {
       throw new UserInputError(file, undefined, `cannot be written (${code})`, "choose another path with -o FILE");

@@ -4,8 +4,8 @@
  * deleted, the fleet target lowered to the jobs in flight once nothing waits (DCP's downscale),
  * observations saved to the state file. Two empty readings in a row start the teardown.
  */
-import { z } from "zod";
 import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
+import { awsErrorName, describeAwsFailure } from "../aws/errors.js";
 import { EXIT_INTERRUPTED, Interrupted, UserInputError } from "../errors.js";
 import { FleetOperationUnsupportedError } from "../fleet/provider.js";
 import { fleetProvider } from "../fleet/registry.js";
@@ -32,8 +32,7 @@ import { interruptOnSignals } from "../signals.js";
 import { sleep } from "../sleep.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
-import { parseWithSchema } from "../validation.js";
-import { mapLimit } from "../worker/pool.js";
+import { mapLimit } from "../concurrency.js";
 
 export interface MonitorOptions extends RunLocation {
   cheapest: boolean;
@@ -90,7 +89,7 @@ export class Watcher {
   }
 
   private async syncAlarms(): Promise<void> {
-    const names = await listAlarmNames(this.target.ctx, `${this.app}_`, this.clients.cw);
+    const names = await listAlarmNames(this.clients.cw, `${this.app}_`);
     this.alarms = new Set(names.filter((n) => alarmInstanceId(this.app, n) !== undefined));
   }
 
@@ -113,13 +112,13 @@ export class Watcher {
     );
     if (plan.create.length) {
       await mapLimit(plan.create, ALARM_CONCURRENCY, async (id) => {
-        await putIdleAlarm(this.target.ctx, this.app, id, this.clients.cw);
+        await putIdleAlarm(this.clients.cw, this.app, id);
         this.alarms.add(idleAlarmName(this.app, id));
       });
       this.display.event(`idle alarm created for ${plan.create.length} new instance(s): ${listIds(plan.create)}`);
     }
     if (plan.delete.length) {
-      await deleteAlarms(this.target.ctx, plan.delete, this.clients.cw);
+      await deleteAlarms(this.clients.cw, plan.delete);
       for (const name of plan.delete) this.alarms.delete(name);
       const ids = plan.delete.map((n) => alarmInstanceId(this.app, n) ?? n);
       this.display.event(`idle alarm deleted for ${ids.length} gone instance(s): ${listIds(ids)}`);
@@ -208,7 +207,7 @@ export class Watcher {
         // A monitor runs for hours: a network blip or a throttled call must not end it.
         if (err instanceof UserInputError || ++failures >= MAX_FAILED_READINGS) throw err;
         this.display.warn(
-          `reading failed (${failures} in a row; giving up at ${MAX_FAILED_READINGS}): ${(err as { name?: string }).name ?? "Error"}: ${(err as Error).message}`,
+          `reading failed (${failures} in a row; giving up at ${MAX_FAILED_READINGS}): ${describeAwsFailure(err) ?? `${awsErrorName(err)}: ${(err as Error).message}`}`,
         );
         await sleep(this.options.intervalS * 1000, signal);
         if (signal.aborted) return "interrupted";
@@ -293,18 +292,4 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
   } finally {
     signals.dispose();
   }
-}
-
-const flagsSchema = z.object({
-  "--interval": z.coerce
-    .number({ error: "expected a number of seconds" })
-    .min(1, { error: "must be at least 1 second" })
-    .max(3600, { error: "must be at most 3600 seconds" }),
-});
-
-/** --interval, validated: one clear error (exit 2) for anything but 1..3600 seconds. */
-export function parseInterval(value: string): number {
-  return parseWithSchema(flagsSchema, { "--interval": value }, "dcp monitor", {
-    "--interval": "pass a number of seconds, e.g. --interval 60",
-  })["--interval"];
 }

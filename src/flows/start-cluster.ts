@@ -8,7 +8,14 @@
  * is removed again.
  */
 import { readFile } from "node:fs/promises";
-import { deleteAlarms, deleteDashboard, idleAlarmName, putDashboard, putIdleAlarm } from "../aws/cloudwatch.js";
+import {
+  cloudwatchClient,
+  deleteAlarms,
+  deleteDashboard,
+  idleAlarmName,
+  putDashboard,
+  putIdleAlarm,
+} from "../aws/cloudwatch.js";
 import { awsContext, type AwsContext } from "../aws/context.js";
 import { ecsClient, serviceIsActive, setServiceDesiredCountIfExists } from "../aws/ecs.js";
 import { ensureLogGroups } from "../aws/logs.js";
@@ -144,7 +151,7 @@ async function clearRecordedFleet(ctx: AwsContext, appName: string, recorded: Re
   const instances = recorded.live ? await provider.activeInstances(recorded.id) : [];
   await provider.destroy(recorded);
   await deleteAlarms(
-    ctx,
+    cloudwatchClient(ctx),
     instances.map((id) => idleAlarmName(appName, id)),
   );
 }
@@ -168,12 +175,13 @@ export async function undoStart(
 ): Promise<void> {
   const names = resourceNames(config);
   await provider.destroy(launched);
+  const cw = cloudwatchClient(ctx);
   await deleteAlarms(
-    ctx,
+    cw,
     [...alarmed].map((id) => idleAlarmName(config.APP_NAME, id)),
   );
   await setServiceDesiredCountIfExists(ecsClient(ctx), config.ECS_CLUSTER, names.serviceName, 0);
-  if (config.CREATE_DASHBOARD) await deleteDashboard(ctx, config.APP_NAME);
+  if (config.CREATE_DASHBOARD) await deleteDashboard(cw, config.APP_NAME);
 }
 
 export async function runStartCluster(
@@ -252,6 +260,7 @@ export async function runStartCluster(
     (groups) => groups.map((g) => `${g.name} ${g.status}`).join(", "),
   );
 
+  if (signal.aborted) throw new Interrupted("start-cluster interrupted before requesting a fleet: nothing was started");
   // The nonce is on disk before the fleet is requested: whatever happens next, a resumed start or a
   // teardown can find the request by its client token.
   const starting = initialState(config, { api, id: "", createErrors: [] }, now, dashboard, nonce);
@@ -279,7 +288,7 @@ export async function runStartCluster(
     if (dashboard) {
       await output.step(`Dashboard ${dashboard}`, async () => {
         const problems = await putDashboard(
-          ctx,
+          cloudwatchClient(ctx),
           dashboard,
           dashboardBody({
             region: ctx.region,
@@ -529,6 +538,7 @@ function waitForCapacity(
   output: Output,
   signal: AbortSignal,
 ): Promise<WaitOutcome> {
+  const cw = cloudwatchClient(ctx);
   const warned = new Set<string>();
   const warnOnce = (key: string, text: string) => {
     if (warned.has(key)) return;
@@ -554,7 +564,7 @@ function waitForCapacity(
         async onNewInstances(ids) {
           for (const id of ids) {
             try {
-              await putIdleAlarm(ctx, config.APP_NAME, id);
+              await putIdleAlarm(cw, config.APP_NAME, id);
               alarmed.add(id);
             } catch (err) {
               warnOnce("alarm", `idle alarm for ${id} not created yet (${describeError(err)}); dcp monitor creates it`);

@@ -158,10 +158,17 @@ const GROUP_HINTS: FixHints = {
 const GROUP_KEYS = ["Metadata", ...SHARED_KEYS];
 
 /** One validated group: its Metadata and the shared values it overrides (the dcp extension). */
+/** One group of a job file, parsed: its Metadata and the shared keys it sets for itself. */
 export interface JobGroup {
   Metadata: string | Record<string, string>;
   overrides: SharedValues;
 }
+
+/**
+ * The same group as written in the file: Metadata with its overrides inline beside it (DCP's
+ * shape, e.g. `{"Metadata": "...", "data_file": "..."}`); `make-jobs` writes this form.
+ */
+export type JobFileGroup<M extends JobGroup["Metadata"] = JobGroup["Metadata"]> = { Metadata: M } & SharedValues;
 
 function withoutComments(value: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;

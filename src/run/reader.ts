@@ -1,6 +1,6 @@
 /** One reading of a run: its queue, dead-letter queue, fleet and running instances. */
 import { describeLiveInstances } from "../aws/ec2.js";
-import { findQueueUrl, queueActivity } from "../aws/sqs.js";
+import { findQueueUrl, queueActivityIfExists } from "../aws/sqs.js";
 import type { Reading } from "../plan/monitor-decisions.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunClients } from "./clients.js";
@@ -25,15 +25,13 @@ export class RunReader {
     const url = cached ?? (await findQueueUrl(this.clients.sqs, name));
     remember(url);
     if (!url) return undefined;
-    try {
-      const a = await queueActivity(this.clients.sqs, url);
-      // Delayed messages are waiting work: count them as visible so the run is not torn down under them.
-      return { visible: a.visible + a.delayed, inFlight: a.inFlight };
-    } catch (err) {
-      if (!/QueueDoesNotExist|NonExistentQueue/.test((err as { name?: string }).name ?? "")) throw err;
+    const a = await queueActivityIfExists(this.clients.sqs, url);
+    if (!a) {
       remember(undefined);
       return undefined;
     }
+    // Delayed messages are waiting work: count them as visible so the run is not torn down under them.
+    return { visible: a.visible + a.delayed, inFlight: a.inFlight };
   }
 
   /**
@@ -46,7 +44,8 @@ export class RunReader {
     const [queue, dlq, status] = await Promise.all([
       this.depth(this.state.MONITOR_QUEUE_NAME, this.queueUrl, (u) => (this.queueUrl = u)),
       this.depth(this.state.dcp.deadLetterQueueName, this.dlqUrl, (u) => (this.dlqUrl = u)),
-      fleet.describe(fleetId),
+      // A start that never learned its fleet id has no fleet to read.
+      fleetId ? fleet.describe(fleetId) : undefined,
     ]);
     this.queueMissing = queue === undefined;
     const ids = status ? await fleet.activeInstances(fleetId) : [];

@@ -8,12 +8,13 @@ import { deleteAlarms, deleteDashboard, listAlarmNames } from "../aws/cloudwatch
 import { deleteLaunchTemplateIfExists, describeLiveInstances } from "../aws/ec2.js";
 import {
   clusterUse,
-  deleteClusterIfExists,
+  deleteClusterUnlessInUse,
   deleteServiceIfExists,
   deregisterActiveTaskDefinitions,
   deregisterContainerInstancesOf,
   setServiceDesiredCountIfExists,
 } from "../aws/ecs.js";
+import { awsErrorName, describeAwsFailure } from "../aws/errors.js";
 import { exportLogGroup } from "../aws/logs.js";
 import { deleteQueueIfExists, queueDepth } from "../aws/sqs.js";
 import { Declined, Interrupted, OperationalError } from "../errors.js";
@@ -113,10 +114,10 @@ class TeardownRunner {
             : "already gone",
         };
       case "delete-alarms": {
-        const names = (await listAlarmNames(this.target.ctx, `${step.appName}_`, cw)).filter(
+        const names = (await listAlarmNames(cw, `${step.appName}_`)).filter(
           (n) => alarmInstanceId(step.appName, n) !== undefined,
         );
-        await deleteAlarms(this.target.ctx, names, cw);
+        await deleteAlarms(cw, names);
         return { outcome: names.length ? `${names.length} deleted` : "none left" };
       }
       case "cancel-fleet": {
@@ -163,14 +164,14 @@ class TeardownRunner {
       case "delete-cluster":
         return { outcome: await this.deleteCluster(step, stepOutput) };
       case "delete-dashboard":
-        await deleteDashboard(this.target.ctx, step.name, cw);
+        await deleteDashboard(cw, step.name);
         return { outcome: "deleted" };
       case "export-logs":
       case "export-instance-logs": {
         const result = await exportLogGroup(
           logs,
           { logGroup: step.logGroup, bucket: step.bucket, prefix: step.prefix, fromMs: step.fromMs, toMs: Date.now() },
-          { ...EXPORT_TIMING, onWait: stepOutput },
+          { ...EXPORT_TIMING, onWait: stepOutput, ...(this.signal ? { signal: this.signal } : {}) },
         );
         if (result.exported) return { outcome: result.status };
         this.output.warn(`logs of ${step.logGroup} not exported: ${result.reason}`);
@@ -195,12 +196,9 @@ class TeardownRunner {
       if (decision.action === "gone") return "already gone";
       if (decision.action === "keep") return `kept: ${decision.reason}`;
       if (decision.action === "delete") {
-        try {
-          return (await deleteClusterIfExists(this.clients.ecs, step.cluster)) ? "deleted" : "already gone";
-        } catch (err) {
-          // Something started using it between the check and the call: look again.
-          if (!/ClusterContains/.test((err as { name?: string }).name ?? "")) throw err;
-        }
+        // "in use": something started using it between the check and the call: look again.
+        const outcome = await deleteClusterUnlessInUse(this.clients.ecs, step.cluster);
+        if (outcome !== "in use") return outcome;
       } else {
         stepOutput(decision.reason);
       }
@@ -227,9 +225,9 @@ class TeardownRunner {
         )
         .catch((err: unknown) => {
           if (err instanceof OperationalError || err instanceof Interrupted) throw err;
-          const name = (err as { name?: string }).name ?? "Error";
+          const said = describeAwsFailure(err) ?? `${awsErrorName(err)}: ${(err as Error).message}`;
           throw new OperationalError(
-            `teardown step ${step.id} failed: ${name}: ${(err as Error).message}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`,
+            `teardown step ${step.id} failed: ${said}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`,
           );
         });
       await recordStep(this.target.path, step.id, observations);

@@ -4,10 +4,8 @@
  * and teardown need to resume after a crash. Always written whole and atomically (temp + rename),
  * so a monitor killed mid-write never leaves half a file.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { writeFileAtomic } from "../io/atomic-write.js";
 import { z } from "zod";
 import { parseWithSchema, readJsonFile } from "../validation.js";
 import { FLEET_APIS } from "../fleet/registry.js";
@@ -55,10 +53,14 @@ export const runStateSchema = z
     CLEAN_DASHBOARD: z.enum(["True", "False"]),
     dcp: dcpBlockSchema,
   })
-  .refine((s) => s.dcp.status === "starting" || (s.dcp.fleetId !== "" && s.MONITOR_FLEET_ID !== ""), {
-    error: "names no fleet (MONITOR_FLEET_ID / dcp.fleetId are empty) though the run is past starting",
-    path: ["dcp", "fleetId"],
-  });
+  // A start that ends before AWS named its fleet ("starting", or "finished" when AWS refused it) has no id.
+  .refine(
+    (s) => ["starting", "finished"].includes(s.dcp.status) || (s.dcp.fleetId !== "" && s.MONITOR_FLEET_ID !== ""),
+    {
+      error: "names no fleet (MONITOR_FLEET_ID / dcp.fleetId are empty) though the run is past starting",
+      path: ["dcp", "fleetId"],
+    },
+  );
 
 export type RunState = z.output<typeof runStateSchema>;
 
@@ -77,15 +79,7 @@ export async function readRunState(path: string): Promise<RunState> {
 /** Writes the whole state to a temp file next to `path`, then renames it over `path`. */
 export async function writeRunState(path: string, state: RunState): Promise<void> {
   const valid = runStateSchema.parse(state);
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await writeFile(temp, `${JSON.stringify(valid, null, 2)}\n`, { encoding: "utf8", mode: 0o644 });
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, `${JSON.stringify(valid, null, 2)}\n`, { mode: 0o644 });
 }
 
 /** Read, change, write back atomically; returns the state written. */

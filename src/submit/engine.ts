@@ -34,6 +34,7 @@ import { MAX_BATCH_BYTES, packBatches, retryDelayMs } from "../plan/job-batch.js
 import type { SharedValues } from "../plan/job-file.js";
 import { SHARED_KEYS, messageBody, type DcpMessage } from "../plan/message.js";
 import { progressBar, type Output } from "../ui/output.js";
+import { isThrottling } from "../aws/errors.js";
 import { interruptOnSignals } from "../signals.js";
 import { sleep } from "../sleep.js";
 
@@ -204,7 +205,7 @@ async function* rest(batches: AsyncGenerator<Item[]>): AsyncGenerator<DcpMessage
 
 function isClientFault(err: unknown): boolean {
   const e = err as { $fault?: string; $metadata?: { httpStatusCode?: number }; name?: string };
-  if (e.name === "ThrottlingException" || e.name === "RequestThrottled") return false;
+  if (isThrottling(err)) return false;
   return e.$fault === "client";
 }
 

@@ -16,7 +16,9 @@ import { logsClient } from "../aws/logs.js";
 import { s3Client } from "../aws/s3.js";
 import { findQueueUrl, queueActivity, queueUrlOfArn, sqsClient, workerQueueSettings } from "../aws/sqs.js";
 import { effectiveBuckets } from "../config/schema.js";
-import { OperationalError } from "../errors.js";
+import { EXIT_INTERRUPTED, OperationalError } from "../errors.js";
+import { interruptOnSignals } from "../signals.js";
+import { isNotFound } from "../aws/errors.js";
 import { WorkerLog, describeError, type LineSink } from "./log.js";
 import type { WorkerSettings } from "./settings.js";
 import { findExecutable } from "./cellprofiler.js";
@@ -141,16 +143,20 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
     timers.push(hard);
   };
 
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (!stopController.signal.aborted) return stop(`${sig} received`);
-    // A second Ctrl-C: leave now; tasks not yet handed back return when their visibility times out.
-    root.line(`${sig} received again: exiting without waiting`);
-    process.exit(1);
-  };
-  if (options.handleSignals) {
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  }
+  // The first SIGINT/SIGTERM stops the loops; a second one exits at once with 130 (src/signals.ts):
+  // tasks not yet handed back return when their visibility times out.
+  const exitNow = (sig: NodeJS.Signals) => root.line(`${sig} received again: exiting without waiting`);
+  const signalScope = options.handleSignals
+    ? interruptOnSignals({
+        onFirst: (sig) => {
+          if (!stopController.signal.aborted) return stop(`${sig} received`);
+          // Already stopping (a spot notice): this signal is the second request to stop.
+          exitNow(sig);
+          process.exit(EXIT_INTERRUPTED);
+        },
+        onSecond: exitNow,
+      })
+    : undefined;
   const spot = config.SPOT_NOTICE_URL
     ? new SpotWatcher(
         config.SPOT_NOTICE_URL.replace(/\/+$/, ""),
@@ -221,8 +227,8 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
       consumer.on("response_processed", () => consumer.updateOption("pollingWaitTimeMs", 0));
       consumer.on("error", (err) => {
         if (signals.stop.aborted || consumer.status.isRunning === false) return;
-        const name = (err as { code?: string; name?: string }).code ?? err.name;
-        if (/NonExistentQueue|QueueDoesNotExist/.test(`${name} ${err.message}`)) {
+        // sqs-consumer's SQSError carries the AWS name in `code`; older endpoints name it only in the message.
+        if (isNotFound(err) || /NonExistentQueue|QueueDoesNotExist/.test(err.message)) {
           log.line("the queue was deleted (dcp teardown?): loop done");
           consumer.stop({ abort: true });
           return;
@@ -249,10 +255,7 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   await Promise.all(running);
   spot?.stop();
   for (const timer of timers) clearTimeout(timer);
-  if (options.handleSignals) {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
-  }
+  signalScope?.dispose();
   const reason = stopReason || "the queue stayed empty";
   const counts = Object.entries(outcomes)
     .filter(([, n]) => n > 0)

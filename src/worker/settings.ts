@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { loadConfig, parseConfig, type ConfigOverrides } from "../config/load.js";
 import { CONFIG_KEYS, configShape, type Config } from "../config/schema.js";
+import { UserInputError } from "../errors.js";
 
 export const ENVIRONMENT_SOURCE = "environment";
 
@@ -53,6 +54,14 @@ export async function loadWorkerSettings(
   if (existsSync(configPath)) {
     return { config: await loadConfig(configPath, overrides), source: configPath, queueUrl: undefined };
   }
+  // Neither source: say so before any AWS call, rather than fail later on credentials or a queue.
+  if (!env.APP_NAME && !env.SQS_QUEUE_URL)
+    throw new UserInputError(
+      configPath,
+      undefined,
+      "dcp worker has no settings: this config file does not exist and neither APP_NAME nor SQS_QUEUE_URL is set in the environment",
+      "run it where config/config.json is (or pass --config <file>), or set APP_NAME (and SQS_QUEUE_URL) as the task definition does; `dcp worker --self-test` needs neither",
+    );
   const config = parseConfig(configInputFromEnv(env), ENVIRONMENT_SOURCE);
   const withOverrides = { ...config, ...(overrides.region ? { AWS_REGION: overrides.region } : {}) };
   return { config: withOverrides, source: ENVIRONMENT_SOURCE, queueUrl: env.SQS_QUEUE_URL || undefined };

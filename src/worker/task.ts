@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/
 import { join, posix, relative, sep } from "node:path";
 import { deleteMessage, sendMessage, setMessageVisibility, type WorkerQueueSettings } from "../aws/sqs.js";
 import { downloadToFile, listObjects, uploadFile } from "../aws/s3.js";
+import { isNotFound } from "../aws/errors.js";
 import type { Config } from "../config/schema.js";
 import { messageSchema } from "../plan/message.js";
 import { formatPath } from "../errors.js";
@@ -29,7 +30,7 @@ import {
 import { Lease } from "./lease.js";
 import { TaskLog, describeError, type WorkerLog } from "./log.js";
 import { TaskInputError, assertContainedPath, deriveNames, type TaskNames } from "./naming.js";
-import { mapLimit } from "./pool.js";
+import { mapLimit } from "../concurrency.js";
 import type { UploadParams } from "./upload-flags.js";
 
 /** Message attribute carrying the receives a task already spent before it was re-sent at a shutdown. */
@@ -377,13 +378,9 @@ async function alreadyDone(ctx: WorkerContext, names: TaskNames, log: TaskLog, s
   return false;
 }
 
+/** NoSuchKey / NotFound / NoSuchBucket, or any 404 (an S3-compatible store may name it otherwise). */
 function isMissingObject(err: unknown): boolean {
-  const name = (err as { name?: string }).name;
-  return (
-    name === "NoSuchKey" ||
-    name === "NotFound" ||
-    (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
-  );
+  return isNotFound(err) || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
 }
 
 async function fetchObject(

@@ -7,13 +7,12 @@
  */
 
 import type { SharedKey } from "../message.js";
+import type { JobFileGroup, SharedValues } from "../job-file.js";
 
-export interface JobGroup {
-  Metadata: string;
-  data_file?: string;
-}
+export type { SharedValues } from "../job-file.js";
 
-export type SharedValues = Partial<Record<SharedKey, string>>;
+/** A group make-jobs writes: job-file.ts's written form, with Metadata as DCP's "k=v,..." string. */
+export type JobGroup = JobFileGroup<string>;
 
 export interface JobFileHead {
   comment?: string;

@@ -1,3 +1,6 @@
+/**
+ * The one bounded-concurrency helper of dcp (worker downloads and uploads, monitor alarms...).
+ */
 /** Runs `fn` over `items` with at most `limit` at a time; the first error stops new starts and is thrown. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

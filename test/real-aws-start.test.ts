@@ -99,10 +99,14 @@ describe.each(["spot-fleet", "ec2-fleet"] as const)("start-cluster through the r
 
 describe("start-cluster: best-effort steps never cancel a healthy fleet", () => {
   it("PutMetricAlarm throttled (every call): exit 0, fleet alive and recorded, a warning", async () => {
-    const { proxy, app, fleet } = await prepared("spot-fleet", {
-      throttle: { PutMetricAlarm: 3 },
-      fail: [{ action: "PutMetricAlarm", error: { code: "Throttling", message: "Rate exceeded", status: 400 } }],
-    });
+    const { proxy, app, fleet } = await prepared(
+      "spot-fleet",
+      {
+        throttle: { PutMetricAlarm: 3 },
+        fail: [{ action: "PutMetricAlarm", error: { code: "Throttling", message: "Rate exceeded", status: 400 } }],
+      },
+      1,
+    );
     const result = await runDcp(["start-cluster", fleet, "--wait-timeout", "30", "--poll-interval", "0.5"], {
       cwd: app.dir,
       env: proxy.env,
@@ -118,18 +122,22 @@ describe("start-cluster: best-effort steps never cancel a healthy fleet", () => 
   });
 
   it("InvalidInstanceID.NotFound while tagging new instances' volumes: exit 0, fleet alive and recorded, a warning", async () => {
-    const { proxy, app, fleet } = await prepared("spot-fleet", {
-      fail: [
-        {
-          action: "DescribeInstances",
-          error: {
-            code: "InvalidInstanceID.NotFound",
-            message: "The instance IDs 'i-0123456789abcdef0' do not exist",
-            status: 400,
+    const { proxy, app, fleet } = await prepared(
+      "spot-fleet",
+      {
+        fail: [
+          {
+            action: "DescribeInstances",
+            error: {
+              code: "InvalidInstanceID.NotFound",
+              message: "The instance IDs 'i-0123456789abcdef0' do not exist",
+              status: 400,
+            },
           },
-        },
-      ],
-    });
+        ],
+      },
+      1,
+    );
     const result = await runDcp(["start-cluster", fleet, "--wait-timeout", "30", "--poll-interval", "0.5"], {
       cwd: app.dir,
       env: proxy.env,

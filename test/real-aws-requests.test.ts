@@ -54,7 +54,7 @@ afterAll(async () => {
   await proxy.stop();
 });
 
-/** The requests logged while `action` runs. */
+/** The requests logged while `action` runs (suites that read them for absence or by action may run concurrently). */
 async function recorded<T>(
   action: () => Promise<T>,
 ): Promise<{ result: T; actions: string[]; log: typeof proxy.requests }> {
@@ -64,7 +64,7 @@ async function recorded<T>(
   return { result, actions: since().map((r) => r.action), log: since };
 }
 
-describe("setup", () => {
+describe.concurrent("setup", () => {
   it("CreateService carries launchType EC2, deployment 0 % / 100 % and a client token; a second setup changes nothing", async () => {
     expect(setups.spot.code, setups.spot.stdout + setups.spot.stderr).toBe(0);
     const create = proxy.requests("CreateService").find((r) => r.params.serviceName === `${spot.app}Service`);
@@ -93,7 +93,7 @@ describe("setup", () => {
   });
 });
 
-describe("start-cluster: fleet-file tag specifications Spot Fleet refuses", () => {
+describe.concurrent("start-cluster: fleet-file tag specifications Spot Fleet refuses", () => {
   const cases = {
     "a volume tag specification in a launch specification": (fleet: Record<string, unknown>) => {
       const [spec] = fleet.LaunchSpecifications as Array<Record<string, unknown>>;
@@ -123,7 +123,7 @@ describe("start-cluster: fleet-file tag specifications Spot Fleet refuses", () =
   }
 });
 
-describe("start-cluster requests", () => {
+describe.concurrent("start-cluster requests", () => {
   it("RequestSpotFleet: ValidUntil in whole seconds, no ValidFrom, a ClientToken", async () => {
     expect(setups.spot.code).toBe(0);
     const { result, log } = await recorded(() =>

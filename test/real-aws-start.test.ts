@@ -50,54 +50,57 @@ const DESCRIBE = { "spot-fleet": "DescribeSpotFleetRequests", "ec2-fleet": "Desc
 const CANCEL = { "spot-fleet": "CancelSpotFleetRequests", "ec2-fleet": "DeleteFleets" } as const;
 const ID_PARAM = { "spot-fleet": "SpotFleetRequestId.1", "ec2-fleet": "FleetId.1" } as const;
 
-describe.each(["spot-fleet", "ec2-fleet"] as const)("start-cluster through the realism layer (%s)", (api) => {
-  it("a fleet invisible for its first seconds is waited for: exit 0, state running, fleet alive", async () => {
-    const { proxy, app, fleet } = await prepared(api, { invisibleSeconds: 4 });
-    const result = await runDcp(["start-cluster", fleet, "--wait-timeout", "40", "--poll-interval", "0.5"], {
-      cwd: app.dir,
-      env: proxy.env,
+describe.concurrent.each(["spot-fleet", "ec2-fleet"] as const)(
+  "start-cluster through the realism layer (%s)",
+  (api) => {
+    it("a fleet invisible for its first seconds is waited for: exit 0, state running, fleet alive", async () => {
+      const { proxy, app, fleet } = await prepared(api, { invisibleSeconds: 4 });
+      const result = await runDcp(["start-cluster", fleet, "--wait-timeout", "40", "--poll-interval", "0.5"], {
+        cwd: app.dir,
+        env: proxy.env,
+      });
+      // Whatever the outcome, never a fleet without a state file saying it runs.
+      await expectEveryFleetRecorded(app);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      // The proxy did hide it at first (Spot Fleet: NotFound; EC2 Fleet: left out of DescribeFleets).
+      if (api === "spot-fleet") expect(proxy.requests(DESCRIBE[api]).some((r) => r.fault === "invisible")).toBe(true);
+      const state = await readRunState(app.statePath);
+      expect(state.dcp.status).toBe("running");
+      expect(await liveFleetsOf(app.app)).toEqual([state.dcp.fleetId]);
     });
-    // Whatever the outcome, never a fleet without a state file saying it runs.
-    await expectEveryFleetRecorded(app);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
-    // The proxy did hide it at first (Spot Fleet: NotFound; EC2 Fleet: left out of DescribeFleets).
-    if (api === "spot-fleet") expect(proxy.requests(DESCRIBE[api]).some((r) => r.fault === "invisible")).toBe(true);
-    const state = await readRunState(app.statePath);
-    expect(state.dcp.status).toBe("running");
-    expect(await liveFleetsOf(app.app)).toEqual([state.dcp.fleetId]);
-  });
 
-  it("SIGINT while waiting for capacity sends the cancel/delete and exits 130", async () => {
-    const { proxy, app, fleet } = await prepared(api, { capacity: { available: 1 } });
-    const run = startDcp(["start-cluster", fleet, "--wait-timeout", "120", "--poll-interval", "0.5"], app.dir, {
-      ...proxy.env,
+    it("SIGINT while waiting for capacity sends the cancel/delete and exits 130", async () => {
+      const { proxy, app, fleet } = await prepared(api, { capacity: { available: 1 } });
+      const run = startDcp(["start-cluster", fleet, "--wait-timeout", "120", "--poll-interval", "0.5"], app.dir, {
+        ...proxy.env,
+      });
+      // In the capacity wait: the fleet exists and has been described after its creation.
+      await until(
+        () =>
+          run.child.exitCode !== null ||
+          (proxy.requests(CREATE[api]).some((r) => r.status === 200) &&
+            proxy.requests(DESCRIBE[api]).filter((r) => r.seq > proxy.requests(CREATE[api]).at(-1)!.seq).length >= 2),
+        "start-cluster to wait for capacity",
+      );
+      expect(run.child.exitCode, run.output()).toBeNull();
+      // Still waiting, not undoing a failed start: nothing cancelled yet.
+      expect(proxy.requests(CANCEL[api]), run.output()).toEqual([]);
+      const fleetId = (await readRunState(app.statePath)).dcp.fleetId;
+      run.child.kill("SIGINT");
+      const { code } = await run.exited;
+      expect(code, run.output()).toBe(130);
+      expect(run.output()).not.toMatch(/failed and was cancelled/);
+      const cancels = proxy.requests(CANCEL[api]);
+      expect(
+        cancels.map((r) => param(r, ID_PARAM[api])),
+        run.output(),
+      ).toContain(fleetId);
+      expect(await liveFleetsOf(app.app), run.output()).toEqual([]);
     });
-    // In the capacity wait: the fleet exists and has been described after its creation.
-    await until(
-      () =>
-        run.child.exitCode !== null ||
-        (proxy.requests(CREATE[api]).some((r) => r.status === 200) &&
-          proxy.requests(DESCRIBE[api]).filter((r) => r.seq > proxy.requests(CREATE[api]).at(-1)!.seq).length >= 2),
-      "start-cluster to wait for capacity",
-    );
-    expect(run.child.exitCode, run.output()).toBeNull();
-    // Still waiting, not undoing a failed start: nothing cancelled yet.
-    expect(proxy.requests(CANCEL[api]), run.output()).toEqual([]);
-    const fleetId = (await readRunState(app.statePath)).dcp.fleetId;
-    run.child.kill("SIGINT");
-    const { code } = await run.exited;
-    expect(code, run.output()).toBe(130);
-    expect(run.output()).not.toMatch(/failed and was cancelled/);
-    const cancels = proxy.requests(CANCEL[api]);
-    expect(
-      cancels.map((r) => param(r, ID_PARAM[api])),
-      run.output(),
-    ).toContain(fleetId);
-    expect(await liveFleetsOf(app.app), run.output()).toEqual([]);
-  });
-});
+  },
+);
 
-describe("start-cluster: best-effort steps never cancel a healthy fleet", () => {
+describe.concurrent("start-cluster: best-effort steps never cancel a healthy fleet", () => {
   it("PutMetricAlarm throttled (every call): exit 0, fleet alive and recorded, a warning", async () => {
     const { proxy, app, fleet } = await prepared(
       "spot-fleet",

@@ -11,7 +11,7 @@ import { readRunState, updateRunState } from "../src/state/run-state.js";
 import { runDcp } from "./harness/dcp.js";
 import { NOTHING_LEFT, configuredApp, ec2, fleetWithState, leftovers, sqs } from "./monitor-helpers.js";
 
-describe.each(["running", "tearing-down"] as const)("a half-torn-down run (state file %s)", (status) => {
+describe.concurrent.each(["running", "tearing-down"] as const)("a half-torn-down run (state file %s)", (status) => {
   it("finishes its teardown in one dcp monitor; a second monitor says it is already finished", async () => {
     const run = await fleetWithState(await configuredApp("spot-fleet", 2, "Half"), 2);
     await sqs.send(new DeleteQueueCommand({ QueueUrl: run.queueUrl }));

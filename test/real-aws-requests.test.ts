@@ -1,7 +1,7 @@
 /**
  * Issue 10 acceptance: what dcp sends, recorded at the realism proxy (test/harness/realism-proxy.ts),
  * with the built CLI (`make build` first) as a user runs it.
- * - setup: CreateService with launchType EC2, minimumHealthyPercent 0 / maximumPercent 100 and a client
+ * - setup: a loud warning without TASK_ROLE_ARN (item 5); CreateService with launchType EC2, minimumHealthyPercent 0 / maximumPercent 100 and a client
  *   token; a second setup reports no change (items 6, 15); a new queue that answers QueueDoesNotExist
  *   for its first second does not fail the first setup (item 8);
  * - start-cluster: RequestSpotFleet / CreateFleet with ValidUntil in whole seconds, no ValidFrom, and a
@@ -79,6 +79,12 @@ describe.concurrent("setup", () => {
     expect(again.code, again.stderr).toBe(0);
     const summary = JSON.parse(again.stdout) as { created: string[]; updated: unknown[] };
     expect(summary).toMatchObject({ created: [], updated: [] });
+  });
+
+  it("without TASK_ROLE_ARN, setup warns that workers get no SQS permission from DCP's instance role", () => {
+    const said = setups.spot.stdout + setups.spot.stderr;
+    expect(said).toMatch(/warning: .*TASK_ROLE_ARN/);
+    expect(said).toMatch(/SQS/);
   });
 
   it("a new queue answering QueueDoesNotExist for its first second does not fail the first setup", async () => {

@@ -76,10 +76,10 @@ describe("awaitCapacity", () => {
     expect(progress).toHaveLength(1);
   });
 
-  it("a fleet in error fails with AWS's words, after alarming the instances it had", async () => {
+  it("a fleet in error with no machine and no explanation fails, after alarming what it had", async () => {
     const { wait, newInstances } = scripted([
-      { status: fleet(1), instances: ["i-1"] },
-      { status: fleet(1, { activityStatus: "error" }), instances: ["i-1"] },
+      { status: fleet(0), instances: ["i-1"] },
+      { status: fleet(0, { activityStatus: "error" }), instances: [] },
     ]);
     await expect(awaitCapacity(wait)).rejects.toThrow(
       /fleet sfr-1 failed and was cancelled:\n {2}fleet activity status is error/,
@@ -87,16 +87,38 @@ describe("awaitCapacity", () => {
     expect(newInstances).toEqual([["i-1"]]);
   });
 
-  it("EC2 Fleet launch errors from CreateFleet or DescribeFleets are fatal, and so is a fleet that vanished", async () => {
+  it("with machines running, activity status error is ridden out and AWS's words shown once (DCP #107)", async () => {
+    const warnings: string[] = [];
+    const capacity =
+      "allLaunchSpecsTemporarilyBlacklisted: There is no Spot capacity available that matches your request.";
+    const { wait } = scripted(
+      [
+        { status: fleet(1), instances: ["i-1"] },
+        { status: fleet(1, { activityStatus: "error", errors: [capacity] }), instances: ["i-1"] },
+        { status: fleet(2, { activityStatus: "error", errors: [capacity] }), instances: ["i-1", "i-2"] },
+      ],
+      { timeoutSeconds: 40, warn: (text: string) => warnings.push(text) },
+    );
+    await expect(awaitCapacity(wait)).resolves.toMatchObject({ fulfilled: 2, partial: true });
+    expect(warnings).toEqual([expect.stringContaining("There is no Spot capacity available")]);
+  });
+
+  it("configuration errors with no machine are fatal; capacity errors only wait; a fleet gone for 60 s is fatal", async () => {
     const launch = scripted([{ status: fleet(0), instances: [] }], {
       createErrors: ["InvalidParameterValue: bad subnet"],
     });
     await expect(awaitCapacity(launch.wait)).rejects.toThrow(/InvalidParameterValue: bad subnet/);
-    const described = scripted([
-      { status: fleet(0, { errors: ["UnfulfillableCapacity: no capacity"] }), instances: [] },
-    ]);
-    await expect(awaitCapacity(described.wait)).rejects.toThrow(/UnfulfillableCapacity: no capacity/);
-    const gone = scripted([{ status: undefined, instances: [] }]);
+    const described = scripted(
+      [{ status: fleet(0, { errors: ["UnfulfillableCapacity: no capacity"] }), instances: [] }],
+      {
+        timeoutSeconds: 30,
+      },
+    );
+    await expect(awaitCapacity(described.wait)).resolves.toMatchObject({ fulfilled: 0, partial: true });
+    // EC2 is eventually consistent: a new fleet that is not found yet is waited for, up to 60 s.
+    const gone = scripted([{ status: undefined, instances: [] }], { timeoutSeconds: 600 });
     await expect(awaitCapacity(gone.wait)).rejects.toThrow(/no longer exists/);
+    expect(gone.elapsed()).toBeGreaterThanOrEqual(60_000);
+    expect(gone.progress[0]).toBe("waiting for AWS to show fleet sfr-1");
   });
 });

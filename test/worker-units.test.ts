@@ -338,8 +338,10 @@ describe("container setup (the image's entrypoint logic)", () => {
       {
         label: "mount s3://lab-images read-only at /home/ubuntu/bucket",
         command: "mount-s3",
-        args: ["--read-only", "--region", "us-east-1", "lab-images", "/home/ubuntu/bucket"],
+        // Mountpoint detects the bucket's region itself: no --region, no AWS_REGION (issue 10, item 7).
+        args: ["--read-only", "lab-images", "/home/ubuntu/bucket"],
         mkdir: "/home/ubuntu/bucket",
+        unsetEnv: ["AWS_REGION", "AWS_DEFAULT_REGION"],
       },
     ]);
     expect(containerSetupPlan(config({ DOWNLOAD_FILES: "True" }), facts)).toEqual([]);

@@ -119,9 +119,11 @@ export async function tagInstanceVolumes(
   if (!instanceIds.length) return [];
   const volumes: string[] = [];
   for (let i = 0; i < instanceIds.length; i += INSTANCE_FILTER_CHUNK) {
+    // A filter, not InstanceIds: DescribeInstances answers InvalidInstanceID.NotFound for ids EC2 does
+    // not show yet (eventual consistency), while a filter just leaves them out.
     const pages = paginateDescribeInstances(
       { client },
-      { InstanceIds: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK) },
+      { Filters: [{ Name: "instance-id", Values: instanceIds.slice(i, i + INSTANCE_FILTER_CHUNK) }] },
     );
     for await (const out of pages) {
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {

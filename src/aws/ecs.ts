@@ -19,6 +19,7 @@ import {
   paginateListServices,
   paginateListTaskDefinitions,
   paginateListTasks,
+  type ContainerInstance,
 } from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, isNotFound } from "./errors.js";
@@ -133,17 +134,36 @@ export async function ensureTaskDefinition(
  * UpdateService. Never deletes and recreates it (DCP did, which killed running workers), and never
  * touches the desired count of an existing service: a fleet may be running.
  */
+/**
+ * minimumHealthyPercent 0 lets ECS stop a task on a draining spot instance even when the cluster has
+ * no room to start its replacement first (with the default 100 % the task never stops and the worker's
+ * 120 s hand-back never runs); maximumPercent 100 never starts more tasks than the desired count.
+ */
+const SERVICE_DEPLOYMENT = { minimumHealthyPercent: 0, maximumPercent: 100 } as const;
+
+function deploymentDiffers(current: { minimumHealthyPercent?: number; maximumPercent?: number } | undefined): boolean {
+  return (
+    current?.minimumHealthyPercent !== SERVICE_DEPLOYMENT.minimumHealthyPercent ||
+    current?.maximumPercent !== SERVICE_DEPLOYMENT.maximumPercent
+  );
+}
+
+async function describeService(client: ECSClient, cluster: string, name: string) {
+  const { services = [] } = await client.send(
+    new DescribeServicesCommand({ cluster, services: [name], include: ["TAGS"] }),
+  );
+  return services.find((s) => s.serviceName === name && s.status !== "INACTIVE");
+}
+
 export async function ensureService(
   client: ECSClient,
   cluster: string,
   name: string,
   taskDefinitionArn: string,
   tags: Record<string, string>,
+  clientToken?: string,
 ): Promise<ResourceChange> {
-  const { services = [] } = await client.send(
-    new DescribeServicesCommand({ cluster, services: [name], include: ["TAGS"] }),
-  );
-  const existing = services.find((s) => s.serviceName === name && s.status !== "INACTIVE");
+  const existing = await describeService(client, cluster, name);
   if (existing?.status === "DRAINING") {
     throw new OperationalError(
       `ECS service ${name} in cluster ${cluster} is still being deleted; wait a minute and run dcp setup again`,
@@ -156,10 +176,23 @@ export async function ensureService(
         serviceName: name,
         taskDefinition: taskDefinitionArn,
         desiredCount: 0,
+        // EC2, not the cluster's default capacity provider (which may be Fargate: it refuses privileged
+        // containers, and the workers run on the fleet's instances).
+        launchType: "EC2",
+        deploymentConfiguration: SERVICE_DEPLOYMENT,
         tags: ecsTags(tags),
         propagateTags: "SERVICE",
+        // A CreateService whose answer is lost is retried with the same token: no second service.
+        ...(clientToken ? { clientToken } : {}),
       }),
     );
+    // Some endpoints (moto) drop deploymentConfiguration at creation; set it now, so that the next
+    // `dcp setup` finds nothing to change here or on AWS.
+    const created = await describeService(client, cluster, name);
+    if (created && deploymentDiffers(created.deploymentConfiguration))
+      await client.send(
+        new UpdateServiceCommand({ cluster, service: name, deploymentConfiguration: SERVICE_DEPLOYMENT }),
+      );
     return { kind: "ECS service", name, status: "created", changes: [] };
   }
   const changes: string[] = [];
@@ -167,6 +200,15 @@ export async function ensureService(
     await client.send(new UpdateServiceCommand({ cluster, service: name, taskDefinition: taskDefinitionArn }));
     changes.push(
       `taskDefinition ${existing.taskDefinition?.split("/").pop() ?? "none"} -> ${taskDefinitionArn.split("/").pop()}`,
+    );
+  }
+  if (deploymentDiffers(existing.deploymentConfiguration)) {
+    await client.send(
+      new UpdateServiceCommand({ cluster, service: name, deploymentConfiguration: SERVICE_DEPLOYMENT }),
+    );
+    const was = existing.deploymentConfiguration;
+    changes.push(
+      `deploymentConfiguration ${was?.minimumHealthyPercent ?? "default"}%-${was?.maximumPercent ?? "default"}% -> 0%-100%`,
     );
   }
   changes.push(...(await addMissingEcsTags(client, existing.serviceArn, existing.tags, tags)));
@@ -232,6 +274,19 @@ async function listAll<P>(pages: AsyncIterable<P>, items: (page: P) => string[] 
   return all;
 }
 
+/** Every container instance of the cluster (ListContainerInstances lists all but INACTIVE ones), described. */
+async function describeAllContainerInstances(client: ECSClient, cluster: string): Promise<ContainerInstance[]> {
+  const arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
+  const described: ContainerInstance[] = [];
+  for (let i = 0; i < arns.length; i += 100) {
+    const { containerInstances = [] } = await client.send(
+      new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }),
+    );
+    described.push(...containerInstances);
+  }
+  return described;
+}
+
 /**
  * Deregisters (force) the cluster's container instances that run on `ec2InstanceIds` (this run's
  * fleet); returns how many. A missing cluster counts as nothing to do.
@@ -241,31 +296,48 @@ export async function deregisterContainerInstancesOf(
   cluster: string,
   ec2InstanceIds: ReadonlySet<string>,
 ): Promise<number> {
-  let arns: string[];
+  let all: ContainerInstance[];
   try {
-    arns = await listAll(paginateListContainerInstances({ client }, { cluster }), (p) => p.containerInstanceArns);
+    all = await describeAllContainerInstances(client, cluster);
   } catch (err) {
     if (isGoneEcs(err)) return 0;
     throw err;
   }
   let count = 0;
-  for (let i = 0; i < arns.length; i += 100) {
-    const { containerInstances = [] } = await client.send(
-      new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(i, i + 100) }),
+  for (const ci of all) {
+    if (!ci.containerInstanceArn || !ci.ec2InstanceId || !ec2InstanceIds.has(ci.ec2InstanceId)) continue;
+    await client.send(
+      new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn, force: true }),
     );
-    for (const ci of containerInstances) {
-      if (!ci.containerInstanceArn || !ci.ec2InstanceId || !ec2InstanceIds.has(ci.ec2InstanceId)) continue;
-      await client.send(
-        new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn, force: true }),
-      );
-      count += 1;
-    }
+    count += 1;
   }
   return count;
 }
 
+/**
+ * The cluster's container instances that are not INACTIVE (ListContainerInstances lists all other
+ * states by default: ACTIVE, DRAINING, REGISTERING, DEREGISTERING), split into this fleet's and
+ * others'. `registeredContainerInstancesCount` can lag right after a deregistration, so teardown
+ * counts instances by listing them rather than trusting that number.
+ */
+async function containerInstancesBy(client: ECSClient, cluster: string, own: ReadonlySet<string>) {
+  let mine = 0;
+  let others = 0;
+  for (const ci of await describeAllContainerInstances(client, cluster)) {
+    if (ci.status === "INACTIVE") continue;
+    if (ci.ec2InstanceId && own.has(ci.ec2InstanceId)) mine += 1;
+    else others += 1;
+  }
+  return { mine, others };
+}
+
 /** What still uses a cluster (for the decision whether teardown may delete it). */
-export async function clusterUse(client: ECSClient, cluster: string, family: string): Promise<ClusterUse> {
+export async function clusterUse(
+  client: ECSClient,
+  cluster: string,
+  family: string,
+  ownInstances: ReadonlySet<string> = new Set(),
+): Promise<ClusterUse> {
   const { clusters = [] } = await client.send(new DescribeClustersCommand({ clusters: [cluster] }));
   const found = clusters.find((c) => c.clusterName === cluster);
   if (!found || found.status === "INACTIVE")
@@ -278,13 +350,15 @@ export async function clusterUse(client: ECSClient, cluster: string, family: str
     for (const s of out.services ?? []) if (s.serviceName && s.status !== "INACTIVE") services.push(s.serviceName);
   }
   const ownTasks = await listAll(paginateListTasks({ client }, { cluster, family }), (p) => p.taskArns);
+  const instances = await containerInstancesBy(client, cluster, ownInstances);
   return {
     exists: true,
     services,
     runningTasks: found.runningTasksCount ?? 0,
     pendingTasks: found.pendingTasksCount ?? 0,
     ownTasks: ownTasks.length,
-    containerInstances: found.registeredContainerInstancesCount ?? 0,
+    containerInstances: instances.others,
+    ownContainerInstances: instances.mine,
   };
 }
 

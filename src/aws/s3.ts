@@ -15,7 +15,12 @@ import { clientOptions, endpointOverridden, instrument, type AwsContext } from "
 
 export function s3Client(ctx: AwsContext): S3Client {
   // Virtual-host addressing cannot resolve <bucket>.localhost, so emulators need path style.
-  return instrument(new S3Client({ ...clientOptions(ctx), forcePathStyle: endpointOverridden("s3") }), "s3");
+  // followRegionRedirects: a bucket in another region than the config's answers 301/PermanentRedirect;
+  // the client then retries in the bucket's region instead of failing.
+  return instrument(
+    new S3Client({ ...clientOptions(ctx), forcePathStyle: endpointOverridden("s3"), followRegionRedirects: true }),
+    "s3",
+  );
 }
 
 export interface S3ObjectSummary {

@@ -19,6 +19,7 @@ import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./erro
 import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
+import { sleep } from "../sleep.js";
 
 export function sqsClient(ctx: AwsContext): SQSClient {
   return makeSqsClient(ctx, {});
@@ -63,6 +64,25 @@ export async function queueArn(client: SQSClient, url: string): Promise<string> 
   return Attributes.QueueArn;
 }
 
+/**
+ * "Wait at least one second after the queue is created to be able to use the queue" (CreateQueue,
+ * SQS API reference): a queue just made (or a dead-letter queue a new redrive policy names) may
+ * answer QueueDoesNotExist for a moment. Retries `call` with backoff for up to about 15 s.
+ */
+async function whileQueueIsNew<T>(call: () => Promise<T>): Promise<T> {
+  let delayMs = 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const fresh = isNotFound(err) || /does not exist/i.test((err as Error).message ?? "");
+      if (!fresh || attempt >= 7) throw err;
+      await sleep(delayMs);
+      delayMs *= 2;
+    }
+  }
+}
+
 export interface EnsuredQueue {
   url: string;
   arn: string;
@@ -83,20 +103,20 @@ export async function ensureQueue(
 ): Promise<EnsuredQueue> {
   const existingUrl = await findQueueUrl(client, name);
   if (!existingUrl) {
-    const { QueueUrl } = await client
-      .send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))
-      .catch((err: unknown) => {
-        if (awsErrorName(err) === "QueueDeletedRecently") {
-          throw new OperationalError(
-            `queue ${name} was deleted less than 60 seconds ago and SQS does not allow its name yet; wait a minute and run dcp setup again`,
-          );
-        }
-        throw err;
-      });
+    const { QueueUrl } = await whileQueueIsNew(() =>
+      client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags })),
+    ).catch((err: unknown) => {
+      if (awsErrorName(err) === "QueueDeletedRecently") {
+        throw new OperationalError(
+          `queue ${name} was deleted less than 60 seconds ago and SQS does not allow its name yet; wait a minute and run dcp setup again`,
+        );
+      }
+      throw err;
+    });
     if (!QueueUrl) throw new Error(`SQS returned no URL for the new queue ${name}`);
     return {
       url: QueueUrl,
-      arn: await queueArn(client, QueueUrl),
+      arn: await whileQueueIsNew(() => queueArn(client, QueueUrl)),
       change: { kind, name, status: "created", changes: [] },
     };
   }

@@ -20,8 +20,8 @@ export function registerStartCluster(program: Command): void {
       "a DCP fleet file (Spot Fleet request configuration JSON), e.g. files/exampleFleet_us-east-1.json",
     )
     .description(
-      "Request the spot fleet of a run (CLUSTER_MACHINES machines of the MACHINE_TYPE types, through FLEET_API " +
-        "spot-fleet or ec2-fleet), scale the ECS service to CLUSTER_MACHINES x TASKS_PER_MACHINE, write the state " +
+      "Request the spot fleet of a run (CLUSTER_MACHINES machines of the MACHINE_TYPE types, through the fleet " +
+        "API the config names; `dcp config show` lists it), scale the ECS service to CLUSTER_MACHINES x TASKS_PER_MACHINE, write the state " +
         "file files/<APP_NAME>SpotFleetRequestId.json, create one idle alarm per instance and wait for capacity. " +
         "A failing fleet is cancelled; partial capacity at the timeout is only a warning.",
     )

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UserInputError } from "../errors.js";
-import { FLEET_APIS } from "../fleet/registry.js";
+import { FLEET_PROVIDER_NAMES } from "../fleet/registry.js";
 import { parseJsonText, parseWithSchema, type FixHints } from "../validation.js";
 import { DEFAULT_CONFIG_PATH } from "./defaults.js";
 import { closestRegion, knownRegions } from "../aws/regions.js";
@@ -65,7 +65,7 @@ export const CONFIG_HINTS: FixHints = {
   PLUGINS_COMMIT: 'write a commit, tag or branch as a string, e.g. "v4.2.8", or null',
   INSTALL_REQUIREMENTS: BOOLEAN_FIX,
   REQUIREMENTS: 'write a string, e.g. "cellpose", or ""',
-  FLEET_API: `use ${FLEET_APIS.map((api) => `"${api}"`).join(" or ")}`,
+  FLEET_API: `use ${FLEET_PROVIDER_NAMES.map((api) => `"${api}"`).join(" or ")}`,
   TASK_ROLE_ARN: 'use an ARN like "arn:aws:iam::123456789012:role/dcpWorkerRole", or null',
   LOG_RETENTION_DAYS: `use one of ${LOG_RETENTION_CHOICES.join(", ")}`,
 };

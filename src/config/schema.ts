@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { appNames } from "../plan/names.js";
-import { DEFAULT_FLEET_API, FLEET_APIS, fleetKind } from "../fleet/registry.js";
+import { DEFAULT_FLEET_PROVIDER, FLEET_PROVIDER_NAMES, fleetKind } from "../fleet/registry.js";
 
 /**
  * The config file: the setting names Distributed-CellProfiler (DCP) users know from config.py
@@ -263,10 +263,10 @@ export const configShape = {
 
   // dcp's own settings, named in DCP's style.
   FLEET_API: z
-    .enum(FLEET_APIS, { error: `expected one of ${FLEET_APIS.join(", ")}` })
-    .default(DEFAULT_FLEET_API)
+    .enum(FLEET_PROVIDER_NAMES, { error: `expected one of ${FLEET_PROVIDER_NAMES.join(", ")}` })
+    .default(DEFAULT_FLEET_PROVIDER)
     .describe(
-      `How \`dcp start-cluster\` asks for spot machines: ${FLEET_APIS.map((api) => `"${api}" (${fleetKind(api).describe})`).join(" or ")}.`,
+      `How \`dcp start-cluster\` asks for spot machines: ${FLEET_PROVIDER_NAMES.map((api) => `"${api}" (${fleetKind(api).describe})`).join(" or ")}.`,
     ),
   TASK_ROLE_ARN: z
     .string({ error: "expected an IAM role ARN" })

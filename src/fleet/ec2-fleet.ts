@@ -9,6 +9,7 @@ import {
   DescribeFleetInstancesCommand,
   DescribeFleetsCommand,
   ModifyFleetCommand,
+  paginateDescribeFleets,
   type CreateFleetRequest,
   type CreateLaunchTemplateRequest,
   type FleetLaunchTemplateOverridesRequest,
@@ -222,6 +223,16 @@ export function createProvider(ctx: AwsContext): FleetProvider {
     },
     // The launch template tags instances and volumes at launch.
     adoptInstances: async () => {},
+    async findStarted(appName, nonce) {
+      const token = clientToken(appName, nonce, "CreateFleet");
+      for await (const page of paginateDescribeFleets({ client: ec2 }, {}))
+        for (const f of page.Fleets ?? [])
+          if (f.ClientToken === token && f.FleetId) {
+            const template = f.LaunchTemplateConfigs?.[0]?.LaunchTemplateSpecification?.LaunchTemplateId;
+            return { api: "ec2-fleet", id: f.FleetId, ...(template ? { launchTemplateId: template } : {}) };
+          }
+      return undefined;
+    },
     // EC2 Fleet publishes no capacity metrics: the dashboard shows the workers' CPU instead.
     capacityMetrics: () => undefined,
   };

@@ -54,6 +54,11 @@ export interface FleetProvider {
   destroy(fleet: FleetRef): Promise<void>;
   /** What the provider does for instances as they appear (e.g. tag their volumes). */
   adoptInstances(ids: string[], appName: string): Promise<void>;
+  /**
+   * The fleet a start requested with this nonce's client token, if AWS made one: how a teardown finds
+   * the fleet of a start-cluster that stopped before it learned the fleet id.
+   */
+  findStarted(appName: string, nonce: string): Promise<FleetRef | undefined>;
   /** The dashboard's fleet-capacity metrics (CloudWatch metric arrays), when the API publishes any. */
   capacityMetrics(id: string): unknown[][] | undefined;
 }

@@ -35,9 +35,9 @@ const KINDS = {
 } as const satisfies Record<string, FleetKind>;
 
 export type FleetApi = keyof typeof KINDS;
-export const FLEET_APIS = Object.keys(KINDS) as [FleetApi, ...FleetApi[]];
+export const FLEET_PROVIDER_NAMES = Object.keys(KINDS) as [FleetApi, ...FleetApi[]];
 /** DCP's only fleet API, and so the default. */
-export const DEFAULT_FLEET_API: FleetApi = FLEET_APIS[0];
+export const DEFAULT_FLEET_PROVIDER: FleetApi = FLEET_PROVIDER_NAMES[0];
 
 export function fleetKind(api: FleetApi): FleetKind {
   return KINDS[api];
@@ -45,7 +45,7 @@ export function fleetKind(api: FleetApi): FleetKind {
 
 /** The provider whose ids look like `id` (a DCP monitor file names only the fleet id). */
 export function fleetApiOfId(id: string): FleetApi {
-  return FLEET_APIS.find((api) => KINDS[api].idPattern.test(id)) ?? DEFAULT_FLEET_API;
+  return FLEET_PROVIDER_NAMES.find((api) => KINDS[api].idPattern.test(id)) ?? DEFAULT_FLEET_PROVIDER;
 }
 
 /** The fleet API a config asks for (its FLEET_API key). */

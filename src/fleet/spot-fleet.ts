@@ -9,6 +9,7 @@ import {
   DescribeSpotFleetRequestsCommand,
   ModifySpotFleetRequestCommand,
   RequestSpotFleetCommand,
+  paginateDescribeSpotFleetRequests,
   type ModifySpotFleetRequestRequest,
   type RequestSpotFleetRequest,
   type SpotFleetLaunchSpecification,
@@ -190,6 +191,14 @@ export function createProvider(ctx: AwsContext): FleetProvider {
     async adoptInstances(ids, appName) {
       // A Spot Fleet launch specification can tag only instances: tag their volumes afterwards.
       await tagInstanceVolumes(ec2, ids, workerTags(appName));
+    },
+    async findStarted(appName, nonce) {
+      const token = clientToken(appName, nonce, "RequestSpotFleet");
+      for await (const page of paginateDescribeSpotFleetRequests({ client: ec2 }, {}))
+        for (const c of page.SpotFleetRequestConfigs ?? [])
+          if (c.SpotFleetRequestConfig?.ClientToken === token && c.SpotFleetRequestId)
+            return { api: "spot-fleet", id: c.SpotFleetRequestId };
+      return undefined;
     },
     capacityMetrics: (id) => [
       ["AWS/EC2Spot", "FulfilledCapacity", "FleetRequestId", id],

@@ -6,7 +6,7 @@
  */
 import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
 import { awsErrorName, describeAwsFailure } from "../aws/errors.js";
-import { EXIT_INTERRUPTED, Interrupted, UserInputError } from "../errors.js";
+import { EXIT_INTERRUPTED, Interrupted, OperationalError, UserInputError } from "../errors.js";
 import { FleetOperationUnsupportedError } from "../fleet/provider.js";
 import { fleetProvider } from "../fleet/registry.js";
 import {
@@ -246,6 +246,10 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
   const target = await resolveRun(options);
   const { state } = target;
   if (reportIfFinished(state, output)) return 0;
+  if (state.dcp.status === "starting")
+    throw new OperationalError(
+      `start-cluster did not finish for ${state.MONITOR_APP_NAME}: run the same \`dcp start-cluster\` again (it resends the same request with the same client token: no second fleet), or \`dcp teardown ${target.path}\` to remove what it made`,
+    );
   const clients = await runClients(target);
   const signals = interruptOnSignals();
   const watcher = new Watcher(target, clients, options, output);

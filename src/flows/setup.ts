@@ -11,6 +11,7 @@ import { ensureQueue, sqsClient } from "../aws/sqs.js";
 import { resourceNames, type Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
 import { DEAD_LETTER_QUEUE_ATTRIBUTES, jobQueueAttributes } from "../plan/queue-attributes.js";
+import { newNonce } from "../plan/client-token.js";
 import { appTags } from "../plan/names.js";
 import type { ResourceChange } from "../plan/reconcile.js";
 import { taskDefinitionSpec } from "../plan/task-definition.js";
@@ -108,7 +109,8 @@ export async function runSetup(config: Config, output: Output): Promise<SetupSum
   );
   await step(
     `ECS service ${names.serviceName}`,
-    () => ensureService(ecs, config.ECS_CLUSTER, names.serviceName, taskDefinition.arn, tags),
+    // One token per setup: the SDK's retries of a CreateService whose answer was lost reuse it.
+    () => ensureService(ecs, config.ECS_CLUSTER, names.serviceName, taskDefinition.arn, tags, newNonce()),
     (s) => [s],
   );
   await step(
@@ -125,6 +127,17 @@ export async function runSetup(config: Config, output: Output): Promise<SetupSum
   } else {
     output.line(`Nothing to change: all ${resources.length} resources already match the config.`);
   }
+  if (!config.TASK_ROLE_ARN) output.warn(NO_TASK_ROLE_WARNING(config.APP_NAME));
   output.result(summary);
   return summary;
 }
+
+/**
+ * Without a task role the workers have only the instance role's permissions, and the instance role
+ * DCP documents (ecsInstanceRole) has S3 and CloudWatch but no SQS: DCP worked only because it put
+ * the user's keys into the task definition, which dcp never does. So every worker would fail on its
+ * first ReceiveMessage.
+ */
+const NO_TASK_ROLE_WARNING = (app: string) =>
+  `TASK_ROLE_ARN is not set: the workers will run with the instance role only, and DCP's documented instance role (ecsInstanceRole) cannot read SQS, so every worker would fail at its first message. ` +
+  `Create a task role trusted by ecs-tasks.amazonaws.com that may receive, delete and change the visibility of messages on ${app}'s queues and read/write your buckets, set TASK_ROLE_ARN to its ARN, and run dcp setup again (docs/REAL-AWS.md)`;

@@ -18,8 +18,7 @@ const idOf = (prefix: string, what: string) =>
   });
 
 const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {
-  error:
-    "expected an IAM role ARN with your 12-digit account id, e.g. arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role",
+  error: "expected an IAM role ARN with your 12-digit account id, e.g. arn:aws:iam::123456789012:role/dcpFleetRole",
 });
 const instanceProfileArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/, {
   error:
@@ -158,7 +157,8 @@ function collectKeys(schema: z.ZodType): string[] {
 }
 
 const FLEET_HINTS: FixHints = {
-  IamFleetRole: "set the ARN of your Spot Fleet role (IAM console > Roles > aws-ec2-spot-fleet-tagging-role)",
+  IamFleetRole:
+    "set the ARN of your Spot Fleet role (an IAM role trusted by spotfleet.amazonaws.com with the AWS managed policy AmazonEC2SpotFleetTaggingRole; IAM console > Roles)",
   LaunchSpecifications:
     "list one launch specification (ImageId, KeyName, IamInstanceProfile, BlockDeviceMappings, NetworkInterfaces); see files/exampleFleet_us-east-1.json",
   ImageId: `use "${AUTO_IMAGE}" for the current ECS-optimized AMI, or an AMI id of your region`,

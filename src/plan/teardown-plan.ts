@@ -75,8 +75,9 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
   const all: TeardownStep[] = [
     { id: "scale-service", cluster: input.cluster, service: input.serviceName },
     { id: "delete-alarms", appName: input.appName },
-    { id: "cancel-fleet", fleetApi: input.fleetApi, fleetId: input.fleetId },
   ];
+  // A start-cluster that stopped before AWS named a fleet (and none was found by its client token).
+  if (input.fleetId) all.push({ id: "cancel-fleet", fleetApi: input.fleetApi, fleetId: input.fleetId });
   // A launch template the fleet owns (EC2 Fleet's) goes right after the fleet that used it.
   if (input.launchTemplateId) {
     all.push({ id: "delete-launch-template", launchTemplateId: input.launchTemplateId });
@@ -157,8 +158,10 @@ export interface ClusterUse {
   pendingTasks: number;
   /** tasks of this run's family still running or pending */
   ownTasks: number;
-  /** container instances still registered (this fleet's were deregistered before) */
+  /** container instances (ACTIVE or DRAINING) that do not run on this fleet's instances */
   containerInstances: number;
+  /** this fleet's container instances still listed (deregistration takes a moment to show) */
+  ownContainerInstances?: number;
 }
 
 export type ClusterDecision =
@@ -173,6 +176,11 @@ export function clusterDecision(name: string, ownService: string, use: ClusterUs
     return {
       action: "keep",
       reason: `${use.containerInstances} container instance(s) not from this fleet are registered`,
+    };
+  if ((use.ownContainerInstances ?? 0) > 0)
+    return {
+      action: "wait",
+      reason: `${use.ownContainerInstances} container instance(s) of this fleet still deregistering`,
     };
   const otherTasks = use.runningTasks + use.pendingTasks - use.ownTasks;
   if (otherTasks > 0) return { action: "keep", reason: `${otherTasks} task(s) of other task families run in it` };

@@ -191,7 +191,12 @@ class TeardownRunner {
       const decision = clusterDecision(
         step.cluster,
         step.service,
-        await clusterUse(this.clients.ecs, step.cluster, step.family),
+        await clusterUse(
+          this.clients.ecs,
+          step.cluster,
+          step.family,
+          new Set(Object.keys(observationsOf(await this.state())?.instances ?? {})),
+        ),
       );
       if (decision.action === "gone") return "already gone";
       if (decision.action === "keep") return `kept: ${decision.reason}`;
@@ -257,7 +262,8 @@ export async function tearDown(
   confirmDrop?: ConfirmDrop,
 ): Promise<RunSummary> {
   let state = await readRunState(target.path);
-  if (state.dcp.status === "running") {
+  if (state.dcp.status === "starting") state = await adoptStartedFleet(target, clients, state, output);
+  if (state.dcp.status === "running" || state.dcp.status === "starting") {
     // A fresh teardown: one last reading, so the summary knows what was done and what was dropped.
     const reading = await new RunReader(clients, state).read();
     const observations = observe(observationsOf(state), reading);
@@ -322,6 +328,35 @@ export async function tearDown(
   });
   for (const line of summaryLines(summary)) output.line(line);
   return summary;
+}
+
+/**
+ * A start-cluster that stopped before it learned its fleet id: find the fleet by the client token its
+ * request carried (the nonce is in the state file) and record it, so the teardown cancels it.
+ */
+async function adoptStartedFleet(
+  target: RunTarget,
+  clients: RunClients,
+  state: RunState,
+  output: Output,
+): Promise<RunState> {
+  const nonce = state.dcp.startAttempt?.nonce;
+  const found = nonce ? await clients.fleet.findStarted(state.MONITOR_APP_NAME, nonce) : undefined;
+  output.line(
+    found
+      ? `start-cluster stopped before recording its fleet; found ${found.id} by its client token`
+      : "start-cluster stopped before AWS made a fleet (none carries its client token)",
+  );
+  if (!found) return state;
+  return updateRunState(target.path, (s) => ({
+    ...s,
+    MONITOR_FLEET_ID: found.id,
+    dcp: {
+      ...s.dcp,
+      fleetId: found.id,
+      ...(found.launchTemplateId ? { launchTemplateId: found.launchTemplateId } : {}),
+    },
+  }));
 }
 
 /** Asks the person at the terminal; true means go ahead. */

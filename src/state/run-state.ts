@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { writeFileAtomic } from "../io/atomic-write.js";
 import { z } from "zod";
 import { parseWithSchema, readJsonFile } from "../validation.js";
-import { FLEET_APIS } from "../fleet/registry.js";
+import { FLEET_PROVIDER_NAMES } from "../fleet/registry.js";
 
 /**
  * starting: start-cluster saved the attempt's nonce and is requesting the fleet (fleetId still empty:
@@ -18,7 +18,7 @@ export const RUN_STATUSES = ["starting", "running", "tearing-down", "finished"] 
 
 const dcpBlockSchema = z.object({
   version: z.literal(1),
-  fleetApi: z.enum(FLEET_APIS),
+  fleetApi: z.enum(FLEET_PROVIDER_NAMES),
   /** Empty only while status is "starting". */
   fleetId: z.string(),
   launchTemplateId: z.string().min(1).optional(),
@@ -57,7 +57,7 @@ export const runStateSchema = z
   .refine(
     (s) => ["starting", "finished"].includes(s.dcp.status) || (s.dcp.fleetId !== "" && s.MONITOR_FLEET_ID !== ""),
     {
-      error: "names no fleet (MONITOR_FLEET_ID / dcp.fleetId are empty) though the run is past starting",
+      error: "names no fleet (MONITOR_FLEET_ID / dcp.fleetId are empty) though the run is running",
       path: ["dcp", "fleetId"],
     },
   );

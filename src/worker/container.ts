@@ -25,6 +25,8 @@ export interface SetupStep {
   cwd?: string;
   /** A folder to create before the command runs. */
   mkdir?: string;
+  /** Variables removed from the command's environment. */
+  unsetEnv?: string[];
 }
 
 export interface ContainerFacts {
@@ -41,8 +43,11 @@ export function containerSetupPlan(config: Config, facts: ContainerFacts): Setup
     steps.push({
       label: `mount s3://${source} read-only at ${config.MOUNT_ROOT}`,
       command: "mount-s3",
-      args: ["--read-only", "--region", config.AWS_REGION, source, config.MOUNT_ROOT],
+      // No --region, and no AWS_REGION in its environment: either one turns off Mountpoint's own
+      // detection of the bucket's region, and the bucket may live in another region than the fleet.
+      args: ["--read-only", source, config.MOUNT_ROOT],
       mkdir: config.MOUNT_ROOT,
+      unsetEnv: ["AWS_REGION", "AWS_DEFAULT_REGION"],
     });
   }
   if (config.USE_PLUGINS) {
@@ -84,7 +89,9 @@ export function containerSetupPlan(config: Config, facts: ContainerFacts): Setup
 
 function runStep(step: SetupStep, log: (line: string) => void): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(step.command, step.args, { cwd: step.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const env = { ...process.env };
+    for (const name of step.unsetEnv ?? []) delete env[name];
+    const child = spawn(step.command, step.args, { cwd: step.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     for (const stream of [child.stdout, child.stderr])
       createInterface({ input: stream }).on("line", (l) => log(`  ${l}`));
     child.on("error", (err) =>

@@ -6,6 +6,12 @@ import {
   CreateLaunchTemplateCommand,
   CreateTagsCommand,
   DescribeLaunchTemplatesCommand,
+  DescribeImagesCommand,
+  DescribeInstanceTypeOfferingsCommand,
+  DescribeInstanceTypesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  type _InstanceType,
   type CreateLaunchTemplateRequest,
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
@@ -148,4 +154,102 @@ export async function tagInstanceVolumes(
     await client.send(new CreateTagsCommand({ Resources: volumes.slice(i, i + 1000), Tags: tags }));
   }
   return volumes;
+}
+
+// --- doctor: read-only inventory of what a fleet file names -------------------------------------
+
+export interface SubnetInfo {
+  id: string;
+  vpcId: string;
+  zone: string;
+}
+
+/** The subnets that exist among `ids` (one by one, so a missing one does not hide the others). */
+export async function describeSubnets(client: EC2Client, ids: readonly string[]): Promise<Map<string, SubnetInfo>> {
+  const found = new Map<string, SubnetInfo>();
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: [id] }));
+        for (const s of out.Subnets ?? []) found.set(id, { id, vpcId: s.VpcId ?? "", zone: s.AvailabilityZone ?? "" });
+      } catch (err) {
+        if (!/NotFound|Malformed/.test((err as { name?: string }).name ?? "")) throw err;
+      }
+    }),
+  );
+  return found;
+}
+
+/** The security groups that exist among `ids`, with their VPC. */
+export async function describeSecurityGroups(
+  client: EC2Client,
+  ids: readonly string[],
+): Promise<Map<string, { id: string; vpcId: string }>> {
+  const found = new Map<string, { id: string; vpcId: string }>();
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        const out = await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }));
+        for (const g of out.SecurityGroups ?? []) found.set(id, { id, vpcId: g.VpcId ?? "" });
+      } catch (err) {
+        if (!/NotFound|Malformed/.test((err as { name?: string }).name ?? "")) throw err;
+      }
+    }),
+  );
+  return found;
+}
+
+export async function describeImage(
+  client: EC2Client,
+  imageId: string,
+): Promise<{ id: string; name: string; description: string } | undefined> {
+  try {
+    const out = await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    const image = out.Images?.[0];
+    return image ? { id: imageId, name: image.Name ?? "", description: image.Description ?? "" } : undefined;
+  } catch (err) {
+    if (/NotFound|Malformed/.test((err as { name?: string }).name ?? "")) return undefined;
+    throw err;
+  }
+}
+
+/** Zones (among `zones`) where each of `types` is offered. */
+export async function instanceTypeZones(
+  client: EC2Client,
+  types: readonly string[],
+  zones: readonly string[],
+): Promise<Map<string, Set<string>>> {
+  const out = await client.send(
+    new DescribeInstanceTypeOfferingsCommand({
+      LocationType: "availability-zone",
+      Filters: [
+        { Name: "instance-type", Values: [...types] },
+        { Name: "location", Values: [...zones] },
+      ],
+    }),
+  );
+  const offered = new Map<string, Set<string>>(types.map((t) => [t, new Set<string>()]));
+  for (const o of out.InstanceTypeOfferings ?? [])
+    if (o.InstanceType && o.Location) offered.get(o.InstanceType)?.add(o.Location);
+  return offered;
+}
+
+/** vCPUs and memory of each known type among `types` (unknown types are left out). */
+export async function instanceTypeSizes(
+  client: EC2Client,
+  types: readonly string[],
+): Promise<Map<string, { vcpus: number; memoryMiB: number }>> {
+  const sizes = new Map<string, { vcpus: number; memoryMiB: number }>();
+  await Promise.all(
+    types.map(async (type) => {
+      try {
+        const out = await client.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type as _InstanceType] }));
+        const t = out.InstanceTypes?.[0];
+        if (t) sizes.set(type, { vcpus: t.VCpuInfo?.DefaultVCpus ?? 0, memoryMiB: t.MemoryInfo?.SizeInMiB ?? 0 });
+      } catch (err) {
+        if (!/InvalidInstanceType|NotFound/.test((err as { name?: string }).name ?? "")) throw err;
+      }
+    }),
+  );
+  return sizes;
 }

@@ -299,6 +299,7 @@ export const IAM_TABLE: readonly Grant[] = [
       "ec2:DescribeSubnets",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeInstanceTypeOfferings",
+      "ec2:DescribeInstanceTypes",
     ],
     resources: all,
     why: "EC2 Describe calls take no resource-level permission",

@@ -2,7 +2,7 @@
  * `dcp doctor [job.json] [fleet.json]`: read-only checks of everything a run needs, run concurrently,
  * each a ✔/✖/! line with what was checked and, for a failure, the exact fix. Nothing is created: every
  * call is a Get/Describe/List/Head (test/doctor.test.ts asserts it from the recorded calls).
- * `preflightChecks` (credentials, region, the roles named in the config) is what `dcp setup` runs first.
+ * The cheap part (credentials, region, the roles named in the config) is src/run/preflight.ts, which `dcp setup` runs first.
  */
 import { readFile } from "node:fs/promises";
 import { awsContext, type AwsContext } from "../aws/context.js";
@@ -16,7 +16,6 @@ import {
 } from "../aws/ec2.js";
 import {
   getInstanceProfile,
-  getRole,
   iamClient,
   isAccessDenied,
   managedPolicyDocument,
@@ -27,7 +26,7 @@ import {
 import { bucketRegion, objectExists, objectText, s3Client } from "../aws/s3.js";
 import { SPOT_STANDARD_VCPU_QUOTA, serviceQuota, serviceQuotasClient } from "../aws/service-quotas.js";
 import { resolvePublicAmi, ssmClient } from "../aws/ssm.js";
-import { callerIdentity, stsClient, type CallerIdentity } from "../aws/sts.js";
+import type { CallerIdentity } from "../aws/sts.js";
 import { effectiveBuckets, type Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
 import {
@@ -40,7 +39,6 @@ import {
   iamName,
   ok,
   report,
-  trustedServices,
   warn,
   type Check,
   type DoctorReport,
@@ -58,144 +56,9 @@ import { checkJobFile, jobFileMessages } from "../plan/job-reader.js";
 import { looseText } from "../plan/make-jobs/csv-match.js";
 import type { DcpMessage } from "../plan/message.js";
 import type { Output } from "../ui/output.js";
+import { IAM_CREATE, errorText, guarded, preflight, roleCheck } from "../run/preflight.js";
 import { parseCsv, type Table } from "../worker/datafile.js";
 import { groupPairs, sameMetadataValue } from "../worker/naming.js";
-
-const errorText = (err: unknown) => `${(err as { name?: string }).name ?? "Error"}: ${(err as Error).message}`;
-const IAM_CREATE = "run `dcp iam create` (it creates the roles and prints the ARNs for the fleet file)";
-
-/** Runs one check; an unexpected AWS error becomes "could not check", AccessDenied says which permission. */
-async function guarded(subject: string, run: () => Promise<Check | Check[]>): Promise<Check[]> {
-  try {
-    const out = await run();
-    return Array.isArray(out) ? out : [out];
-  } catch (err) {
-    return [couldNotCheck(subject, errorText(err))];
-  }
-}
-
-// --- credentials, region, profile -----------------------------------------------------------------------
-
-async function credentialsCheck(ctx: AwsContext): Promise<{ check: Check; identity?: CallerIdentity }> {
-  const profile = ctx.profile ? `profile ${ctx.profile}` : "the SDK's default chain (no AWS_PROFILE)";
-  try {
-    const identity = await callerIdentity(stsClient(ctx));
-    return { check: ok("credentials", `account ${identity.account}, ${identity.arn}, from ${profile}`), identity };
-  } catch (err) {
-    return {
-      check: fail(
-        "credentials",
-        `no usable credentials from ${profile} (${errorText(err)})`,
-        ctx.profile
-          ? `run \`aws sso login --profile ${ctx.profile}\` or \`aws configure --profile ${ctx.profile}\`, or fix AWS_PROFILE in the config`
-          : "run `aws configure` (or `aws sso login`), or set AWS_PROFILE in the config to a profile that works",
-      ),
-    };
-  }
-}
-
-// --- roles ---------------------------------------------------------------------------------------------
-
-interface RoleExpectation {
-  subject: string;
-  name: string;
-  service: string;
-  managedPolicy?: string;
-  /** Actions its policies must grant (the task role's SQS). */
-  actions?: readonly string[];
-  fix: string;
-}
-
-async function policyDocuments(ctx: AwsContext, role: string): Promise<{ documents: unknown[]; attached: string[] }> {
-  const iam = iamClient(ctx);
-  const { attached, inline } = await rolePolicies(iam, role);
-  const managed = await Promise.all(attached.map((p) => managedPolicyDocument(iam, p.arn)));
-  return { documents: [...inline.map((p) => p.document), ...managed], attached: attached.map((p) => p.arn) };
-}
-
-async function roleCheck(ctx: AwsContext, want: RoleExpectation): Promise<Check> {
-  const subject = `${want.subject} ${want.name}`;
-  let role;
-  try {
-    role = await getRole(iamClient(ctx), want.name);
-  } catch (err) {
-    if (isAccessDenied(err)) return couldNotCheck(subject, "your credentials may not call iam:GetRole");
-    throw err;
-  }
-  if (!role) return fail(subject, "does not exist", want.fix);
-  const trusted = trustedServices(role.trust);
-  if (!trusted.includes(want.service))
-    return fail(
-      subject,
-      `is not trusted by ${want.service} (trusted by: ${trusted.join(", ") || "no service"})`,
-      `aws iam update-assume-role-policy --role-name ${want.name} --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"${want.service}"},"Action":"sts:AssumeRole"}]}'`,
-    );
-  if (!want.managedPolicy && !want.actions) return ok(subject, `exists, trusted by ${want.service}`);
-  const { documents, attached } = await policyDocuments(ctx, want.name);
-  if (want.managedPolicy && !attached.some((a) => a.endsWith(`/${want.managedPolicy}`)))
-    return fail(
-      subject,
-      `has no ${want.managedPolicy.split("/").pop()} policy`,
-      `aws iam attach-role-policy --role-name ${want.name} --policy-arn arn:aws:iam::aws:policy/${want.managedPolicy}`,
-    );
-  if (want.actions) {
-    const verdict = evaluateAllows(documents, want.actions);
-    if (verdict.missing.length)
-      return fail(
-        subject,
-        `cannot ${verdict.missing.join(", ")}`,
-        `aws iam put-role-policy --role-name ${want.name} --policy-name dcp-worker --policy-document "$(dcp iam policy worker --json)" (or \`dcp iam create\`)`,
-      );
-  }
-  return ok(subject, `exists, trusted by ${want.service}, with the policies a run needs`);
-}
-
-const WORKER_ACTIONS = [
-  "sqs:ReceiveMessage",
-  "sqs:DeleteMessage",
-  "sqs:ChangeMessageVisibility",
-  "sqs:SendMessage",
-  "sqs:GetQueueAttributes",
-  "s3:GetObject",
-  "s3:PutObject",
-  "s3:ListBucket",
-];
-
-function taskRoleCheck(ctx: AwsContext, config: Config): Promise<Check[]> {
-  if (!config.TASK_ROLE_ARN)
-    return Promise.resolve([
-      warn(
-        "task role",
-        "TASK_ROLE_ARN is null: the workers use the instance role, which then needs the worker policy (queues, buckets, logs)",
-        "`dcp iam create --write-config` (creates the task role and sets TASK_ROLE_ARN)",
-      ),
-    ]);
-  const name = iamName(config.TASK_ROLE_ARN);
-  return guarded(`task role ${name}`, () =>
-    roleCheck(ctx, {
-      subject: "task role",
-      name,
-      service: "ecs-tasks.amazonaws.com",
-      actions: WORKER_ACTIONS,
-      fix: `${IAM_CREATE}, then set TASK_ROLE_ARN to its task role (or \`dcp iam create --write-config\`)`,
-    }),
-  );
-}
-
-/** The cheap checks `dcp setup` runs first: credentials, region, and the roles named in the config. */
-export async function preflightChecks(config: Config): Promise<Check[]> {
-  return (await preflight(config)).checks;
-}
-
-async function preflight(config: Config): Promise<{ checks: Check[]; identity?: CallerIdentity }> {
-  const ctx = awsContext(config);
-  const [creds, task] = await Promise.all([credentialsCheck(ctx), taskRoleCheck(ctx, config)]);
-  const region = ok("region", `${config.AWS_REGION} (AWS_REGION${ctx.profile ? `, profile ${ctx.profile}` : ""})`);
-  return {
-    checks: creds.identity ? [creds.check, region, ...task] : [creds.check, region],
-    ...(creds.identity ? { identity: creds.identity } : {}),
-  };
-}
 
 // --- operator permissions -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import { DEAD_LETTER_QUEUE_ATTRIBUTES, jobQueueAttributes } from "../plan/queue-
 import { appTags, type ResourceChange } from "../plan/reconcile.js";
 import { taskDefinitionSpec } from "../plan/task-definition.js";
 import type { Output } from "../ui/output.js";
+import { setupPreflight } from "../run/preflight.js";
 
 export interface SetupSummary {
   /** False when every resource already matched the config. */
@@ -67,6 +68,8 @@ export function summarize(resources: ResourceChange[], queueUrl: string, taskDef
 }
 
 export async function runSetup(config: Config, output: Output): Promise<SetupSummary> {
+  // The doctor's cheap checks first: stop with its message rather than half-way (issue 12).
+  await setupPreflight(config, output);
   const ctx = awsContext(config);
   const sqs = sqsClient(ctx);
   const ecs = ecsClient(ctx);

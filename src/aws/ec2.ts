@@ -164,14 +164,16 @@ export interface SubnetInfo {
   zone: string;
 }
 
-/** The subnets that exist among `ids` (one by one, so a missing one does not hide the others). */
-export async function describeSubnets(client: EC2Client, ids: readonly string[]): Promise<Map<string, SubnetInfo>> {
-  const found = new Map<string, SubnetInfo>();
+/** Looks each id up on its own, so a missing one does not hide the others; missing ids are left out. */
+async function describeEach<T>(
+  ids: readonly string[],
+  describe: (id: string) => Promise<T[]>,
+): Promise<Map<string, T>> {
+  const found = new Map<string, T>();
   await Promise.all(
     ids.map(async (id) => {
       try {
-        const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: [id] }));
-        for (const s of out.Subnets ?? []) found.set(id, { id, vpcId: s.VpcId ?? "", zone: s.AvailabilityZone ?? "" });
+        for (const item of await describe(id)) found.set(id, item);
       } catch (err) {
         if (!/NotFound|Malformed/.test((err as { name?: string }).name ?? "")) throw err;
       }
@@ -180,23 +182,28 @@ export async function describeSubnets(client: EC2Client, ids: readonly string[])
   return found;
 }
 
+/** The subnets that exist among `ids`, with their VPC and zone. */
+export function describeSubnets(client: EC2Client, ids: readonly string[]): Promise<Map<string, SubnetInfo>> {
+  return describeEach(ids, async (id) =>
+    ((await client.send(new DescribeSubnetsCommand({ SubnetIds: [id] }))).Subnets ?? []).map((s) => ({
+      id,
+      vpcId: s.VpcId ?? "",
+      zone: s.AvailabilityZone ?? "",
+    })),
+  );
+}
+
 /** The security groups that exist among `ids`, with their VPC. */
-export async function describeSecurityGroups(
+export function describeSecurityGroups(
   client: EC2Client,
   ids: readonly string[],
 ): Promise<Map<string, { id: string; vpcId: string }>> {
-  const found = new Map<string, { id: string; vpcId: string }>();
-  await Promise.all(
-    ids.map(async (id) => {
-      try {
-        const out = await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }));
-        for (const g of out.SecurityGroups ?? []) found.set(id, { id, vpcId: g.VpcId ?? "" });
-      } catch (err) {
-        if (!/NotFound|Malformed/.test((err as { name?: string }).name ?? "")) throw err;
-      }
-    }),
+  return describeEach(ids, async (id) =>
+    ((await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }))).SecurityGroups ?? []).map((g) => ({
+      id,
+      vpcId: g.VpcId ?? "",
+    })),
   );
-  return found;
 }
 
 export async function describeImage(

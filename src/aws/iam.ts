@@ -77,16 +77,18 @@ export interface AttachedPolicies {
   inline: NamedDocument[];
 }
 
-export async function rolePolicies(client: IAMClient, role: string): Promise<AttachedPolicies> {
-  const [attached, names] = await Promise.all([
-    client.send(new ListAttachedRolePoliciesCommand({ RoleName: role })),
-    client.send(new ListRolePoliciesCommand({ RoleName: role })),
-  ]);
+async function policiesOf(
+  client: IAMClient,
+  listAttached: () => Promise<{ AttachedPolicies?: { PolicyName?: string; PolicyArn?: string }[] }>,
+  listInline: () => Promise<{ PolicyNames?: string[] }>,
+  getInline: (name: string) => Promise<{ PolicyDocument?: string }>,
+): Promise<AttachedPolicies> {
+  const [attached, names] = await Promise.all([listAttached(), listInline()]);
   const inline = await Promise.all(
-    (names.PolicyNames ?? []).map(async (name) => {
-      const out = await client.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: name }));
-      return { name, document: decodeDocument(out.PolicyDocument) };
-    }),
+    (names.PolicyNames ?? []).map(async (name) => ({
+      name,
+      document: decodeDocument((await getInline(name)).PolicyDocument),
+    })),
   );
   return {
     attached: (attached.AttachedPolicies ?? []).map((p) => ({ name: p.PolicyName ?? "", arn: p.PolicyArn ?? "" })),
@@ -94,21 +96,22 @@ export async function rolePolicies(client: IAMClient, role: string): Promise<Att
   };
 }
 
-export async function userPolicies(client: IAMClient, user: string): Promise<AttachedPolicies> {
-  const [attached, names] = await Promise.all([
-    client.send(new ListAttachedUserPoliciesCommand({ UserName: user })),
-    client.send(new ListUserPoliciesCommand({ UserName: user })),
-  ]);
-  const inline = await Promise.all(
-    (names.PolicyNames ?? []).map(async (name) => {
-      const out = await client.send(new GetUserPolicyCommand({ UserName: user, PolicyName: name }));
-      return { name, document: decodeDocument(out.PolicyDocument) };
-    }),
+export function rolePolicies(client: IAMClient, role: string): Promise<AttachedPolicies> {
+  return policiesOf(
+    client,
+    () => client.send(new ListAttachedRolePoliciesCommand({ RoleName: role })),
+    () => client.send(new ListRolePoliciesCommand({ RoleName: role })),
+    (name) => client.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: name })),
   );
-  return {
-    attached: (attached.AttachedPolicies ?? []).map((p) => ({ name: p.PolicyName ?? "", arn: p.PolicyArn ?? "" })),
-    inline,
-  };
+}
+
+export function userPolicies(client: IAMClient, user: string): Promise<AttachedPolicies> {
+  return policiesOf(
+    client,
+    () => client.send(new ListAttachedUserPoliciesCommand({ UserName: user })),
+    () => client.send(new ListUserPoliciesCommand({ UserName: user })),
+    (name) => client.send(new GetUserPolicyCommand({ UserName: user, PolicyName: name })),
+  );
 }
 
 /** The default version's document of a managed policy. */

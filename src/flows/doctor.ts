@@ -4,7 +4,6 @@
  * call is a Get/Describe/List/Head (test/doctor.test.ts asserts it from the recorded calls).
  * The cheap part (credentials, region, the roles named in the config) is src/run/preflight.ts, which `dcp setup` runs first.
  */
-import { readFile } from "node:fs/promises";
 import { awsContext, type AwsContext } from "../aws/context.js";
 import {
   describeImage,
@@ -56,6 +55,7 @@ import { checkJobFile, jobFileMessages } from "../plan/job-reader.js";
 import { looseText } from "../plan/make-jobs/csv-match.js";
 import type { DcpMessage } from "../plan/message.js";
 import type { Output } from "../ui/output.js";
+import { readJsonFile } from "../validation.js";
 import { IAM_CREATE, errorText, guarded, preflight, roleCheck } from "../run/preflight.js";
 import { parseCsv, type Table } from "../worker/datafile.js";
 import { groupPairs, sameMetadataValue } from "../worker/naming.js";
@@ -535,32 +535,13 @@ async function jobChecks(ctx: AwsContext, config: Config, jobPath: string): Prom
 
 // --- files, and the whole doctor ------------------------------------------------------------------------
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new UserInputError(
-      path,
-      undefined,
-      `cannot be read (${(err as Error).message})`,
-      "give the path of a job or fleet file",
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UserInputError(path, undefined, `is not valid JSON (${(err as Error).message})`, "fix the JSON syntax");
-  }
-}
-
 /** Sorts the arguments into a job file and a fleet file by content; bad files exit 2 before any AWS call. */
 async function classify(
   files: readonly string[],
 ): Promise<{ job?: string; fleet?: { path: string; file: FleetFile } }> {
   const out: { job?: string; fleet?: { path: string; file: FleetFile } } = {};
   for (const path of files) {
-    const value = await readJson(path);
+    const value = await readJsonFile(path, "job or fleet file");
     if (value && typeof value === "object" && "LaunchSpecifications" in value)
       out.fleet = { path, file: parseFleetFile(value, path) };
     else if (value && typeof value === "object" && "groups" in value) {

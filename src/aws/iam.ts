@@ -13,6 +13,7 @@ import {
   GetPolicyVersionCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
+  GetUserCommand,
   GetUserPolicyCommand,
   IAMClient,
   ListAttachedRolePoliciesCommand,
@@ -50,6 +51,8 @@ export interface RoleInfo {
   arn: string;
   trust: unknown;
   tags: Record<string, string>;
+  /** The permission boundary's policy ARN, when one is set. */
+  boundary?: string;
 }
 
 export async function getRole(client: IAMClient, name: string): Promise<RoleInfo | undefined> {
@@ -60,6 +63,9 @@ export async function getRole(client: IAMClient, name: string): Promise<RoleInfo
       arn: Role?.Arn ?? "",
       trust: decodeDocument(Role?.AssumeRolePolicyDocument),
       tags: Object.fromEntries((Role?.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+      ...(Role?.PermissionsBoundary?.PermissionsBoundaryArn
+        ? { boundary: Role.PermissionsBoundary.PermissionsBoundaryArn }
+        : {}),
     };
   } catch (err) {
     if (isNotFound(err)) return undefined;
@@ -112,6 +118,12 @@ export function userPolicies(client: IAMClient, user: string): Promise<AttachedP
     () => client.send(new ListUserPoliciesCommand({ UserName: user })),
     (name) => client.send(new GetUserPolicyCommand({ UserName: user, PolicyName: name })),
   );
+}
+
+/** A user's permission boundary ARN, if any. */
+export async function userBoundary(client: IAMClient, user: string): Promise<string | undefined> {
+  const { User } = await client.send(new GetUserCommand({ UserName: user }));
+  return User?.PermissionsBoundary?.PermissionsBoundaryArn;
 }
 
 /** The default version's document of a managed policy. */

@@ -15,10 +15,12 @@ import {
 } from "../aws/ec2.js";
 import {
   getInstanceProfile,
+  getRole,
   iamClient,
   isAccessDenied,
   managedPolicyDocument,
   rolePolicies,
+  userBoundary,
   serviceLinkedRoleExists,
   userPolicies,
 } from "../aws/iam.js";
@@ -62,7 +64,7 @@ import { groupPairs, sameMetadataValue } from "../worker/naming.js";
 
 // --- operator permissions -------------------------------------------------------------------------------
 
-async function operatorCheck(ctx: AwsContext, identity: CallerIdentity): Promise<Check> {
+async function operatorCheck(ctx: AwsContext, config: Config, identity: CallerIdentity): Promise<Check> {
   const subject = "your permissions";
   const principal = callerPrincipal(identity.arn);
   if (principal.kind === "root")
@@ -74,9 +76,14 @@ async function operatorCheck(ctx: AwsContext, identity: CallerIdentity): Promise
   if (principal.kind === "other") return couldNotCheck(subject, `${identity.arn} is neither an IAM user nor a role`);
   const iam = iamClient(ctx);
   let policies;
+  let boundary: string | undefined;
   try {
-    policies =
-      principal.kind === "user" ? await userPolicies(iam, principal.name) : await rolePolicies(iam, principal.name);
+    [policies, boundary] = await Promise.all([
+      principal.kind === "user" ? userPolicies(iam, principal.name) : rolePolicies(iam, principal.name),
+      principal.kind === "user"
+        ? userBoundary(iam, principal.name)
+        : getRole(iam, principal.name).then((r) => r?.boundary),
+    ]);
   } catch (err) {
     return couldNotCheck(
       subject,
@@ -87,29 +94,36 @@ async function operatorCheck(ctx: AwsContext, identity: CallerIdentity): Promise
     ...policies.inline.map((p) => p.document),
     ...(await Promise.all(policies.attached.map((p) => managedPolicyDocument(iam, p.arn)))),
   ];
-  const run: OperatorCommand[] = ["setup", "submit", "start-cluster", "monitor", "teardown"];
+  const run: OperatorCommand[] = ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown"];
   const needed = [...new Set(grantsFor("operator", run).flatMap((g) => g.actions))];
   const verdict = evaluateAllows(documents, needed);
+  if (boundary) verdict.unsure.push(`a permission boundary (${iamName(boundary)})`);
+  // An organisation SCP or a boundary may deny RequestSpotFleet (Control Tower control CT.EC2.PV.6); EC2 Fleet is the way round.
+  const spotFleetHint =
+    config.FLEET_API === "spot-fleet"
+      ? '; if a boundary or an SCP denies ec2:RequestSpotFleet, set "FLEET_API": "ec2-fleet" in the config'
+      : "";
   if (verdict.missing.length && verdict.unsure.length === 0 && principal.kind === "role")
     return fail(
       subject,
       `${principal.kind} ${principal.name} cannot ${verdict.missing.slice(0, 8).join(", ")}${verdict.missing.length > 8 ? ` and ${verdict.missing.length - 8} more` : ""}`,
-      "attach the policy printed by `dcp iam policy operator`",
+      `attach the policy printed by \`dcp iam policy operator\`${spotFleetHint}`,
     );
   if (verdict.missing.length)
     return warn(
       subject,
       `could not verify: ${principal.kind} ${principal.name}'s own policies do not grant ${verdict.missing.slice(0, 5).join(", ")}${verdict.missing.length > 5 ? ` and ${verdict.missing.length - 5} more` : ""}${principal.kind === "user" ? " (group policies are not read)" : ""}`,
-      "attach the policy printed by `dcp iam policy operator`",
+      `attach the policy printed by \`dcp iam policy operator\`${spotFleetHint}`,
     );
   if (verdict.unsure.length)
     return warn(
       subject,
       `could not verify: the policies use ${verdict.unsure.join(", ")}; every action is allowed by some statement`,
+      spotFleetHint ? spotFleetHint.slice(2) : undefined,
     );
   return ok(
     subject,
-    `${principal.kind} ${principal.name} is allowed the ${needed.length} actions setup, submit, start-cluster, monitor and teardown call (permission boundaries and SCPs not read)`,
+    `${principal.kind} ${principal.name} is allowed the ${needed.length} actions setup, submit, start-cluster, monitor and teardown call (an organisation's SCPs cannot be read from here)`,
   );
 }
 
@@ -469,6 +483,7 @@ async function jobChecks(ctx: AwsContext, config: Config, jobPath: string): Prom
   const tables = new Map<string, Table>();
   await Promise.all(dataFiles.map(async (k) => tables.set(k, parseCsv(await objectText(s3, b.workspace, k), k))));
   const imageKeys = new Map<string, string>();
+  let outsideMount: string | undefined;
   let groupsOk = 0;
   for (const m of messages) {
     const table = tables.get(m.data_file);
@@ -512,10 +527,19 @@ async function jobChecks(ctx: AwsContext, config: Config, jobPath: string): Prom
         if (fileIndex < 0 || imageKeys.size >= SAMPLE_IMAGES) continue;
         const key = keyUnderMount(row[i] ?? "", row[fileIndex] ?? "", config.MOUNT_ROOT);
         if (key) imageKeys.set(key, `${row[i]}/${row[fileIndex]}`);
+        else outsideMount ??= row[i] ?? "";
       }
   }
   if (groupsOk)
     checks.push(ok("LoadData rows", `${groupsOk} of ${messages.length} sampled groups (of ${job.groups}) have rows`));
+  if (outsideMount !== undefined && config.DOWNLOAD_FILES !== true)
+    checks.push(
+      warn(
+        "images",
+        `could not check some: PathName values such as "${outsideMount}" are not under MOUNT_ROOT ${config.MOUNT_ROOT}, where the workers mount s3://${b.source}`,
+        `write PathName_* as ${config.MOUNT_ROOT}/<folder of the images in ${b.source}>`,
+      ),
+    );
   if (imageKeys.size) {
     const missing: string[] = [];
     await Promise.all([...imageKeys.keys()].map(async (k) => (await objectExists(s3, b.source, k)) || missing.push(k)));
@@ -570,7 +594,7 @@ export async function runDoctor(
   const pending: Promise<Check[]>[] = [];
   if (pre.identity) {
     const identity = pre.identity;
-    pending.push(guarded("your permissions", () => operatorCheck(ctx, identity)));
+    pending.push(guarded("your permissions", () => operatorCheck(ctx, config, identity)));
     pending.push(...serviceLinkedChecks(ctx, config), ...bucketChecks(ctx, config));
     pending.push(guarded("MACHINE_TYPE", () => capacityChecks(ctx, config)));
     if (inputs.fleet) pending.push(...fleetChecks(ctx, config, inputs.fleet.file, inputs.fleet.path));

@@ -24,6 +24,7 @@ export type Principal = (typeof PRINCIPALS)[number];
 /** The commands whose AWS calls the operator's policy covers (`dcp <command>`). */
 export const OPERATOR_COMMANDS = [
   "setup",
+  "make-jobs",
   "submit",
   "start-cluster",
   "monitor",
@@ -157,17 +158,17 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "submit", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor"],
     actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
     resources: queueArns,
     why: "every command finds the queues and reads their depth",
   },
   {
     by: "operator",
-    commands: ["submit"],
+    commands: ["submit", "make-jobs"],
     actions: ["sqs:SendMessage"],
     resources: queueArns,
-    why: "submit sends one message per group (SendMessageBatch needs sqs:SendMessage)",
+    why: "submit (and make-jobs --submit) sends one message per group (SendMessageBatch needs sqs:SendMessage)",
   },
   {
     by: "operator",

@@ -4,6 +4,7 @@ import { parseConfig } from "../src/config/load.js";
 import {
   actionMatches,
   callerPrincipal,
+  ecrImage,
   evaluateAllows,
   fitCheck,
   formatCheck,
@@ -54,6 +55,17 @@ describe("doctor plan", () => {
     expect(fitCheck(m5, 16000, 4096, 1).fits).toBe(false);
     expect(fitCheck(m5, 7000, 2048, 2).fits).toBe(true);
     expect(fitCheck(m5, 7000, 4096, 2).fits).toBe(false);
+  });
+
+  it("recognises ECR image URIs (other registries cannot be checked)", () => {
+    expect(ecrImage("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/dcp:2.0")).toEqual({
+      registryId: "123456789012",
+      region: "eu-west-1",
+      repository: "team/dcp",
+      tag: "2.0",
+    });
+    expect(ecrImage("123456789012.dkr.ecr.us-east-1.amazonaws.com/dcp")?.tag).toBe("latest");
+    expect(ecrImage("cellprofiler/distributed-cellprofiler:2.2.0_4.2.8")).toBeUndefined();
   });
 
   it("formats ✔/✖/! lines, the fix under a failure, and counts", () => {

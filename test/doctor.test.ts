@@ -183,6 +183,7 @@ describe("dcp doctor", () => {
       expect(result.stdout, subject).toMatch(new RegExp(`✔ ${subject}`));
     // moto cannot answer these: said plainly, not passed.
     expect(result.stdout).toMatch(/! Spot vCPU quota: could not check/);
+    expect(result.stdout).toMatch(/! worker image \S+: could not check: not on ECR/);
     expect(result.stdout).toMatch(/! your permissions: could not/);
     expect(result.stdout).toMatch(/PathName under MOUNT_ROOT \/home\/ubuntu\/bucket → s3:\/\//);
   });
@@ -247,7 +248,11 @@ describe("dcp doctor", () => {
         ],
         { AWS_ENDPOINT_URL_SERVICE_QUOTAS: quotaUrl },
       );
-    return doctor(["--config", config(), job({ data_file: "proj/none.csv" })]);
+    return doctor([
+      "--config",
+      config({ DOCKERHUB_TAG: "123456789012.dkr.ecr.us-east-1.amazonaws.com/dcp-nope:1" }),
+      job({ data_file: "proj/none.csv" }),
+    ]);
   }
 
   const broken: Array<[string, "fleet" | "roles" | "job" | "data", RegExp, RegExp]> = [
@@ -293,6 +298,12 @@ describe("dcp doctor", () => {
     ],
     ["pipeline missing", "job", /✖ pipeline proj\/none.cppipe: not found/, /fix "pipeline" in/],
     ["data file missing", "data", /✖ data_file proj\/none.csv: not found/, /fix "data_file" in/],
+    [
+      "worker image missing from ECR",
+      "data",
+      /✖ worker image \S+dcp-nope:1: not found in ECR repository dcp-nope/,
+      /docker push|fix DOCKERHUB_TAG/,
+    ],
     [
       "group with no LoadData rows",
       "job",

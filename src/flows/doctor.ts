@@ -24,6 +24,7 @@ import {
   serviceLinkedRoleExists,
   userPolicies,
 } from "../aws/iam.js";
+import { ecrClient, ecrImageExists } from "../aws/ecr.js";
 import { bucketRegion, objectExists, objectText, s3Client } from "../aws/s3.js";
 import { SPOT_STANDARD_VCPU_QUOTA, serviceQuota, serviceQuotasClient } from "../aws/service-quotas.js";
 import { resolvePublicAmi, ssmClient } from "../aws/ssm.js";
@@ -33,6 +34,7 @@ import { UserInputError } from "../errors.js";
 import {
   callerPrincipal,
   couldNotCheck,
+  ecrImage,
   evaluateAllows,
   fail,
   fitCheck,
@@ -392,6 +394,31 @@ function serviceLinkedChecks(ctx: AwsContext, config: Config): Promise<Check[]>[
   });
 }
 
+// --- the worker image -------------------------------------------------------------------------------------
+
+async function imageOfWorkersCheck(ctx: AwsContext, config: Config): Promise<Check> {
+  const subject = `worker image ${config.DOCKERHUB_TAG}`;
+  const ecr = ecrImage(config.DOCKERHUB_TAG);
+  if (!ecr)
+    return couldNotCheck(
+      subject,
+      "not on ECR (a public registry such as Docker Hub): the instances pull it themselves",
+    );
+  const exists = await ecrImageExists(
+    ecrClient({ ...ctx, region: ecr.region }),
+    ecr.registryId,
+    ecr.repository,
+    ecr.tag,
+  );
+  return exists
+    ? ok(subject, `exists in ECR (${ecr.region})`)
+    : fail(
+        subject,
+        `not found in ECR repository ${ecr.repository} of ${ecr.registryId} (${ecr.region}): no instance could start a worker`,
+        `push it (\`docker push ${config.DOCKERHUB_TAG}\`) or fix DOCKERHUB_TAG in the config`,
+      );
+}
+
 // --- buckets and the job --------------------------------------------------------------------------------
 
 function bucketChecks(ctx: AwsContext, config: Config): Promise<Check[]>[] {
@@ -597,6 +624,7 @@ export async function runDoctor(
     pending.push(guarded("your permissions", () => operatorCheck(ctx, config, identity)));
     pending.push(...serviceLinkedChecks(ctx, config), ...bucketChecks(ctx, config));
     pending.push(guarded("MACHINE_TYPE", () => capacityChecks(ctx, config)));
+    pending.push(guarded(`worker image ${config.DOCKERHUB_TAG}`, () => imageOfWorkersCheck(ctx, config)));
     if (inputs.fleet) pending.push(...fleetChecks(ctx, config, inputs.fleet.file, inputs.fleet.path));
     if (inputs.job) pending.push(guarded(`job ${inputs.job}`, () => jobChecks(ctx, config, inputs.job!)));
   }

@@ -164,3 +164,19 @@ export function fitCheck(
       `(about ${usable} MiB usable by ECS of ${smallest.memoryMiB}, ${cpu} CPU units)`,
   };
 }
+
+// --- the worker image -----------------------------------------------------------------------------------
+
+export interface EcrImage {
+  registryId: string;
+  region: string;
+  repository: string;
+  tag: string;
+}
+
+/** An ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag]), or undefined for another registry. */
+export function ecrImage(uri: string): EcrImage | undefined {
+  const m = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^:@]+)(?::([^@]+))?$/.exec(uri);
+  if (!m) return undefined;
+  return { registryId: m[1]!, region: m[2]!, repository: m[3]!, tag: m[4] ?? "latest" };
+}

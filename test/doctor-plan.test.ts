@@ -118,6 +118,21 @@ describe("IAM policies", () => {
     expect([...allowedActions(operator)].filter((a) => a.endsWith(":*"))).toEqual([]);
   });
 
+  it("keeps every policy within IAM's 6,144-character limit of a managed policy (whitespace not counted)", () => {
+    const long = parseConfig(
+      {
+        APP_NAME: "A".repeat(40),
+        AWS_BUCKET: "b".repeat(40),
+        SOURCE_BUCKET: "c".repeat(40),
+        WORKSPACE_BUCKET: "d".repeat(40),
+        DESTINATION_BUCKET: "e".repeat(40),
+      },
+      "test",
+    );
+    for (const principal of ["operator", "worker", "fleet", "instance"] as const)
+      expect(JSON.stringify(policyFor(principal, iamScope(long, "123456789012"))).length, principal).toBeLessThan(6144);
+  });
+
   it("narrows the operator's policy to one command, and every row says why", () => {
     const submit = allowedActions(policyFor("operator", scope, ["submit"]));
     expect([...submit].sort()).toEqual(["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]);

@@ -74,6 +74,15 @@ describe("dcp iam", () => {
     const cancel = operator.Statement.find((s) => s.Action.includes("ec2:CancelSpotFleetRequests"));
     expect(cancel?.Condition).toEqual({ StringEquals: { "aws:ResourceTag/dcp:app": app } });
 
+    const withIam = JSON.parse(
+      (await dcp("iam", "policy", "operator", "--commands", "all", "--json")).stdout,
+    ) as PolicyDocument;
+    expect(withIam.Statement.some((s) => s.Action.includes("iam:CreateRole"))).toBe(true);
+    expect(operator.Statement.some((s) => s.Action.includes("iam:CreateRole"))).toBe(false);
+    const bad = await dcp("iam", "policy", "operator", "--commands", "setup,nope");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--commands: unknown command nope\. Fix: list some of setup, make-jobs/);
+
     const deleted = await dcp("iam", "delete", "--json");
     expect(deleted.code, deleted.stderr).toBe(0);
     const roles = (await iam.send(new ListRolesCommand({ MaxItems: 1000 }))).Roles ?? [];

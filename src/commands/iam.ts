@@ -28,15 +28,21 @@ export function registerIam(program: Command): void {
         '(the instance role). The account comes from your credentials ("*" when they cannot be read).',
     )
     .addArgument(new Argument("<principal>", "operator, worker, fleet or instance").choices(PRINCIPAL_CHOICES))
+    .option(
+      "--commands <list>",
+      'operator only: the commands to cover, comma-separated, or "all" (default: all but iam create/delete)',
+    )
     .option("--json", "print the document alone on stdout (progress lines go to stderr)")
-    .action(async (principal: string, _options: unknown, cmd: Command) => {
+    .action(async (principal: string, options: { commands?: string }, cmd: Command) => {
       const config = await commandConfig(cmd);
       const { runIamPolicy } = await import("../flows/iam.js");
-      await runIamPolicy(config, principal as "operator", commandOutput(cmd));
+      await runIamPolicy(config, principal as "operator", options.commands, commandOutput(cmd));
     });
   withExamples(policy, [
     "dcp iam policy operator",
     "dcp iam policy worker --json > worker-policy.json",
+    "dcp iam policy operator --commands submit,monitor",
+    "dcp iam policy operator --commands all   # also iam create/delete (an administrator's)",
     "aws iam put-user-policy --user-name me --policy-name dcp --policy-document file://<(dcp iam policy operator)",
   ]);
 

@@ -14,12 +14,15 @@ import {
 } from "../aws/iam.js";
 import { callerIdentity, stsClient } from "../aws/sts.js";
 import type { Config } from "../config/schema.js";
+import { UserInputError } from "../errors.js";
 import {
+  OPERATOR_COMMANDS,
   SERVICE_LINKED_ROLES,
   iamScope,
   policyFor,
   roleSpecs,
   trustPolicy,
+  type OperatorCommand,
   type Principal,
   type PolicyDocument,
 } from "../plan/iam-policy.js";
@@ -36,8 +39,30 @@ async function accountOf(config: Config, output: Output): Promise<string> {
   }
 }
 
-export async function runIamPolicy(config: Config, principal: Principal, output: Output): Promise<PolicyDocument> {
-  const policy = policyFor(principal, iamScope(config, await accountOf(config, output)));
+/** `--commands setup,submit` or `all`: which commands' calls the operator's policy covers. */
+export function parseCommands(value: string | undefined): readonly OperatorCommand[] | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === "all") return OPERATOR_COMMANDS;
+  const list = value.split(",").map((c) => c.trim());
+  const unknown = list.filter((c) => !(OPERATOR_COMMANDS as readonly string[]).includes(c));
+  if (unknown.length || !list.length)
+    throw new UserInputError(
+      "--commands",
+      undefined,
+      `unknown command ${unknown.join(", ") || "(none)"}`,
+      `list some of ${OPERATOR_COMMANDS.join(", ")} separated by commas, or "all"`,
+    );
+  return list as OperatorCommand[];
+}
+
+export async function runIamPolicy(
+  config: Config,
+  principal: Principal,
+  commandsFlag: string | undefined,
+  output: Output,
+): Promise<PolicyDocument> {
+  const commands = principal === "operator" ? parseCommands(commandsFlag) : undefined;
+  const policy = policyFor(principal, iamScope(config, await accountOf(config, output)), commands);
   if (output.json) output.result(policy);
   else process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
   return policy;

@@ -36,6 +36,15 @@ export const OPERATOR_COMMANDS = [
 ] as const;
 export type OperatorCommand = (typeof OPERATOR_COMMANDS)[number];
 
+/**
+ * The operator's policy by default: every command but `iam create` / `iam delete`, which an administrator
+ * runs once per account (`dcp iam policy operator --commands all` includes them). With them the document
+ * outgrows IAM's 6,144-character limit of a managed policy for long names.
+ */
+export const DEFAULT_OPERATOR_COMMANDS: readonly OperatorCommand[] = OPERATOR_COMMANDS.filter(
+  (c) => c !== "iam create" && c !== "iam delete",
+);
+
 export const APP_TAG = "dcp:app";
 
 /** Everything a policy is scoped to, derived from the config and the account. */
@@ -559,7 +568,6 @@ export const IAM_TABLE: readonly Grant[] = [
 ];
 
 export interface PolicyStatement {
-  Sid: string;
   Effect: "Allow";
   Action: string[];
   Resource: string[];
@@ -578,11 +586,15 @@ export function grantsFor(principal: Principal, commands?: readonly OperatorComm
   );
 }
 
-/** The least-privilege policy of one principal: one statement per row of the table, identical rows merged. */
+/**
+ * The least-privilege policy of one principal: one statement per row of the table, rows with the same
+ * resources and condition merged. No Sids: a managed policy may hold at most 6,144 characters (IAM quotas),
+ * and the operator's policy is close to it (test/doctor-plan.test.ts keeps it under).
+ */
 export function policyFor(
   principal: Principal,
   scope: IamScope,
-  commands?: readonly OperatorCommand[],
+  commands: readonly OperatorCommand[] | undefined = principal === "operator" ? DEFAULT_OPERATOR_COMMANDS : undefined,
 ): PolicyDocument {
   const statements = new Map<string, PolicyStatement>();
   for (const grant of grantsFor(principal, commands)) {
@@ -594,9 +606,7 @@ export function policyFor(
       existing.Action = [...new Set([...existing.Action, ...grant.actions])].sort();
       continue;
     }
-    const Sid = `Dcp${principal[0]!.toUpperCase()}${principal.slice(1)}${statements.size + 1}`;
     statements.set(key, {
-      Sid,
       Effect: "Allow",
       Action: [...new Set(grant.actions)].sort(),
       Resource,

@@ -629,14 +629,19 @@ export async function runDoctor(
     if (inputs.job) pending.push(guarded(`job ${inputs.job}`, () => jobChecks(ctx, config, inputs.job!)));
   }
   const checks = [...pre.checks, ...(await Promise.all(pending)).flat()];
-  if (!inputs.fleet)
-    checks.push(
-      warn(
-        "fleet file",
-        "not given: subnets, security groups, AMI, fleet role and instance profile not checked",
-        `dcp --config ${configPath} doctor files/job.json files/fleet.json`,
-      ),
-    );
+  const notGiven: Array<[string, boolean, string]> = [
+    ["fleet file", Boolean(inputs.fleet), "subnets, security groups, AMI, fleet role and instance profile"],
+    ["job file", Boolean(inputs.job), "pipeline, data file, LoadData rows and images"],
+  ];
+  for (const [what, given, unchecked] of notGiven)
+    if (!given)
+      checks.push(
+        warn(
+          what,
+          `not given: ${unchecked} not checked`,
+          `dcp --config ${configPath} doctor files/job.json files/fleet.json`,
+        ),
+      );
   const result = report(checks);
   for (const c of checks) output.line(formatCheck(c));
   output.line(

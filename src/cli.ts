@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { DEFAULT_CONFIG_PATH } from "./config/defaults.js";
 import { registerCommands } from "./commands/index.js";
 import { describeAwsFailure } from "./aws/errors.js";
+import { setAwsCallLabel } from "./aws/context.js";
 
 /**
  * The `dcp` program. Command modules only declare flags and help; each action imports its
@@ -29,6 +30,12 @@ The usual run:
 `,
   );
   registerCommands(program);
+  // Names the command in recorded AWS calls (DCP_RECORD_CALLS; the IAM drift test).
+  program.hook("preAction", (_root, action) => {
+    const path: string[] = [];
+    for (let c: Command | null = action; c && c !== program; c = c.parent) path.unshift(c.name());
+    setAwsCallLabel(path.join(" "));
+  });
   return program;
 }
 

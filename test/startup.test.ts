@@ -78,7 +78,7 @@ describe("start-up", () => {
     );
   });
 
-  it("`dcp setup` loads only the SQS, ECS and CloudWatch Logs clients", async () => {
+  it("`dcp setup` loads only the SQS, ECS, CloudWatch Logs and STS (the credentials check) clients", async () => {
     const dir = tempDir();
     const app = uniqueAppName("Startup");
     const config = join(dir, "config.json");
@@ -89,6 +89,11 @@ describe("start-up", () => {
     const { result, modules } = await runRecorded(["--config", config, "setup"], dir);
     expect(result.code, result.stderr).toBe(0);
     const clients = awsPackages(modules).filter((p) => p.startsWith("@aws-sdk/client-"));
-    expect(clients).toEqual(["@aws-sdk/client-cloudwatch-logs", "@aws-sdk/client-ecs", "@aws-sdk/client-sqs"]);
+    expect(clients).toEqual([
+      "@aws-sdk/client-cloudwatch-logs",
+      "@aws-sdk/client-ecs",
+      "@aws-sdk/client-sqs",
+      "@aws-sdk/client-sts",
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 import type { Config } from "../config/schema.js";
 import type { DcpCall } from "./errors.js";
 
@@ -32,6 +33,20 @@ export function observeAwsCalls(observer: Middleware): () => void {
     const i = callObservers.indexOf(observer);
     if (i >= 0) callObservers.splice(i, 1);
   };
+}
+
+/** The dcp command running ("setup", "iam create", "worker"...), set by the CLI before its action runs. */
+let callLabel = "unknown";
+export function setAwsCallLabel(label: string): void {
+  callLabel = label;
+}
+
+/**
+ * With DCP_RECORD_CALLS=<file>, every SDK call is appended to that file as `command<TAB>service<TAB>Operation`
+ * (the IAM drift test compares them with the generated policies; test/iam-drift.test.ts).
+ */
+function recordCall(file: string, commandName: string, service: string): void {
+  appendFileSync(file, `${callLabel}\t${service}\t${commandName.replace(/Command$/, "")}\n`);
 }
 
 export function endpointOverridden(service: string): boolean {
@@ -86,6 +101,8 @@ export function instrument<C extends { middlewareStack: unknown }>(client: C, se
   stack.add(
     (next, context) => async (args) => {
       for (const observer of callObservers) observer(context.commandName ?? "unknown", service);
+      const record = process.env.DCP_RECORD_CALLS;
+      if (record && callLabel !== "unknown") recordCall(record, context.commandName ?? "unknown", service);
       try {
         return await next(args);
       } catch (err) {

@@ -6,6 +6,12 @@ import {
   DescribeLaunchTemplatesCommand,
   paginateDescribeInstances,
   paginateDescribeSpotPriceHistory,
+  DescribeImagesCommand,
+  DescribeInstanceTypeOfferingsCommand,
+  DescribeInstanceTypesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  type _InstanceType,
   type CreateLaunchTemplateRequest,
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
@@ -136,4 +142,109 @@ export async function tagInstanceVolumes(
     await client.send(new CreateTagsCommand({ Resources: volumes.slice(i, i + 1000), Tags: tags }));
   }
   return volumes;
+}
+
+// --- doctor: read-only inventory of what a fleet file names -------------------------------------
+
+export interface SubnetInfo {
+  id: string;
+  vpcId: string;
+  zone: string;
+}
+
+/** Looks each id up on its own, so a missing one does not hide the others; missing ids are left out. */
+async function describeEach<T>(
+  ids: readonly string[],
+  describe: (id: string) => Promise<T[]>,
+): Promise<Map<string, T>> {
+  const found = new Map<string, T>();
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        for (const item of await describe(id)) found.set(id, item);
+      } catch (err) {
+        if (!/NotFound|Malformed/.test((err as { name?: string }).name ?? "")) throw err;
+      }
+    }),
+  );
+  return found;
+}
+
+/** The subnets that exist among `ids`, with their VPC and zone. */
+export function describeSubnets(client: EC2Client, ids: readonly string[]): Promise<Map<string, SubnetInfo>> {
+  return describeEach(ids, async (id) =>
+    ((await client.send(new DescribeSubnetsCommand({ SubnetIds: [id] }))).Subnets ?? []).map((s) => ({
+      id,
+      vpcId: s.VpcId ?? "",
+      zone: s.AvailabilityZone ?? "",
+    })),
+  );
+}
+
+/** The security groups that exist among `ids`, with their VPC. */
+export function describeSecurityGroups(
+  client: EC2Client,
+  ids: readonly string[],
+): Promise<Map<string, { id: string; vpcId: string }>> {
+  return describeEach(ids, async (id) =>
+    ((await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }))).SecurityGroups ?? []).map((g) => ({
+      id,
+      vpcId: g.VpcId ?? "",
+    })),
+  );
+}
+
+export async function describeImage(
+  client: EC2Client,
+  imageId: string,
+): Promise<{ id: string; name: string; description: string } | undefined> {
+  try {
+    const out = await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    const image = out.Images?.[0];
+    return image ? { id: imageId, name: image.Name ?? "", description: image.Description ?? "" } : undefined;
+  } catch (err) {
+    if (/NotFound|Malformed/.test((err as { name?: string }).name ?? "")) return undefined;
+    throw err;
+  }
+}
+
+/** Zones (among `zones`) where each of `types` is offered. */
+export async function instanceTypeZones(
+  client: EC2Client,
+  types: readonly string[],
+  zones: readonly string[],
+): Promise<Map<string, Set<string>>> {
+  const out = await client.send(
+    new DescribeInstanceTypeOfferingsCommand({
+      LocationType: "availability-zone",
+      Filters: [
+        { Name: "instance-type", Values: [...types] },
+        { Name: "location", Values: [...zones] },
+      ],
+    }),
+  );
+  const offered = new Map<string, Set<string>>(types.map((t) => [t, new Set<string>()]));
+  for (const o of out.InstanceTypeOfferings ?? [])
+    if (o.InstanceType && o.Location) offered.get(o.InstanceType)?.add(o.Location);
+  return offered;
+}
+
+/** vCPUs and memory of each known type among `types` (unknown types are left out). */
+export async function instanceTypeSizes(
+  client: EC2Client,
+  types: readonly string[],
+): Promise<Map<string, { vcpus: number; memoryMiB: number }>> {
+  const sizes = new Map<string, { vcpus: number; memoryMiB: number }>();
+  await Promise.all(
+    types.map(async (type) => {
+      try {
+        const out = await client.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type as _InstanceType] }));
+        const t = out.InstanceTypes?.[0];
+        if (t) sizes.set(type, { vcpus: t.VCpuInfo?.DefaultVCpus ?? 0, memoryMiB: t.MemoryInfo?.SizeInMiB ?? 0 });
+      } catch (err) {
+        if (!/InvalidInstanceType|NotFound/.test((err as { name?: string }).name ?? "")) throw err;
+      }
+    }),
+  );
+  return sizes;
 }

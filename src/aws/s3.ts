@@ -1,6 +1,8 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import {
+  GetBucketLocationCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   paginateListObjectsV2,
   type PutObjectCommandInput,
@@ -103,4 +105,35 @@ export async function* listObjectPages(
     { abortSignal: signal },
   ))
     yield (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0 }]));
+}
+
+// --- doctor: buckets and objects, read-only --------------------------------------------------------
+
+/** The bucket's region ("us-east-1" for S3's empty answer), or undefined when it does not exist. */
+export async function bucketRegion(client: S3Client, bucket: string): Promise<string | undefined> {
+  try {
+    const out = await client.send(new GetBucketLocationCommand({ Bucket: bucket }));
+    return out.LocationConstraint || "us-east-1";
+  } catch (err) {
+    if ((err as { name?: string }).name === "NoSuchBucket") return undefined;
+    throw err;
+  }
+}
+
+/** Whether the object exists (HeadObject; needs s3:GetObject). */
+export async function objectExists(client: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === "NotFound" || e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404) return false;
+    throw err;
+  }
+}
+
+/** A small object's text (the doctor's LoadData CSV). */
+export async function objectText(client: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await out.Body?.transformToString("utf8")) ?? "";
 }

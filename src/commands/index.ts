@@ -8,10 +8,14 @@ import { registerTeardown } from "./teardown.js";
 import { registerWorker } from "./worker.js";
 import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
+import { registerIam } from "./iam.js";
+import { registerDoctor } from "./doctor.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
   registerConfig(program);
+  registerIam(program);
+  registerDoctor(program);
   registerSetup(program);
   registerMakeJobs(program);
   registerSubmit(program);

@@ -16,6 +16,7 @@ import { appTags } from "../plan/names.js";
 import type { ResourceChange } from "../plan/reconcile.js";
 import { taskDefinitionSpec } from "../plan/task-definition.js";
 import type { Output } from "../ui/output.js";
+import { setupPreflight } from "../run/preflight.js";
 
 export interface SetupSummary {
   /** False when every resource already matched the config. */
@@ -69,6 +70,8 @@ export function summarize(resources: ResourceChange[], queueUrl: string, taskDef
 }
 
 export async function runSetup(config: Config, output: Output): Promise<SetupSummary> {
+  // The doctor's cheap checks first: stop with its message rather than half-way (issue 12).
+  await setupPreflight(config, output);
   const ctx = awsContext(config);
   const sqs = sqsClient(ctx);
   const ecs = ecsClient(ctx);

@@ -66,7 +66,8 @@ export async function startEmulators(): Promise<Emulators> {
   const motoPort = await freePort();
   const moto = spawn(motoServerCommand(), ["-H", "127.0.0.1", "-p", String(motoPort)], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, ...EMULATOR_CREDENTIALS },
+    // AWS managed policies (Spot Fleet tagging, ECS container instance) exist, so roles can attach them.
+    env: { ...process.env, ...EMULATOR_CREDENTIALS, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
   });
   let motoStderr = "";
   moto.stderr?.on("data", (chunk: Buffer) => {

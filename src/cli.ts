@@ -23,6 +23,8 @@ export function buildProgram(): Command {
     `
 The usual run:
   $ dcp config import config.py       convert your DCP config (or write JSON)
+  $ dcp iam create --write-config     the roles a run needs (once per app)
+  $ dcp doctor files/job.json files/fleet.json   what would fail, before paying
   $ dcp setup                         queues, cluster, task definition, logs
   $ dcp submit files/job.json         one message per CellProfiler group
   $ dcp start-cluster files/fleet.json

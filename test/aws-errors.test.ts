@@ -80,7 +80,8 @@ describe("AWS failures a new user meets first", () => {
     });
     expect(result.code, result.stderr).toBe(1);
     const line = oneLine(result);
-    expect(line).toMatch(/^dcp setup: calling SQS GetQueueUrl in us-east-1: no AWS credentials found/);
+    // setup checks the credentials first (STS GetCallerIdentity), before it creates anything.
+    expect(line).toMatch(/^dcp setup: calling STS GetCallerIdentity in us-east-1: no AWS credentials found/);
     expect(line).toContain("Fix: run `aws configure`");
     expect(line).toContain("`aws sso login`");
     expect(line).toContain("AWS_PROFILE");
@@ -97,10 +98,10 @@ describe("AWS failures a new user meets first", () => {
     expect(result.code, result.stderr).toBe(1);
     const line = oneLine(result);
     expect(line).toMatch(
-      /^dcp setup: calling SQS GetQueueUrl in us-east-1: the AWS session of profile lab has expired/,
+      /^dcp setup: calling STS GetCallerIdentity in us-east-1: the AWS session of profile lab has expired/,
     );
     expect(line).toContain("Fix: log in again with `aws sso login --profile lab`");
-    expect(stub.calls[0]).toBe("GetQueueUrl");
+    expect(stub.calls[0]).toBe("GetCallerIdentity");
   });
 
   it("AccessDenied: the principal, the action, the resource and dcp iam policy operator", async () => {
@@ -141,7 +142,7 @@ describe("AWS failures a new user meets first", () => {
     expect(result.code, result.stderr).toBe(1);
     const line = oneLine(result);
     expect(line).toContain(
-      `dcp setup: calling SQS GetQueueUrl in us-east-1: cannot reach the SQS endpoint 127.0.0.1:${port}`,
+      `dcp setup: calling STS GetCallerIdentity in us-east-1: cannot reach the STS endpoint 127.0.0.1:${port}`,
     );
     expect(line).toContain("ECONNREFUSED");
     expect(line).toContain("Fix: check the network");

@@ -99,7 +99,8 @@ describe.concurrent("setup", () => {
   });
 });
 
-describe.concurrent("start-cluster: fleet-file tag specifications Spot Fleet refuses", () => {
+// Not concurrent: consecutive concurrent suites run in parallel, and the others start fleets for the same app.
+describe("start-cluster: fleet-file tag specifications Spot Fleet refuses", () => {
   const cases = {
     "a volume tag specification in a launch specification": (fleet: Record<string, unknown>) => {
       const [spec] = fleet.LaunchSpecifications as Array<Record<string, unknown>>;
@@ -121,10 +122,12 @@ describe.concurrent("start-cluster: fleet-file tag specifications Spot Fleet ref
       );
       expect(result.code, result.stdout + result.stderr).toBe(2);
       expect(result.stderr).toMatch(/TagSpecifications/);
+      // Other suites of this file may start fleets for the same app meanwhile: a request of this start
+      // would carry the file's own tag (team=lab), which none of theirs has.
+      const ours = (action: string) => log(action).filter((r) => r.body.includes("team"));
       for (const create of ["RequestSpotFleet", "CreateFleet", "CreateLaunchTemplate", "PutMetricAlarm"])
-        expect(log(create), `${create} was sent`).toEqual([]);
+        expect(ours(create), `${create} was sent`).toEqual([]);
       expect(existsSync(spot.statePath)).toBe(false);
-      expect(await liveFleetsOf(spot.app)).toEqual([]);
     });
   }
 });

@@ -44,13 +44,17 @@ async function sha256(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** ELF files of the production packages in node_modules (from package-lock.json: entries not marked dev). */
+/**
+ * ELF files of the production packages in node_modules (from package-lock.json: entries not marked dev
+ * or optional; the image installs with --omit=dev --omit=optional, which keeps DuckDB, dcp collect's
+ * optional engine, out of it).
+ */
 async function nativeModules(root: string): Promise<{ packages: number; files: string[] }> {
   const lock = JSON.parse(await readFile(join(root, "package-lock.json"), "utf8")) as {
-    packages?: Record<string, { dev?: boolean; devOptional?: boolean }>;
+    packages?: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean }>;
   };
   const dirs = Object.entries(lock.packages ?? {})
-    .filter(([key, meta]) => key.startsWith("node_modules/") && !meta.dev && !meta.devOptional)
+    .filter(([key, meta]) => key.startsWith("node_modules/") && !meta.dev && !meta.devOptional && !meta.optional)
     .map(([key]) => join(root, key));
   const files: string[] = [];
   const walk = async (dir: string): Promise<void> => {

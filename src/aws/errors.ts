@@ -231,6 +231,10 @@ const SERVICE_NAMES: Record<string, string> = {
   cloudwatch: "CloudWatch",
   s3: "S3",
   ssm: "SSM",
+  sts: "STS",
+  iam: "IAM",
+  ecr: "ECR",
+  "service-quotas": "Service Quotas",
 };
 
 /** The command that refreshes the session of `profile` (an SSO profile, the usual case on a laptop). */

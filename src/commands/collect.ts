@@ -4,7 +4,7 @@ import { commandOutput, globalOptions, withExamples } from "./shared.js";
 export function registerCollect(program: Command): void {
   const command = program
     .command("collect")
-    .summary("merge every group's CellProfiler CSVs into one table per object (Parquet)")
+    .summary("merge the groups' CSVs into one Parquet table per object")
     .description(
       "Merge the per-group CSV folders a step wrote (one folder per group, each with <Object>.csv) into one table " +
         "per object, streamed in batches: columns unified by name (a group without a column gets nulls), real type " +

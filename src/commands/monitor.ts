@@ -47,7 +47,7 @@ export function registerMonitor(program: Command): void {
     "dcp monitor",
     "dcp monitor files/MyProject_AnalysisSpotFleetRequestId.json",
     "dcp monitor --cheapest",
-    "dcp monitor 2>&1 | tee monitor.log      # plain timestamped lines, one per change",
+    "dcp monitor 2>&1 | tee monitor.log   # timestamped lines, one per change",
     "dcp monitor --once                       # from cron, every few minutes",
   ]);
 }

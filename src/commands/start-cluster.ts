@@ -71,9 +71,9 @@ export function registerStartCluster(program: Command): void {
     });
   withExamples(command, [
     "dcp start-cluster files/exampleFleet_us-east-1.json",
-    "dcp start-cluster files/fleet.json --dry-run            # show the request, create nothing",
-    "dcp start-cluster files/fleet.json --wait-timeout 1200  # wait up to 20 minutes for capacity",
-    "dcp start-cluster files/fleet.json --replace            # cancel this app's running fleet first",
+    "dcp start-cluster files/fleet.json --dry-run         # show, create nothing",
+    "dcp start-cluster files/fleet.json --wait-timeout 1200   # wait 20 min",
+    "dcp start-cluster files/fleet.json --replace   # cancel the running one",
     "dcp start-cluster files/fleet.json --json | jq .fleetId",
   ]);
 }

@@ -29,7 +29,7 @@ export function registerTeardown(program: Command): void {
     });
   withExamples(command, [
     "dcp teardown --dry-run",
-    "dcp teardown                 # asks first if unfinished groups would be deleted",
+    "dcp teardown          # asks first if unfinished groups would be deleted",
     "dcp teardown --yes           # abort without asking",
     "dcp teardown files/MyProject_AnalysisSpotFleetRequestId.json --json",
   ]);

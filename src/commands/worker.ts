@@ -45,9 +45,10 @@ export function registerWorker(program: Command): void {
       });
     });
   withExamples(command, [
-    "dcp worker                                  # with config/config.json, or the task definition's environment",
+    "dcp worker              # config/config.json, or the task definition's env",
     "dcp worker --loops 2",
-    "dcp worker --self-test                      # can this machine run tasks? (no AWS); the image: docker run --rm TAG --self-test",
-    "cd /tmp && APP_NAME=MyProject AWS_BUCKET=my-bucket MOUNT_ROOT=$HOME/bucket dcp worker   # no config file: environment",
+    "dcp worker --self-test  # can this machine run tasks? (no AWS)",
+    "docker run --rm TAG --self-test   # the same inside the worker image",
+    "APP_NAME=MyProject AWS_BUCKET=my-bucket MOUNT_ROOT=$HOME/bucket dcp worker",
   ]);
 }

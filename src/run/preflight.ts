@@ -4,6 +4,7 @@
  * reuses for the fleet file's roles. Shared by two flows, so it lives outside src/flows/.
  */
 import { type AwsContext, awsContext } from "../aws/context.js";
+import { isExpiredCredentials, isInvalidCredentials, isMissingCredentials, isUnreachable } from "../aws/errors.js";
 import { callerIdentity, stsClient, type CallerIdentity } from "../aws/sts.js";
 import type { Config } from "../config/schema.js";
 import { OperationalError } from "../errors.js";
@@ -35,13 +36,16 @@ export async function guarded(subject: string, run: () => Promise<Check | Check[
 
 // --- credentials, region, profile -----------------------------------------------------------------------
 
-export async function credentialsCheck(ctx: AwsContext): Promise<{ check: Check; identity?: CallerIdentity }> {
+export async function credentialsCheck(
+  ctx: AwsContext,
+): Promise<{ check: Check; identity?: CallerIdentity; error?: unknown }> {
   const profile = ctx.profile ? `profile ${ctx.profile}` : "the SDK's default chain (no AWS_PROFILE)";
   try {
     const identity = await callerIdentity(stsClient(ctx));
     return { check: ok("credentials", `account ${identity.account}, ${identity.arn}, from ${profile}`), identity };
   } catch (err) {
     return {
+      error: err,
       check: fail(
         "credentials",
         `no usable credentials from ${profile} (${errorText(err)})`,
@@ -145,13 +149,16 @@ function taskRoleCheck(ctx: AwsContext, config: Config): Promise<Check[]> {
 }
 
 /** The cheap checks `dcp setup` runs first: credentials, region, and the roles named in the config. */
-export async function preflight(config: Config): Promise<{ checks: Check[]; identity?: CallerIdentity }> {
+export async function preflight(
+  config: Config,
+): Promise<{ checks: Check[]; identity?: CallerIdentity; credentialsError?: unknown }> {
   const ctx = awsContext(config);
   const [creds, task] = await Promise.all([credentialsCheck(ctx), taskRoleCheck(ctx, config)]);
   const region = ok("region", `${config.AWS_REGION} (AWS_REGION${ctx.profile ? `, profile ${ctx.profile}` : ""})`);
   return {
     checks: creds.identity ? [creds.check, region, ...task] : [creds.check, region],
     ...(creds.identity ? { identity: creds.identity } : {}),
+    ...(creds.error !== undefined ? { credentialsError: creds.error } : {}),
   };
 }
 
@@ -160,7 +167,22 @@ export async function preflight(config: Config): Promise<{ checks: Check[]; iden
  * midway. A role check that cannot read IAM (AccessDenied on iam:GetRole) is a warning and setup goes on.
  */
 export async function setupPreflight(config: Config, output: Output): Promise<void> {
-  const { checks } = await preflight(config);
+  const { checks, credentialsError } = await preflight(config);
+  // No usable credentials, an expired session or an unreachable endpoint: the AWS error itself, so the
+  // CLI prints the one translation every command uses (what dcp was doing, what AWS said, the fix).
+  if (
+    isMissingCredentials(credentialsError) ||
+    isExpiredCredentials(credentialsError) ||
+    isInvalidCredentials(credentialsError) ||
+    isUnreachable(credentialsError)
+  )
+    throw credentialsError;
+  if (credentialsError !== undefined) {
+    // Something else answered GetCallerIdentity (which AWS never refuses): say so, and let setup's own
+    // calls show what AWS says.
+    output.warn(`could not check the credentials (${errorText(credentialsError)}); going on`);
+    return;
+  }
   for (const check of checks) output.line(formatCheck(check));
   const failed = checks.filter((c) => c.status === "fail");
   if (failed.length)

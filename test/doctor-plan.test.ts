@@ -10,6 +10,7 @@ import {
   formatCheck,
   report,
   trustedServices,
+  visibilityCheck,
 } from "../src/plan/doctor.js";
 import { IAM_TABLE, allowedActions, iamScope, policyFor, roleSpecs } from "../src/plan/iam-policy.js";
 
@@ -153,5 +154,16 @@ describe("IAM policies", () => {
         ["arn:aws:iam::aws:policy/service-role/AmazonEC2SpotFleetTaggingRole"],
       ],
     ]);
+  });
+});
+
+describe("SQS_MESSAGE_VISIBILITY", () => {
+  it("short is fine (the worker's lease extends it); long delays the retry of a dead worker's task", () => {
+    expect(visibilityCheck(600)).toMatchObject({ status: "ok", subject: "SQS_MESSAGE_VISIBILITY" });
+    expect(visibilityCheck(600).detail).toMatch(/retried after about 10 min/);
+    const long = visibilityCheck(10800);
+    expect(long.status).toBe("warn");
+    expect(long.detail).toMatch(/about 180 min/);
+    expect(long.fix).toMatch(/lower it to about 600/);
   });
 });

@@ -38,6 +38,7 @@ import {
   evaluateAllows,
   fail,
   fitCheck,
+  visibilityCheck,
   formatCheck,
   iamName,
   ok,
@@ -628,7 +629,11 @@ export async function runDoctor(
     if (inputs.fleet) pending.push(...fleetChecks(ctx, config, inputs.fleet.file, inputs.fleet.path));
     if (inputs.job) pending.push(guarded(`job ${inputs.job}`, () => jobChecks(ctx, config, inputs.job!)));
   }
-  const checks = [...pre.checks, ...(await Promise.all(pending)).flat()];
+  const checks = [
+    ...pre.checks,
+    ...(await Promise.all(pending)).flat(),
+    visibilityCheck(config.SQS_MESSAGE_VISIBILITY),
+  ];
   const notGiven: Array<[string, boolean, string]> = [
     ["fleet file", Boolean(inputs.fleet), "subnets, security groups, AMI, fleet role and instance profile"],
     ["job file", Boolean(inputs.job), "pipeline, data file, LoadData rows and images"],

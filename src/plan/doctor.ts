@@ -165,6 +165,29 @@ export function fitCheck(
   };
 }
 
+// --- the queue's visibility timeout ---------------------------------------------------------------------
+
+/** Above this, a task whose worker vanished (spot interruption, crash) waits long before another takes it. */
+export const LONG_VISIBILITY_SECONDS = 30 * 60;
+
+/**
+ * SQS_MESSAGE_VISIBILITY against the task time. DCP's worker never extends a message's visibility, so
+ * DCP asks for more than the longest task. dcp's worker keeps a lease (it extends the visibility every
+ * third of it while a task runs), so a task may run longer than the setting, and what the setting
+ * decides is how long a dead worker's task stays hidden before another worker retries it.
+ */
+export function visibilityCheck(seconds: number): Check {
+  const minutes = Math.round(seconds / 60);
+  const detail = `${seconds} s: dcp's worker extends it while a task runs (tasks may take longer); a task whose worker dies is retried after about ${minutes} min`;
+  return seconds > LONG_VISIBILITY_SECONDS
+    ? warn(
+        "SQS_MESSAGE_VISIBILITY",
+        detail,
+        "lower it to about 600 (10 min) so interrupted tasks come back sooner; keep it above the longest task only if the queue also feeds DCP's original worker, which does not extend it",
+      )
+    : ok("SQS_MESSAGE_VISIBILITY", detail);
+}
+
 // --- the worker image -----------------------------------------------------------------------------------
 
 export interface EcrImage {

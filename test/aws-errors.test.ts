@@ -111,7 +111,7 @@ describe("AWS failures a new user meets first", () => {
       cwd: ws.dir,
       env: {
         ...bareEnv(ws),
-        AWS_ACCESS_KEY_ID: "AKIASTUBSTUBSTUBSTUB",
+        AWS_ACCESS_KEY_ID: "stub-access-key-id",
         AWS_SECRET_ACCESS_KEY: "stub-secret",
         AWS_ENDPOINT_URL: stub.url,
         AWS_ENDPOINT_URL_SQS: stub.url,
@@ -133,7 +133,7 @@ describe("AWS failures a new user meets first", () => {
       cwd: ws.dir,
       env: {
         ...bareEnv(ws),
-        AWS_ACCESS_KEY_ID: "AKIASTUBSTUBSTUBSTUB",
+        AWS_ACCESS_KEY_ID: "stub-access-key-id",
         AWS_SECRET_ACCESS_KEY: "stub-secret",
         AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
         AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,

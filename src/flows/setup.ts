@@ -143,4 +143,4 @@ export async function runSetup(config: Config, output: Output): Promise<SetupSum
  */
 const NO_TASK_ROLE_WARNING = (app: string) =>
   `TASK_ROLE_ARN is not set: the workers will run with the instance role only, and DCP's documented instance role (ecsInstanceRole) cannot read SQS, so every worker would fail at its first message. ` +
-  `Create a task role trusted by ecs-tasks.amazonaws.com that may receive, delete and change the visibility of messages on ${app}'s queues and read/write your buckets, set TASK_ROLE_ARN to its ARN, and run dcp setup again (docs/REAL-AWS.md)`;
+  `Run \`dcp iam create --write-config\` (it makes ${app}TaskRole with exactly the queue, bucket and log permissions the worker needs and sets TASK_ROLE_ARN), then dcp setup again; docs/REAL-AWS.md has the first-run checklist`;

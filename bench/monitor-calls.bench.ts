@@ -28,8 +28,8 @@ Object.assign(process.env, emulators.env);
 
 // Imported after the endpoints are set: the SDK reads them when clients are created.
 const { observeAwsCalls } = await loadDist<typeof import("../src/aws/context.js")>("aws/context.js");
-const { cloudwatchClient, idleAlarmName } =
-  await loadDist<typeof import("../src/aws/cloudwatch.js")>("aws/cloudwatch.js");
+const { cloudwatchClient } = await loadDist<typeof import("../src/aws/cloudwatch.js")>("aws/cloudwatch.js");
+const { idleAlarmName } = await loadDist<typeof import("../src/plan/names.js")>("plan/names.js");
 const { ec2Client } = await loadDist<typeof import("../src/aws/ec2.js")>("aws/ec2.js");
 const { sqsClient, queueActivity } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sqs.js");
 const { fleetProvider } = await loadDist<typeof import("../src/fleet/registry.js")>("fleet/registry.js");

@@ -32,8 +32,6 @@ async function alarmTurn(cw: CloudWatchClient): Promise<void> {
   await previous;
 }
 
-export { idleAlarmName } from "../plan/names.js";
-
 /** The CloudWatch alarm action that terminates the alarm's instance, in the region's partition. */
 export function terminateActionArn(region: string): string {
   const partition = region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";

@@ -5,7 +5,6 @@
  */
 import { TerminateInstancesCommand, type ActiveInstance, type EC2Client } from "@aws-sdk/client-ec2";
 import { isNotFound } from "../aws/errors.js";
-export { unlessNotFound } from "../aws/errors.js";
 import { OperationalError } from "../errors.js";
 import { GONE_STATES, fleetLeftInstancesRunning, type FleetStatus } from "../plan/fleet-status.js";
 

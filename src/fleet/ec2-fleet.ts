@@ -24,7 +24,8 @@ import { clientToken } from "../plan/client-token.js";
 import * as shared from "../plan/fleet-request.js";
 import { appNames, fleetTags, tagList, workerTags } from "../plan/names.js";
 import type { FleetStatus } from "../plan/fleet-status.js";
-import { activeInstanceIds, canceller, statusOf, unlessNotFound } from "./ec2-fleet-calls.js";
+import { unlessNotFound } from "../aws/errors.js";
+import { activeInstanceIds, canceller, statusOf } from "./ec2-fleet-calls.js";
 import { FleetOperationUnsupportedError, type FleetProvider } from "./provider.js";
 
 /** The same for an EC2 Fleet of type maintain: surplus instances keep running until their idle alarm ends them. */

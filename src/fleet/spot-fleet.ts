@@ -21,7 +21,8 @@ import { clientToken } from "../plan/client-token.js";
 import * as shared from "../plan/fleet-request.js";
 import { fleetTags, workerTags } from "../plan/names.js";
 import type { FleetStatus } from "../plan/fleet-status.js";
-import { activeInstanceIds, canceller, statusOf, unlessNotFound } from "./ec2-fleet-calls.js";
+import { unlessNotFound } from "../aws/errors.js";
+import { activeInstanceIds, canceller, statusOf } from "./ec2-fleet-calls.js";
 import type { FleetProvider } from "./provider.js";
 
 /** Lower (or raise) a Spot Fleet's target without terminating running instances (DCP's downscale). */

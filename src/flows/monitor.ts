@@ -4,7 +4,8 @@
  * deleted, the fleet target lowered to the jobs in flight once nothing waits (DCP's downscale),
  * observations saved to the state file. Two empty readings in a row start the teardown.
  */
-import { deleteAlarms, idleAlarmName, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
+import { deleteAlarms, listAlarmNames, putIdleAlarm } from "../aws/cloudwatch.js";
+import { idleAlarmName } from "../plan/names.js";
 import { awsErrorName, describeAwsFailure } from "../aws/errors.js";
 import { EXIT_INTERRUPTED, Interrupted, OperationalError, UserInputError } from "../errors.js";
 import { FleetOperationUnsupportedError } from "../fleet/provider.js";

@@ -8,14 +8,7 @@
  * is removed again.
  */
 import { readFile } from "node:fs/promises";
-import {
-  cloudwatchClient,
-  deleteAlarms,
-  deleteDashboard,
-  idleAlarmName,
-  putDashboard,
-  putIdleAlarm,
-} from "../aws/cloudwatch.js";
+import { cloudwatchClient, deleteAlarms, deleteDashboard, putDashboard, putIdleAlarm } from "../aws/cloudwatch.js";
 import { awsContext, type AwsContext } from "../aws/context.js";
 import { ecsClient, serviceIsActive, setServiceDesiredCountIfExists } from "../aws/ecs.js";
 import { ensureLogGroups } from "../aws/logs.js";
@@ -29,6 +22,7 @@ import { configuredFleetApi, fleetApiOfId, fleetProvider, type FleetApi } from "
 import { dashboardBody } from "../plan/dashboard.js";
 import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
 import { ECS_AMI_PARAMETERS, needsAutoImage } from "../plan/fleet-request.js";
+import { idleAlarmName } from "../plan/names.js";
 import { fleetIsLive, fleetLeftInstancesRunning, judgeFleet, type WaitVerdict } from "../plan/fleet-status.js";
 import { userDataScript } from "../plan/user-data.js";
 import { readRunState, runStateExists, updateRunState, writeRunState, type RunState } from "../state/run-state.js";

@@ -1,0 +1,218 @@
+/**
+ * The run ledger: what a run leaves in S3 so that any machine with the credentials can say what
+ * happened (`dcp status`, `dcp failures`, `dcp retry`, `dcp gc`, cost per plate), after the
+ * state file, the laptop or the CloudWatch logs are gone. Pure: keys, record shapes, key parsing.
+ *
+ *   s3://AWS_BUCKET/dcp-runs/<APP_NAME>/
+ *     current.json                        the pointer the workers read: which run they work for
+ *     <run-id>/                           run-id = the fleet request id (one fleet per run)
+ *       run.json                          written by start-cluster: config, task definition, jobs, fleet
+ *       heartbeat.json                    overwritten by the monitor at every poll (status tells "unattended")
+ *       summary.json                      written at teardown: counts, instance-hours, cost
+ *       open/<instance>/<attempt-id>.json  PUT by the worker when a task starts, DELETEd when it ends:
+ *                                         "running" groups, and which machines have a task in flight
+ *       attempts/<group>/<attempt-id>~<outcome>[~<cause>].json
+ *                                         one record per finished attempt; group, outcome and cause are in
+ *                                         the key, so status and failures count with listings, not reads
+ *
+ * <group> is the task's metadataId (its output folder) URI-encoded into one key segment; an attempt
+ * id is `<start epoch ms, 13 digits>-<worker id>`, so a group's attempts list in start order.
+ */
+import { z } from "zod";
+
+export const LEDGER_ROOT = "dcp-runs";
+
+/** Why an attempt failed, as `dcp failures` groups and `dcp retry --cause` selects. */
+export const CAUSE_CLASSES = [
+  /** an image, the pipeline or the data file named by the task does not exist */
+  "missing-input",
+  /** CellProfiler ran and wrote "Failure" in its done file (a module raised on this group's images) */
+  "pipeline-error",
+  /** the -g group matched no rows of the data file, or a -g key is not one of its columns */
+  "grouping-mismatch",
+  /** CellProfiler exited non-zero without a done file, or was killed by a signal other than the OOM killer */
+  "crash",
+  /** exit 137 / SIGKILL: the kernel's OOM killer (raise MEMORY or lower DOCKER_CORES) */
+  "out-of-memory",
+  /** the task ran longer than the worker allows */
+  "timeout",
+  /** S3 answered SlowDown / 503 on a download or upload */
+  "s3-throttling",
+  /** the instance was reclaimed (spot notice) or the worker was stopped: the task was handed back */
+  "spot-interruption",
+  /** the message body is not a task dcp can run */
+  "bad-message",
+  /** anything else (the record's message says what) */
+  "other",
+] as const;
+export type CauseClass = (typeof CAUSE_CLASSES)[number];
+
+/**
+ * How an attempt ended. `handed-back`: the worker stopped (spot notice, SIGTERM) and re-sent the
+ * task without spending an attempt; `dead-lettered`: the worker moved it to the DLQ itself.
+ */
+export const OUTCOMES = ["done", "skipped-done", "failed", "handed-back", "dead-lettered"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** `dcp-runs/<app>/` */
+export function appLedgerPrefix(appName: string): string {
+  return `${LEDGER_ROOT}/${appName}/`;
+}
+
+/** `dcp-runs/<app>/current.json`: the run the workers write their records for. */
+export function currentPointerKey(appName: string): string {
+  return `${appLedgerPrefix(appName)}current.json`;
+}
+
+/** The keys of one run's ledger. */
+export function runLedgerKeys(appName: string, runId: string) {
+  const root = `${appLedgerPrefix(appName)}${runId}/`;
+  return {
+    root,
+    run: `${root}run.json`,
+    heartbeat: `${root}heartbeat.json`,
+    summary: `${root}summary.json`,
+    openPrefix: `${root}open/`,
+    attemptsPrefix: `${root}attempts/`,
+  };
+}
+
+/** Attempt ids sort by start time: 13-digit epoch ms, then the worker's id (no `~`, no `/`). */
+export function attemptId(startedAtMs: number, workerId: string): string {
+  return `${String(Math.floor(startedAtMs)).padStart(13, "0")}-${safeSegment(workerId)}`;
+}
+
+function safeSegment(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]/g, "_") || "_";
+}
+
+export function groupSegment(metadataId: string): string {
+  return encodeURIComponent(metadataId);
+}
+
+export function openKey(appName: string, runId: string, instanceId: string, attempt: string): string {
+  return `${runLedgerKeys(appName, runId).openPrefix}${safeSegment(instanceId)}/${attempt}.json`;
+}
+
+export function attemptKey(
+  appName: string,
+  runId: string,
+  metadataId: string,
+  attempt: string,
+  outcome: Outcome,
+  cause?: CauseClass,
+): string {
+  const tail = cause ? `${outcome}~${cause}` : outcome;
+  return `${runLedgerKeys(appName, runId).attemptsPrefix}${groupSegment(metadataId)}/${attempt}~${tail}.json`;
+}
+
+export interface AttemptKeyParts {
+  metadataId: string;
+  attempt: string;
+  /** epoch ms, from the attempt id */
+  startedAt: number;
+  outcome: Outcome;
+  cause?: CauseClass;
+}
+
+/** Reads group, attempt, outcome and cause back from an attempt record's key; undefined for other keys. */
+export function parseAttemptKey(key: string, attemptsPrefix: string): AttemptKeyParts | undefined {
+  if (!key.startsWith(attemptsPrefix) || !key.endsWith(".json")) return undefined;
+  const rest = key.slice(attemptsPrefix.length, -".json".length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0) return undefined;
+  const [attempt, outcome, cause] = rest.slice(slash + 1).split("~");
+  if (!attempt || !(OUTCOMES as readonly string[]).includes(outcome ?? "")) return undefined;
+  if (cause !== undefined && !(CAUSE_CLASSES as readonly string[]).includes(cause)) return undefined;
+  let metadataId: string;
+  try {
+    metadataId = decodeURIComponent(rest.slice(0, slash));
+  } catch {
+    return undefined;
+  }
+  return {
+    metadataId,
+    attempt,
+    startedAt: Number(attempt.slice(0, 13)),
+    outcome: outcome as Outcome,
+    ...(cause ? { cause: cause as CauseClass } : {}),
+  };
+}
+
+/** Reads instance and attempt back from an open-attempt key; undefined for other keys. */
+export function parseOpenKey(key: string, openPrefix: string): { instanceId: string; attempt: string } | undefined {
+  if (!key.startsWith(openPrefix) || !key.endsWith(".json")) return undefined;
+  const [instanceId, attempt, ...more] = key.slice(openPrefix.length, -".json".length).split("/");
+  return instanceId && attempt && !more.length ? { instanceId, attempt } : undefined;
+}
+
+/** Where a worker runs, from the instance metadata service (absent on a workstation). */
+export const placementSchema = z.object({
+  instanceId: z.string(),
+  instanceType: z.string().optional(),
+  availabilityZone: z.string().optional(),
+  /** instance-life-cycle: "spot" or "on-demand" */
+  spot: z.boolean().optional(),
+});
+
+/** The bounded tail of CellProfiler's output kept in a record. */
+export const STDERR_TAIL_LINES = 20;
+export const STDERR_TAIL_BYTES = 4_096;
+/** Output files listed in one record (the count is always exact). */
+export const MAX_LISTED_OUTPUTS = 200;
+
+export const attemptRecordSchema = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  metadataId: z.string(),
+  /** The group's Metadata pairs, in -g order. */
+  group: z.array(z.tuple([z.string(), z.string()])),
+  attempt: z.string(),
+  /** 1-based count of receives, including those spent before a hand-back */
+  attemptNumber: z.number().int().positive(),
+  messageId: z.string().optional(),
+  workerId: z.string(),
+  placement: placementSchema.optional(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  outcome: z.enum(OUTCOMES),
+  cause: z.object({ class: z.enum(CAUSE_CLASSES), message: z.string() }).optional(),
+  exitCode: z.number().int().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  /** CellProfiler's last output lines (at most STDERR_TAIL_LINES lines, STDERR_TAIL_BYTES bytes) */
+  lastLines: z.array(z.string()).default([]),
+  phasesMs: z.record(z.string(), z.number()).default({}),
+  outputs: z.object({
+    count: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+    files: z.array(z.object({ key: z.string(), size: z.number().int().nonnegative() })),
+  }),
+  logGroup: z.string().optional(),
+  logStream: z.string().optional(),
+});
+export type AttemptRecord = z.output<typeof attemptRecordSchema>;
+
+export const openRecordSchema = z.object({
+  version: z.literal(1),
+  metadataId: z.string(),
+  attempt: z.string(),
+  workerId: z.string(),
+  placement: placementSchema.optional(),
+  startedAt: z.string(),
+});
+export type OpenRecord = z.output<typeof openRecordSchema>;
+
+export const currentPointerSchema = z.object({
+  version: z.literal(1),
+  runId: z.string().min(1),
+  startedAt: z.string(),
+});
+export type CurrentPointer = z.output<typeof currentPointerSchema>;
+
+/**
+ * A run is unattended when the monitor's heartbeat is older than three polls or ten minutes,
+ * whichever is longer: its resources may still be billing with nobody to stop them.
+ */
+export function heartbeatTimeoutMs(pollSeconds: number): number {
+  return Math.max(3 * pollSeconds * 1000, 10 * 60_000);
+}

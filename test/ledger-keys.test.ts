@@ -3,6 +3,7 @@ import {
   attemptId,
   attemptKey,
   currentPointerKey,
+  groupStates,
   openKey,
   parseAttemptKey,
   parseOpenKey,
@@ -37,5 +38,16 @@ describe("ledger keys", () => {
     const key = openKey("Lab", "sfr-123", "i-0abc", "1-w");
     expect(parseOpenKey(key, keys.openPrefix)).toEqual({ instanceId: "i-0abc", attempt: "1-w" });
     expect(currentPointerKey("Lab")).toBe("dcp-runs/Lab/current.json");
+  });
+
+  it("folds attempts into each group's latest outcome", () => {
+    const parse = (k: string) => parseAttemptKey(k, keys.attemptsPrefix)!;
+    const states = groupStates([
+      parse(attemptKey("Lab", "sfr-123", "g1", attemptId(2, "w"), "done")),
+      parse(attemptKey("Lab", "sfr-123", "g1", attemptId(1, "w"), "failed", "crash")),
+      parse(attemptKey("Lab", "sfr-123", "g2", attemptId(1, "w"), "failed", "out-of-memory")),
+    ]);
+    expect(states.get("g1")).toMatchObject({ attempts: 2, latest: { outcome: "done" } });
+    expect(states.get("g2")?.latest?.cause).toBe("out-of-memory");
   });
 });

@@ -1,5 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import {
+  DeleteObjectCommand,
   GetBucketLocationCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -136,4 +137,43 @@ export async function objectExists(client: S3Client, bucket: string, key: string
 export async function objectText(client: S3Client, bucket: string, key: string): Promise<string> {
   const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return (await out.Body?.transformToString("utf8")) ?? "";
+}
+
+// --- small JSON objects (the run ledger) -----------------------------------------------------------
+
+/** Writes a small object from memory in one PutObject. */
+export async function putText(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: "application/json" }), {
+    abortSignal: signal,
+  });
+}
+
+/** A small object's text, or undefined when it does not exist. */
+export async function textIfExists(client: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return await objectText(client, bucket, key);
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Deletes one object; S3 answers 204 whether or not it existed, so "already gone" is done. */
+export async function deleteObject(client: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+}
+
+/** The "folders" directly under `prefix` (ListObjectsV2 with Delimiter "/"), as full prefixes. */
+export async function listFolders(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const folders: string[] = [];
+  for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix, Delimiter: "/" }))
+    for (const p of page.CommonPrefixes ?? []) if (p.Prefix) folders.push(p.Prefix);
+  return folders;
 }

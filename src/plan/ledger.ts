@@ -216,3 +216,32 @@ export type CurrentPointer = z.output<typeof currentPointerSchema>;
 export function heartbeatTimeoutMs(pollSeconds: number): number {
   return Math.max(3 * pollSeconds * 1000, 10 * 60_000);
 }
+
+/** One group as the ledger tells it: its latest finished attempt, how many attempts, whether one is open. */
+export interface GroupState {
+  metadataId: string;
+  latest: AttemptKeyParts | undefined;
+  attempts: number;
+  /** the attempts of this group still open (started, not ended): running, or their worker died */
+  open: number;
+}
+
+/** Folds attempt keys (and open attempts, by group) into one state per group. */
+export function groupStates(
+  attempts: readonly AttemptKeyParts[],
+  openByGroup: ReadonlyMap<string, number> = new Map(),
+): Map<string, GroupState> {
+  const groups = new Map<string, GroupState>();
+  const stateOf = (metadataId: string): GroupState => {
+    let state = groups.get(metadataId);
+    if (!state) groups.set(metadataId, (state = { metadataId, latest: undefined, attempts: 0, open: 0 }));
+    return state;
+  };
+  for (const a of attempts) {
+    const state = stateOf(a.metadataId);
+    state.attempts += 1;
+    if (!state.latest || a.attempt > state.latest.attempt) state.latest = a;
+  }
+  for (const [metadataId, open] of openByGroup) stateOf(metadataId).open = open;
+  return groups;
+}

@@ -19,6 +19,7 @@
  * id is `<start epoch ms, 13 digits>-<worker id>`, so a group's attempts list in start order.
  */
 import { z } from "zod";
+import { observationsSchema } from "./monitor-observations.js";
 
 export const LEDGER_ROOT = "dcp-runs";
 
@@ -245,3 +246,29 @@ export function groupStates(
   for (const [metadataId, open] of openByGroup) stateOf(metadataId).open = open;
   return groups;
 }
+
+/** The run phases a heartbeat reports (the state file's statuses, as the monitor sees them). */
+export const HEARTBEAT_PHASES = ["starting", "running", "tearing-down", "finished"] as const;
+
+/**
+ * heartbeat.json, overwritten by `dcp monitor` at every poll: the observations it draws its status
+ * block from, so `dcp status` on another machine shows the same figures; `at` tells it whether
+ * anyone is still watching (heartbeatTimeoutMs).
+ */
+export const heartbeatSchema = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  /** ISO time of this poll */
+  at: z.string(),
+  pollSeconds: z.number().positive(),
+  phase: z.enum(HEARTBEAT_PHASES),
+  /** where the monitor runs (hostname and pid), so a teammate knows whose tmux to look in */
+  host: z.string(),
+  pid: z.number().int(),
+  fleetApi: z.string(),
+  fleetLabel: z.string(),
+  /** epoch ms, as the state file's start */
+  startedAt: z.number(),
+  observations: observationsSchema,
+});
+export type Heartbeat = z.output<typeof heartbeatSchema>;

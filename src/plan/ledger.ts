@@ -355,65 +355,61 @@ export function configForLedger(config: Readonly<Record<string, unknown>>): Reco
   return clean(config) as Record<string, unknown>;
 }
 
-/** What the ledger's listings say about a run's groups (from keys only). */
+/** What the ledger's listings say about a run's groups (from keys only: no record is read). */
 export interface LedgerCounts {
-  /** groups with at least one attempt record or an open attempt */
+  /** groups with at least one finished attempt */
   groups: number;
   /** groups with a done attempt (skipped-done included) */
   done: number;
   /** of `done`, groups whose outputs were already there (CHECK_IF_DONE) and nothing else */
   skipped: number;
-  /** groups not done whose latest attempt failed or was dead-lettered */
+  /** groups not done whose latest finished attempt failed or was dead-lettered (SQS may be retrying them) */
   failed: number;
   /** of `failed`, by cause class */
   failedByCause: Partial<Record<CauseClass, number>>;
-  /** groups not done with an attempt open now */
-  running: number;
-  /** groups not done, not failed and not running: handed back, waiting for their next attempt */
-  waiting: number;
+  /** groups not done whose latest attempt was handed back (waiting for their next attempt) */
+  handedBack: number;
   /** groups the worker moved to the dead-letter queue itself (SQS's own moves are not in the ledger) */
   deadLettered: number;
   attempts: number;
-  /** attempts open now (started, not ended; a dead worker's stay open) */
-  openAttempts: number;
+  /** attempts open now, one per running task (a worker killed mid-task leaves its attempt open) */
+  running: number;
 }
 
-/** Counts groups by their ledger state (groupStates). */
-export function ledgerCounts(states: Iterable<GroupState>, attemptsList: readonly AttemptKeyParts[]): LedgerCounts {
-  const doneGroups = new Set<string>();
+/** Counts a run's groups from its attempt keys, and its running tasks from the open keys. */
+export function ledgerCounts(attempts: readonly AttemptKeyParts[], openAttempts: number): LedgerCounts {
+  const done = new Set<string>();
   const skippedOnly = new Set<string>();
-  for (const a of attemptsList) {
+  for (const a of attempts) {
     if (a.outcome === "done") {
-      doneGroups.add(a.metadataId);
+      done.add(a.metadataId);
       skippedOnly.delete(a.metadataId);
-    } else if (a.outcome === "skipped-done" && !doneGroups.has(a.metadataId)) {
-      doneGroups.add(a.metadataId);
+    } else if (a.outcome === "skipped-done" && !done.has(a.metadataId)) {
+      done.add(a.metadataId);
       skippedOnly.add(a.metadataId);
     }
   }
+  const states = groupStates(attempts);
   const counts: LedgerCounts = {
-    groups: 0,
-    done: doneGroups.size,
+    groups: states.size,
+    done: done.size,
     skipped: skippedOnly.size,
     failed: 0,
     failedByCause: {},
-    running: 0,
-    waiting: 0,
+    handedBack: 0,
     deadLettered: 0,
-    attempts: attemptsList.length,
-    openAttempts: 0,
+    attempts: attempts.length,
+    running: openAttempts,
   };
-  for (const state of states) {
-    counts.groups += 1;
-    counts.openAttempts += state.open;
-    if (doneGroups.has(state.metadataId)) continue;
-    if (state.open > 0) counts.running += 1;
-    else if (state.latest?.outcome === "failed" || state.latest?.outcome === "dead-lettered") {
+  for (const { metadataId, latest } of states.values()) {
+    if (done.has(metadataId) || !latest) continue;
+    if (latest.outcome === "handed-back") counts.handedBack += 1;
+    else if (latest.outcome === "failed" || latest.outcome === "dead-lettered") {
       counts.failed += 1;
-      if (state.latest.outcome === "dead-lettered") counts.deadLettered += 1;
-      const cause = state.latest.cause ?? "other";
+      if (latest.outcome === "dead-lettered") counts.deadLettered += 1;
+      const cause = latest.cause ?? "other";
       counts.failedByCause[cause] = (counts.failedByCause[cause] ?? 0) + 1;
-    } else counts.waiting += 1;
+    }
   }
   return counts;
 }
@@ -436,11 +432,10 @@ export const summarySchema = z.object({
     skipped: z.number().int(),
     failed: z.number().int(),
     failedByCause: z.record(z.string(), z.number().int()),
-    running: z.number().int(),
-    waiting: z.number().int(),
+    handedBack: z.number().int(),
     deadLettered: z.number().int(),
     attempts: z.number().int(),
-    openAttempts: z.number().int(),
+    running: z.number().int(),
   }),
   /** As the monitor counted them from the queues */
   monitor: z.object({

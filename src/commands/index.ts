@@ -10,6 +10,7 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerStatus } from "./status.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerSubmit(program);
   registerStartCluster(program);
   registerMonitor(program);
+  registerStatus(program);
   registerTeardown(program);
   registerWorker(program);
   registerCollect(program);

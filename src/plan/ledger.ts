@@ -329,6 +329,8 @@ export const runRecordSchema = z.object({
   fleetRequest: z.unknown(),
   /** Job files submitted since the previous run */
   jobs: z.array(submissionRecordSchema).default([]),
+  /** Submissions from this time on (the previous run's start; ISO) are this run's jobs */
+  jobsSince: z.string().optional(),
   /** The state file on the machine that started the run */
   stateFile: z.string().optional(),
 });

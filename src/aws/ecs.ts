@@ -458,7 +458,8 @@ export async function listTaggedEcs(client: ECSClient, tagKey: string): Promise<
         throw err;
       });
     const app = tagOf(out?.tags, tagKey);
-    if (!app || !out?.taskDefinition) return undefined;
+    // Moto answers a family with no ACTIVE revision with its latest INACTIVE one; AWS with ClientException.
+    if (!app || !out?.taskDefinition || out.taskDefinition.status !== "ACTIVE") return undefined;
     const env = out.taskDefinition.containerDefinitions?.flatMap((c) => c.environment ?? []) ?? [];
     const bucket = env.find((e) => e.name === "AWS_BUCKET")?.value;
     const registered = out.taskDefinition.registeredAt;

@@ -3,7 +3,7 @@ import { durationFlag } from "./flags.js";
 import { commandOutput, globalOptions, withExamples } from "./shared.js";
 
 interface GcFlags {
-  app?: string;
+  app: string[];
   olderThan?: number;
   heartbeatTimeout?: number;
   dryRun?: boolean;
@@ -26,7 +26,12 @@ export function registerGc(program: Command): void {
         "Dead-letter queues and log groups are kept unless --include-dlq / --include-logs. Already-gone counts as " +
         "done: interrupt it and run it again.",
     )
-    .option("--app <name>", "only this APP_NAME")
+    .option(
+      "--app <name>",
+      "only this APP_NAME (repeat for several)",
+      (name: string, names: string[]) => [...names, name],
+      [] as string[],
+    )
     .option(
       "--older-than <duration>",
       "only apps whose last sign of life (heartbeat, start, creation) is older than this, e.g. 7d, 12h",
@@ -48,7 +53,7 @@ export function registerGc(program: Command): void {
       process.exitCode = await runGc(
         {
           ...globalOptions(cmd),
-          app: opts.app,
+          apps: opts.app,
           olderThanMs: opts.olderThan,
           heartbeatTimeoutMs: opts.heartbeatTimeout,
           dryRun: Boolean(opts.dryRun),

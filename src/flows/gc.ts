@@ -16,6 +16,7 @@ import {
 import { awsContext, type AwsContext } from "../aws/context.js";
 import {
   deleteLaunchTemplateIfExists,
+  describeLiveInstances,
   ec2Client,
   listTaggedFleets,
   listTaggedInstances,
@@ -66,7 +67,8 @@ export interface GcOptions {
   config: string;
   region?: string | undefined;
   profile?: string | undefined;
-  app?: string | undefined;
+  /** only these APP_NAMEs (none: every app) */
+  apps: string[];
   olderThanMs?: number | undefined;
   /** overrides heartbeatTimeoutMs(poll) of the ledger: a heartbeat older than this is "unattended" */
   heartbeatTimeoutMs?: number | undefined;
@@ -265,9 +267,12 @@ async function deleteOne(
       await fleet.cancel(r.id);
       return existed ? "cancelled" : "already gone";
     }
-    case "instance":
-      await terminateInstances(clients.ec2, instances);
-      return "terminating";
+    case "instance": {
+      // The fleet's cancellation usually terminated them already.
+      const live = (await describeLiveInstances(clients.ec2, instances)).map((i) => i.id);
+      if (live.length) await terminateInstances(clients.ec2, live);
+      return live.length ? `${live.length} terminating` : "already gone";
+    }
     case "launch-template":
       return gone(await deleteLaunchTemplateIfExists(clients.ec2, r.id));
     case "alarm":
@@ -368,7 +373,14 @@ export async function runGc(options: GcOptions, output: Output): Promise<number>
     (r) => `${r.length} found`,
   );
   const byApp = groupByApp(found);
-  if (options.app) for (const app of [...byApp.keys()]) if (app !== options.app) byApp.delete(app);
+  // Apps left out by --app keep their dead-letter queues, even one shared with an app gc removes.
+  const othersDlqs = new Set<string>();
+  if (options.apps.length)
+    for (const [app, resources] of [...byApp]) {
+      if (options.apps.includes(app)) continue;
+      for (const r of resources) if (r.deadLetterQueue) othersDlqs.add(r.deadLetterQueue);
+      byApp.delete(app);
+    }
   const evidence: AppEvidence[] = [];
   for (const [app, resources] of byApp) evidence.push(await evidenceOf(gc, app, resources, output));
   const decisions = decideAll(evidence, {
@@ -378,6 +390,7 @@ export async function runGc(options: GcOptions, output: Output): Promise<number>
     includeRunning: options.includeRunning,
     includeDlq: options.includeDlq,
     includeLogs: options.includeLogs,
+    sharedDeadLetterQueues: othersDlqs,
   });
   for (const line of gcTable(decisions, { nowMs })) output.line(line);
   const doomed = decisions.filter((d) => d.remove);

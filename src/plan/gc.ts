@@ -206,15 +206,20 @@ export function decideApp(e: AppEvidence, o: GcOptions): AppDecision {
   };
 }
 
-/** Decides every app, in name order; the dead-letter queues of kept apps' job queues are never deleted. */
+/**
+ * Decides every app, in name order. A dead-letter queue another app's job queue sends to is never
+ * deleted while that app stays (DCP's default name, user_DeadMessages, is often shared).
+ */
 export function decideAll(apps: readonly AppEvidence[], o: GcOptions): AppDecision[] {
   const first = apps.map((a) => decideApp(a, o));
-  const shared = new Set<string>(o.sharedDeadLetterQueues ?? []);
-  for (const d of first)
-    for (const r of d.resources)
-      if (r.kind === "queue" && r.deadLetterQueue && !d.remove) shared.add(r.deadLetterQueue);
   return apps
-    .map((a) => decideApp(a, { ...o, sharedDeadLetterQueues: shared }))
+    .map((a) => {
+      const shared = new Set<string>(o.sharedDeadLetterQueues ?? []);
+      for (const d of first)
+        for (const r of d.resources)
+          if (d.app !== a.app && !d.remove && r.kind === "queue" && r.deadLetterQueue) shared.add(r.deadLetterQueue);
+      return decideApp(a, { ...o, sharedDeadLetterQueues: shared });
+    })
     .sort((a, b) => a.app.localeCompare(b.app));
 }
 

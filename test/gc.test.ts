@@ -1,0 +1,189 @@
+/**
+ * Issue 13 acceptance, `dcp gc` (built CLI, emulators; CellProfiler is the TEST DOUBLE
+ * test/fixtures/fake-cellprofiler):
+ * - `dcp monitor` killed with SIGKILL during a run: after the heartbeat timeout, `dcp gc --dry-run`
+ *   lists the run's resources as unattended; `dcp gc --include-running --yes` removes them (the
+ *   dead-letter queue and the log groups kept); a second gc finds nothing.
+ * - two apps, one finished and one running (fresh heartbeat), seen from a folder with no state file:
+ *   gc removes the finished one only.
+ * Every gc here names its apps (--app): other tests share the emulators, and gc looks at the region.
+ */
+import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { afterAll, describe, expect, it } from "vitest";
+import { logsClient } from "../src/aws/logs.js";
+import { s3Client, putText, textIfExists } from "../src/aws/s3.js";
+import { findQueueUrl } from "../src/aws/sqs.js";
+import { observe } from "../src/plan/monitor-decisions.js";
+import { runLedgerKeys, type Heartbeat } from "../src/plan/ledger.js";
+import { readRunState } from "../src/state/run-state.js";
+import { emulatorEnv, runDcp, tempDir } from "./harness/dcp.js";
+import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import { startDcp } from "./harness/process.js";
+import { ctx, sqs } from "./monitor-helpers.js";
+import { NOTHING_OF_THE_APP, everythingLeft, fleetFile, realApp, until, type RealApp } from "./real-aws-helpers.js";
+
+interface GcJson {
+  toDelete: number;
+  apps: {
+    app: string;
+    verdict: string;
+    remove: boolean;
+    held?: string;
+    resources: { kind: string; id: string; action: string }[];
+  }[];
+  removed: { app: string; removed: { kind: string; outcome: string }[] }[];
+}
+
+const gc = async (app: RealApp | string[], args: string[], cwd?: string) => {
+  const names = Array.isArray(app) ? app : [app.app];
+  const result = await runDcp(["gc", ...names.flatMap((a) => ["--app", a]), "--json", ...args], {
+    cwd: cwd ?? (Array.isArray(app) ? tempDir() : app.dir),
+    env: { AWS_REGION: "us-east-1" },
+    timeoutMs: 90_000,
+  });
+  const said = `$ dcp gc ${args.join(" ")} → ${result.code}\n${result.stdout}${result.stderr}`;
+  return { ...result, said, json: (result.stdout.trim() ? JSON.parse(result.stdout) : undefined) as GcJson };
+};
+
+async function startRun(app: RealApp): Promise<string> {
+  for (const args of [
+    ["setup"],
+    ["submit", app.jobFile],
+    ["start-cluster", fleetFile(app, "fleet.json"), "--wait-timeout", "5", "--poll-interval", "1"],
+  ]) {
+    const r = await runDcp(args, { cwd: app.dir });
+    expect(r.code, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(0);
+  }
+  return (await readRunState(app.statePath)).dcp.fleetId;
+}
+
+async function logGroupsOf(app: string): Promise<string[]> {
+  const out = await logsClient(ctx).send(new DescribeLogGroupsCommand({ logGroupNamePrefix: app }));
+  return (out.logGroups ?? []).map((g) => g.logGroupName!).sort();
+}
+
+let agent: EcsAgent | undefined;
+afterAll(async () => {
+  await agent?.stop();
+});
+
+describe.concurrent("dcp gc", () => {
+  it("a run whose monitor was SIGKILLed: listed as unattended, removed with --include-running (DLQ and logs kept), then nothing", async () => {
+    const app = await realApp({ groups: 6, machines: 1 });
+    const fleetId = await startRun(app);
+    const log: string[] = [];
+    agent = startEcsAgent({
+      cluster: `${app.app}Cluster`,
+      service: `${app.app}Service`,
+      awsEnv: emulatorEnv(),
+      workDir: app.dir,
+      fleet: fleetFromStateFile(app.statePath),
+      tasksPerInstance: 1,
+      pollMs: 500,
+      stopTimeoutSeconds: 2,
+      extraEnv: { FAKE_CP_ARGV_FILE: app.argvFile, FAKE_CP_SLEEP_MS: "5000", WORKER_IDLE_POLLS: "100000" },
+      log: (line) => log.push(line),
+    });
+    const monitor = startDcp(
+      ["monitor", "--interval", "1"],
+      app.dir,
+      { ...process.env, ...emulatorEnv() },
+      "monitor",
+      (l) => log.push(l),
+    );
+    // The monitor has polled (observations saved) and a worker runs: kill the monitor as a crash would.
+    await until(
+      async () =>
+        Boolean((await readRunState(app.statePath)).dcp.observations) &&
+        agent!.events.some((e) => e.kind === "started"),
+      "the monitor's first reading and a worker",
+      30_000,
+    );
+    monitor.kill("SIGKILL");
+    expect((await monitor.closed).signal).toBe("SIGKILL");
+    await agent.stop();
+    const heartbeatTimeout = ["--heartbeat-timeout", "1s"];
+    await new Promise((r) => setTimeout(r, 1_500)); // past the heartbeat timeout given to gc
+
+    const dry = await gc(app, ["--dry-run", ...heartbeatTimeout]);
+    expect(dry.code, `${dry.said}\n${log.slice(-30).join("\n")}`).toBe(0);
+    const listed = dry.json.apps.find((a) => a.app === app.app)!;
+    expect(listed.verdict, dry.said).toBe("unattended");
+    expect(listed.remove).toBe(false);
+    expect(listed.held).toMatch(/--include-running/);
+    const kinds = new Set(listed.resources.map((r) => r.kind));
+    for (const kind of ["fleet", "instance", "queue", "dead-letter-queue", "service", "task-definition", "cluster"])
+      expect(kinds, dry.said).toContain(kind);
+    expect(dry.stderr).toMatch(/\[unattended\]/);
+    expect(await everythingLeft(app, fleetId)).not.toEqual(NOTHING_OF_THE_APP);
+
+    const removal = await gc(app, ["--include-running", "--yes", ...heartbeatTimeout]);
+    expect(removal.code, removal.said).toBe(0);
+    expect(removal.json.apps[0]!.verdict).toBe("unattended");
+    expect(await everythingLeft(app, fleetId), removal.said).toEqual(NOTHING_OF_THE_APP);
+    expect(await findQueueUrl(sqs, `${app.app}_Dead`), "the DLQ is kept").toBeDefined();
+    expect(await logGroupsOf(app.app)).toEqual([app.app, `${app.app}_perInstance`]);
+    expect((await readRunState(app.statePath)).dcp.status, "torn down through its state file").toBe("finished");
+
+    const again = await gc(app, ["--include-running", "--yes", ...heartbeatTimeout]);
+    expect(again.code, again.said).toBe(0);
+    expect(again.json.toDelete, again.said).toBe(0);
+    expect(again.json.removed).toEqual([]);
+    expect(again.stderr).toMatch(/nothing to delete/);
+  });
+
+  it("two apps, one finished and one running (fresh heartbeat), from a folder without state files: only the finished one goes", async () => {
+    const finished = await realApp({ machines: 1 });
+    const running = await realApp({ machines: 1 });
+    for (const a of [finished, running]) expect((await runDcp(["setup"], { cwd: a.dir })).code).toBe(0);
+    const fleetId = await startRun(running);
+    // The finished app: setup's resources are left, and its ledger holds a summary (written at teardown).
+    const s3 = s3Client(ctx);
+    await putText(s3, finished.bucket, runLedgerKeys(finished.app, "sfr-old").summary, "{}");
+    await putText(s3, finished.bucket, `dcp-runs/${finished.app}/current.json`, currentPointer("sfr-old"));
+    // The running app: its monitor's heartbeat, just written.
+    await putText(s3, running.bucket, runLedgerKeys(running.app, fleetId).heartbeat, heartbeat(fleetId));
+    const apps = [finished.app, running.app];
+    const elsewhere = tempDir("dcp-gc-elsewhere-");
+
+    const removal = await gc(apps, ["--yes", "--include-dlq"], elsewhere);
+    expect(removal.code, removal.said).toBe(0);
+    const verdicts = Object.fromEntries(removal.json.apps.map((a) => [a.app, [a.verdict, a.remove]]));
+    expect(verdicts, removal.said).toEqual({ [finished.app]: ["finished", true], [running.app]: ["running", false] });
+    expect(await findQueueUrl(sqs, `${finished.app}Queue`)).toBeUndefined();
+    expect(await findQueueUrl(sqs, `${finished.app}_Dead`), "--include-dlq").toBeUndefined();
+    expect(await logGroupsOf(finished.app), "log groups kept").toHaveLength(2);
+    // The running app is untouched: its fleet, queue and state.
+    const left = await everythingLeft(running, fleetId);
+    expect(left.liveFleets).toEqual([fleetId]);
+    expect(left.queue).toBeDefined();
+    expect(await textIfExists(s3, running.bucket, runLedgerKeys(running.app, fleetId).heartbeat)).toBeDefined();
+
+    const again = await gc(apps, ["--yes", "--include-dlq"], elsewhere);
+    expect(again.json.toDelete, again.said).toBe(0);
+    // The running app's own teardown, so nothing of it outlives the test.
+    expect((await runDcp(["teardown", "--yes"], { cwd: running.dir })).code).toBe(0);
+  });
+});
+
+function currentPointer(runId: string): string {
+  return JSON.stringify({ version: 1, runId, startedAt: new Date(Date.now() - 3_600_000).toISOString() });
+}
+
+function heartbeat(runId: string): string {
+  const at = Date.now();
+  const beat: Heartbeat = {
+    version: 1,
+    runId,
+    at: new Date(at).toISOString(),
+    pollSeconds: 60,
+    phase: "running",
+    host: "laptop",
+    pid: 1,
+    fleetApi: "spot-fleet",
+    fleetLabel: "Spot Fleet",
+    startedAt: at - 60_000,
+    observations: observe(undefined, { at, visible: 1, inFlight: 0, dlq: 0, live: [] }),
+  };
+  return JSON.stringify(beat);
+}

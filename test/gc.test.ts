@@ -9,18 +9,28 @@
  * Every gc here names its apps (--app): other tests share the emulators, and gc looks at the region.
  */
 import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { CancelSpotFleetRequestsCommand, RequestSpotFleetCommand } from "@aws-sdk/client-ec2";
 import { afterAll, describe, expect, it } from "vitest";
 import { logsClient } from "../src/aws/logs.js";
-import { s3Client, putText, textIfExists } from "../src/aws/s3.js";
+import { s3Client, putText } from "../src/aws/s3.js";
 import { findQueueUrl } from "../src/aws/sqs.js";
 import { observe } from "../src/plan/monitor-decisions.js";
 import { runLedgerKeys, type Heartbeat } from "../src/plan/ledger.js";
+import { fleetTags, workerTags } from "../src/plan/names.js";
 import { readRunState } from "../src/state/run-state.js";
 import { emulatorEnv, runDcp, tempDir } from "./harness/dcp.js";
 import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
 import { startDcp } from "./harness/process.js";
-import { ctx, sqs } from "./monitor-helpers.js";
-import { NOTHING_OF_THE_APP, everythingLeft, fleetFile, realApp, until, type RealApp } from "./real-aws-helpers.js";
+import { AMI, ctx, ec2, sqs } from "./monitor-helpers.js";
+import {
+  NOTHING_OF_THE_APP,
+  everythingLeft,
+  fleetFile,
+  liveFleetsOf,
+  realApp,
+  until,
+  type RealApp,
+} from "./real-aws-helpers.js";
 
 interface GcJson {
   toDelete: number;
@@ -35,6 +45,7 @@ interface GcJson {
 }
 
 const gc = async (app: RealApp | string[], args: string[], cwd?: string) => {
+  const started = Date.now();
   const names = Array.isArray(app) ? app : [app.app];
   const result = await runDcp(["gc", ...names.flatMap((a) => ["--app", a]), "--json", ...args], {
     cwd: cwd ?? (Array.isArray(app) ? tempDir() : app.dir),
@@ -42,6 +53,7 @@ const gc = async (app: RealApp | string[], args: string[], cwd?: string) => {
     timeoutMs: 90_000,
   });
   const said = `$ dcp gc ${args.join(" ")} → ${result.code}\n${result.stdout}${result.stderr}`;
+  console.info(`[gc] dcp gc ${args.join(" ")}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { ...result, said, json: (result.stdout.trim() ? JSON.parse(result.stdout) : undefined) as GcJson };
 };
 
@@ -51,7 +63,9 @@ async function startRun(app: RealApp): Promise<string> {
     ["submit", app.jobFile],
     ["start-cluster", fleetFile(app, "fleet.json"), "--wait-timeout", "5", "--poll-interval", "1"],
   ]) {
+    const started = Date.now();
     const r = await runDcp(args, { cwd: app.dir });
+    console.info(`[gc] dcp ${args[0]}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(r.code, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(0);
   }
   return (await readRunState(app.statePath)).dcp.fleetId;
@@ -135,17 +149,18 @@ describe.concurrent("dcp gc", () => {
   it("two apps, one finished and one running (fresh heartbeat), from a folder without state files: only the finished one goes", async () => {
     const finished = await realApp({ machines: 1 });
     const running = await realApp({ machines: 1 });
-    for (const a of [finished, running]) expect((await runDcp(["setup"], { cwd: a.dir })).code).toBe(0);
-    const fleetId = await startRun(running);
-    // The finished app: setup's resources are left, and its ledger holds a summary (written at teardown).
+    const setups = await Promise.all([finished, running].map((a) => runDcp(["setup"], { cwd: a.dir })));
+    expect(setups.map((r) => r.code)).toEqual([0, 0]);
+    // The running app: a fleet tagged as start-cluster tags it, and its monitor's heartbeat, just written.
+    const fleetId = await taggedFleet(running.app);
     const s3 = s3Client(ctx);
+    await putText(s3, running.bucket, runLedgerKeys(running.app, fleetId).heartbeat, heartbeat(fleetId));
+    // The finished app: setup's resources are left, and its ledger holds a summary (written at teardown).
     await putText(s3, finished.bucket, runLedgerKeys(finished.app, "sfr-old").summary, "{}");
     await putText(s3, finished.bucket, `dcp-runs/${finished.app}/current.json`, currentPointer("sfr-old"));
-    // The running app: its monitor's heartbeat, just written.
-    await putText(s3, running.bucket, runLedgerKeys(running.app, fleetId).heartbeat, heartbeat(fleetId));
     const apps = [finished.app, running.app];
     const elsewhere = tempDir("dcp-gc-elsewhere-");
-
+    // No config and no state file here: gc finds each ledger through the task definition's AWS_BUCKET.
     const removal = await gc(apps, ["--yes", "--include-dlq"], elsewhere);
     expect(removal.code, removal.said).toBe(0);
     const verdicts = Object.fromEntries(removal.json.apps.map((a) => [a.app, [a.verdict, a.remove]]));
@@ -153,18 +168,35 @@ describe.concurrent("dcp gc", () => {
     expect(await findQueueUrl(sqs, `${finished.app}Queue`)).toBeUndefined();
     expect(await findQueueUrl(sqs, `${finished.app}_Dead`), "--include-dlq").toBeUndefined();
     expect(await logGroupsOf(finished.app), "log groups kept").toHaveLength(2);
-    // The running app is untouched: its fleet, queue and state.
-    const left = await everythingLeft(running, fleetId);
-    expect(left.liveFleets).toEqual([fleetId]);
-    expect(left.queue).toBeDefined();
-    expect(await textIfExists(s3, running.bucket, runLedgerKeys(running.app, fleetId).heartbeat)).toBeDefined();
+    expect(await liveFleetsOf(running.app), "the running app is untouched").toEqual([fleetId]);
 
     const again = await gc(apps, ["--yes", "--include-dlq"], elsewhere);
     expect(again.json.toDelete, again.said).toBe(0);
-    // The running app's own teardown, so nothing of it outlives the test.
-    expect((await runDcp(["teardown", "--yes"], { cwd: running.dir })).code).toBe(0);
+    await ec2.send(new CancelSpotFleetRequestsCommand({ SpotFleetRequestIds: [fleetId], TerminateInstances: true }));
   });
 });
+
+/** A one-instance Spot Fleet tagged with the app, fleet and instances, as start-cluster tags them. */
+async function taggedFleet(app: string): Promise<string> {
+  const out = await ec2.send(
+    new RequestSpotFleetCommand({
+      SpotFleetRequestConfig: {
+        IamFleetRole: "arn:aws:iam::123456789012:role/fleet",
+        TargetCapacity: 1,
+        AllocationStrategy: "lowestPrice",
+        LaunchSpecifications: [
+          {
+            ImageId: AMI,
+            InstanceType: "m5.xlarge",
+            TagSpecifications: [{ ResourceType: "instance", Tags: workerTags(app) }],
+          },
+        ],
+        TagSpecifications: [{ ResourceType: "spot-fleet-request", Tags: fleetTags(app) }],
+      },
+    }),
+  );
+  return out.SpotFleetRequestId!;
+}
 
 function currentPointer(runId: string): string {
   return JSON.stringify({ version: 1, runId, startedAt: new Date(Date.now() - 3_600_000).toISOString() });

@@ -235,15 +235,18 @@ export function groupByApp(found: readonly FoundResource[]): Map<string, FoundRe
 }
 
 /**
- * The app's queues sorted into job queues and dead-letter queues: a queue another queue of the app
- * redrives to, or the one the state file names, is a dead-letter queue.
+ * The app's queues sorted into job queues and dead-letter queues. dcp's job queue always has a redrive
+ * policy (setup sets it); a tagged queue without one, one another queue redrives to, or the one the
+ * state file names is a dead-letter queue, even after its job queue is gone.
  */
 export function markDeadLetterQueues(resources: FoundResource[], stateDlq?: string): FoundResource[] {
   const targets = new Set(
     resources.filter((r) => r.kind === "queue" && r.deadLetterQueue).map((r) => r.deadLetterQueue),
   );
   if (stateDlq) targets.add(stateDlq);
-  return resources.map((r) => (r.kind === "queue" && targets.has(r.id) ? { ...r, kind: "dead-letter-queue" } : r));
+  return resources.map((r) =>
+    r.kind === "queue" && (targets.has(r.id) || !r.deadLetterQueue) ? { ...r, kind: "dead-letter-queue" } : r,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

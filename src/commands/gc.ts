@@ -39,7 +39,7 @@ export function registerGc(program: Command): void {
     )
     .option(
       "--heartbeat-timeout <duration>",
-      "a run whose monitor heartbeat is older than this is unattended (default: 3 polls or 10 min, the longer)",
+      "a run is unattended when its monitor heartbeat is older than 3 polls or this, the longer (default 10m)",
       durationFlag({ command: "gc", flag: "--heartbeat-timeout" }, "15m"),
     )
     .option("--dry-run", "print what would be deleted and why; change nothing")

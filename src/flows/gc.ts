@@ -70,7 +70,7 @@ export interface GcOptions {
   /** only these APP_NAMEs (none: every app) */
   apps: string[];
   olderThanMs?: number | undefined;
-  /** overrides heartbeatTimeoutMs(poll) of the ledger: a heartbeat older than this is "unattended" */
+  /** the ten minutes of heartbeatTimeoutMs (3 polls or 10 min, the longer): a heartbeat older is "unattended" */
   heartbeatTimeoutMs?: number | undefined;
   dryRun: boolean;
   includeRunning: boolean;
@@ -386,7 +386,11 @@ export async function runGc(options: GcOptions, output: Output): Promise<number>
   const decisions = decideAll(evidence, {
     nowMs,
     olderThanMs: options.olderThanMs,
-    heartbeatTimeoutMs: (poll) => options.heartbeatTimeoutMs ?? heartbeatTimeoutMs(poll),
+    // --heartbeat-timeout replaces the ten minutes; three polls of the monitor still count when longer.
+    heartbeatTimeoutMs: (poll) =>
+      options.heartbeatTimeoutMs === undefined
+        ? heartbeatTimeoutMs(poll)
+        : Math.max(3 * poll * 1000, options.heartbeatTimeoutMs),
     includeRunning: options.includeRunning,
     includeDlq: options.includeDlq,
     includeLogs: options.includeLogs,

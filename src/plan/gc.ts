@@ -138,7 +138,8 @@ function verdictOf(e: AppEvidence, o: GcOptions): { verdict: RunVerdict; reason:
   const liveFleets = e.resources.filter((r) => r.kind === "fleet");
   const liveInstances = e.resources.filter((r) => r.kind === "instance");
   const beat = e.ledger?.heartbeat;
-  const timeout = o.heartbeatTimeoutMs(beat?.pollSeconds ?? 60);
+  // Without a heartbeat there is no poll interval: the timeout's floor alone applies.
+  const timeout = o.heartbeatTimeoutMs(beat?.pollSeconds ?? 0);
   const alive = liveFleets.length > 0 || liveInstances.length > 0;
   const what = liveFleets.length
     ? `fleet ${liveFleets.map((f) => f.id).join(", ")} live`

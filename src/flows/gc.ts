@@ -56,11 +56,12 @@ import {
 import { heartbeatSchema, heartbeatTimeoutMs, runLedgerKeys } from "../plan/ledger.js";
 import { APP_TAG_KEY, appNames } from "../plan/names.js";
 import { planTeardown } from "../plan/teardown-plan.js";
-import type { RunClients } from "../run/clients.js";
+import { clientsWith, type RunClients } from "../run/clients.js";
 import { readCurrentPointer, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
 import { memoryJournal, runTeardownSteps, tearDown } from "../run/teardown.js";
 import { interruptOnSignals } from "../signals.js";
 import { readRunState } from "../state/run-state.js";
+import { askOnTerminal } from "../ui/ask.js";
 import type { Output } from "../ui/output.js";
 
 export interface GcOptions {
@@ -200,17 +201,6 @@ async function evidenceOf(
   return { app, resources: marked, state, ledger };
 }
 
-function clientsFor(ctx: AwsContext, fleet: Awaited<ReturnType<typeof fleetProvider>>): RunClients {
-  return {
-    sqs: sqsClient(ctx),
-    ecs: ecsClient(ctx),
-    ec2: ec2Client(ctx),
-    cw: cloudwatchClient(ctx),
-    logs: logsClient(ctx),
-    fleet,
-  };
-}
-
 export interface Removed {
   kind: string;
   id: string;
@@ -219,7 +209,7 @@ export interface Removed {
 
 /** Deletes what the teardown left (other fleets, stray instances, and the DLQ and logs when asked). */
 async function sweep(ctx: AwsContext, d: AppDecision, output: Output, signal: AbortSignal): Promise<Removed[]> {
-  const clients = clientsFor(ctx, await fleetProvider("spot-fleet", ctx));
+  const clients = clientsWith(ctx, await fleetProvider("spot-fleet", ctx));
   const order = [
     "fleet",
     "instance",
@@ -315,7 +305,7 @@ async function removeApp(
     output.line(`${d.app}: tearing the run down from ${d.state.path}`);
     const state = await readRunState(d.state.path);
     const fleet = await fleetProvider(state.dcp.fleetApi, gc.ctx);
-    await tearDown({ path: d.state.path, state, ctx: gc.ctx }, clientsFor(gc.ctx, fleet), output, signal);
+    await tearDown({ path: d.state.path, state, ctx: gc.ctx }, clientsWith(gc.ctx, fleet), output, signal);
     teardown = `state file ${d.state.path}`;
   } else if (hasRunResources(d)) {
     const input = teardownInputFromDiscovery(d, Date.now());
@@ -325,23 +315,13 @@ async function removeApp(
     await runTeardownSteps(
       planTeardown(input),
       memoryJournal(`dcp gc --app ${d.app}`),
-      clientsFor(gc.ctx, fleet),
+      clientsWith(gc.ctx, fleet),
       output,
       signal,
     );
     teardown = "built from discovery";
   }
   return { app: d.app, teardown, removed: await sweep(gc.ctx, d, output, signal) };
-}
-
-async function askOnTerminal(question: string): Promise<boolean> {
-  const { createInterface } = await import("node:readline/promises");
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 function jsonDecision(d: AppDecision) {

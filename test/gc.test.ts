@@ -83,7 +83,8 @@ afterAll(async () => {
 
 describe.concurrent("dcp gc", () => {
   it("a run whose monitor was SIGKILLed: listed as unattended, removed with --include-running (DLQ and logs kept), then nothing", async () => {
-    const app = await realApp({ groups: 6, machines: 1 });
+    // The heartbeat timeout's floor: 1.2 s (MONITOR_HEARTBEAT_TIMEOUT_MINUTES), so 3 polls of 1 s: 3 s.
+    const app = await realApp({ groups: 6, machines: 1, extra: { MONITOR_HEARTBEAT_TIMEOUT_MINUTES: 0.02 } });
     const fleetId = await startRun(app);
     const log: string[] = [];
     agent = startEcsAgent({
@@ -117,7 +118,9 @@ describe.concurrent("dcp gc", () => {
     expect((await monitor.closed).signal).toBe("SIGKILL");
     await agent.stop();
     const heartbeatTimeout = ["--heartbeat-timeout", "1s"];
-    await new Promise((r) => setTimeout(r, 1_500)); // past the heartbeat timeout given to gc
+    await new Promise((r) => setTimeout(r, 3_500)); // past the heartbeat timeout (3 polls of 1 s)
+    const status = await runDcp(["status"], { cwd: app.dir });
+    expect(status.stdout + status.stderr).toMatch(/UNATTENDED and billing/);
 
     const dry = await gc(app, ["--dry-run", ...heartbeatTimeout]);
     expect(dry.code, `${dry.said}\n${log.slice(-30).join("\n")}`).toBe(0);
@@ -131,7 +134,7 @@ describe.concurrent("dcp gc", () => {
     expect(dry.stderr).toMatch(/\[unattended\]/);
     expect(await everythingLeft(app, fleetId)).not.toEqual(NOTHING_OF_THE_APP);
 
-    const removal = await gc(app, ["--include-running", "--yes", ...heartbeatTimeout]);
+    const removal = await gc(app, ["--include-running", "--yes"]);
     expect(removal.code, removal.said).toBe(0);
     expect(removal.json.apps[0]!.verdict).toBe("unattended");
     expect(await everythingLeft(app, fleetId), removal.said).toEqual(NOTHING_OF_THE_APP);
@@ -139,7 +142,7 @@ describe.concurrent("dcp gc", () => {
     expect(await logGroupsOf(app.app)).toEqual([app.app, `${app.app}_perInstance`]);
     expect((await readRunState(app.statePath)).dcp.status, "torn down through its state file").toBe("finished");
 
-    const again = await gc(app, ["--include-running", "--yes", ...heartbeatTimeout]);
+    const again = await gc(app, ["--include-running", "--yes"]);
     expect(again.code, again.said).toBe(0);
     expect(again.json.toDelete, again.said).toBe(0);
     expect(again.json.removed).toEqual([]);

@@ -39,7 +39,7 @@ export function registerGc(program: Command): void {
     )
     .option(
       "--heartbeat-timeout <duration>",
-      "a run is unattended when its monitor heartbeat is older than 3 polls or this, the longer (default 10m)",
+      "a run is unattended when its monitor heartbeat is older than 3 polls or this, the longer (default: the config's MONITOR_HEARTBEAT_TIMEOUT_MINUTES, else 10m)",
       durationFlag({ command: "gc", flag: "--heartbeat-timeout" }, "15m"),
     )
     .option("--dry-run", "print what would be deleted and why; change nothing")

@@ -84,13 +84,19 @@ interface GcContext {
   ctx: AwsContext;
   /** the config's app and bucket, when a config file is here (the ledger bucket of that app) */
   configApp?: { app: string; bucket: string } | undefined;
+  /** the config's MONITOR_HEARTBEAT_TIMEOUT_MINUTES, when a config file is here */
+  minimumTimeoutMs?: number | undefined;
 }
 
 async function gcContext(options: GcOptions): Promise<GcContext> {
   if (existsSync(options.config)) {
     const { loadConfig } = await import("../config/load.js");
     const config = await loadConfig(options.config, { region: options.region, profile: options.profile });
-    return { ctx: awsContext(config), configApp: { app: config.APP_NAME, bucket: config.AWS_BUCKET } };
+    return {
+      ctx: awsContext(config),
+      configApp: { app: config.APP_NAME, bucket: config.AWS_BUCKET },
+      minimumTimeoutMs: config.MONITOR_HEARTBEAT_TIMEOUT_MINUTES * 60_000,
+    };
   }
   const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   if (!region)
@@ -366,11 +372,9 @@ export async function runGc(options: GcOptions, output: Output): Promise<number>
   const decisions = decideAll(evidence, {
     nowMs,
     olderThanMs: options.olderThanMs,
-    // --heartbeat-timeout replaces the ten minutes; three polls of the monitor still count when longer.
-    heartbeatTimeoutMs: (poll) =>
-      options.heartbeatTimeoutMs === undefined
-        ? heartbeatTimeoutMs(poll)
-        : Math.max(3 * poll * 1000, options.heartbeatTimeoutMs),
+    // --heartbeat-timeout (else the config's MONITOR_HEARTBEAT_TIMEOUT_MINUTES) replaces the ten minutes;
+    // three polls of the monitor still count when longer.
+    heartbeatTimeoutMs: (poll) => heartbeatTimeoutMs(poll, options.heartbeatTimeoutMs ?? gc.minimumTimeoutMs),
     includeRunning: options.includeRunning,
     includeDlq: options.includeDlq,
     includeLogs: options.includeLogs,

@@ -5,7 +5,7 @@ import type { Observations } from "../plan/monitor-observations.js";
 import type { RunClients } from "./clients.js";
 
 export async function priceEstimate(
-  clients: RunClients,
+  clients: Pick<RunClients, "ec2">,
   observations: Observations | undefined,
   startedAt: Date,
   endAt: number,

@@ -113,6 +113,10 @@ describe("gc verdicts", () => {
     const d = decideApp(evidence("A", [...setupOf("A"), ...fleetOf("A")]), options);
     expect([d.verdict, d.remove]).toEqual(["no-state", true]);
     expect(decideApp(evidence("B", setupOf("B")), options).verdict).toBe("no-state");
+    // A ledger that could not be read (access denied) may hide a watched run: held unless --include-running.
+    const unreadable = evidence("C", fleetOf("C"), { ledger: { bucket: "bkt", unreadable: true } });
+    expect(decideApp(unreadable, options).held).toMatch(/unreadable/);
+    expect(decideApp(unreadable, { ...options, includeRunning: true }).remove).toBe(true);
   });
 });
 

@@ -180,7 +180,7 @@ async function ledgerEvidence(
     return best;
   } catch (err) {
     output.warn(`cannot read the run ledger of ${at.appName} in s3://${at.bucket}: ${describeOrMessage(err)}`);
-    return undefined;
+    return { bucket: at.bucket, unreadable: true };
   }
 }
 

@@ -77,6 +77,8 @@ export interface LedgerEvidence {
   /** summary.json exists (the teardown finished) */
   finished?: boolean | undefined;
   heartbeat?: { atMs: number; pollSeconds: number; phase: string } | undefined;
+  /** reading it failed (access denied, no bucket): a live run may be watched from elsewhere */
+  unreadable?: boolean | undefined;
 }
 
 export interface AppEvidence {
@@ -169,16 +171,15 @@ function verdictOf(e: AppEvidence, o: GcOptions): { verdict: RunVerdict; reason:
 
 function resourceDecision(r: FoundResource, o: GcOptions): ResourceDecision {
   if (r.kind === "dead-letter-queue") {
-    if (o.sharedDeadLetterQueues?.has(r.id))
-      return { ...r, action: "keep", why: "another app's job queue sends to it" };
+    if (o.sharedDeadLetterQueues?.has(r.id)) return { ...r, action: "keep", why: "another app uses it" };
     return o.includeDlq
       ? { ...r, action: "delete", why: "--include-dlq" }
-      : { ...r, action: "keep", why: "failed jobs (dcp failures); --include-dlq" };
+      : { ...r, action: "keep", why: "failed jobs; --include-dlq" };
   }
   if (r.kind === "log-group")
     return o.includeLogs
       ? { ...r, action: "delete", why: "--include-logs (exported first)" }
-      : { ...r, action: "keep", why: "dcp failures reads them; --include-logs" };
+      : { ...r, action: "keep", why: "--include-logs" };
   return { ...r, action: "delete", why: "" };
 }
 
@@ -187,7 +188,10 @@ export function decideApp(e: AppEvidence, o: GcOptions): AppDecision {
   const last = lastActivity(e);
   const resources = e.resources.map((r) => resourceDecision(r, o));
   let held: string | undefined;
+  const alive = e.resources.some((r) => r.kind === "fleet" || r.kind === "instance");
   if (verdict === "running") held = "running (use dcp teardown to stop it)";
+  else if (alive && e.ledger?.unreadable && !o.includeRunning)
+    held = `its ledger in s3://${e.ledger.bucket} is unreadable: pass --include-running to remove it`;
   else if (verdict === "unattended" && !o.includeRunning) held = "unattended: pass --include-running to remove it";
   else if (o.olderThanMs !== undefined) {
     if (last === undefined) held = "age unknown (--older-than)";

@@ -9,16 +9,21 @@
  * Every gc here names its apps (--app): other tests share the emulators, and gc looks at the region.
  */
 import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { CancelSpotFleetRequestsCommand, RequestSpotFleetCommand } from "@aws-sdk/client-ec2";
+import {
+  CancelSpotFleetRequestsCommand,
+  CreateFleetCommand,
+  CreateLaunchTemplateCommand,
+  RequestSpotFleetCommand,
+} from "@aws-sdk/client-ec2";
 import { afterAll, describe, expect, it } from "vitest";
 import { logsClient } from "../src/aws/logs.js";
 import { s3Client, putText } from "../src/aws/s3.js";
 import { findQueueUrl } from "../src/aws/sqs.js";
 import { observe } from "../src/plan/monitor-decisions.js";
 import { runLedgerKeys, type Heartbeat } from "../src/plan/ledger.js";
-import { fleetTags, workerTags } from "../src/plan/names.js";
+import { appNames, fleetTags, tagList, workerTags } from "../src/plan/names.js";
 import { readRunState } from "../src/state/run-state.js";
-import { emulatorEnv, runDcp, tempDir } from "./harness/dcp.js";
+import { emulatorEnv, runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
 import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
 import { startDcp } from "./harness/process.js";
 import { AMI, ctx, ec2, sqs } from "./monitor-helpers.js";
@@ -26,6 +31,7 @@ import {
   NOTHING_OF_THE_APP,
   everythingLeft,
   fleetFile,
+  launchTemplatesOf,
   liveFleetsOf,
   realApp,
   until,
@@ -149,7 +155,7 @@ describe.concurrent("dcp gc", () => {
     expect(again.stderr).toMatch(/nothing to delete/);
   });
 
-  it("two apps, one finished and one running (fresh heartbeat), from a folder without state files: only the finished one goes", async () => {
+  it("two apps, one finished and one running (fresh heartbeat), and a leaked EC2 Fleet, from a folder without state files: the running one stays", async () => {
     const finished = await realApp({ machines: 1 });
     const running = await realApp({ machines: 1 });
     const setups = await Promise.all([finished, running].map((a) => runDcp(["setup"], { cwd: a.dir })));
@@ -161,13 +167,25 @@ describe.concurrent("dcp gc", () => {
     // The finished app: setup's resources are left, and its ledger holds a summary (written at teardown).
     await putText(s3, finished.bucket, runLedgerKeys(finished.app, "sfr-old").summary, "{}");
     await putText(s3, finished.bucket, `dcp-runs/${finished.app}/current.json`, currentPointer("sfr-old"));
-    const apps = [finished.app, running.app];
+    // A leaked EC2 Fleet with its launch template, tagged, and nothing else of its app: no state.
+    const leaked = uniqueAppName("Leak");
+    const leak = await taggedEc2Fleet(leaked);
+    const apps = [finished.app, running.app, leaked];
     const elsewhere = tempDir("dcp-gc-elsewhere-");
     // No config and no state file here: gc finds each ledger through the task definition's AWS_BUCKET.
     const removal = await gc(apps, ["--yes", "--include-dlq"], elsewhere);
     expect(removal.code, removal.said).toBe(0);
     const verdicts = Object.fromEntries(removal.json.apps.map((a) => [a.app, [a.verdict, a.remove]]));
-    expect(verdicts, removal.said).toEqual({ [finished.app]: ["finished", true], [running.app]: ["running", false] });
+    expect(verdicts, removal.said).toEqual({
+      [finished.app]: ["finished", true],
+      [running.app]: ["running", false],
+      [leaked]: ["no-state", true],
+    });
+    expect(await liveFleetsOf(leaked), removal.said).toEqual([]);
+    expect(await launchTemplatesOf(leaked), removal.said).toEqual([]);
+    const leakedKinds = removal.json.apps.find((a) => a.app === leaked)!.resources.map((r) => r.kind);
+    expect(new Set(leakedKinds)).toEqual(new Set(["fleet", "instance", "launch-template"]));
+    expect(leak.fleetId).toMatch(/^fleet-/);
     expect(await findQueueUrl(sqs, `${finished.app}Queue`)).toBeUndefined();
     expect(await findQueueUrl(sqs, `${finished.app}_Dead`), "--include-dlq").toBeUndefined();
     expect(await logGroupsOf(finished.app), "log groups kept").toHaveLength(2);
@@ -178,6 +196,33 @@ describe.concurrent("dcp gc", () => {
     await ec2.send(new CancelSpotFleetRequestsCommand({ SpotFleetRequestIds: [fleetId], TerminateInstances: true }));
   });
 });
+
+/** A one-instance EC2 Fleet and its launch template, tagged as start-cluster tags them. */
+async function taggedEc2Fleet(app: string): Promise<{ fleetId: string; launchTemplateId: string }> {
+  const lt = await ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: appNames(app).launchTemplate,
+      LaunchTemplateData: {
+        ImageId: AMI,
+        InstanceType: "m5.xlarge",
+        TagSpecifications: [{ ResourceType: "instance", Tags: workerTags(app) }],
+      },
+      TagSpecifications: [{ ResourceType: "launch-template", Tags: tagList(app) }],
+    }),
+  );
+  const launchTemplateId = lt.LaunchTemplate!.LaunchTemplateId!;
+  const out = await ec2.send(
+    new CreateFleetCommand({
+      Type: "maintain",
+      TargetCapacitySpecification: { TotalTargetCapacity: 1, DefaultTargetCapacityType: "spot" },
+      LaunchTemplateConfigs: [
+        { LaunchTemplateSpecification: { LaunchTemplateId: launchTemplateId, Version: "$Latest" } },
+      ],
+      TagSpecifications: [{ ResourceType: "fleet", Tags: fleetTags(app) }],
+    }),
+  );
+  return { fleetId: out.FleetId!, launchTemplateId };
+}
 
 /** A one-instance Spot Fleet tagged with the app, fleet and instances, as start-cluster tags them. */
 async function taggedFleet(app: string): Promise<string> {

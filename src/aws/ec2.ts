@@ -82,7 +82,12 @@ export async function spotPriceHistory(
     for (const p of out.SpotPriceHistory ?? []) {
       const price = Number(p.SpotPrice);
       if (p.InstanceType && Number.isFinite(price))
-        points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
+        points.push({
+          type: p.InstanceType,
+          price,
+          ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}),
+          ...(p.Timestamp ? { at: p.Timestamp.getTime() } : {}),
+        });
     }
     if (++pages >= SPOT_PRICE_PAGES) break;
   }

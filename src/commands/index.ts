@@ -10,12 +10,14 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerEstimate } from "./estimate.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
   registerConfig(program);
   registerIam(program);
   registerDoctor(program);
+  registerEstimate(program);
   registerSetup(program);
   registerMakeJobs(program);
   registerSubmit(program);

@@ -30,6 +30,7 @@ export const OPERATOR_COMMANDS = [
   "monitor",
   "teardown",
   "doctor",
+  "estimate",
   "collect",
   "iam policy",
   "iam create",
@@ -296,7 +297,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: [...RUN, "doctor"],
+    commands: [...RUN, "doctor", "estimate"],
     actions: [
       "ec2:DescribeSpotFleetRequests",
       "ec2:DescribeSpotFleetInstances",
@@ -417,17 +418,17 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["doctor", "collect"],
+    commands: ["doctor", "collect", "estimate", "monitor"],
     actions: ["s3:ListBucket", "s3:GetBucketLocation"],
     resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
-    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders",
+    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders; estimate --from-run and the monitor list the run ledger (AWS_BUCKET/dcp-runs/)",
   },
   {
     by: "operator",
-    commands: ["doctor", "collect"],
+    commands: ["doctor", "collect", "estimate"],
     actions: ["s3:GetObject"],
-    resources: (s) => objectArns(s, s.readBuckets),
-    why: "the doctor reads the pipeline and the LoadData file of the job; dcp collect downloads the CSVs",
+    resources: (s) => [...objectArns(s, s.readBuckets), `arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/*`],
+    why: "the doctor reads the pipeline and the LoadData file of the job; dcp collect downloads the CSVs; estimate --from-run reads task records of the run ledger",
   },
   {
     by: "operator",

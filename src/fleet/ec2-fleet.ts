@@ -25,7 +25,7 @@ import * as shared from "../plan/fleet-request.js";
 import { appNames, fleetTags, tagList, workerTags } from "../plan/names.js";
 import type { FleetStatus } from "../plan/fleet-status.js";
 import { unlessNotFound } from "../aws/errors.js";
-import { activeInstanceIds, canceller, statusOf } from "./ec2-fleet-calls.js";
+import { activeInstanceIds, canceller, shrinker, statusOf } from "./ec2-fleet-calls.js";
 import { FleetOperationUnsupportedError, type FleetProvider } from "./provider.js";
 
 /** The same for an EC2 Fleet of type maintain: surplus instances keep running until their idle alarm ends them. */
@@ -175,6 +175,19 @@ export function createProvider(ctx: AwsContext): FleetProvider {
       return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === fleetId)?.Error;
     },
   );
+  const setTarget = async (id: string, target: number): Promise<void> => {
+    try {
+      await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
+    } catch (err) {
+      if (isUnsupported(err, endpointOverridden("ec2")))
+        throw new FleetOperationUnsupportedError(
+          "ModifyFleet",
+          id,
+          `the EC2 endpoint does not implement it: ${(err as Error).message.split("\n")[0]}`,
+        );
+      throw err;
+    }
+  };
   return {
     api: "ec2-fleet",
     plan(input) {
@@ -204,19 +217,8 @@ export function createProvider(ctx: AwsContext): FleetProvider {
     },
     describe,
     activeInstances,
-    async setTarget(id, target) {
-      try {
-        await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
-      } catch (err) {
-        if (isUnsupported(err, endpointOverridden("ec2")))
-          throw new FleetOperationUnsupportedError(
-            "ModifyFleet",
-            id,
-            `the EC2 endpoint does not implement it: ${(err as Error).message.split("\n")[0]}`,
-          );
-        throw err;
-      }
-    },
+    setTarget,
+    shrink: shrinker(ec2, setTarget),
     cancel,
     async destroy(fleet) {
       await cancel(fleet.id);

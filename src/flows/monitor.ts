@@ -28,7 +28,10 @@ import { runClients, type RunClients } from "../run/clients.js";
 import { RunDisplay } from "../run/display.js";
 import { RunReader } from "../run/reader.js";
 import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTarget } from "../run/target.js";
+import { tailStep } from "../run/tail.js";
 import { tearDown } from "../run/teardown.js";
+import { s3Client } from "../aws/s3.js";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { interruptOnSignals } from "../signals.js";
 import { sleep } from "../sleep.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
@@ -156,6 +159,32 @@ export class Watcher {
     return recordTargetChange(observations, change, reading.at);
   }
 
+  /** The tail (run/tail.ts): machines with no task in flight terminated once nothing is queued. */
+  private async tail(reading: Reading, observations: Observations): Promise<Observations> {
+    const fleet = reading.fleet;
+    if (!fleet || this.targetUnsupported || !fleetIsLive(fleet)) return observations;
+    const lowered = observations.downscales.at(-1);
+    const target = lowered?.at === reading.at ? lowered.to : fleet.target;
+    try {
+      const step = await tailStep(this.clients, this.s3, this.state, reading, observations, target);
+      if (step.event) this.display.event(step.event);
+      return step.observations;
+    } catch (err) {
+      if (err instanceof FleetOperationUnsupportedError) {
+        this.targetUnsupported = true;
+        this.display.warn(`${err.message}; idle instances end through their alarms`);
+      } else
+        this.warnOnce(
+          "tail",
+          `tail: ${(err as Error).message}; idle instances end through their alarms until it works`,
+        );
+      return observations;
+    }
+  }
+
+  private s3Client: S3Client | undefined;
+  private readonly s3 = (): S3Client => (this.s3Client ??= s3Client(this.target.ctx));
+
   /** One reading and what follows from it; returns the updated observations. */
   /** One poll; undefined when the state file says the run is no longer running (a `dcp teardown` took over). */
   async poll(): Promise<Observations | undefined> {
@@ -175,6 +204,7 @@ export class Watcher {
     let observations = observe(this.observations, reading, runBaseline(this.state));
     await this.reconcileAlarms(reading);
     observations = await this.adjustTarget(reading, observations);
+    observations = await this.tail(reading, observations);
     this.observations = observations;
     this.state = await updateRunState(this.target.path, (s) =>
       s.dcp.status === "running"

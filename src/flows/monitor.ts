@@ -28,6 +28,8 @@ import { runClients, type RunClients } from "../run/clients.js";
 import { RunDisplay } from "../run/display.js";
 import { RunReader } from "../run/reader.js";
 import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTarget } from "../run/target.js";
+import { PriceBook, runCostNow } from "../run/cost.js";
+import { costRecord, type RunCost } from "../plan/run-cost.js";
 import { tailStep } from "../run/tail.js";
 import { tearDown } from "../run/teardown.js";
 import { s3Client } from "../aws/s3.js";
@@ -182,6 +184,19 @@ export class Watcher {
     }
   }
 
+  private priceBook: PriceBook | undefined;
+  /** The run's cost at the last reading (run/cost.ts), for the display and the budget. */
+  cost: RunCost | undefined;
+
+  private async costs(reading: Reading, observations: Observations): Promise<Observations> {
+    const startedAt = new Date(Date.parse(this.state.dcp.startedAt) || Number(this.state.MONITOR_START_TIME));
+    this.priceBook ??= new PriceBook(this.clients.ec2, startedAt);
+    const { cost, problem } = await runCostNow(this.clients.ec2, observations, startedAt, reading.at, this.priceBook);
+    if (problem) this.warnOnce("price", `cost so far unavailable (${problem})`);
+    this.cost = cost;
+    return { ...observations, cost: costRecord(cost) };
+  }
+
   private s3Client: S3Client | undefined;
   private readonly s3 = (): S3Client => (this.s3Client ??= s3Client(this.target.ctx));
 
@@ -205,6 +220,7 @@ export class Watcher {
     await this.reconcileAlarms(reading);
     observations = await this.adjustTarget(reading, observations);
     observations = await this.tail(reading, observations);
+    observations = await this.costs(reading, observations);
     this.observations = observations;
     this.state = await updateRunState(this.target.path, (s) =>
       s.dcp.status === "running"

@@ -1,5 +1,12 @@
 /** Issue 14, pure parts: the pricing module and `dcp estimate`'s model. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ec2FleetRequests } from "../src/fleet/ec2-fleet.js";
+import { planBudget } from "../src/plan/budget.js";
+import { runCost } from "../src/plan/run-cost.js";
+import { planTeardown } from "../src/plan/teardown-plan.js";
+import { REPO_ROOT } from "./harness/process.js";
 import { estimateLines, estimateRun, runShape, type EstimateInput } from "../src/plan/estimate.js";
 import { MIN_BILLED_SECONDS, currentQuotes, instanceCost, perGroupExtras, usd } from "../src/plan/pricing.js";
 
@@ -121,5 +128,85 @@ describe("dcp estimate's model", () => {
     expect(partial.missing).toEqual([
       "spot price of c5.xlarge in us-east-1a, us-east-1b: DescribeSpotPriceHistory returned none",
     ]);
+  });
+});
+
+describe("cost so far, projection and budget", () => {
+  const quotes = [
+    { type: "m5.xlarge", zone: "a", price: 0.2 },
+    { type: "c5.large", zone: "b", price: 0.1 },
+  ];
+  const instances = {
+    "i-1": { type: "m5.xlarge", az: "a", launchedAt: 0, lastSeenAt: 2 * HOUR },
+    "i-2": { type: "c5.large", az: "b", launchedAt: 0, lastSeenAt: HOUR, goneAt: HOUR },
+  };
+
+  it("prices each instance in its zone and type and projects with the running ones' burn rate", () => {
+    const cost = runCost(instances, quotes, 2 * HOUR, HOUR);
+    expect(cost.spentUsd).toBeCloseTo(2 * 0.2 + 0.1);
+    expect(cost.burnPerHour).toBeCloseTo(0.2);
+    expect(cost.projectedUsd).toBeCloseTo(0.5 + 0.2);
+    expect(runCost(instances, quotes, 2 * HOUR, undefined).projectedUsd).toBeUndefined();
+    expect(runCost(instances, quotes.slice(0, 1), 2 * HOUR, HOUR)).toMatchObject({
+      spentUsd: undefined,
+      unpriced: ["c5.large"],
+    });
+  });
+
+  it("warns once when the projection exceeds the budget, stops when one more interval would reach it", () => {
+    const cost = { spentUsd: 5, burnPerHour: 36, projectedUsd: 20 };
+    expect(planBudget({ budgetUsd: 10, cost, intervalMs: 60_000, warned: false })).toEqual({
+      warn: expect.stringMatching(/projected total \$20\.00 exceeds the budget of \$10\.00/),
+    });
+    expect(planBudget({ budgetUsd: 10, cost, intervalMs: 60_000, warned: true })).toEqual({});
+    // 5 + 36 $/h x (60 s + the termination) = 6.5 >= 6
+    expect(planBudget({ budgetUsd: 6, cost, intervalMs: 60_000, warned: true }).stop).toMatch(
+      /spent \$5\.00 of the budget of \$6\.00/,
+    );
+    expect(planBudget({ budgetUsd: 100, cost, intervalMs: 60_000, warned: false })).toEqual({});
+  });
+
+  it("the budget stop keeps the queue and what a new start needs; ec2-fleet gets MaxTotalPrice", () => {
+    const plan = planTeardown({
+      appName: "A",
+      cluster: "C",
+      serviceName: "S",
+      taskFamily: "T",
+      queueName: "Q",
+      deadLetterQueueName: "D",
+      fleetApi: "ec2-fleet",
+      fleetId: "fleet-1",
+      launchTemplateId: "lt-1",
+      dashboardName: null,
+      cleanDashboard: true,
+      bucket: "b",
+      logGroup: "L",
+      perInstanceLogGroup: "L_perInstance",
+      startTimeMs: 0,
+      completed: [],
+      stopOnly: true,
+    });
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      "scale-service",
+      "delete-alarms",
+      "cancel-fleet",
+      "delete-launch-template",
+      "finish",
+    ]);
+    expect(plan.kept[0]).toMatch(/job queue Q with the groups not done/);
+    const fleet = JSON.parse(readFileSync(join(REPO_ROOT, "test/fixtures/fleets/dcp-original.json"), "utf8"));
+    const config = {
+      APP_NAME: "A",
+      ECS_CLUSTER: "C",
+      CLUSTER_MACHINES: 2,
+      MACHINE_TYPE: ["m5.xlarge"],
+      MACHINE_PRICE: null,
+      EBS_VOL_SIZE: 22,
+      ASSIGN_IP: false,
+      BUDGET_USD: 50,
+    };
+    const request = ec2FleetRequests({ config, fleet, resolvedImageId: "ami-1", now: new Date(), expectedHours: 4 });
+    expect(request.fleet("lt-1").SpotOptions?.MaxTotalPrice).toBe("12.5");
+    expect(request.notes.join("\n")).toMatch(/MaxTotalPrice is \$12\.5\/h/);
   });
 });

@@ -101,6 +101,17 @@ export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
       ...(spec.WeightedCapacity !== undefined ? { WeightedCapacity: spec.WeightedCapacity } : {}),
     })),
   );
+  // BUDGET_USD: EC2 Fleet's MaxTotalPrice is "the maximum amount per hour for Spot Instances that you're willing
+  // to pay"; reached, the fleet stops launching (it terminates nothing). The budget spread over the expected
+  // hours; the monitor's budget stop is the exact limit, this is the backstop while nobody watches.
+  const hours = input.expectedHours && input.expectedHours > 0 ? input.expectedHours : 1;
+  const maxTotalPrice = config.BUDGET_USD
+    ? (Math.floor((config.BUDGET_USD / hours) * 10_000) / 10_000).toString()
+    : undefined;
+  if (maxTotalPrice)
+    notes.push(
+      `BUDGET_USD ${config.BUDGET_USD}: the fleet's MaxTotalPrice is $${maxTotalPrice}/h (the budget over ${hours} h); dcp monitor stops the run before spend reaches the budget`,
+    );
   if (fleet.AllocationStrategy && fleet.AllocationStrategy !== "priceCapacityOptimized") {
     notes.push(
       `FLEET_API ec2-fleet uses price-capacity-optimized (AWS's recommendation) instead of the file's ${fleet.AllocationStrategy}`,
@@ -121,6 +132,7 @@ export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
       SpotOptions: {
         AllocationStrategy: "price-capacity-optimized",
         InstanceInterruptionBehavior: fleet.InstanceInterruptionBehavior ?? "terminate",
+        ...(maxTotalPrice ? { MaxTotalPrice: maxTotalPrice } : {}),
       },
       LaunchTemplateConfigs: [
         {

@@ -30,6 +30,7 @@ import { RunReader } from "../run/reader.js";
 import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTarget } from "../run/target.js";
 import { PriceBook, runCostNow } from "../run/cost.js";
 import { costRecord, type RunCost } from "../plan/run-cost.js";
+import { planBudget } from "../plan/budget.js";
 import { tailStep } from "../run/tail.js";
 import { tearDown } from "../run/teardown.js";
 import { s3Client } from "../aws/s3.js";
@@ -45,6 +46,8 @@ export interface MonitorOptions extends RunLocation {
   intervalS: number;
   /** one reading (and the teardown if it is due), then exit: for cron */
   once: boolean;
+  /** --budget: overrides the config's BUDGET_USD */
+  budgetUsd?: number;
 }
 
 /** The alarm list is read in full at start and every this many polls; in between the monitor's own bookkeeping suffices. */
@@ -60,7 +63,7 @@ function listIds(ids: readonly string[]): string {
     : `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more`;
 }
 
-type WatchOutcome = "drained" | "queue-gone" | "interrupted" | "once" | "finished-elsewhere";
+type WatchOutcome = "drained" | "queue-gone" | "interrupted" | "once" | "finished-elsewhere" | "budget";
 
 export class Watcher {
   private state: RunState;
@@ -194,7 +197,31 @@ export class Watcher {
     const { cost, problem } = await runCostNow(this.clients.ec2, observations, startedAt, reading.at, this.priceBook);
     if (problem) this.warnOnce("price", `cost so far unavailable (${problem})`);
     this.cost = cost;
-    return { ...observations, cost: costRecord(cost) };
+    return this.checkBudget({ ...observations, cost: costRecord(cost) }, cost, reading.at);
+  }
+
+  /** Set when spend reached the budget: the watch ends and the run's spending stops. */
+  budgetStop: string | undefined;
+
+  private checkBudget(observations: Observations, cost: RunCost, at: number): Observations {
+    const budgetUsd = this.options.budgetUsd ?? this.target.budgetUsd;
+    if (budgetUsd === undefined) return observations;
+    const decision = planBudget({
+      budgetUsd,
+      cost,
+      intervalMs: this.options.intervalS * 1000,
+      warned: observations.budget?.warnedAt !== undefined,
+    });
+    let next = observations;
+    if (decision.warn) {
+      this.display.warn(decision.warn);
+      next = { ...next, budget: { ...next.budget, warnedAt: at } };
+    }
+    if (decision.stop) {
+      this.budgetStop = decision.stop;
+      next = { ...next, budget: { ...next.budget, stoppedAt: at } };
+    }
+    return next;
   }
 
   private s3Client: S3Client | undefined;
@@ -266,6 +293,7 @@ export class Watcher {
       // A job queue that no longer exists (a teardown interrupted after deleting it) can never receive
       // work: finish the teardown now rather than waiting for a second empty reading or for `dcp submit`.
       if (this.reader.queueMissing) return "queue-gone";
+      if (this.budgetStop) return "budget";
       if (shouldTearDown(observations)) {
         const hold = teardownHold(observations, Date.parse(this.state.dcp.startedAt), Date.now());
         if (hold === 0) return "drained";
@@ -319,11 +347,15 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
         output.result({ appName: state.MONITOR_APP_NAME, status: "tearing-down-elsewhere" });
         return 0;
       }
-      output.line(
-        outcome === "queue-gone"
-          ? "the job queue no longer exists: no work can arrive; finishing the teardown"
-          : "queue drained (empty on two readings in a row): tearing down",
-      );
+      if (outcome === "budget") {
+        output.line(`budget reached: ${watcher.budgetStop}; stopping the fleet and the service, keeping the queue`);
+        await updateRunState(target.path, (s) => ({ ...s, dcp: { ...s.dcp, stoppedBy: "budget" } }));
+      } else
+        output.line(
+          outcome === "queue-gone"
+            ? "the job queue no longer exists: no work can arrive; finishing the teardown"
+            : "queue drained (empty on two readings in a row): tearing down",
+        );
     }
     const summary = await tearDown(target, clients, output, signals.signal);
     output.result(summary);

@@ -16,13 +16,21 @@ export interface RunSummary {
   cost: string;
   kept: string[];
   steps: StepResult[];
+  /** the run was stopped by its budget; the queue keeps the groups not done */
+  stoppedBy?: "budget";
 }
 
 export function summaryLines(summary: RunSummary): string[] {
   const dlq =
     summary.deadLetterQueueHolds === undefined ? "" : ` (the dead-letter queue holds ${summary.deadLetterQueueHolds})`;
+  const stopped = summary.stoppedBy
+    ? [
+        `  stopped by the budget: ${summary.groupsTotal - summary.groupsDone - summary.deadLettered} group(s) stay in the queue; \`dcp start-cluster <fleet file>\` resumes them (no --replace needed)`,
+      ]
+    : [];
   return [
-    `Run ${summary.appName} finished after ${summary.elapsed}.`,
+    `Run ${summary.appName} ${summary.stoppedBy ? "stopped by its budget" : "finished"} after ${summary.elapsed}.`,
+    ...stopped,
     `  groups done:    ${summary.groupsDone} of ${summary.groupsTotal}`,
     `  dead-lettered:  ${summary.deadLettered}${dlq}`,
     `  instances:      ${summary.cost}`,

@@ -58,6 +58,7 @@ export function teardownInput(state: RunState): TeardownInput {
     perInstanceLogGroup: state.dcp.perInstanceLogGroup,
     startTimeMs: Number(state.MONITOR_START_TIME),
     completed: state.dcp.teardown?.completed ?? [],
+    ...(state.dcp.stoppedBy ? { stopOnly: true } : {}),
   };
 }
 
@@ -276,7 +277,8 @@ export async function tearDown(
     ) {
       throw new Declined();
     }
-    if (dropped > 0) output.warn(`${what} go with the queue`);
+    if (state.dcp.stoppedBy) output.line(`stopping the spending: ${what} stay in the queue`);
+    else if (dropped > 0) output.warn(`${what} go with the queue`);
     state = await updateRunState(target.path, (s) =>
       withObservations(
         { ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: s.dcp.teardown ?? { completed: [] } } },
@@ -311,6 +313,7 @@ export async function tearDown(
     cost: formatCost(estimate, problem),
     kept: plan.kept,
     steps: [...steps, { id: "finish", outcome: "finished" }],
+    ...(state.dcp.stoppedBy ? { stoppedBy: state.dcp.stoppedBy } : {}),
   };
   await updateRunState(target.path, (s) => {
     const completed = s.dcp.teardown?.completed ?? [];

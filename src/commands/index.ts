@@ -11,6 +11,7 @@ import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
 import { registerEstimate } from "./estimate.js";
+import { registerStatus } from "./status.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
   registerSubmit(program);
   registerStartCluster(program);
   registerMonitor(program);
+  registerStatus(program);
   registerTeardown(program);
   registerWorker(program);
   registerCollect(program);

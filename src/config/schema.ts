@@ -226,6 +226,13 @@ export const configShape = {
     ),
   CREATE_DASHBOARD: dcpBoolean.default(true).describe("Create a CloudWatch dashboard for the run."),
   CLEAN_DASHBOARD: dcpBoolean.default(true).describe("Delete the dashboard when the monitor finishes."),
+  MONITOR_HEARTBEAT_TIMEOUT_MINUTES: z
+    .number()
+    .positive()
+    .default(10)
+    .describe(
+      "dcp status: a run whose monitor heartbeat is older than this (or three polls, whichever is longer) is unattended.",
+    ),
 
   CHECK_IF_DONE_BOOL: dcpBoolean
     .default(false)

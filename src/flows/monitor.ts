@@ -27,6 +27,7 @@ import type { MonitorView } from "../plan/monitor-view.js";
 import { runClients, type RunClients } from "../run/clients.js";
 import { RunDisplay } from "../run/display.js";
 import { RunReader } from "../run/reader.js";
+import { RunLedgerWriter } from "../run/run-ledger.js";
 import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTarget } from "../run/target.js";
 import { PriceBook, runCostNow } from "../run/cost.js";
 import { costRecord, type RunCost } from "../plan/run-cost.js";
@@ -73,6 +74,7 @@ export class Watcher {
   private polls = 0;
   private targetUnsupported = false;
   private warned = new Set<string>();
+  private readonly ledger: RunLedgerWriter;
   readonly display: RunDisplay;
 
   constructor(
@@ -85,6 +87,7 @@ export class Watcher {
     this.reader = new RunReader(clients, this.state);
     this.observations = parseObservations(this.state.dcp.observations);
     this.display = new RunDisplay(output);
+    this.ledger = new RunLedgerWriter(target.ctx, this.state, options.intervalS, (t) => this.warnOnce("ledger", t));
   }
 
   private get app(): string {
@@ -254,6 +257,8 @@ export class Watcher {
         ? { ...s, dcp: { ...s.dcp, observations: observations as unknown as Record<string, unknown> } }
         : s,
     );
+    // One PUT per poll, so `dcp status` elsewhere shows these figures and knows someone watches.
+    await this.ledger.heartbeat("running", observations, this.state);
     return observations;
   }
 

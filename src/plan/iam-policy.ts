@@ -32,6 +32,7 @@ export const OPERATOR_COMMANDS = [
   "doctor",
   "estimate",
   "collect",
+  "status",
   "iam policy",
   "iam create",
   "iam delete",
@@ -142,6 +143,8 @@ const logGroupArns = (s: IamScope) =>
   s.logGroups.flatMap((g) => [arn(s, "logs", `log-group:${g}`)].concat(arn(s, "logs", `log-group:${g}:*`)));
 const bucketArns = (s: IamScope, buckets: string[]) => buckets.map((b) => `arn:${s.partition}:s3:::${b}`);
 const objectArns = (s: IamScope, buckets: string[]) => buckets.map((b) => `arn:${s.partition}:s3:::${b}/*`);
+/** The run ledger's objects: s3://AWS_BUCKET/dcp-runs/<APP_NAME>/ (plan/ledger.ts). */
+const ledgerObjects = (s: IamScope) => [`arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/${s.app}/*`];
 const roleArn = (s: IamScope, name: string) => `arn:${s.partition}:iam::${s.account}:role/${name}`;
 const ecsArns = (s: IamScope) => [
   arn(s, "ecs", `cluster/${s.cluster}`),
@@ -169,7 +172,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor", "status"],
     actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
     resources: queueArns,
     why: "every command finds the queues and reads their depth",
@@ -297,7 +300,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: [...RUN, "doctor", "estimate"],
+    commands: [...RUN, "doctor", "estimate", "status"],
     actions: [
       "ec2:DescribeSpotFleetRequests",
       "ec2:DescribeSpotFleetInstances",
@@ -418,17 +421,19 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["doctor", "collect", "estimate", "monitor"],
+    commands: ["doctor", "collect", "start-cluster", "monitor", "teardown", "status", "estimate"],
     actions: ["s3:ListBucket", "s3:GetBucketLocation"],
     resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
-    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders; estimate --from-run and the monitor list the run ledger (AWS_BUCKET/dcp-runs/)",
+    // One statement for all (a managed policy holds at most 6,144 characters): the run ledger in AWS_BUCKET is
+    // counted by listing its keys under dcp-runs/<APP_NAME>/ (attempts, open attempts, submissions).
+    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders; the run ledger is counted by listing (status, the monitor's tail, estimate --from-run)",
   },
   {
     by: "operator",
-    commands: ["doctor", "collect", "estimate"],
+    commands: ["doctor", "collect"],
     actions: ["s3:GetObject"],
-    resources: (s) => [...objectArns(s, s.readBuckets), `arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/*`],
-    why: "the doctor reads the pipeline and the LoadData file of the job; dcp collect downloads the CSVs; estimate --from-run reads task records of the run ledger",
+    resources: (s) => objectArns(s, s.readBuckets),
+    why: "the doctor reads the pipeline and the LoadData file of the job; dcp collect downloads the CSVs",
   },
   {
     by: "operator",
@@ -436,6 +441,21 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["ecr:DescribeImages"],
     resources: (s) => [arn(s, "ecr", "repository/*")],
     why: "DOCKERHUB_TAG on ECR: the image exists",
+  },
+  // --- operator: the run ledger (s3://AWS_BUCKET/dcp-runs/<APP_NAME>/, plan/ledger.ts) -----------------
+  {
+    by: "operator",
+    commands: ["submit", "start-cluster", "monitor", "teardown"],
+    actions: ["s3:PutObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: submissions, run.json and the pointer, the monitor's heartbeat, the summary",
+  },
+  {
+    by: "operator",
+    commands: ["start-cluster", "monitor", "teardown", "status", "estimate"],
+    actions: ["s3:GetObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: the pointer, run.json, the heartbeat and the records (estimate --from-run: task times)",
   },
   // --- operator: dcp iam --------------------------------------------------------------------------------
   {
@@ -505,6 +525,12 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"],
     resources: (s) => objectArns(s, s.writeBuckets),
     why: "outputs (multipart above 1 MiB; UPLOAD_FLAGS may set an ACL)",
+  },
+  {
+    by: "worker",
+    actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: reads the run pointer, writes one record per attempt and an open key it deletes",
   },
   {
     by: "worker",

@@ -89,7 +89,7 @@ export async function withBilledTimes(
 
 /** The summary's cost: billed times, priced with the history in force. */
 export async function priceEstimate(
-  clients: RunClients,
+  clients: Pick<RunClients, "ec2">,
   observations: Observations | undefined,
   startedAt: Date,
   endAt: number,

@@ -39,6 +39,7 @@ import { observationsOf, withObservations } from "./observations.js";
 import { RunReader } from "./reader.js";
 import { summaryLines, type RunSummary } from "./summary.js";
 import type { RunTarget } from "./target.js";
+import { RunLedgerWriter } from "./run-ledger.js";
 
 export function teardownInput(state: RunState): TeardownInput {
   return {
@@ -68,6 +69,9 @@ const PAUSE_MS = 10 * 60_000;
 const CLUSTER_WAIT_MS = 3 * 60_000;
 const CLUSTER_POLL_MS = 5_000;
 const EXPORT_TIMING = { pollMs: 5_000, retryMs: 15_000, deadlineMs: 30 * 60_000 };
+
+/** The heartbeat's poll interval while tearing down (no polls: status allows its default ten minutes). */
+const LEDGER_POLL_SECONDS = 60;
 
 export interface StepResult {
   id: TeardownStep["id"];
@@ -264,6 +268,7 @@ export async function tearDown(
 ): Promise<RunSummary> {
   let state = await readRunState(target.path);
   if (state.dcp.status === "starting") state = await adoptStartedFleet(target, clients, state, output);
+  const ledger = new RunLedgerWriter(target.ctx, state, LEDGER_POLL_SECONDS, (t) => output.warn(t));
   if (state.dcp.status === "running" || state.dcp.status === "starting") {
     // A fresh teardown: one last reading, so the summary knows what was done and what was dropped.
     const reading = await new RunReader(clients, state).read();
@@ -285,6 +290,7 @@ export async function tearDown(
         observations,
       ),
     );
+    await ledger.heartbeat("tearing-down", observations, state);
   } else if (state.dcp.status === "tearing-down") {
     output.line(
       `resuming the teardown of ${state.MONITOR_APP_NAME} (done before: ${(state.dcp.teardown?.completed ?? []).join(", ") || "nothing"})`,
@@ -329,6 +335,7 @@ export async function tearDown(
     };
     return obs ? withObservations(next, { ...obs, summary: { ...summary } }) : next;
   });
+  await ledger.finish(summary, observationsOf(state), await readRunState(target.path));
   for (const line of summaryLines(summary)) output.line(line);
   return summary;
 }

@@ -7,7 +7,14 @@
  */
 import { estimateRemainingMs } from "./monitor-decisions.js";
 import type { InstanceRecord, Observations } from "./monitor-observations.js";
-import { currentQuotes, instanceCost, type SpotQuote } from "./pricing.js";
+import {
+  NON_SPOT_PRICES,
+  currentQuotes,
+  instanceCost,
+  perGroupExtras,
+  perInstanceHourExtras,
+  type SpotQuote,
+} from "./pricing.js";
 
 export interface RunCost {
   /** epoch ms of the figures */
@@ -97,5 +104,81 @@ export function costRecord(cost: RunCost): {
     instanceHours: round(cost.instanceHours),
     ...(cost.spentUsd !== undefined ? { spentUsd: round(cost.spentUsd) } : {}),
     ...(cost.projectedUsd !== undefined ? { projectedUsd: round(cost.projectedUsd) } : {}),
+  };
+}
+
+/** A run's cost split as the summary gives it, in USD. */
+export interface CostSplit {
+  computeUsd: number;
+  storageUsd: number;
+  restUsd: number;
+  totalUsd: number;
+}
+
+export interface CostBreakdown extends CostSplit {
+  /** how the run's cost is shared out */
+  basis: string;
+  byPlate: Record<string, CostSplit>;
+  byGroup: Record<string, CostSplit & { plate?: string }>;
+}
+
+export interface BreakdownInput {
+  computeUsd: number;
+  instanceHours: number;
+  wallHours: number;
+  /** EBS GB per instance, ASSIGN_IP, CREATE_DASHBOARD and EXPECTED_NUMBER_FILES of the run (its run.json) */
+  ebsGb: number;
+  assignIp: boolean;
+  dashboard: boolean;
+  outputFiles: number;
+  /** every attempt of the run: its group, the group's Metadata_Plate, and how long it ran */
+  attempts: readonly { metadataId: string; plate?: string | undefined; seconds: number }[];
+}
+
+function split(compute: number, storage: number, rest: number): CostSplit {
+  return { computeUsd: compute, storageUsd: storage, restUsd: rest, totalUsd: compute + storage + rest };
+}
+
+function addInto(into: CostSplit | undefined, add: CostSplit): CostSplit {
+  if (!into) return { ...add };
+  return split(into.computeUsd + add.computeUsd, into.storageUsd + add.storageUsd, into.restUsd + add.restUsd);
+}
+
+/**
+ * Cost per group and per plate (issue 14): compute (spot instances), storage (their EBS volumes) and the
+ * rest (public IPv4, alarms, dashboard, log ingestion, SQS and S3 requests, from plan/pricing.ts) of the
+ * whole run, shared out by each group's task time (all its attempts, failed ones included), so boots,
+ * idle tails and retries are paid by the groups that caused the run. Pure.
+ */
+export function costBreakdown(input: BreakdownInput): CostBreakdown {
+  const perHour = perInstanceHourExtras(input.ebsGb, input.assignIp);
+  const groups = new Set(input.attempts.map((a) => a.metadataId));
+  const perGroup = perGroupExtras(input.outputFiles);
+  const storage = perHour.ebs * input.instanceHours;
+  const rest =
+    (perHour.ipv4 + perHour.alarm) * input.instanceHours +
+    (input.dashboard ? (input.wallHours * NON_SPOT_PRICES.dashboardPerMonth) / NON_SPOT_PRICES.hoursPerMonth : 0) +
+    (perGroup.logs + perGroup.sqs + perGroup.s3) * groups.size;
+  const seconds = new Map<string, { seconds: number; plate?: string | undefined }>();
+  for (const a of input.attempts) {
+    const entry = seconds.get(a.metadataId) ?? { seconds: 0, plate: a.plate };
+    entry.seconds += Math.max(0, a.seconds);
+    seconds.set(a.metadataId, entry);
+  }
+  const totalSeconds = [...seconds.values()].reduce((s, g) => s + g.seconds, 0);
+  const byGroup: CostBreakdown["byGroup"] = {};
+  const byPlate: CostBreakdown["byPlate"] = {};
+  for (const [id, g] of seconds) {
+    const share = totalSeconds > 0 ? g.seconds / totalSeconds : 1 / seconds.size;
+    const cost = split(input.computeUsd * share, storage * share, rest * share);
+    byGroup[id] = { ...cost, ...(g.plate !== undefined ? { plate: g.plate } : {}) };
+    const plate = g.plate ?? "(no Metadata_Plate)";
+    byPlate[plate] = addInto(byPlate[plate], cost);
+  }
+  return {
+    ...split(input.computeUsd, storage, rest),
+    basis: "the run's compute, EBS and other costs shared out by each group's task time (all attempts)",
+    byPlate,
+    byGroup,
   };
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ec2FleetRequests } from "../src/fleet/ec2-fleet.js";
 import { planBudget } from "../src/plan/budget.js";
-import { runCost } from "../src/plan/run-cost.js";
+import { costBreakdown, runCost } from "../src/plan/run-cost.js";
 import { planTeardown } from "../src/plan/teardown-plan.js";
 import { REPO_ROOT } from "./harness/process.js";
 import { estimateLines, estimateRun, runShape, type EstimateInput } from "../src/plan/estimate.js";
@@ -208,5 +208,33 @@ describe("cost so far, projection and budget", () => {
     const request = ec2FleetRequests({ config, fleet, resolvedImageId: "ami-1", now: new Date(), expectedHours: 4 });
     expect(request.fleet("lt-1").SpotOptions?.MaxTotalPrice).toBe("12.5");
     expect(request.notes.join("\n")).toMatch(/MaxTotalPrice is \$12\.5\/h/);
+  });
+});
+
+describe("cost per group and per plate", () => {
+  it("splits compute, storage and the rest, and shares them out by task time", () => {
+    const b = costBreakdown({
+      computeUsd: 10,
+      instanceHours: 100,
+      wallHours: 10,
+      ebsGb: 73,
+      assignIp: true,
+      dashboard: false,
+      outputFiles: 3,
+      attempts: [
+        { metadataId: "P1-A01", plate: "P1", seconds: 100 },
+        { metadataId: "P1-A01", plate: "P1", seconds: 100 }, // a retry counts against its group
+        { metadataId: "P1-A02", plate: "P1", seconds: 100 },
+        { metadataId: "P2-A01", plate: "P2", seconds: 100 },
+      ],
+    });
+    expect(b.computeUsd).toBe(10);
+    expect(b.storageUsd).toBeCloseTo(((73 * 0.08) / 730) * 100);
+    expect(b.restUsd).toBeGreaterThan(100 * 0.005);
+    expect(b.totalUsd).toBeCloseTo(b.computeUsd + b.storageUsd + b.restUsd);
+    expect(b.byGroup["P1-A01"]!.computeUsd).toBeCloseTo(5);
+    expect(b.byGroup["P2-A01"]).toMatchObject({ computeUsd: 2.5, plate: "P2" });
+    expect(b.byPlate.P1!.totalUsd).toBeCloseTo(0.75 * b.totalUsd);
+    expect(b.byPlate.P2!.totalUsd + b.byPlate.P1!.totalUsd).toBeCloseTo(b.totalUsd);
   });
 });

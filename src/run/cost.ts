@@ -6,11 +6,14 @@
  */
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { instanceLifetimes, spotPriceHistory } from "../aws/ec2.js";
-import { describeAwsFailure } from "../aws/errors.js";
+import { describeAwsFailure, unlessNotFound } from "../aws/errors.js";
 import { observedTypes, type CostEstimate } from "../plan/monitor-cost.js";
 import type { InstanceRecord, Observations } from "../plan/monitor-observations.js";
 import type { SpotQuote } from "../plan/pricing.js";
-import { remainingOf, runCost, type RunCost } from "../plan/run-cost.js";
+import { costBreakdown, remainingOf, runCost, type CostBreakdown, type RunCost } from "../plan/run-cost.js";
+import { attemptKey, attemptRecordSchema, runLedgerKeys, runRecordSchema } from "../plan/ledger.js";
+import { mapLimit } from "../concurrency.js";
+import { listAttempts, readLedgerJson, type LedgerLocation } from "./ledger.js";
 import type { RunClients } from "./clients.js";
 
 /** The monitor reads the price history again after this long (prices change every few hours at most). */
@@ -124,4 +127,40 @@ export async function priceEstimate(
     estimate: { instanceHours: cost.instanceHours, dollars, byType, unpriced: cost.unpriced },
     ...(problem ? { problem } : {}),
   };
+}
+
+/** Attempt records read for the per-group split at most (about one second per 1,000 at 32 in parallel). */
+const BREAKDOWN_RECORDS = 50_000;
+
+/**
+ * The summary's cost per group and per plate, from the run ledger's attempt records (task times and the
+ * groups' Metadata_Plate) and its run.json (the config's EBS size, ASSIGN_IP, dashboard, output files);
+ * undefined when the run has no ledger.
+ */
+export async function ledgerCostBreakdown(
+  at: LedgerLocation,
+  runId: string,
+  totals: { computeUsd: number; instanceHours: number; wallHours: number },
+): Promise<CostBreakdown | undefined> {
+  const listed = await unlessNotFound(listAttempts(at, runId));
+  const attempts = (listed ?? []).slice(0, BREAKDOWN_RECORDS);
+  if (!attempts.length) return undefined;
+  const run = await readLedgerJson(at, runLedgerKeys(at.appName, runId).run, runRecordSchema);
+  const config = run?.config ?? {};
+  const num = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
+  const records = await mapLimit(attempts, 32, async (a) => {
+    const key = attemptKey(at.appName, runId, a.metadataId, a.attempt, a.outcome, a.cause);
+    const record = await readLedgerJson(at, key, attemptRecordSchema);
+    const seconds = record ? (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000 : 0;
+    const plate = record?.group.find(([k]) => k === "Metadata_Plate")?.[1];
+    return { metadataId: a.metadataId, plate, seconds: Number.isFinite(seconds) ? seconds : 0 };
+  });
+  return costBreakdown({
+    ...totals,
+    ebsGb: num(config.EBS_VOL_SIZE, 22),
+    assignIp: config.ASSIGN_IP === true,
+    dashboard: config.CREATE_DASHBOARD !== false,
+    outputFiles: num(config.EXPECTED_NUMBER_FILES, 0),
+    attempts: records,
+  });
 }

@@ -10,6 +10,7 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerWorkflow } from "./workflow.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerTeardown(program);
   registerWorker(program);
   registerCollect(program);
+  registerWorkflow(program);
 }

@@ -272,6 +272,8 @@ export async function receiveEveryMessage(
   options: { remove: boolean; leaseSeconds?: number },
 ): Promise<ReceivedMessage[]> {
   const seen = new Map<string, ReceivedMessage>();
+  const activity = await queueActivity(client, url);
+  if (activity.visible + activity.inFlight + activity.delayed === 0) return [];
   for (let empty = 0; empty < 2; ) {
     const { Messages = [] } = await client.send(
       new ReceiveMessageCommand({

@@ -80,7 +80,12 @@ export async function prepareWorkflowDemo(options: WorkflowDemoOptions): Promise
         analysisGroups.push(`Plate${p}-${well}-${site}`);
       }
   }
-  const header = [...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]), "Metadata_Plate", "Metadata_Well", "Metadata_Site"];
+  const header = [
+    ...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]),
+    "Metadata_Plate",
+    "Metadata_Well",
+    "Metadata_Site",
+  ];
   const csvPath = join(workDir, "load_data.csv");
   writeFileSync(csvPath, `${[header.join(","), ...rows].join("\n")}\n`);
 

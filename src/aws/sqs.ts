@@ -274,7 +274,7 @@ export async function receiveEveryMessage(
   const seen = new Map<string, ReceivedMessage>();
   const activity = await queueActivity(client, url);
   if (activity.visible + activity.inFlight + activity.delayed === 0) return [];
-  for (let empty = 0; empty < 2; ) {
+  for (let empty = 0; empty < 2;) {
     const { Messages = [] } = await client.send(
       new ReceiveMessageCommand({
         QueueUrl: url,

@@ -42,11 +42,17 @@ export function registerWorkflow(program: Command): void {
       secondsFlag({ command: "workflow run", flag: "--wait-timeout" }, { min: 0, example: "600" }),
     )
     .option("--json", "print the workflow state as JSON on stdout at the end")
-    .action(async (file: string, options: { dryRun?: boolean; pollInterval?: number; waitTimeout?: number }, cmd: Command) => {
-      const { config, region, profile } = globalOptions(cmd);
-      const { runWorkflow } = await import("../flows/workflow.js");
-      await runWorkflow(file, options, { output: commandOutput(cmd), configPath: config, region, profile });
-    });
+    .action(
+      async (
+        file: string,
+        options: { dryRun?: boolean; pollInterval?: number; waitTimeout?: number },
+        cmd: Command,
+      ) => {
+        const { config, region, profile } = globalOptions(cmd);
+        const { runWorkflow } = await import("../flows/workflow.js");
+        await runWorkflow(file, options, { output: commandOutput(cmd), configPath: config, region, profile });
+      },
+    );
   withExamples(run, [
     "dcp workflow run workflow.json",
     "dcp --config config/batch1.json workflow run batch1.workflow.json --poll-interval 30",
@@ -62,7 +68,10 @@ export function registerWorkflow(program: Command): void {
       const { workflowStatus } = await import("../flows/workflow.js");
       await workflowStatus(file, { output: commandOutput(cmd), configPath: config, region, profile });
     });
-  withExamples(status, ["dcp workflow status workflow.json", "dcp workflow status workflow.json --json | jq '.steps[].phase'"]);
+  withExamples(status, [
+    "dcp workflow status workflow.json",
+    "dcp workflow status workflow.json --json | jq '.steps[].phase'",
+  ]);
 
   const schema = workflow
     .command("schema")

@@ -79,7 +79,13 @@ interface Loaded {
 /** Reads and checks the workflow file, the base config and every file the steps name (exit 2 on the first problem). */
 async function loadWorkflow(file: string, ctx: WorkflowContext): Promise<Loaded> {
   const raw = await readJsonFile(file, "workflow file");
-  const workflow = parseWorkflow(raw, file, basename(file).replace(/\.json$/i, "").replace(/[^A-Za-z0-9-]/g, "-"));
+  const workflow = parseWorkflow(
+    raw,
+    file,
+    basename(file)
+      .replace(/\.json$/i, "")
+      .replace(/[^A-Za-z0-9-]/g, "-"),
+  );
   const dir = dirname(resolve(file));
   const { config: base } = await readConfigFile(ctx.configPath, { region: ctx.region, profile: ctx.profile });
   const baseRaw = (await readJsonFile(ctx.configPath, "config file")) as Record<string, unknown>;
@@ -117,7 +123,12 @@ function readState(path: string): WorkflowState | undefined {
   if (!existsSync(path)) return undefined;
   const parsed = workflowStateSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
   if (!parsed.success)
-    throw new UserInputError(path, undefined, "is not a workflow state file dcp can read", "move it away to start over");
+    throw new UserInputError(
+      path,
+      undefined,
+      "is not a workflow state file dcp can read",
+      "move it away to start over",
+    );
   return parsed.data;
 }
 
@@ -222,10 +233,13 @@ async function waitForOrphan(state: StateFile, output: Output): Promise<void> {
   const child = state.state.child;
   if (!child) return;
   if (dcpAlive(child.pid)) {
-    output.line(`waiting for dcp ${child.command} (pid ${child.pid}) of step ${child.step}, left by an earlier run, to stop`);
+    output.line(
+      `waiting for dcp ${child.command} (pid ${child.pid}) of step ${child.step}, left by an earlier run, to stop`,
+    );
     for (let waited = 0; dcpAlive(child.pid); waited += 0.5) {
       if (waited === 30) process.kill(child.pid, "SIGTERM");
-      if (waited > 240) throw new OperationalError(`dcp ${child.command} (pid ${child.pid}) does not stop; stop it, then run again`);
+      if (waited > 240)
+        throw new OperationalError(`dcp ${child.command} (pid ${child.pid}) does not stop; stop it, then run again`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -246,7 +260,16 @@ function makeJobsArgs(step: RunStep, dir: string, jobFile: string): string[] {
       else if (typeof value === "boolean") flags.push(...(value ? [camelToFlag(key)] : []));
       else flags.push(camelToFlag(key), String(value));
     }
-    return ["make-jobs", makeJobs.step, makeJobs.project, makeJobs.batch, makeJobs.plates.join(","), ...flags, "-o", jobFile];
+    return [
+      "make-jobs",
+      makeJobs.step,
+      makeJobs.project,
+      makeJobs.batch,
+      makeJobs.plates.join(","),
+      ...flags,
+      "-o",
+      jobFile,
+    ];
   }
   const csv = fromCsv!;
   return [
@@ -344,14 +367,25 @@ class WorkflowRun {
 
     if (s.phase === "passed") {
       const missing = await groupsNotDone(config, await messagesOf(s.jobFile!));
-      if (!missing.length) return void this.output.line(`step ${step.name}: passed earlier; its outputs are all there (CHECK_IF_DONE)`);
+      if (!missing.length)
+        return void this.output.line(`step ${step.name}: passed earlier; its outputs are all there (CHECK_IF_DONE)`);
       const retry = join(this.stepDir(step.name), `missing-${s.attempts.length + 1}.json`);
-      await writeFileAtomic(retry, jobFileOfBodies(missing.map((m) => JSON.stringify(m)), `outputs missing for ${step.name}`));
+      await writeFileAtomic(
+        retry,
+        jobFileOfBodies(
+          missing.map((m) => JSON.stringify(m)),
+          `outputs missing for ${step.name}`,
+        ),
+      );
       await this.startAttempt(step, retry, missing.length, "their outputs are missing (CHECK_IF_DONE)");
     }
     if (s.phase === "gate-failed") {
       const attempt = s.attempts.at(-1)!;
-      const verdict = gateVerdict(distinctGroups(attempt.deadLettered ?? []).length, s.groups ?? 0, step.maxFailedShare);
+      const verdict = gateVerdict(
+        distinctGroups(attempt.deadLettered ?? []).length,
+        s.groups ?? 0,
+        step.maxFailedShare,
+      );
       if (verdict.passed) {
         this.output.line(`step ${step.name}: the gate now allows ${verdict.failed} dead-lettered group(s): passed`);
         await this.state.set(step.name, { phase: "passed", gate: verdict });
@@ -430,7 +464,9 @@ class WorkflowRun {
 
   private async gate(step: RunStep, config: Config): Promise<void> {
     const url = await this.deadLetterUrl(config);
-    const bodies = url ? (await receiveEveryMessage(sqsClient(awsContext(config)), url, { remove: false })).map((m) => m.body) : [];
+    const bodies = url
+      ? (await receiveEveryMessage(sqsClient(awsContext(config)), url, { remove: false })).map((m) => m.body)
+      : [];
     const s = this.state.step(step.name);
     s.attempts.at(-1)!.deadLettered = bodies;
     const failing = distinctGroups(bodies);
@@ -458,7 +494,8 @@ class WorkflowRun {
     const s = this.state.step(step.name);
     const c = step.collect;
     const out = resolve(this.loaded.dir, c.out);
-    if (s.phase === "passed" && existsSync(out)) return void this.output.line(`step ${step.name}: collected earlier into ${out}`);
+    if (s.phase === "passed" && existsSync(out))
+      return void this.output.line(`step ${step.name}: collected earlier into ${out}`);
     let source = c.source && !/^s3:\/\//i.test(c.source) ? resolve(this.loaded.dir, c.source) : c.source;
     let structure = c.metadataFromPath;
     let config: string | undefined;
@@ -481,12 +518,16 @@ class WorkflowRun {
       ...(structure ? ["--metadata-from-path", structure] : []),
       "--json",
     ];
-    const report = JSON.parse(await this.runner.ok(step.name, args, config ? { config, capture: true } : { capture: true })) as {
+    const report = JSON.parse(
+      await this.runner.ok(step.name, args, config ? { config, capture: true } : { capture: true }),
+    ) as {
       objects: Record<string, { rows: number; table?: string }>;
     };
     const rows = Object.fromEntries(Object.entries(report.objects).map(([o, v]) => [o, v.rows]));
     for (const [object, summary] of Object.entries(report.objects))
-      this.output.line(`step ${step.name}: ${object}: ${summary.rows} rows${summary.table ? ` -> ${summary.table}` : ""}`);
+      this.output.line(
+        `step ${step.name}: ${object}: ${summary.rows} rows${summary.table ? ` -> ${summary.table}` : ""}`,
+      );
     await this.state.set(step.name, { phase: "passed", rows });
   }
 }
@@ -497,7 +538,13 @@ function freshState(loaded: Loaded, previous: WorkflowState | undefined): Workfl
   const steps = loaded.workflow.steps.map(
     (step) => previous?.steps.find((s) => s.name === step.name) ?? newStepState(step.name, step.kind),
   );
-  return { version: 1, workflow: loaded.workflow.name, file: loaded.file, ...(previous?.child ? { child: previous.child } : {}), steps };
+  return {
+    version: 1,
+    workflow: loaded.workflow.name,
+    file: loaded.file,
+    ...(previous?.child ? { child: previous.child } : {}),
+    steps,
+  };
 }
 
 function describeStep(step: WorkflowStep, loaded: Loaded): string {
@@ -527,7 +574,12 @@ export async function runWorkflow(file: string, flags: WorkflowRunFlags, ctx: Wo
     output.line(`state file: ${loaded.statePath} (dry run: nothing written, nothing created)`);
     return;
   }
-  if (previous?.runner && previous.runner.pid !== process.pid && previous.runner.host === hostname() && dcpAlive(previous.runner.pid))
+  if (
+    previous?.runner &&
+    previous.runner.pid !== process.pid &&
+    previous.runner.host === hostname() &&
+    dcpAlive(previous.runner.pid)
+  )
     throw new OperationalError(
       `another dcp workflow run (pid ${previous.runner.pid}) is working on ${loaded.statePath}; wait for it, or stop it (Ctrl-C) and run again`,
     );
@@ -550,7 +602,9 @@ export async function runWorkflow(file: string, flags: WorkflowRunFlags, ctx: Wo
     for (const step of loaded.workflow.steps) {
       const blocked = step.dependsOn.find((d) => state.step(d).phase !== "passed");
       if (blocked) throw new OperationalError(`step ${step.name} waits for ${blocked}, which has not passed`);
-      output.line(`step ${step.name}: ${state.step(step.name).phase === "pending" ? "starting" : `continuing from ${state.step(step.name).phase}`}`);
+      output.line(
+        `step ${step.name}: ${state.step(step.name).phase === "pending" ? "starting" : `continuing from ${state.step(step.name).phase}`}`,
+      );
       if (step.kind === "run") await run.runStep(step);
       else await run.collectStep(step);
     }
@@ -579,7 +633,13 @@ export async function runWorkflowSchema(output: string | undefined): Promise<voi
 
 export async function workflowStatus(file: string, ctx: WorkflowContext): Promise<void> {
   const raw = await readJsonFile(file, "workflow file");
-  const workflow = parseWorkflow(raw, file, basename(file).replace(/\.json$/i, "").replace(/[^A-Za-z0-9-]/g, "-"));
+  const workflow = parseWorkflow(
+    raw,
+    file,
+    basename(file)
+      .replace(/\.json$/i, "")
+      .replace(/[^A-Za-z0-9-]/g, "-"),
+  );
   const path = join("files", `workflow-${workflow.name}.json`);
   const state = readState(path);
   if (ctx.output.json) {
@@ -587,12 +647,14 @@ export async function workflowStatus(file: string, ctx: WorkflowContext): Promis
     return;
   }
   if (!state) return void ctx.output.line(`workflow ${workflow.name}: not started (no ${path})`);
-  const running = state.runner && dcpAlive(state.runner.pid) ? ` (dcp workflow run pid ${state.runner.pid} is running)` : "";
+  const running =
+    state.runner && dcpAlive(state.runner.pid) ? ` (dcp workflow run pid ${state.runner.pid} is running)` : "";
   ctx.output.line(`workflow ${workflow.name}${running}:`);
   for (const step of workflow.steps) {
     const s = state.steps.find((x) => x.name === step.name) ?? newStepState(step.name, step.kind);
     ctx.output.line(`  ${stepStatusLine(s)}`);
     if (s.phase === "gate-failed")
-      for (const body of distinctGroups(s.attempts.at(-1)?.deadLettered ?? [])) ctx.output.line(`    failed: ${bodyMetadata(body)}`);
+      for (const body of distinctGroups(s.attempts.at(-1)?.deadLettered ?? []))
+        ctx.output.line(`    failed: ${bodyMetadata(body)}`);
   }
 }

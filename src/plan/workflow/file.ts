@@ -38,11 +38,9 @@ export const MAKE_JOBS_FLAGS = [
   "batchfilePath",
 ] as const;
 
-const stepName = z
-  .string({ error: "expected a step name (a string)" })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,19}$/, {
-    error: "must be 1-20 letters, digits or '-' (it becomes part of the step's APP_NAME)",
-  });
+const stepName = z.string({ error: "expected a step name (a string)" }).regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,19}$/, {
+  error: "must be 1-20 letters, digits or '-' (it becomes part of the step's APP_NAME)",
+});
 const path = z.string({ error: "expected a file path (a string)" }).min(1, { error: "is empty" });
 
 const makeJobsSpec = z
@@ -159,7 +157,7 @@ export interface Workflow {
 const HINTS: Record<string, string> = {
   name: "use 1-20 letters, digits or '-', e.g. \"illum\"",
   steps: 'list the steps, e.g. "steps": [{"name": "illum", "jobs": {"file": "files/illum.json"}}]',
-  maxFailedShare: "write a share such as 0.05, or leave the gate out for \"no group dead-lettered\"",
+  maxFailedShare: 'write a share such as 0.05, or leave the gate out for "no group dead-lettered"',
   format: 'use "parquet" or "csv"',
   plates: 'list the plates, e.g. ["Plate1", "Plate2"]',
   groupBy: 'list the grouping columns, e.g. ["Metadata_Plate"]',
@@ -177,7 +175,11 @@ export function parseWorkflow(value: unknown, file: string, defaultName: string)
   const names = new Map<string, number>();
   spec.steps.forEach((step, i) => {
     if (names.has(step.name))
-      throw bad(["steps", i, "name"], `"${step.name}" is also the name of steps[${names.get(step.name)}]`, "give each step its own name");
+      throw bad(
+        ["steps", i, "name"],
+        `"${step.name}" is also the name of steps[${names.get(step.name)}]`,
+        "give each step its own name",
+      );
     names.set(step.name, i);
   });
   const steps = spec.steps.map((step, i) => checkStep(step, i, spec, names, bad));
@@ -186,17 +188,12 @@ export function parseWorkflow(value: unknown, file: string, defaultName: string)
 
 type Bad = (path: PropertyKey[], problem: string, fix: string) => UserInputError;
 
-function checkStep(
-  step: StepSpec,
-  i: number,
-  spec: WorkflowFile,
-  names: Map<string, number>,
-  bad: Bad,
-): WorkflowStep {
+function checkStep(step: StepSpec, i: number, spec: WorkflowFile, names: Map<string, number>, bad: Bad): WorkflowStep {
   const at = (...rest: PropertyKey[]) => ["steps", i, ...rest];
   const known = [...names.keys()].join(", ");
   step.dependsOn.forEach((dep, d) => {
-    if (!names.has(dep)) throw bad(at("dependsOn", d), `"${dep}" is not a step of this workflow`, `use one of: ${known}`);
+    if (!names.has(dep))
+      throw bad(at("dependsOn", d), `"${dep}" is not a step of this workflow`, `use one of: ${known}`);
     if (dep === step.name) throw bad(at("dependsOn", d), "a step cannot depend on itself", "remove it");
   });
   if (step.collect) {
@@ -209,7 +206,11 @@ function checkStep(
   checkOverrides(step.config, at("config"), bad);
   const fleet = step.fleet ?? spec.fleet;
   if (!fleet)
-    throw bad(at("fleet"), "no fleet file for this run step", 'add "fleet": "files/fleet.json" to the workflow or the step');
+    throw bad(
+      at("fleet"),
+      "no fleet file for this run step",
+      'add "fleet": "files/fleet.json" to the workflow or the step',
+    );
   return {
     kind: "run",
     name: step.name,
@@ -226,13 +227,18 @@ function collectStep(step: StepSpec, i: number, names: Map<string, number>, bad:
   const collect = step.collect!;
   const at = (...rest: PropertyKey[]) => ["steps", i, "collect", ...rest];
   if (Boolean(collect.from) === Boolean(collect.source))
-    throw bad(at(), "needs exactly one of from and source", 'write "from": "<a run step>" (or "source": "s3://bucket/prefix")');
+    throw bad(
+      at(),
+      "needs exactly one of from and source",
+      'write "from": "<a run step>" (or "source": "s3://bucket/prefix")',
+    );
   if (collect.from && !names.has(collect.from))
     throw bad(at("from"), `"${collect.from}" is not a step of this workflow`, `use one of: ${known}`);
   if (collect.objects) wrap(() => parseObjects(collect.objects!.join(",")), at("objects"), bad);
   if (collect.metadataFromPath !== undefined)
     wrap(() => compileTemplate(collect.metadataFromPath!), at("metadataFromPath"), bad);
-  const dependsOn = collect.from && !step.dependsOn.includes(collect.from) ? [...step.dependsOn, collect.from] : step.dependsOn;
+  const dependsOn =
+    collect.from && !step.dependsOn.includes(collect.from) ? [...step.dependsOn, collect.from] : step.dependsOn;
   return { kind: "collect", name: step.name, index: i, dependsOn, collect };
 }
 
@@ -292,7 +298,10 @@ function checkOverrides(overrides: Record<string, unknown>, path: PropertyKey[],
  * Steps in run order (a stable topological sort: among steps that are ready, file order). A cycle is
  * a UserInputError naming it, e.g. `illum -> analysis -> illum`.
  */
-export function runOrder<S extends { name: string; index: number; dependsOn: string[] }>(steps: S[], file: string): S[] {
+export function runOrder<S extends { name: string; index: number; dependsOn: string[] }>(
+  steps: S[],
+  file: string,
+): S[] {
   const byName = new Map(steps.map((s) => [s.name, s]));
   const state = new Map<string, "visiting" | "done">();
   const ordered: S[] = [];

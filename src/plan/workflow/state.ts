@@ -53,7 +53,9 @@ const stepStateSchema = z.object({
   configFile: z.string().optional(),
   appName: z.string().optional(),
   /** Why the gate failed, for `status` and the next run. */
-  gate: z.object({ failed: z.number(), groups: z.number(), maxFailedShare: z.number(), passed: z.boolean() }).optional(),
+  gate: z
+    .object({ failed: z.number(), groups: z.number(), maxFailedShare: z.number(), passed: z.boolean() })
+    .optional(),
   /** Collect step: rows per object. */
   rows: z.record(z.string(), z.number()).optional(),
   updatedAt: z.string().optional(),
@@ -124,6 +126,11 @@ export function stepStatusLine(step: StepState): string {
   if (step.groups !== undefined) parts.push(`${step.groups} groups`);
   if (attempt && step.attempts.length > 1) parts.push(`attempt ${attempt.number} (${attempt.groups} groups)`);
   if (step.gate && !step.gate.passed) parts.push(`${step.gate.failed} dead-lettered`);
-  if (step.rows) parts.push(Object.entries(step.rows).map(([o, n]) => `${o} ${n} rows`).join(", "));
+  if (step.rows)
+    parts.push(
+      Object.entries(step.rows)
+        .map(([o, n]) => `${o} ${n} rows`)
+        .join(", "),
+    );
   return parts.join(" · ");
 }

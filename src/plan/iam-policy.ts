@@ -31,6 +31,7 @@ export const OPERATOR_COMMANDS = [
   "teardown",
   "doctor",
   "collect",
+  "workflow run",
   "iam policy",
   "iam create",
   "iam delete",
@@ -168,7 +169,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor", "workflow run"],
     actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
     resources: queueArns,
     why: "every command finds the queues and reads their depth",
@@ -186,6 +187,13 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["sqs:DeleteQueue"],
     resources: queueArns,
     why: "teardown deletes the job queue",
+  },
+  {
+    by: "operator",
+    commands: ["workflow run"],
+    actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+    resources: queueArns,
+    why: "a workflow's gate reads a step's dead-letter queue (and hands the messages back); a resubmission empties it",
   },
   // --- operator: ECS ------------------------------------------------------------------------------------
   {
@@ -417,7 +425,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["doctor", "collect"],
+    commands: ["doctor", "collect", "workflow run"],
     actions: ["s3:ListBucket", "s3:GetBucketLocation"],
     resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
     why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders",

@@ -281,7 +281,7 @@ function checkOverrides(overrides: Record<string, unknown>, path: PropertyKey[],
         "remove it; set APP_NAME in the base config",
       );
     if (!CONFIG_KEYS.includes(key) || key === "$schema") {
-      const near = closestKey(key, CONFIG_KEYS);
+      const near = closestKey(key, CONFIG_KEYS) ?? CONFIG_KEYS.find((k) => k.startsWith(`${key}_`));
       throw bad(
         [...path, key],
         "is not a config key",

@@ -76,16 +76,17 @@ interface Loaded {
   workDir: string;
 }
 
+/** The workflow file, parsed and checked; its name defaults to the file's. */
+async function readWorkflow(file: string): Promise<Workflow> {
+  const defaultName = basename(file)
+    .replace(/\.json$/i, "")
+    .replace(/[^A-Za-z0-9-]/g, "-");
+  return parseWorkflow(await readJsonFile(file, "workflow file"), file, defaultName);
+}
+
 /** Reads and checks the workflow file, the base config and every file the steps name (exit 2 on the first problem). */
 async function loadWorkflow(file: string, ctx: WorkflowContext): Promise<Loaded> {
-  const raw = await readJsonFile(file, "workflow file");
-  const workflow = parseWorkflow(
-    raw,
-    file,
-    basename(file)
-      .replace(/\.json$/i, "")
-      .replace(/[^A-Za-z0-9-]/g, "-"),
-  );
+  const workflow = await readWorkflow(file);
   const dir = dirname(resolve(file));
   const { config: base } = await readConfigFile(ctx.configPath, { region: ctx.region, profile: ctx.profile });
   const baseRaw = (await readJsonFile(ctx.configPath, "config file")) as Record<string, unknown>;
@@ -632,14 +633,7 @@ export async function runWorkflowSchema(output: string | undefined): Promise<voi
 }
 
 export async function workflowStatus(file: string, ctx: WorkflowContext): Promise<void> {
-  const raw = await readJsonFile(file, "workflow file");
-  const workflow = parseWorkflow(
-    raw,
-    file,
-    basename(file)
-      .replace(/\.json$/i, "")
-      .replace(/[^A-Za-z0-9-]/g, "-"),
-  );
+  const workflow = await readWorkflow(file);
   const path = join("files", `workflow-${workflow.name}.json`);
   const state = readState(path);
   if (ctx.output.json) {

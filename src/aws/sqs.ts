@@ -263,8 +263,10 @@ export interface ReceivedMessage {
 /**
  * Every message of a queue no worker reads (a dead-letter queue, or a job queue before its fleet
  * starts): received in batches of 10 and hidden for `leaseSeconds` so each comes once, until two
- * empty receives in a row. Then each is deleted (`remove`) or handed back at once (visibility 0).
- * SQS receives are approximate (a receive samples servers), hence the second empty receive.
+ * empty receives in a row and at least as many messages as the queue counted at the start (messages
+ * an earlier, interrupted reader leased come back when its lease ends; waited for up to that lease
+ * plus 10 s). Then each is deleted (`remove`) or handed back at once (visibility 0). SQS receives
+ * are approximate (a receive samples servers), hence the second empty receive.
  */
 export async function receiveEveryMessage(
   client: SQSClient,
@@ -272,15 +274,18 @@ export async function receiveEveryMessage(
   options: { remove: boolean; leaseSeconds?: number },
 ): Promise<ReceivedMessage[]> {
   const seen = new Map<string, ReceivedMessage>();
+  const lease = options.leaseSeconds ?? 30;
   const activity = await queueActivity(client, url);
-  if (activity.visible + activity.inFlight + activity.delayed === 0) return [];
-  for (let empty = 0; empty < 2;) {
+  const counted = activity.visible + activity.inFlight + activity.delayed;
+  if (counted === 0) return [];
+  const deadline = Date.now() + (lease + 10) * 1000;
+  for (let empty = 0; empty < 2 || (seen.size < counted && Date.now() < deadline);) {
     const { Messages = [] } = await client.send(
       new ReceiveMessageCommand({
         QueueUrl: url,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 1,
-        VisibilityTimeout: options.leaseSeconds ?? 60,
+        VisibilityTimeout: lease,
       }),
     );
     empty = Messages.length ? 0 : empty + 1;

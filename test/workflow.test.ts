@@ -55,7 +55,8 @@ async function csvRows(bucket: string, prefix: string): Promise<Record<string, n
   return rows;
 }
 
-describe("dcp workflow run", () => {
+// The two tests share nothing (own folders and names): they run side by side.
+describe.concurrent("dcp workflow run", () => {
   it("illum (poison plate: gate, fix, only it resubmitted) → analysis (SIGKILL, resumed) → collect: tables match the CSVs", async () => {
     const app = uniqueAppName("Wf");
     const lines: string[] = [];
@@ -75,7 +76,7 @@ describe("dcp workflow run", () => {
     try {
       // 1. Plate2 is poison in illum: the gate stops the workflow and names it.
       await demo.agent("illum", { FAKE_CP_POISON: "Metadata_Plate=Plate2" });
-      await demo.agent("analysis", { FAKE_CP_SLEEP_MS: "1500" });
+      await demo.agent("analysis", { FAKE_CP_SLEEP_MS: "1000" });
       expect(await demo.run().exited, output()).toBe(1);
       expect(output()).toMatch(/step illum: gate failed: 1 of 2 group\(s\) dead-lettered/);
       expect(output()).toMatch(/\n.*Metadata_Plate=Plate2/);

@@ -172,6 +172,8 @@ describe("gate and state", () => {
     expect(bodyMetadata(b)).toBe("Metadata_Plate=P3");
     const file = jobFileOfBodies([a], "retry");
     expect(JSON.parse(file)).toEqual({ _comment: "retry", groups: [JSON.parse(a)] });
+    // A dict Metadata becomes the k=v string the job-file extension (per-group shared keys) takes.
+    expect(JSON.parse(jobFileOfBodies([b], "retry")).groups[0].Metadata).toBe("Metadata_Plate=P3");
   });
 
   it("status lines and the state schema", () => {

@@ -367,9 +367,20 @@ class WorkflowRun {
     const cfg = { config: configFile };
 
     if (s.phase === "passed") {
-      const missing = await groupsNotDone(config, await messagesOf(s.jobFile!));
+      if (!config.CHECK_IF_DONE_BOOL)
+        return void this.output.line(
+          `step ${step.name}: passed earlier (CHECK_IF_DONE_BOOL is off: outputs not checked)`,
+        );
+      // Groups the gate accepted as failed have no outputs, and are not run again.
+      const accepted = new Set(s.attempts.flatMap((a) => (a.deadLettered ?? []).map(bodyMetadata)));
+      const missing = (await groupsNotDone(config, await messagesOf(s.jobFile!))).filter(
+        (m) => !accepted.has(bodyMetadata(JSON.stringify(m))),
+      );
       if (!missing.length)
         return void this.output.line(`step ${step.name}: passed earlier; its outputs are all there (CHECK_IF_DONE)`);
+      this.output.warn(
+        `step ${step.name}: ${missing.length} of ${s.groups} group(s) lack their outputs by CHECK_IF_DONE (at least ${config.EXPECTED_NUMBER_FILES} files of ${config.MIN_FILE_SIZE_BYTES}+ bytes${config.NECESSARY_STRING ? ` holding "${config.NECESSARY_STRING}"` : ""} per group folder), e.g. ${bodyMetadata(JSON.stringify(missing[0]))}`,
+      );
       const retry = join(this.stepDir(step.name), `missing-${s.attempts.length + 1}.json`);
       await writeFileAtomic(
         retry,

@@ -113,9 +113,14 @@ export function distinctGroups(bodies: string[]): string[] {
   return [...seen.values()];
 }
 
-/** A DCP job file holding exactly these message bodies (each group carries its shared keys). */
+/**
+ * A DCP job file holding exactly these message bodies: each group carries its shared keys (the job-file
+ * extension `dcp submit` reads) and its Metadata as a `k=v,...` string, the form that extension takes.
+ */
 export function jobFileOfBodies(bodies: string[], comment: string): string {
-  const groups = bodies.map((body) => JSON.stringify(JSON.parse(body)));
+  const groups = bodies.map((body) =>
+    JSON.stringify({ ...(JSON.parse(body) as object), Metadata: bodyMetadata(body) }),
+  );
   return `{\n  "_comment": ${JSON.stringify(comment)},\n  "groups": [\n    ${groups.join(",\n    ")}\n  ]\n}\n`;
 }
 

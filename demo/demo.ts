@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmulators } from "../test/harness/emulators.js";
 import { TEST_DOUBLE, realCellProfiler, resultsByGroup, runFlow } from "./flow.js";
+import { parquetCounts, prepareWorkflowDemo } from "./workflow-flow.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -55,6 +56,45 @@ try {
   );
   say(`monitor exited ${result.monitorExitCode}; workers exited ${result.workerExitCodes.join(", ")}`);
   if (result.monitorExitCode !== 0) process.exitCode = 1;
+
+  if (real) say("the workflow part uses pipelines made for the test double only: skipped with a real CellProfiler");
+  else await workflowDemo();
 } finally {
   await emulators.stop();
+}
+
+/**
+ * A Cell Painting batch as ONE command: `dcp workflow run workflow.json` runs illum (per plate), then
+ * analysis (per site), each as its own run with its own fleet and teardown, then collect.
+ */
+async function workflowDemo(): Promise<void> {
+  banner("WORKFLOW: illum per plate -> analysis per site -> collect, one command: dcp workflow run workflow.json");
+  const demo = await prepareWorkflowDemo({
+    workDir: mkdtempSync(join(tmpdir(), "dcp-demo-workflow-")),
+    awsEnv: emulators.env,
+    appName: "DcpDemoWf",
+    plates: 2,
+    wells: 2,
+    sites: 2,
+    cellprofiler: TEST_DOUBLE,
+    jobRetries: 2,
+    log: say,
+  });
+  say(`workflow file: ${demo.workflowFile}`);
+  try {
+    // One ECS agent stand-in per step starts its workers when that step's service scales up.
+    await demo.agent("illum");
+    await demo.agent("analysis");
+    const code = await demo.run().exited;
+    if (code !== 0) process.exitCode = 1;
+    const objects = ["Image", "Cells", "Nuclei", "Cytoplasm"] as const;
+    const counts = await parquetCounts(join(demo.workDir, "collated"), objects);
+    banner(`Collated tables in ${join(demo.workDir, "collated")} (dcp workflow run exited ${code})`);
+    for (const object of objects)
+      say(
+        `  ${object}.parquet: ${counts[object]!.rows} rows, ${counts[object]!.withMetadata} with Metadata_Plate/Well/Site`,
+      );
+  } finally {
+    await demo.stop();
+  }
 }

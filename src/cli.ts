@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG_PATH } from "./config/defaults.js";
 import { registerCommands } from "./commands/index.js";
 import { describeAwsFailure } from "./aws/errors.js";
 import { setAwsCallLabel } from "./aws/context.js";
+import { stopWhenParentExits } from "./signals.js";
 
 /**
  * The `dcp` program. Command modules only declare flags and help; each action imports its
@@ -98,5 +99,6 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+stopWhenParentExits();
 const exitCode = await main(process.argv);
 process.exitCode = exitCode;

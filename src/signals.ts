@@ -41,3 +41,20 @@ export function interruptOnSignals(options: SignalOptions = {}): SignalScope {
     },
   };
 }
+
+/**
+ * `dcp workflow run` starts each step's commands with DCP_EXIT_WITH_PARENT=<its pid>. When that
+ * process is gone (even killed with SIGKILL, which it cannot pass on), the command sends itself
+ * SIGTERM: it stops at its next safe point, as on Ctrl-C, instead of running on unwatched beside the
+ * next `dcp workflow run`. Linux and macOS re-parent an orphan, so a changed `process.ppid` says it.
+ */
+export function stopWhenParentExits(env: NodeJS.ProcessEnv = process.env): void {
+  const parent = Number(env.DCP_EXIT_WITH_PARENT);
+  if (!parent || parent !== process.ppid) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, "SIGTERM");
+  }, 500);
+  timer.unref();
+}

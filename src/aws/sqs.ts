@@ -14,6 +14,7 @@ import {
   DeleteQueueCommand,
   SendMessageBatchCommand,
   paginateListQueues,
+  ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./errors.js";
@@ -252,6 +253,55 @@ export async function queueDepth(client: SQSClient, name: string): Promise<numbe
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+// --- workflow ---------------------------------------------------------------------------------
+
+export interface ReceivedMessage {
+  id: string;
+  body: string;
+  receiptHandle: string;
+}
+
+/**
+ * Every message of a queue no worker reads (a dead-letter queue, or a job queue before its fleet
+ * starts): received in batches of 10 and hidden for `leaseSeconds` so each comes once, until two
+ * empty receives in a row and at least as many messages as the queue counted at the start (messages
+ * an earlier, interrupted reader leased come back when its lease ends; waited for up to that lease
+ * plus 10 s). Then each is deleted (`remove`) or handed back at once (visibility 0). SQS receives
+ * are approximate (a receive samples servers), hence the second empty receive.
+ */
+export async function receiveEveryMessage(
+  client: SQSClient,
+  url: string,
+  options: { remove: boolean; leaseSeconds?: number },
+): Promise<ReceivedMessage[]> {
+  const seen = new Map<string, ReceivedMessage>();
+  const lease = options.leaseSeconds ?? 30;
+  const activity = await queueActivity(client, url);
+  const counted = activity.visible + activity.inFlight + activity.delayed;
+  if (counted === 0) return [];
+  const deadline = Date.now() + (lease + 10) * 1000;
+  for (let empty = 0; empty < 2 || (seen.size < counted && Date.now() < deadline);) {
+    const { Messages = [] } = await client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: lease,
+      }),
+    );
+    empty = Messages.length ? 0 : empty + 1;
+    for (const m of Messages)
+      if (m.MessageId && !seen.has(m.MessageId))
+        seen.set(m.MessageId, { id: m.MessageId, body: m.Body ?? "", receiptHandle: m.ReceiptHandle ?? "" });
+  }
+  const messages = [...seen.values()];
+  for (const m of messages) {
+    if (options.remove) await deleteMessage(client, url, m.receiptHandle);
+    else await setMessageVisibility(client, url, m.receiptHandle, 0);
+  }
+  return messages;
 }
 
 // --- submit -------------------------------------------------------------------------------------

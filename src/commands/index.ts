@@ -13,6 +13,7 @@ import { registerDoctor } from "./doctor.js";
 import { registerGc } from "./gc.js";
 import { registerEstimate } from "./estimate.js";
 import { registerStatus } from "./status.js";
+import { registerWorkflow } from "./workflow.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
@@ -29,5 +30,6 @@ export function registerCommands(program: Command): void {
   registerTeardown(program);
   registerWorker(program);
   registerCollect(program);
+  registerWorkflow(program);
   registerGc(program);
 }

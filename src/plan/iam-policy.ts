@@ -33,6 +33,7 @@ export const OPERATOR_COMMANDS = [
   "estimate",
   "collect",
   "status",
+  "workflow run",
   "iam policy",
   "iam create",
   "iam delete",
@@ -174,7 +175,18 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor", "status", "gc"],
+    commands: [
+      "setup",
+      "make-jobs",
+      "submit",
+      "start-cluster",
+      "monitor",
+      "teardown",
+      "doctor",
+      "status",
+      "gc",
+      "workflow run",
+    ],
     actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
     resources: queueArns,
     why: "every command finds the queues and reads their depth",
@@ -192,6 +204,13 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["sqs:DeleteQueue"],
     resources: queueArns,
     why: "teardown deletes the job queue",
+  },
+  {
+    by: "operator",
+    commands: ["workflow run"],
+    actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+    resources: queueArns,
+    why: "a workflow's gate reads a step's dead-letter queue (and hands the messages back); a resubmission empties it",
   },
   // --- operator: ECS ------------------------------------------------------------------------------------
   {
@@ -472,7 +491,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["doctor", "collect", "start-cluster", "monitor", "teardown", "status", "estimate"],
+    commands: ["doctor", "collect", "start-cluster", "monitor", "teardown", "status", "estimate", "workflow run"],
     actions: ["s3:ListBucket", "s3:GetBucketLocation"],
     resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
     // One statement for all (a managed policy holds at most 6,144 characters): the run ledger in AWS_BUCKET is

@@ -10,6 +10,8 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerFailures } from "./failures.js";
+import { registerRetry } from "./retry.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
@@ -22,6 +24,8 @@ export function registerCommands(program: Command): void {
   registerStartCluster(program);
   registerMonitor(program);
   registerTeardown(program);
+  registerFailures(program);
+  registerRetry(program);
   registerWorker(program);
   registerCollect(program);
 }

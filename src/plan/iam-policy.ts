@@ -31,6 +31,8 @@ export const OPERATOR_COMMANDS = [
   "teardown",
   "doctor",
   "collect",
+  "failures",
+  "retry",
   "iam policy",
   "iam create",
   "iam delete",
@@ -435,6 +437,36 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["ecr:DescribeImages"],
     resources: (s) => [arn(s, "ecr", "repository/*")],
     why: "DOCKERHUB_TAG on ECR: the image exists",
+  },
+  // --- operator: dcp failures and dcp retry -------------------------------------------------------------
+  {
+    by: "operator",
+    commands: ["failures", "retry"],
+    actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"],
+    resources: queueArns,
+    why: "failures and retry read the whole dead-letter queue and make every message visible again",
+  },
+  {
+    by: "operator",
+    commands: ["retry"],
+    actions: ["sqs:SendMessage", "sqs:DeleteMessage"],
+    resources: queueArns,
+    why: "retry sends groups to the job queue, then deletes them from the dead-letter queue",
+  },
+  {
+    by: "operator",
+    commands: ["failures", "retry"],
+    actions: ["s3:ListBucket"],
+    resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
+    why: "the run ledger's attempts are listed (AWS_BUCKET/dcp-runs/); retry --missing lists the output folder",
+  },
+  {
+    by: "operator",
+    commands: ["failures", "retry"],
+    actions: ["s3:GetObject"],
+    // dcp-runs/* rather than dcp-runs/<APP_NAME>/*: the operator's whole policy must stay under 6,144 characters.
+    resources: (s) => [`arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/*`],
+    why: "the run ledger's current-run pointer and the failed groups' attempt records",
   },
   // --- operator: dcp iam --------------------------------------------------------------------------------
   {

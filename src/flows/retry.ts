@@ -26,7 +26,7 @@ import {
 import type { DcpMessage } from "../plan/message.js";
 import { journalPath, moveToJobQueue, readJournal, type MoveReport } from "../run/dlq-retry.js";
 import { deadLetterUrl, failureClients, joinFailures, ledgerRunId, runAttempts } from "../run/failures.js";
-import { withQueueHeld } from "../run/queue-reading.js";
+import { withQueueHeld, type QueueReading } from "../run/queue-reading.js";
 import { interruptOnSignals } from "../signals.js";
 import { submitMessages, unsentFileFor } from "../submit/engine.js";
 import { checkJobFile, jobFileMessages } from "../submit/job-reader.js";
@@ -129,28 +129,7 @@ async function retryFromDlq(
     return chosen;
   };
 
-  const signals = interruptOnSignals({
-    onFirst: () =>
-      output.warn("interrupted: finishing this batch, then making the rest visible again (Ctrl-C again to quit)"),
-  });
-  try {
-    // 1. Read the whole dead-letter queue, decide, and put it back as it was.
-    const plan = await withQueueHeld(
-      clients.sqs,
-      dlqUrl,
-      { signal: signals.signal, warn: (t) => output.warn(t) },
-      async (r) => {
-        const groups = joinFailures(attempts, r).filter((g) => g.dlqMessageIds.length);
-        const ids = pick(groups);
-        return {
-          total: r.messages.length,
-          groups: groups.filter((g) => g.dlqMessageIds.some((id) => ids.has(id))),
-          ids,
-        };
-      },
-    );
-    if (signals.signal.aborted)
-      throw new Interrupted("interrupted while reading the dead-letter queue; nothing was sent");
+  const announce = (plan: { total: number; groups: FailedGroup[]; ids: Set<string> }) => {
     const pending = Object.keys(journal.sent).filter((id) => plan.ids.has(id)).length;
     output.line(
       `${plan.ids.size} of the ${plan.total} messages in ${config.SQS_DEAD_LETTER_QUEUE} to go back to ${config.SQS_QUEUE_NAME}` +
@@ -165,6 +144,46 @@ async function retryFromDlq(
         `${pending} of them were sent by an interrupted retry (${journalFile}): they are only deleted from the dead-letter queue now`,
       );
     listFirst(output, plan.groups, (g) => `${g.cause}  ${describeGroup(g)}`);
+  };
+  const signals = interruptOnSignals({
+    onFirst: () =>
+      output.warn("interrupted: finishing this batch, then making the rest visible again (Ctrl-C again to quit)"),
+  });
+  try {
+    const hold = <T>(use: (r: QueueReading, consumed: Set<string>) => Promise<T>) =>
+      withQueueHeld(clients.sqs, dlqUrl, { signal: signals.signal, warn: (t) => output.warn(t) }, use);
+    const move = (r: QueueReading, consumed: Set<string>, ids: ReadonlySet<string>) =>
+      moveToJobQueue(
+        r.messages.filter((m) => ids.has(m.messageId)),
+        consumed,
+        {
+          sqs: clients.sqs,
+          deadLetterUrl: dlqUrl,
+          jobUrl,
+          journalFile,
+          present: new Set(r.messages.map((m) => m.messageId)),
+          signal: signals.signal,
+        },
+      );
+    // A person asked to confirm gets the queue back while they think: it is read again after the answer.
+    const ask = !options.yes && !options.dryRun && Boolean(process.stdin.isTTY);
+    // Read the whole dead-letter queue, say what goes back, move it (unless asking), release the rest.
+    const first = await hold(async (r, consumed) => {
+      if (signals.signal.aborted) return undefined;
+      const groups = joinFailures(attempts, r).filter((g) => g.dlqMessageIds.length);
+      const ids = pick(groups);
+      const plan = {
+        total: r.messages.length,
+        groups: groups.filter((g) => g.dlqMessageIds.some((id) => ids.has(id))),
+        ids,
+      };
+      announce(plan);
+      const moveNow = !options.dryRun && !ask && ids.size > 0;
+      return { plan, report: moveNow ? await move(r, consumed, ids) : undefined };
+    });
+    if (!first || (signals.signal.aborted && !first.report))
+      throw new Interrupted("interrupted while reading the dead-letter queue; nothing was sent");
+    const { plan } = first;
     const base = {
       deadLetterQueue: config.SQS_DEAD_LETTER_QUEUE,
       jobQueue: config.SQS_QUEUE_NAME,
@@ -178,29 +197,14 @@ async function retryFromDlq(
       output.result({ ...base, dryRun: Boolean(options.dryRun), moved: 0 });
       return 0;
     }
-    await confirmOrDecline(
-      `send these ${plan.ids.size} messages to ${config.SQS_QUEUE_NAME} and delete them from ${config.SQS_DEAD_LETTER_QUEUE}?`,
-      options.yes,
-    );
-
-    // 2. Hold the queue again, move the chosen messages batch by batch, release the rest.
-    const report = await withQueueHeld(
-      clients.sqs,
-      dlqUrl,
-      { signal: signals.signal, warn: (t) => output.warn(t) },
-      async (r, consumed) => {
-        const present = new Set(r.messages.map((m) => m.messageId));
-        const chosen = r.messages.filter((m) => plan.ids.has(m.messageId));
-        return moveToJobQueue(chosen, consumed, {
-          sqs: clients.sqs,
-          deadLetterUrl: dlqUrl,
-          jobUrl,
-          journalFile,
-          present,
-          signal: signals.signal,
-        });
-      },
-    );
+    let report = first.report;
+    if (!report) {
+      await confirmOrDecline(
+        `send these ${plan.ids.size} messages to ${config.SQS_QUEUE_NAME} and delete them from ${config.SQS_DEAD_LETTER_QUEUE}?`,
+        options.yes,
+      );
+      report = await hold((r, consumed) => move(r, consumed, plan.ids));
+    }
     return reportMove(output, report, plan.ids.size, journalFile, base);
   } finally {
     signals.dispose();

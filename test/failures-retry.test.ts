@@ -218,6 +218,49 @@ describe("dcp failures and dcp retry --from-dlq", () => {
     console.info(`[failures-retry] ${steps.join(", ")}`);
   });
 
+  it("retry --missing sends exactly the groups of a job file whose outputs are missing or incomplete, from one listing", async () => {
+    const a = await makeApp();
+    const config = JSON.parse(readFileSync(join(a.dir, "config", "config.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(
+      join(a.dir, "config", "config.json"),
+      JSON.stringify({ ...config, EXPECTED_NUMBER_FILES: 2, MIN_FILE_SIZE_BYTES: 5, NECESSARY_STRING: ".csv" }),
+    );
+    const job = {
+      pipeline: "pipelines/p.cppipe",
+      data_file: "csv/load_data.csv",
+      input: "",
+      output: "out",
+      output_structure: "Metadata_Plate-Metadata_Well",
+      groups: Array.from({ length: 6 }, (_, i) => ({ Metadata: `Metadata_Plate=P1,Metadata_Well=${well(i)}` })),
+    };
+    writeFileSync(join(a.dir, "files", "job.json"), JSON.stringify(job));
+    // A00-A02 complete; A03 one file too small; A04 no .csv; A05 nothing; P1-A0 is a prefix trap.
+    const put = (key: string, text: string) => putText(s3, a.bucket, key, text);
+    for (const i of [0, 1, 2]) for (const f of ["a.csv", "b.csv"]) await put(`out/P1-${well(i)}/${f}`, "1234567");
+    await put("out/P1-A03/a.csv", "1234567");
+    await put("out/P1-A03/b.csv", "12");
+    await put("out/P1-A04/a.txt", "1234567");
+    await put("out/P1-A04/b.txt", "1234567");
+    const calls = join(a.dir, "calls.tsv");
+    const dry = await runDcp(["retry", "--missing", "files/job.json", "--dry-run", "--json"], {
+      cwd: a.dir,
+      env: { DCP_RECORD_CALLS: calls },
+    });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ groups: 6, selected: 3, sent: 0 });
+    // One ListObjectsV2 for the job's output folder, not one per group.
+    expect(
+      readFileSync(calls, "utf8")
+        .split("\n")
+        .filter((l) => l.endsWith("ListObjectsV2")),
+    ).toHaveLength(1);
+    expect(await depth(a.jobUrl)).toBe(0);
+    const all = await runDcp(["retry", "--missing", "files/job.json", "--yes", "--json"], { cwd: a.dir });
+    expect(all.code, all.stderr).toBe(0);
+    expect(JSON.parse(all.stdout)).toMatchObject({ selected: 3, sent: 3 });
+    expect(wellsOf(await drain(a.jobUrl))).toEqual(["A03", "A04", "A05"]);
+  });
+
   it("refuses contradictory or unknown flags with one line and exit 2", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "config.json"), JSON.stringify({ APP_NAME: "FlagApp", AWS_BUCKET: "flag-bucket" }));

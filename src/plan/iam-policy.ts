@@ -539,6 +539,12 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "worker",
+    actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+    resources: (s) => [`arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/${s.app}/*`],
+    why: "the run ledger: reads the run pointer, writes one record per attempt and an open key it deletes",
+  },
+  {
+    by: "worker",
     actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
     resources: logGroupArns,
     why: "one log stream per task",

@@ -69,9 +69,13 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
   const s3 = s3Client(ctx);
   const sqs = sqsClient(ctx);
   const transcript: string[] = [];
-  const dcp = async (args: string[]) => {
-    const result = await runDcp(args, { cwd: app.dir, timeoutMs: 60_000 });
+  const t0 = Date.now();
+  const steps: string[] = []; // when each step ended, printed for the record (never asserted)
+  const mark = (what: string) => steps.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const dcp = async (args: string[], env: Record<string, string> = {}) => {
+    const result = await runDcp(args, { cwd: app.dir, env, timeoutMs: 60_000 });
     transcript.push(`$ dcp ${args.join(" ")} → ${result.code}\n${result.stdout}${result.stderr}`);
+    mark(args.slice(0, 2).join(" "));
     return result;
   };
   // Images in S3 (DOWNLOAD_FILES), and a data file whose A05 row names one that is not there.
@@ -119,6 +123,7 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
   // One worker is killed mid-task (SIGKILL, as a lost instance); its group comes back after the lease.
   let hung: { pid: number; worker: number } | undefined;
   await until(() => (hung = cellprofilerOf("Metadata_Plate=Plate 1,Metadata_Well=A06")) !== undefined, "A06 to run");
+  mark("A06 running");
   process.kill(hung!.worker, "SIGKILL");
   process.kill(hung!.pid, "SIGKILL");
   writeFileSync(poisonFile, POISON.join("\n"));
@@ -146,6 +151,7 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
     throw new Error(`${(err as Error).message}\n${everything()}`);
   });
 
+  mark("settled");
   const failures = await dcp(["failures", "--json"]);
   expect(failures.code, everything()).toBe(0);
   const listed = (
@@ -191,7 +197,8 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
     for (const o of await listObjects(s3, app.bucket, prefix))
       await s3.send(new DeleteObjectCommand({ Bucket: app.bucket, Key: o.key }));
   }
-  const missing = await dcp(["retry", "--missing", app.jobFile, "--yes", "--json"]);
+  const calls = join(app.dir, "retry-calls.tsv");
+  const missing = await dcp(["retry", "--missing", app.jobFile, "--yes", "--json"], { DCP_RECORD_CALLS: calls });
   expect(missing.code, everything()).toBe(0);
   expect(JSON.parse(missing.stdout)).toMatchObject({
     groups: GROUPS,
@@ -199,12 +206,19 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
     sent: 2,
     missing: deleted.map((w) => ({ metadataId: `Plate 1-${w}`, files: 0 })),
   });
+  // CHECK_IF_DONE evaluated from one listing of the output folder, not one request per group.
+  expect(
+    readFileSync(calls, "utf8")
+      .split("\n")
+      .filter((l) => l.endsWith("\tListObjectsV2")),
+  ).toHaveLength(1);
   await until(
     async () => (await listObjects(s3, app.bucket, `${OUTPUT_PREFIX}/`)).length === GROUPS * 3,
     "the two groups' outputs",
     60_000,
   );
+  mark("done");
   console.info(
-    `[failures-e2e] ${GROUPS} groups; CellProfiler runs: ${readFileSync(app.argvFile, "utf8").trim().split("\n").length}`,
+    `[failures-e2e] ${GROUPS} groups; CellProfiler runs: ${readFileSync(app.argvFile, "utf8").trim().split("\n").length}; ${steps.join(", ")}`,
   );
 });

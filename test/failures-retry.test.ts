@@ -2,7 +2,7 @@
  * `dcp failures` and `dcp retry` through the built CLI (`make build` first) against the emulators,
  * with a dead-letter queue and ledger records this test writes itself (the worker that writes them
  * has its own tests; test/failures-e2e.test.ts runs the whole run). Faults come from the realism
- * proxy's `fail` option: a DeleteMessageBatch or SendMessageBatch that fails mid-retry.
+ * proxy's `fail` option: a DeleteMessageBatch that fails mid-retry (the send went through).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,6 +18,10 @@ import { putText, s3Client } from "../src/aws/s3.js";
 import { sqsClient } from "../src/aws/sqs.js";
 import { attemptId, attemptKey, currentPointerKey, type AttemptRecord, type CauseClass } from "../src/plan/ledger.js";
 import { PRIOR_RECEIVES_ATTRIBUTE } from "../src/plan/message.js";
+import { parseConfig } from "../src/config/load.js";
+import { UserInputError } from "../src/errors.js";
+import { runRetry } from "../src/flows/retry.js";
+import { Output } from "../src/ui/output.js";
 import { runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
 import { startRealismProxy, type RealismProxy } from "./harness/realism-proxy.js";
 
@@ -198,79 +202,27 @@ describe("dcp failures and dcp retry --from-dlq", () => {
     const again = await dcp(["retry", "--from-dlq", "--cause", "pipeline-error", "--yes", "--json"], proxy.env);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ moved: 12, finishedFromJournal: 10, sentNotDeleted: 0 });
-    // A SendMessageBatch refused as a whole moves nothing and loses nothing; the next run moves them.
-    proxy.configure({ fail: [{ action: "SendMessageBatch", error: "AccessDenied", times: 1 }] });
-    const refused = await dcp(["retry", "--from-dlq", "--cause", "crash", "--yes", "--json"], proxy.env);
-    proxy.configure({ fail: [] });
-    expect(refused.code, refused.stderr).toBe(1);
-    expect(JSON.parse(refused.stdout)).toMatchObject({ selected: 5, moved: 0, sentNotDeleted: 0 });
-    expect([await depth(a.jobUrl), await depth(a.dlqUrl)]).toEqual([12, GROUPS - 12]);
-    const crash = await dcp(["retry", "--from-dlq", "--group", "P1-A1?", "--cause", "crash", "--yes", "--json"]);
-    expect(crash.code, crash.stderr).toBe(0);
-    expect(JSON.parse(crash.stdout)).toMatchObject({ selected: 5, moved: 5 });
-
     // Every message is in exactly one of the two queues; retried ones start their attempt count afresh.
     const inJob = await drain(a.jobUrl);
     const inDlq = await drain(a.dlqUrl);
-    expect(wellsOf(inJob)).toEqual(Array.from({ length: 17 }, (_, i) => well(i)));
-    expect(wellsOf(inDlq)).toEqual(Array.from({ length: 8 }, (_, i) => well(17 + i)));
+    expect(wellsOf(inJob)).toEqual(Array.from({ length: 12 }, (_, i) => well(i)));
+    expect(wellsOf(inDlq)).toEqual(Array.from({ length: 13 }, (_, i) => well(12 + i)));
     for (const m of inJob) expect(m.attributes).not.toContain(PRIOR_RECEIVES_ATTRIBUTE);
     console.info(`[failures-retry] ${steps.join(", ")}`);
   });
 
-  it("retry --missing sends exactly the groups of a job file whose outputs are missing or incomplete, from one listing", async () => {
-    const a = await makeApp();
-    const config = JSON.parse(readFileSync(join(a.dir, "config", "config.json"), "utf8")) as Record<string, unknown>;
-    writeFileSync(
-      join(a.dir, "config", "config.json"),
-      JSON.stringify({ ...config, EXPECTED_NUMBER_FILES: 2, MIN_FILE_SIZE_BYTES: 5, NECESSARY_STRING: ".csv" }),
+  it("refuses contradictory or unknown flags with one line (exit 2) before any AWS call", async () => {
+    const config = parseConfig({ APP_NAME: "FlagApp", AWS_BUCKET: "flag-bucket" }, "config.json");
+    const output = new Output({ plain: true, stream: process.stderr });
+    await expect(runRetry(config, {}, output)).rejects.toThrow(
+      /--from-dlq \/ --missing: no source of groups given\. Fix: pass --from-dlq/,
     );
-    const job = {
-      pipeline: "pipelines/p.cppipe",
-      data_file: "csv/load_data.csv",
-      input: "",
-      output: "out",
-      output_structure: "Metadata_Plate-Metadata_Well",
-      groups: Array.from({ length: 6 }, (_, i) => ({ Metadata: `Metadata_Plate=P1,Metadata_Well=${well(i)}` })),
-    };
-    writeFileSync(join(a.dir, "files", "job.json"), JSON.stringify(job));
-    // A00-A02 complete; A03 one file too small; A04 no .csv; A05 nothing; P1-A0 is a prefix trap.
-    const put = (key: string, text: string) => putText(s3, a.bucket, key, text);
-    for (const i of [0, 1, 2]) for (const f of ["a.csv", "b.csv"]) await put(`out/P1-${well(i)}/${f}`, "1234567");
-    await put("out/P1-A03/a.csv", "1234567");
-    await put("out/P1-A03/b.csv", "12");
-    await put("out/P1-A04/a.txt", "1234567");
-    await put("out/P1-A04/b.txt", "1234567");
-    const calls = join(a.dir, "calls.tsv");
-    const dry = await runDcp(["retry", "--missing", "files/job.json", "--dry-run", "--json"], {
-      cwd: a.dir,
-      env: { DCP_RECORD_CALLS: calls },
-    });
-    expect(dry.code, dry.stderr).toBe(0);
-    expect(JSON.parse(dry.stdout)).toMatchObject({ groups: 6, selected: 3, sent: 0 });
-    // One ListObjectsV2 for the job's output folder, not one per group.
-    expect(
-      readFileSync(calls, "utf8")
-        .split("\n")
-        .filter((l) => l.endsWith("ListObjectsV2")),
-    ).toHaveLength(1);
-    expect(await depth(a.jobUrl)).toBe(0);
-    const all = await runDcp(["retry", "--missing", "files/job.json", "--yes", "--json"], { cwd: a.dir });
-    expect(all.code, all.stderr).toBe(0);
-    expect(JSON.parse(all.stdout)).toMatchObject({ selected: 3, sent: 3 });
-    expect(wellsOf(await drain(a.jobUrl))).toEqual(["A03", "A04", "A05"]);
-  });
-
-  it("refuses contradictory or unknown flags with one line and exit 2", async () => {
-    const dir = tempDir();
-    writeFileSync(join(dir, "config.json"), JSON.stringify({ APP_NAME: "FlagApp", AWS_BUCKET: "flag-bucket" }));
-    const none = await runDcp(["--config", "config.json", "retry"], { cwd: dir });
-    expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/--from-dlq \/ --missing: no source of groups given\. Fix: pass --from-dlq/);
-    const cause = await runDcp(["--config", "config.json", "retry", "--from-dlq", "--cause", "segfault"], {
-      cwd: dir,
-    });
-    expect(cause.code).toBe(2);
-    expect(cause.stderr).toMatch(/--cause: "segfault" is not a cause class\. Fix: use one of missing-input, /);
+    await expect(runRetry(config, { fromDlq: true, missing: "job.json" }, output)).rejects.toThrow(UserInputError);
+    await expect(runRetry(config, { fromDlq: true, cause: ["segfault"] }, output)).rejects.toThrow(
+      /--cause: "segfault" is not a cause class\. Fix: use one of missing-input, /,
+    );
+    await expect(runRetry(config, { missing: "job.json", cause: ["crash"] }, output)).rejects.toThrow(
+      /--cause: selects dead-letter messages by why they failed/,
+    );
   });
 });

@@ -1,15 +1,16 @@
 /**
  * Issue 13 acceptance for `dcp failures` and `dcp retry`, end to end on the emulators: workers (the
  * ECS agent stand-in running the built `dcp worker`, `make build` first) write the run ledger while
- * they work through 12 groups, of which 3 are poison of two causes (the TEST DOUBLE's poison file:
+ * they work through 8 groups, of which 3 are poison of two causes (the TEST DOUBLE's poison file:
  * 2 × "Failure" in the done file → pipeline-error, 1 × crash), 1 names an image that is not in S3
  * (DOWNLOAD_FILES → missing-input) and 1 hangs until its worker is SIGKILLed (it then completes on
  * another worker). `dcp failures` lists exactly the 4 failed groups with their causes;
  * `dcp retry --from-dlq --cause pipeline-error`, after the poison list is fixed, re-queues exactly
- * those 2 and they complete; the rest is fixed and retried; then, on the finished run, two output
- * folders are deleted and `dcp retry --missing job.json` re-queues exactly those two.
- * 12 groups rather than the issue's 200: every case above is covered by 12, and each extra group
- * only adds CellProfiler runs of the double (the interrupted-retry case is in failures-retry.test.ts).
+ * those 2 (a first run cut by failing DeleteMessageBatch calls, a second run that only deletes what the
+ * first sent) and they complete, once each; the rest is fixed and retried; then, on the finished run,
+ * two output folders are deleted and `dcp retry --missing job.json` re-queues exactly those two.
+ * 8 groups rather than the issue's 200: every case above is covered by 8, and each extra group only
+ * adds runs of the double and time (the batch-by-batch interruptions are in failures-plan.test.ts).
  */
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,11 +24,12 @@ import { currentPointerKey } from "../src/plan/ledger.js";
 import { listAttempts } from "../src/run/ledger.js";
 import { REPO_ROOT, emulatorEnv, runDcp } from "./harness/dcp.js";
 import { startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import { startRealismProxy, type RealismProxy } from "./harness/realism-proxy.js";
 import { OUTPUT_PREFIX, folderOf, realApp, until, wells } from "./real-aws-helpers.js";
 
 const ctx = { region: "us-east-1", profile: undefined };
 const RUN = "e2e-failures-run";
-const GROUPS = 12;
+const GROUPS = 8;
 const IMAGES = [
   "AS_09125_050116030001_D03f00d0.tif",
   "AS_09125_050116030001_D03f00d1.tif",
@@ -35,13 +37,15 @@ const IMAGES = [
 ];
 const CHANNELS = ["DNA", "PH3", "cellbody"];
 const MISSING_IMAGE = "AS_09125_050116030001_NOT_UPLOADED.tif";
-// Wells A01-A12 of "Plate 1": A02, A03 pipeline-error; A04 crash; A05 missing image; A06 hangs (killed).
+// Wells A01-A08 of "Plate 1": A02, A03 pipeline-error; A04 crash; A05 missing image; A06 hangs (killed).
 const POISON = ["Metadata_Well=A02 failure", "Metadata_Well=A03 failure", "Metadata_Well=A04 crash"];
 const HANG = "Metadata_Well=A06 hang";
 
 let agent: EcsAgent | undefined;
+let proxy: RealismProxy | undefined;
 afterAll(async () => {
   await agent?.stop();
+  await proxy?.stop();
 });
 
 /** The pid of the TEST DOUBLE process running `group`, and of its parent (the worker), from /proc. */
@@ -152,7 +156,7 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
   });
 
   mark("settled");
-  const failures = await dcp(["failures", "--json"]);
+  const failures = await dcp(["failures", "--json", "--csv", "failed.csv"]);
   expect(failures.code, everything()).toBe(0);
   const listed = (
     JSON.parse(failures.stdout) as {
@@ -170,13 +174,28 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
   ]);
   expect(listed.find((g) => g.metadataId === "Plate 1-A04")!.lastLines.join("\n")).toMatch(/simulated poison crash/);
   expect(listed[0]!.logStream).toBe("Plate 1-A05");
+  expect(readFileSync(join(app.dir, "failed.csv"), "utf8").trim().split("\n")).toHaveLength(5);
 
-  // Fix the pipeline-error poison; retry exactly those two; they complete.
+  const dry = await dcp(["retry", "--from-dlq", "--cause", "pipeline-error", "--dry-run", "--json"]);
+  expect(JSON.parse(dry.stdout), everything()).toMatchObject({ selected: 2, moved: 0 });
+
+  // Fix the pipeline-error poison; retry exactly those two, the first time with every DeleteMessageBatch
+  // failing (the realism proxy): they are sent, not deleted, and recorded; the second run only deletes them.
   writeFileSync(poisonFile, "Metadata_Well=A04 crash\n");
+  proxy = await startRealismProxy({ seed: 13, fail: [{ action: "DeleteMessageBatch", error: "AccessDenied" }] });
+  const cut = await dcp(["retry", "--from-dlq", "--cause", "pipeline-error", "--yes", "--json"], proxy.env);
+  expect(cut.code, everything()).toBe(1);
+  expect(JSON.parse(cut.stdout)).toMatchObject({ selected: 2, moved: 0, sentNotDeleted: 2 });
   const retried = await dcp(["retry", "--from-dlq", "--cause", "pipeline-error", "--yes", "--json"]);
   expect(retried.code, everything()).toBe(0);
-  expect(JSON.parse(retried.stdout)).toMatchObject({ selected: 2, moved: 2, byCause: { "pipeline-error": 2 } });
+  expect(JSON.parse(retried.stdout)).toMatchObject({ selected: 2, moved: 2, finishedFromJournal: 2 });
   await until(() => settled(GROUPS - 2, 2), "A02 and A03 to complete", 60_000);
+  // Each ran twice as poison and once after the retry: sent once, not twice.
+  const runsOf = (well: string) =>
+    readFileSync(app.argvFile, "utf8")
+      .split("\n")
+      .filter((l) => l.includes(`Metadata_Well=${well}"`)).length;
+  expect([runsOf("A02"), runsOf("A03")], everything()).toEqual([3, 3]);
 
   // Fix the rest (the crash, the missing image) and retry everything left in the dead-letter queue.
   writeFileSync(poisonFile, "");
@@ -191,7 +210,7 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
   await until(() => settled(GROUPS, 0), "every group to complete", 60_000);
 
   // The finished run, two output folders deleted: --missing re-queues exactly those two.
-  const deleted = ["A07", "A11"];
+  const deleted = ["A01", "A08"];
   for (const well of deleted) {
     const prefix = `${OUTPUT_PREFIX}/${folderOf({ plate: "Plate 1", well })}/`;
     for (const o of await listObjects(s3, app.bucket, prefix))

@@ -1,5 +1,16 @@
-/** The pure decisions of dcp failures and dcp retry: the ledger/DLQ join, selection, CSV, CHECK_IF_DONE. */
+/**
+ * The decisions of dcp failures and dcp retry without emulators: the ledger/DLQ join, selection, CSV,
+ * CHECK_IF_DONE, the send-then-delete moves (interrupted), and the flag checks.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../src/config/load.js";
+import { UserInputError } from "../src/errors.js";
+import { runRetry } from "../src/flows/retry.js";
+import { Output } from "../src/ui/output.js";
+import { tempDir } from "./harness/dcp.js";
 import { checkGroupsDone, checkIfDone } from "../src/plan/check-if-done.js";
 import {
   NO_RECORD,
@@ -20,8 +31,8 @@ import {
   type Outcome,
 } from "../src/plan/ledger.js";
 import { PRIOR_RECEIVES_ATTRIBUTE } from "../src/plan/message.js";
-import { journalPath, retriedAttributes } from "../src/run/dlq-retry.js";
-import { holdSecondsFor } from "../src/run/queue-reading.js";
+import { journalPath, moveToJobQueue, retriedAttributes } from "../src/run/dlq-retry.js";
+import { holdSecondsFor, type HeldMessage } from "../src/run/queue-reading.js";
 
 const prefix = runLedgerKeys("App", "sfr-1").attemptsPrefix;
 let clock = 1_700_000_000_000;
@@ -181,5 +192,109 @@ describe("retry helpers", () => {
 
   it("keeps its journal next to the state file", () => {
     expect(journalPath("files/MyAppSpotFleetRequestId.json")).toBe("files/MyAppRetryJournal.json");
+  });
+});
+
+/**
+ * moveToJobQueue against an in-memory pair of queues (an SQS client stand-in answering the three calls
+ * it makes), to interrupt it between and inside batches: a failed DeleteMessageBatch, a Ctrl-C.
+ */
+describe("moving dead-letter messages to the job queue", () => {
+  interface Queues {
+    job: string[];
+    dlq: Map<string, string>;
+    failDeletes: number;
+  }
+  function fakeSqs(q: Queues) {
+    return {
+      async send(command: { constructor: { name: string }; input: any }) {
+        const name = command.constructor.name;
+        if (name === "SendMessageBatchCommand") {
+          for (const e of command.input.Entries) {
+            expect(e.MessageAttributes?.[PRIOR_RECEIVES_ATTRIBUTE]).toBeUndefined();
+            q.job.push(e.MessageBody);
+          }
+          return { Successful: command.input.Entries.map((e: any) => ({ Id: e.Id })) };
+        }
+        if (name === "DeleteMessageBatchCommand") {
+          if (q.failDeletes-- > 0) throw Object.assign(new Error("Access denied"), { name: "AccessDenied" });
+          for (const e of command.input.Entries) q.dlq.delete(e.ReceiptHandle);
+          return { Successful: command.input.Entries.map((e: any) => ({ Id: e.Id })) };
+        }
+        throw new Error(`unexpected ${name}`);
+      },
+    } as unknown as SQSClient;
+  }
+  const held = (q: Queues): HeldMessage[] =>
+    [...q.dlq].map(([id, body]) => ({
+      messageId: id,
+      receiptHandle: id,
+      body,
+      receiveCount: 1,
+      message: { MessageAttributes: { [PRIOR_RECEIVES_ATTRIBUTE]: { DataType: "Number", StringValue: "2" } } },
+    }));
+  const setup = () => {
+    const q: Queues = { job: [], dlq: new Map(), failDeletes: 0 };
+    for (let i = 0; i < 25; i++) q.dlq.set(`m${i}`, `body ${i}`);
+    const journalFile = join(tempDir("dcp-journal-"), "AppRetryJournal.json");
+    const run = (signal?: AbortSignal, onBatch?: (n: number) => void) => {
+      const messages = held(q);
+      return moveToJobQueue(messages, new Set(), {
+        sqs: fakeSqs(q),
+        deadLetterUrl: "dlq",
+        jobUrl: "job",
+        journalFile,
+        present: new Set(messages.map((m) => m.messageId)),
+        signal,
+        onBatch,
+      });
+    };
+    // Every message in exactly one of the two queues, once.
+    const exactlyOnce = () => {
+      const all = [...q.job, ...q.dlq.values()].sort();
+      expect(all).toEqual(Array.from({ length: 25 }, (_, i) => `body ${i}`).sort());
+    };
+    return { q, run, exactlyOnce, journalFile };
+  };
+
+  it("a failed delete leaves that batch in the journal; the next run deletes it without sending it again", async () => {
+    const { q, run, exactlyOnce, journalFile } = setup();
+    q.failDeletes = 1;
+    const cut = await run();
+    expect(cut).toMatchObject({ moved: 0, sentNotDeleted: 10, failure: "Access denied" });
+    expect(q.job).toHaveLength(10);
+    expect(existsSync(journalFile)).toBe(true);
+    const again = await run();
+    expect(again).toMatchObject({ moved: 25, finishedFromJournal: 10, sentNotDeleted: 0, refused: [] });
+    exactlyOnce();
+    expect(q.dlq.size).toBe(0);
+    expect(existsSync(journalFile)).toBe(false);
+  });
+
+  it("Ctrl-C between batches stops after the batch in flight; running again moves the rest once", async () => {
+    const { run, exactlyOnce } = setup();
+    const stop = new AbortController();
+    const first = await run(stop.signal, (moved) => moved >= 10 && stop.abort());
+    expect(first).toMatchObject({ moved: 10, interrupted: true, sentNotDeleted: 0 });
+    exactlyOnce();
+    expect(await run()).toMatchObject({ moved: 15, finishedFromJournal: 0 });
+    exactlyOnce();
+  });
+});
+
+describe("dcp retry's flags", () => {
+  it("refuses contradictory or unknown flags with one line (exit 2) before any AWS call", async () => {
+    const config = parseConfig({ APP_NAME: "FlagApp", AWS_BUCKET: "flag-bucket" }, "config.json");
+    const output = new Output({ plain: true, stream: process.stderr });
+    await expect(runRetry(config, {}, output)).rejects.toThrow(
+      /--from-dlq \/ --missing: no source of groups given\. Fix: pass --from-dlq/,
+    );
+    await expect(runRetry(config, { fromDlq: true, missing: "job.json" }, output)).rejects.toThrow(UserInputError);
+    await expect(runRetry(config, { fromDlq: true, cause: ["segfault"] }, output)).rejects.toThrow(
+      /--cause: "segfault" is not a cause class\. Fix: use one of missing-input, /,
+    );
+    await expect(runRetry(config, { missing: "job.json", cause: ["crash"] }, output)).rejects.toThrow(
+      /--cause: selects dead-letter messages by why they failed/,
+    );
   });
 });

@@ -264,7 +264,17 @@ async function retryMissing(config: Config, file: string, options: RetryOptions,
   const job = await checkJobFile(file);
   const groups: JobGroup[] = [];
   for await (const message of jobFileMessages(job)) {
-    const names = deriveNames(message);
+    let names: ReturnType<typeof deriveNames>;
+    try {
+      names = deriveNames(message);
+    } catch (err) {
+      throw new UserInputError(
+        file,
+        `groups[${groups.length}]`,
+        `names no output folder a worker could write: ${(err as Error).message}`,
+        "fix this group's Metadata or the output_structure",
+      );
+    }
     groups.push({ message, metadataId: names.metadataId, metadata: names.group, prefix: names.outputPrefix });
   }
   const bucket = effectiveBuckets(config).destination;

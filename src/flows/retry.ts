@@ -123,9 +123,9 @@ async function retryFromDlq(
   const journal = await readJournal(journalFile, dlqUrl, jobUrl);
   const selection = { causes: options.causes, group: options.group };
   // What is pending from an interrupted retry is finished whatever the filters: it is already sent.
-  const pick = (groups: FailedGroup[]) => {
+  const pick = (groups: FailedGroup[], reading: QueueReading) => {
     const chosen = new Set(selectGroups(groups, selection).flatMap((g) => g.dlqMessageIds));
-    for (const id of Object.keys(journal.sent)) chosen.add(id);
+    for (const m of reading.messages) if (journal.sent[m.messageId] !== undefined) chosen.add(m.messageId);
     return chosen;
   };
 
@@ -171,7 +171,7 @@ async function retryFromDlq(
     const first = await hold(async (r, consumed) => {
       if (signals.signal.aborted) return undefined;
       const groups = joinFailures(attempts, r).filter((g) => g.dlqMessageIds.length);
-      const ids = pick(groups);
+      const ids = pick(groups, r);
       const plan = {
         total: r.messages.length,
         groups: groups.filter((g) => g.dlqMessageIds.some((id) => ids.has(id))),

@@ -19,8 +19,7 @@ export function registerRetry(program: Command): void {
     .option(
       "--cause <class>",
       "only groups whose failure has this cause class (repeatable, or comma-separated; with --from-dlq)",
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option("--group <pattern>", "only groups whose output folder or Metadata matches this glob (* and ?)")
     .option("--run <run-id>", "read causes from this run's ledger instead of the current run's")
@@ -32,7 +31,7 @@ export function registerRetry(program: Command): void {
         opts: {
           fromDlq?: boolean;
           missing?: string;
-          cause: string[];
+          cause?: string[];
           group?: string;
           run?: string;
           dryRun?: boolean;

@@ -10,6 +10,9 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerGc } from "./gc.js";
+import { registerEstimate } from "./estimate.js";
+import { registerStatus } from "./status.js";
 import { registerFailures } from "./failures.js";
 import { registerRetry } from "./retry.js";
 
@@ -18,14 +21,17 @@ export function registerCommands(program: Command): void {
   registerConfig(program);
   registerIam(program);
   registerDoctor(program);
+  registerEstimate(program);
   registerSetup(program);
   registerMakeJobs(program);
   registerSubmit(program);
   registerStartCluster(program);
   registerMonitor(program);
+  registerStatus(program);
   registerTeardown(program);
   registerFailures(program);
   registerRetry(program);
   registerWorker(program);
   registerCollect(program);
+  registerGc(program);
 }

@@ -30,7 +30,7 @@ import { withQueueHeld, type QueueReading } from "../run/queue-reading.js";
 import { interruptOnSignals } from "../signals.js";
 import { submitMessages, unsentFileFor } from "../submit/engine.js";
 import { checkJobFile, jobFileMessages } from "../submit/job-reader.js";
-import { confirmOnTerminal } from "../ui/confirm.js";
+import { askOnTerminal } from "../ui/ask.js";
 import type { Output } from "../ui/output.js";
 import { deriveNames } from "../worker/naming.js";
 
@@ -94,8 +94,10 @@ function listFirst<T>(output: Output, items: readonly T[], show: (item: T) => st
   if (items.length > SHOWN_GROUPS) output.line(`  ... and ${items.length - SHOWN_GROUPS} more`);
 }
 
+/** Asked on a terminal unless --yes; scripts (no terminal) go ahead, as with dcp teardown. */
 async function confirmOrDecline(question: string, yes: boolean | undefined): Promise<void> {
-  if (!(await confirmOnTerminal(question, Boolean(yes)))) throw new Declined();
+  if (yes || !process.stdin.isTTY) return;
+  if (!(await askOnTerminal(question))) throw new Declined();
 }
 
 // --- from the dead-letter queue -----------------------------------------------------------------

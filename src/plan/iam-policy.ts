@@ -30,22 +30,28 @@ export const OPERATOR_COMMANDS = [
   "monitor",
   "teardown",
   "doctor",
+  "estimate",
   "collect",
+  "status",
   "failures",
   "retry",
   "iam policy",
   "iam create",
   "iam delete",
+  "gc",
 ] as const;
 export type OperatorCommand = (typeof OPERATOR_COMMANDS)[number];
 
 /**
  * The operator's policy by default: every command but `iam create` / `iam delete`, which an administrator
- * runs once per account (`dcp iam policy operator --commands all` includes them). With them the document
- * outgrows IAM's 6,144-character limit of a managed policy for long names.
+ * runs once per account, `gc`, the region's clean-up, and `failures` / `retry`, which read and move
+ * dead-letter messages (`dcp iam policy operator --commands gc` or `--commands failures,retry` is their
+ * own policy; `--commands all` includes them all). With them the document outgrows IAM's 6,144-character
+ * limit of a managed policy for long names.
  */
+const OWN_POLICY: readonly OperatorCommand[] = ["iam create", "iam delete", "gc", "failures", "retry"];
 export const DEFAULT_OPERATOR_COMMANDS: readonly OperatorCommand[] = OPERATOR_COMMANDS.filter(
-  (c) => c !== "iam create" && c !== "iam delete",
+  (c) => !OWN_POLICY.includes(c),
 );
 
 export const APP_TAG = "dcp:app";
@@ -143,6 +149,8 @@ const logGroupArns = (s: IamScope) =>
   s.logGroups.flatMap((g) => [arn(s, "logs", `log-group:${g}`)].concat(arn(s, "logs", `log-group:${g}:*`)));
 const bucketArns = (s: IamScope, buckets: string[]) => buckets.map((b) => `arn:${s.partition}:s3:::${b}`);
 const objectArns = (s: IamScope, buckets: string[]) => buckets.map((b) => `arn:${s.partition}:s3:::${b}/*`);
+/** The run ledger's objects: s3://AWS_BUCKET/dcp-runs/<APP_NAME>/ (plan/ledger.ts). */
+const ledgerObjects = (s: IamScope) => [`arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/${s.app}/*`];
 const roleArn = (s: IamScope, name: string) => `arn:${s.partition}:iam::${s.account}:role/${name}`;
 const ecsArns = (s: IamScope) => [
   arn(s, "ecs", `cluster/${s.cluster}`),
@@ -170,7 +178,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor", "status", "gc"],
     actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
     resources: queueArns,
     why: "every command finds the queues and reads their depth",
@@ -184,7 +192,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["sqs:DeleteQueue"],
     resources: queueArns,
     why: "teardown deletes the job queue",
@@ -199,7 +207,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor", "gc"],
     actions: [
       "ecs:DescribeClusters",
       "ecs:DescribeServices",
@@ -215,14 +223,14 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "monitor", "teardown"],
+    commands: ["setup", "monitor", "teardown", "gc"],
     actions: ["ecs:ListTaskDefinitions", "ecs:ListServices", "ecs:DeregisterTaskDefinition"],
     resources: all,
     why: "ListTaskDefinitions, ListServices and DeregisterTaskDefinition take no resource-level permission",
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["ecs:DeleteService", "ecs:DeregisterContainerInstance", "ecs:DeleteCluster"],
     resources: ecsArns,
     why: "teardown removes the service, the container instances and the cluster",
@@ -237,14 +245,14 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor", "gc"],
     actions: ["logs:DescribeLogGroups", "logs:DescribeExportTasks"],
     resources: all,
     why: "DescribeLogGroups and DescribeExportTasks take no resource-level permission",
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["logs:CreateExportTask"],
     resources: logGroupArns,
     why: "teardown exports the logs to AWS_BUCKET (the bucket policy must let logs.amazonaws.com write)",
@@ -283,7 +291,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ENDS_RUN,
+    commands: [...ENDS_RUN, "gc"],
     actions: [
       "ec2:CancelSpotFleetRequests",
       "ec2:ModifySpotFleetRequest",
@@ -298,7 +306,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: [...RUN, "doctor"],
+    commands: [...RUN, "doctor", "estimate", "status", "gc"],
     actions: [
       "ec2:DescribeSpotFleetRequests",
       "ec2:DescribeSpotFleetInstances",
@@ -362,7 +370,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ENDS_RUN,
+    commands: [...ENDS_RUN, "gc"],
     actions: ["cloudwatch:DescribeAlarms"],
     resources: all,
     why: "DescribeAlarms by name prefix",
@@ -373,6 +381,55 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"],
     resources: (s) => [`arn:${s.partition}:cloudwatch::${s.account}:dashboard/${s.app}*`],
     why: "CREATE_DASHBOARD / CLEAN_DASHBOARD",
+  },
+  // --- operator: dcp gc (finds every app's resources by their dcp:app tag, removes this app's) -----------
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: [
+      "sqs:ListQueues",
+      "sqs:ListQueueTags",
+      "sqs:GetQueueAttributes",
+      "ecs:ListClusters",
+      "ecs:DescribeClusters",
+      "ecs:ListServices",
+      "ecs:DescribeServices",
+      "ecs:ListTaskDefinitionFamilies",
+      "ecs:DescribeTaskDefinition",
+      "logs:ListTagsForResource",
+      "cloudwatch:ListTagsForResource",
+      "cloudwatch:ListDashboards",
+    ],
+    resources: all,
+    why: "gc lists every queue, cluster, service, task definition, log group and alarm of the region for its tags",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["cloudwatch:DeleteAlarms"],
+    resources: (s) => [arn(s, "cloudwatch", `alarm:${s.alarmPrefix}*`)],
+    why: "gc deletes the app's idle alarms",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["cloudwatch:DeleteDashboards"],
+    resources: (s) => [`arn:${s.partition}:cloudwatch::${s.account}:dashboard/${s.app}*`],
+    why: "gc deletes the app's dashboard",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["logs:DeleteLogGroup"],
+    resources: logGroupArns,
+    why: "gc --include-logs deletes the log groups",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["s3:ListBucket", "s3:GetObject"],
+    resources: (s) => [...bucketArns(s, [s.logsBucket]), `arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/*`],
+    why: "gc reads the run ledger (pointer, heartbeat, run and summary); without ListBucket a missing key is a 403",
   },
   // --- operator: doctor (read-only) ---------------------------------------------------------------------
   {
@@ -419,10 +476,12 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["doctor", "collect"],
+    commands: ["doctor", "collect", "start-cluster", "monitor", "teardown", "status", "estimate"],
     actions: ["s3:ListBucket", "s3:GetBucketLocation"],
     resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
-    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders",
+    // One statement for all (a managed policy holds at most 6,144 characters): the run ledger in AWS_BUCKET is
+    // counted by listing its keys under dcp-runs/<APP_NAME>/ (attempts, open attempts, submissions).
+    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders; the run ledger is counted by listing (status, the monitor's tail, estimate --from-run)",
   },
   {
     by: "operator",
@@ -437,6 +496,21 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["ecr:DescribeImages"],
     resources: (s) => [arn(s, "ecr", "repository/*")],
     why: "DOCKERHUB_TAG on ECR: the image exists",
+  },
+  // --- operator: the run ledger (s3://AWS_BUCKET/dcp-runs/<APP_NAME>/, plan/ledger.ts) -----------------
+  {
+    by: "operator",
+    commands: ["submit", "start-cluster", "monitor", "teardown"],
+    actions: ["s3:PutObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: submissions, run.json and the pointer, the monitor's heartbeat, the summary",
+  },
+  {
+    by: "operator",
+    commands: ["start-cluster", "monitor", "teardown", "status", "estimate"],
+    actions: ["s3:GetObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: the pointer, run.json, the heartbeat and the records (estimate --from-run: task times)",
   },
   // --- operator: dcp failures and dcp retry -------------------------------------------------------------
   {
@@ -464,8 +538,7 @@ export const IAM_TABLE: readonly Grant[] = [
     by: "operator",
     commands: ["failures", "retry"],
     actions: ["s3:GetObject"],
-    // dcp-runs/* rather than dcp-runs/<APP_NAME>/*: the operator's whole policy must stay under 6,144 characters.
-    resources: (s) => [`arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/*`],
+    resources: ledgerObjects,
     why: "the run ledger's current-run pointer and the failed groups' attempt records",
   },
   // --- operator: dcp iam --------------------------------------------------------------------------------
@@ -540,7 +613,7 @@ export const IAM_TABLE: readonly Grant[] = [
   {
     by: "worker",
     actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-    resources: (s) => [`arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/${s.app}/*`],
+    resources: ledgerObjects,
     why: "the run ledger: reads the run pointer, writes one record per attempt and an open key it deletes",
   },
   {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { messageBody } from "../src/plan/message.js";
-import { PRIOR_RECEIVES_ATTRIBUTE } from "../src/worker/task.js";
+import { PRIOR_RECEIVES_ATTRIBUTE } from "../src/plan/message.js";
 import {
   EXAMPLE,
   PLATE,

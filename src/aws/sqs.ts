@@ -15,6 +15,9 @@ import {
   SendMessageBatchCommand,
   paginateListQueues,
   ReceiveMessageCommand,
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
 } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./errors.js";
@@ -309,6 +312,7 @@ export async function receiveEveryMessage(
 export interface BatchEntry {
   Id: string;
   MessageBody: string;
+  MessageAttributes?: Record<string, MessageAttributeValue>;
 }
 
 export interface BatchEntryFailure {
@@ -369,6 +373,90 @@ export async function sendMessageBatch(
 function md5Hex(text: string): string {
   // One-shot hash (Node 20.12+): a third of createHash's cost on bodies this small.
   return hash("md5", text, "hex");
+}
+
+// --- failures and retry: reading a queue without consuming it, moving messages ------------------
+
+/** SQS's limit on ReceiveMessage's MaxNumberOfMessages and on the entries of every *Batch call. */
+export const SQS_BATCH_LIMIT = 10;
+/** The longest VisibilityTimeout SQS accepts (12 hours, ReceiveMessage / ChangeMessageVisibility reference). */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * One ReceiveMessage call: up to 10 messages (SQS's maximum) hidden for `visibilitySeconds`, with
+ * their system attributes (ApproximateReceiveCount...) and every message attribute. `waitSeconds`
+ * > 0 is a long poll, which asks every SQS server: an empty answer then means nothing is visible,
+ * where a short poll only samples a subset of them (ReceiveMessage reference).
+ */
+export async function receiveMessages(
+  client: SQSClient,
+  url: string,
+  options: { visibilitySeconds: number; waitSeconds: number; max?: number },
+  signal?: AbortSignal,
+): Promise<Message[]> {
+  const out = await client.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: Math.min(SQS_BATCH_LIMIT, options.max ?? SQS_BATCH_LIMIT),
+      VisibilityTimeout: options.visibilitySeconds,
+      WaitTimeSeconds: options.waitSeconds,
+      MessageSystemAttributeNames: ["All"],
+      MessageAttributeNames: ["All"],
+    }),
+    { abortSignal: signal },
+  );
+  return out.Messages ?? [];
+}
+
+/** Per-entry results of a *Batch call: the ids that succeeded and those that failed, with why. */
+export interface BatchResult {
+  successful: string[];
+  failed: Array<{ id: string; code: string; message: string }>;
+}
+
+function batchResult(out: {
+  Successful?: Array<{ Id?: string }>;
+  Failed?: Array<{ Id?: string; Code?: string; Message?: string }>;
+}): BatchResult {
+  return {
+    successful: (out.Successful ?? []).map((s) => s.Id ?? ""),
+    failed: (out.Failed ?? []).map((f) => ({ id: f.Id ?? "", code: f.Code ?? "unknown", message: f.Message ?? "" })),
+  };
+}
+
+/**
+ * One ChangeMessageVisibilityBatch call (at most 10 entries): `seconds` 0 makes the messages visible
+ * at once. "Check for batch errors even when the call returns an HTTP status code of 200"
+ * (ChangeMessageVisibilityBatch reference): the result is per entry.
+ */
+export async function changeVisibilityBatch(
+  client: SQSClient,
+  url: string,
+  entries: ReadonlyArray<{ id: string; receiptHandle: string }>,
+  seconds: number,
+): Promise<BatchResult> {
+  const out = await client.send(
+    new ChangeMessageVisibilityBatchCommand({
+      QueueUrl: url,
+      Entries: entries.map((e) => ({ Id: e.id, ReceiptHandle: e.receiptHandle, VisibilityTimeout: seconds })),
+    }),
+  );
+  return batchResult(out);
+}
+
+/** One DeleteMessageBatch call (at most 10 entries); the result is per entry, as for every batch call. */
+export async function deleteMessageBatch(
+  client: SQSClient,
+  url: string,
+  entries: ReadonlyArray<{ id: string; receiptHandle: string }>,
+): Promise<BatchResult> {
+  const out = await client.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: url,
+      Entries: entries.map((e) => ({ Id: e.id, ReceiptHandle: e.receiptHandle })),
+    }),
+  );
+  return batchResult(out);
 }
 
 // --- gc ----------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import { registerGc } from "./gc.js";
 import { registerEstimate } from "./estimate.js";
 import { registerStatus } from "./status.js";
 import { registerWorkflow } from "./workflow.js";
+import { registerFailures } from "./failures.js";
+import { registerRetry } from "./retry.js";
 
 /** Every command, in the order a run uses them. */
 export function registerCommands(program: Command): void {
@@ -28,6 +30,8 @@ export function registerCommands(program: Command): void {
   registerMonitor(program);
   registerStatus(program);
   registerTeardown(program);
+  registerFailures(program);
+  registerRetry(program);
   registerWorker(program);
   registerCollect(program);
   registerWorkflow(program);

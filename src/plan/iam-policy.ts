@@ -34,6 +34,8 @@ export const OPERATOR_COMMANDS = [
   "collect",
   "status",
   "workflow run",
+  "failures",
+  "retry",
   "iam policy",
   "iam create",
   "iam delete",
@@ -43,12 +45,14 @@ export type OperatorCommand = (typeof OPERATOR_COMMANDS)[number];
 
 /**
  * The operator's policy by default: every command but `iam create` / `iam delete`, which an administrator
- * runs once per account, and `gc`, the region's clean-up (`dcp iam policy operator --commands gc` is its
+ * runs once per account, `gc`, the region's clean-up, and `failures` / `retry`, which read and move
+ * dead-letter messages (`dcp iam policy operator --commands gc` or `--commands failures,retry` is their
  * own policy; `--commands all` includes them all). With them the document outgrows IAM's 6,144-character
  * limit of a managed policy for long names.
  */
+const OWN_POLICY: readonly OperatorCommand[] = ["iam create", "iam delete", "gc", "failures", "retry"];
 export const DEFAULT_OPERATOR_COMMANDS: readonly OperatorCommand[] = OPERATOR_COMMANDS.filter(
-  (c) => c !== "iam create" && c !== "iam delete" && c !== "gc",
+  (c) => !OWN_POLICY.includes(c),
 );
 
 export const APP_TAG = "dcp:app";
@@ -526,6 +530,35 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["s3:GetObject"],
     resources: ledgerObjects,
     why: "the run ledger: the pointer, run.json, the heartbeat and the records (estimate --from-run: task times)",
+  },
+  // --- operator: dcp failures and dcp retry -------------------------------------------------------------
+  {
+    by: "operator",
+    commands: ["failures", "retry"],
+    actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"],
+    resources: queueArns,
+    why: "failures and retry read the whole dead-letter queue and make every message visible again",
+  },
+  {
+    by: "operator",
+    commands: ["retry"],
+    actions: ["sqs:SendMessage", "sqs:DeleteMessage"],
+    resources: queueArns,
+    why: "retry sends groups to the job queue, then deletes them from the dead-letter queue",
+  },
+  {
+    by: "operator",
+    commands: ["failures", "retry"],
+    actions: ["s3:ListBucket"],
+    resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
+    why: "the run ledger's attempts are listed (AWS_BUCKET/dcp-runs/); retry --missing lists the output folder",
+  },
+  {
+    by: "operator",
+    commands: ["failures", "retry"],
+    actions: ["s3:GetObject"],
+    resources: ledgerObjects,
+    why: "the run ledger's current-run pointer and the failed groups' attempt records",
   },
   // --- operator: dcp iam --------------------------------------------------------------------------------
   {

@@ -10,6 +10,12 @@ import { z } from "zod";
 export const SHARED_KEYS = ["pipeline", "output", "input", "data_file", "output_structure"] as const;
 export type SharedKey = (typeof SHARED_KEYS)[number];
 
+/**
+ * Message attribute carrying the receives a task already spent before the worker re-sent it at a
+ * shutdown (the worker counts its attempts from it); `dcp retry` drops it so a retried task starts afresh.
+ */
+export const PRIOR_RECEIVES_ATTRIBUTE = "dcp-prior-receives";
+
 /** SQS's limit on one message body (and on one SendMessageBatch call). */
 export const MAX_MESSAGE_BYTES = 262_144;
 

@@ -15,7 +15,8 @@ import { deleteMessage, sendMessage, setMessageVisibility, type WorkerQueueSetti
 import { downloadToFile, listObjects, uploadFile } from "../aws/s3.js";
 import { isNotFound, isThrottling } from "../aws/errors.js";
 import type { Config } from "../config/schema.js";
-import { messageSchema } from "../plan/message.js";
+import { PRIOR_RECEIVES_ATTRIBUTE, messageSchema } from "../plan/message.js";
+import { checkIfDone, doneRule } from "../plan/check-if-done.js";
 import { attemptId } from "../plan/ledger.js";
 import { formatPath } from "../errors.js";
 import { cellprofilerArgs, describeExit, pluginsDirectory, readDoneFile, runCellProfiler } from "./cellprofiler.js";
@@ -35,9 +36,6 @@ import { mapLimit } from "../concurrency.js";
 import type { UploadParams } from "./upload-flags.js";
 import { LineTail, classifyAttempt, type AttemptFacts } from "./attempt.js";
 import { workerId as loopWorkerId, type LedgerAttempt, type WorkerLedger } from "./ledger.js";
-
-/** Message attribute carrying the receives a task already spent before it was re-sent at a shutdown. */
-export const PRIOR_RECEIVES_ATTRIBUTE = "dcp-prior-receives";
 
 export interface WorkerContext {
   config: Config;
@@ -429,11 +427,10 @@ async function runSteps(
 }
 
 async function alreadyDone(ctx: WorkerContext, names: TaskNames, log: TaskLog, signal: AbortSignal): Promise<boolean> {
-  const { EXPECTED_NUMBER_FILES, MIN_FILE_SIZE_BYTES, NECESSARY_STRING } = ctx.config;
+  const { MIN_FILE_SIZE_BYTES, NECESSARY_STRING } = ctx.config;
   const objects = await listObjects(ctx.s3, ctx.buckets.destination, names.outputPrefix, signal);
-  const counted = objects.filter((o) => o.size >= MIN_FILE_SIZE_BYTES && o.key.includes(NECESSARY_STRING)).length;
-  const needed = Math.max(1, EXPECTED_NUMBER_FILES);
-  if (counted >= needed) {
+  const { counted, needed, done } = checkIfDone(objects, doneRule(ctx.config));
+  if (done) {
     log.line(
       `CHECK_IF_DONE: ${counted} files of at least ${MIN_FILE_SIZE_BYTES} bytes${NECESSARY_STRING ? ` containing "${NECESSARY_STRING}"` : ""} already under s3://${ctx.buckets.destination}/${names.outputPrefix} (expected ${needed}): skipped, message deleted`,
     );

@@ -46,11 +46,12 @@ export type OperatorCommand = (typeof OPERATOR_COMMANDS)[number];
 /**
  * The operator's policy by default: every command but `iam create` / `iam delete`, which an administrator
  * runs once per account, `gc`, the region's clean-up, and `failures` / `retry`, which read and move
- * dead-letter messages (`dcp iam policy operator --commands gc` or `--commands failures,retry` is their
- * own policy; `--commands all` includes them all). With them the document outgrows IAM's 6,144-character
+ * dead-letter messages, and `workflow run`, which drives runs under per-step names (`dcp iam policy operator
+ * --commands gc`, `--commands failures,retry` or `--commands "workflow run"` is their own policy; `--commands all`
+ * includes them all). With them the document outgrows IAM's 6,144-character
  * limit of a managed policy for long names.
  */
-const OWN_POLICY: readonly OperatorCommand[] = ["iam create", "iam delete", "gc", "failures", "retry"];
+const OWN_POLICY: readonly OperatorCommand[] = ["iam create", "iam delete", "gc", "failures", "retry", "workflow run"];
 export const DEFAULT_OPERATOR_COMMANDS: readonly OperatorCommand[] = OPERATOR_COMMANDS.filter(
   (c) => !OWN_POLICY.includes(c),
 );

@@ -141,6 +141,11 @@ it("workers, monitor and teardown leave a ledger that dcp status reads from a se
     failed: 2,
     failedByCause: { "pipeline-error": 1, "missing-input": 1 },
   });
+  // Cost per plate and per group (issue 14), split into compute, storage and the rest.
+  expect(Object.keys(summary?.costs?.byPlate ?? {})).toEqual(["Plate 1"]);
+  expect(Object.keys(summary?.costs?.byGroup ?? {}).sort()).toEqual(
+    [good, poison, missing].map((g) => folderOf(g!)).sort(),
+  );
   expect((await readLedgerJson(at, keys.heartbeat, heartbeatSchema))?.phase).toBe("finished");
 
   // dcp status from the second folder: the monitor's figures, the ledger's counts, finished.

@@ -10,6 +10,8 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerGc } from "./gc.js";
+import { registerEstimate } from "./estimate.js";
 import { registerStatus } from "./status.js";
 
 /** Every command, in the order a run uses them. */
@@ -17,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerConfig(program);
   registerIam(program);
   registerDoctor(program);
+  registerEstimate(program);
   registerSetup(program);
   registerMakeJobs(program);
   registerSubmit(program);
@@ -26,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerTeardown(program);
   registerWorker(program);
   registerCollect(program);
+  registerGc(program);
 }

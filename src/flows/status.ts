@@ -65,7 +65,7 @@ export interface StatusReport {
   ledger: LedgerCounts;
   ratePerHour: number | null;
   etaSeconds: number | null;
-  cost: { instanceHours: number; dollars: number | null; text: string };
+  cost: { instanceHours: number; dollars: number | null; projectedDollars: number | null; text: string };
   observedAt: string;
 }
 
@@ -129,7 +129,7 @@ async function readStatus(
     readLedgerCounts(at, runId),
   ]);
   ledgerReads.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-  const [{ RunReader }, { priceEstimate }, { ec2Client }, { sqsClient }] = await readingModules();
+  const [{ RunReader }, { priceEstimate, runCostNow }, { ec2Client }, { sqsClient }] = await readingModules();
   const [run, heartbeat, summary, ledger] = await ledgerReads;
   const fleetApi = (FLEET_PROVIDER_NAMES as readonly string[]).includes(run?.fleetApi ?? "")
     ? (run!.fleetApi as FleetApi)
@@ -165,7 +165,9 @@ async function readStatus(
   for (const i of reading.live) types[i.type ?? "unknown"] = (types[i.type ?? "unknown"] ?? 0) + 1;
   const rate = doneRatePerMs(observations.samples);
   const eta = estimateRemainingMs(observations.samples, observations.last.visible + observations.last.inFlight);
-  const cost = formatCost(estimate, problem);
+  // The projected total at the recent completion rate (run/cost.ts, as the monitor shows it).
+  const projected = problem ? undefined : (await runCostNow(clients.ec2, observations, new Date(startedAt), now)).cost;
+  const cost = `${formatCost(estimate, problem)}${projected?.projectedUsd !== undefined ? `; projected total about $${projected.projectedUsd.toFixed(2)}` : ""}`;
   const report: StatusReport = {
     appName: at.appName,
     runId,
@@ -196,6 +198,7 @@ async function readStatus(
     cost: {
       instanceHours: Number(estimate.instanceHours.toFixed(3)),
       dollars: estimate.dollars === undefined || problem ? null : Number(estimate.dollars.toFixed(4)),
+      projectedDollars: projected?.projectedUsd === undefined ? null : Number(projected.projectedUsd.toFixed(4)),
       text: cost,
     },
     observedAt: new Date(reading.at).toISOString(),

@@ -7,9 +7,10 @@
  *
  * Run: make bench (or npx vite-node --options.deps.external=/dist/ bench/status.bench.ts after make build).
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { RequestSpotFleetCommand } from "@aws-sdk/client-ec2";
@@ -29,6 +30,15 @@ const { sqsClient } = await loadDist<typeof import("../src/aws/sqs.js")>("aws/sq
 const { mapLimit } = await loadDist<typeof import("../src/concurrency.js")>("concurrency.js");
 const ledger = await loadDist<typeof import("../src/plan/ledger.js")>("plan/ledger.js");
 
+const run = async (file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, { ...options, timeout: 120_000 });
+    return { status: 0, signal: undefined, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; signal?: string; stdout?: string; stderr?: string };
+    return { status: e.code ?? 1, signal: e.signal, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+};
 const ctx = { region: "us-east-1", profile: undefined };
 const app = `StatusBench${process.pid}`;
 const bucket = app.toLowerCase();
@@ -114,16 +124,26 @@ try {
   mkdirSync(join(dir, "config"));
   writeFileSync(join(dir, "config", "config.json"), JSON.stringify({ APP_NAME: app, AWS_BUCKET: bucket }));
   const times: number[] = [];
+  const cpu: number[] = [];
   let last = "";
   for (let r = 0; r < RUNS; r++) {
     const t0 = performance.now();
-    const out = spawnSync(process.execPath, [join(ROOT, "bin/dcp"), "status", "--json"], {
-      cwd: dir,
-      env: { ...process.env, CI: "true" },
-      encoding: "utf8",
-    });
+    // Not spawnSync: the SQS emulator runs in this process and must keep answering.
+    const out = await run(
+      "/usr/bin/time",
+      ["-f", "cpu %U %S", process.execPath, join(ROOT, "bin/dcp"), "status", "--json"],
+      {
+        cwd: dir,
+        env: { ...process.env, CI: "true", DCP_RECORD_CALLS: join(dir, "calls.tsv") },
+      },
+    );
+    const [user, sys] = (/cpu ([\d.]+) ([\d.]+)/.exec(out.stderr) ?? []).slice(1).map(Number);
+    cpu.push((user ?? 0) + (sys ?? 0));
     times.push(performance.now() - t0);
-    if (out.status !== 0) throw new Error(`dcp status exited ${out.status}: ${out.stderr}`);
+    if (out.status !== 0) {
+      const calls = existsSync(join(dir, "calls.tsv")) ? readFileSync(join(dir, "calls.tsv"), "utf8") : "";
+      throw new Error(`dcp status exited ${out.status} (${out.signal ?? ""}): ${out.stderr}\ncalls:\n${calls}`);
+    }
     last = out.stdout;
   }
   const report = JSON.parse(last) as { ledger: { done: number; failed: number; running: number } };
@@ -132,7 +152,8 @@ try {
   const sorted = [...times].sort((a, b) => a - b);
   console.log(
     `dcp status on ${GROUPS} groups (${report.ledger.done} done, ${report.ledger.failed} failed, ${report.ledger.running} running): ` +
-      `median ${(sorted[Math.floor(RUNS / 2)]! / 1000).toFixed(2)} s, min ${(sorted[0]! / 1000).toFixed(2)} s over ${RUNS} runs (goal <= 2 s)`,
+      `median ${(sorted[Math.floor(RUNS / 2)]! / 1000).toFixed(2)} s, min ${(sorted[0]! / 1000).toFixed(2)} s over ${RUNS} runs (goal <= 2 s); ` +
+      `CPU (user + sys) median ${[...cpu].sort((a, b) => a - b)[Math.floor(RUNS / 2)]!.toFixed(2)} s; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
   );
 } finally {
   await emulators.stop();

@@ -155,6 +155,10 @@ it("workers, monitor and teardown leave a ledger that dcp status reads from a se
   expect([finished.groups.done, finished.groups.total]).toEqual([Number(done), Number(total)]);
   expect([summary?.monitor.groupsDone, summary?.monitor.groupsTotal]).toEqual([Number(done), Number(total)]);
   expect(finished.ledger).toMatchObject({ done: 1, failed: 2, running: 0 });
+  // The state file names the same run (status from the folder that started it).
+  const byState = await dcp(["status", app.statePath, "--json"]);
+  expect(byState.code, log()).toBe(0);
+  expect(JSON.parse(byState.stdout)).toMatchObject({ runId, phase: "finished", ledger: { done: 1, failed: 2 } });
   const text = await dcp(["status"], elsewhere);
   if (process.env.LEDGER_E2E_OUTPUT) writeFileSync(process.env.LEDGER_E2E_OUTPUT, log());
   expect(text.stdout, log()).toMatch(/dcp status .* · spot-fleet sfr-/);

@@ -9,9 +9,7 @@
 import { existsSync } from "node:fs";
 import { describeAwsFailure } from "../aws/errors.js";
 import { awsContext, type AwsContext } from "../aws/context.js";
-import { ec2Client } from "../aws/ec2.js";
 import { s3Client } from "../aws/s3.js";
-import { sqsClient } from "../aws/sqs.js";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { Interrupted, OperationalError } from "../errors.js";
@@ -23,10 +21,9 @@ import { doneRatePerMs, estimateRemainingMs, observe } from "../plan/monitor-dec
 import type { Observations } from "../plan/monitor-observations.js";
 import { statusBlock, type MonitorView } from "../plan/monitor-view.js";
 import { runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
-import { priceEstimate, runCostNow } from "../run/cost.js";
 import { RunDisplay } from "../run/display.js";
 import { readCurrentPointer, readLedgerCounts, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
-import { RunReader, type ReadableRun } from "../run/reader.js";
+import type { ReadableRun } from "../run/reader.js";
 import { interruptOnSignals } from "../signals.js";
 import { sleep } from "../sleep.js";
 import { readRunState } from "../state/run-state.js";
@@ -72,6 +69,19 @@ export interface StatusReport {
   observedAt: string;
 }
 
+/**
+ * The modules that load the EC2 and SQS clients, most of status's start-up time (client-ec2 alone is
+ * about a second of CPU): loaded while the ledger's requests are in flight, not before them.
+ */
+function readingModules() {
+  return Promise.all([
+    import("../run/reader.js"),
+    import("../run/cost.js"),
+    import("../aws/ec2.js"),
+    import("../aws/sqs.js"),
+  ]);
+}
+
 function looksLikeStateFile(target: string): boolean {
   return target.endsWith(".json") || target.includes("/") || existsSync(target);
 }
@@ -112,12 +122,15 @@ async function readStatus(
 ): Promise<{ report: StatusReport; view: MonitorView; lines: string[] }> {
   const { at, runId } = where;
   const keys = runLedgerKeys(at.appName, runId);
-  const [run, heartbeat, summary, ledger] = await Promise.all([
+  const ledgerReads = Promise.all([
     readLedgerJson(at, keys.run, runRecordSchema),
     readLedgerJson(at, keys.heartbeat, heartbeatSchema),
     readLedgerJson(at, keys.summary, summarySchema),
     readLedgerCounts(at, runId),
   ]);
+  ledgerReads.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+  const [{ RunReader }, { priceEstimate, runCostNow }, { ec2Client }, { sqsClient }] = await readingModules();
+  const [run, heartbeat, summary, ledger] = await ledgerReads;
   const fleetApi = (FLEET_PROVIDER_NAMES as readonly string[]).includes(run?.fleetApi ?? "")
     ? (run!.fleetApi as FleetApi)
     : fleetApiOfId(runId);

@@ -108,11 +108,17 @@ interface Measured {
   ledgerRequests: number;
 }
 
-async function measure(label: string, tasks: number, loops: number, uploadConcurrency: number): Promise<Measured> {
+async function measure(
+  label: string,
+  tasks: number,
+  loops: number,
+  uploadConcurrency: number,
+  appName = "WorkerBench",
+): Promise<Measured> {
   const queueUrl = await fillQueue(label, tasks);
   const config = parseConfig(
     configInputFromEnv({
-      APP_NAME: "WorkerBench",
+      APP_NAME: appName,
       AWS_BUCKET: bucket,
       LOG_GROUP_NAME: bucket,
       CELLPROFILER_COMMAND: join(ROOT, "test/fixtures/fake-cellprofiler"),
@@ -167,12 +173,15 @@ try {
   const ROUNDS = 4;
   const dcp: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0, ledgerRequests: 0 };
   const baseline: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0, ledgerRequests: 0 };
+  // The same worker with the ledger off (an app with no run pointer), alternating with the others.
+  const noLedger: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0, ledgerRequests: 0 };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [into, label, concurrency] of [
-      [dcp, "dcp", 16],
-      [baseline, "baseline", 1],
+    for (const [into, label, concurrency, appName] of [
+      [dcp, "dcp", 16, "WorkerBench"],
+      [noLedger, "noledger", 16, "WorkerBenchNoLedger"],
+      [baseline, "baseline", 1, "WorkerBench"],
     ] as const) {
-      const m = await measure(`${label}${r}`, Math.ceil(TASKS / ROUNDS), 1, concurrency);
+      const m = await measure(`${label}${r}`, Math.ceil(TASKS / ROUNDS), 1, concurrency, appName);
       into.overheadMs.push(...m.overheadMs);
       into.phases.push(...m.phases);
       into.tasks += m.tasks;
@@ -184,6 +193,9 @@ try {
   );
   console.log(
     `run ledger on: ${(dcp.ledgerRequests / dcp.tasks).toFixed(2)} S3 requests per task (open PUT, record PUT, open DELETE; pointer reads included), sent in the background`,
+  );
+  console.log(
+    `same worker, ledger off:     overhead per task median ${median(noLedger.overheadMs).toFixed(0)} ms, p90 ${p90(noLedger.overheadMs).toFixed(0)} ms (${noLedger.ledgerRequests} ledger requests)`,
   );
   console.log(
     `baseline (1 file at a time): overhead per task median ${median(baseline.overheadMs).toFixed(0)} ms, p90 ${p90(baseline.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(baseline)})`,

@@ -16,6 +16,7 @@ import {
   paginateDescribeLaunchTemplates,
   paginateDescribeSpotFleetRequests,
   type _InstanceType,
+  type Instance,
   type CreateLaunchTemplateRequest,
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
@@ -43,24 +44,60 @@ const INSTANCE_FILTER_CHUNK = 200;
  */
 export async function describeLiveInstances(client: EC2Client, ids: readonly string[]): Promise<LiveInstance[]> {
   const live: LiveInstance[] = [];
+  await forEachInstance(client, ids, ["pending", "running"], (instance, id) =>
+    live.push({
+      id,
+      ...(instance.InstanceType ? { type: instance.InstanceType } : {}),
+      ...(instance.Placement?.AvailabilityZone ? { az: instance.Placement.AvailabilityZone } : {}),
+      ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
+    }),
+  );
+  return live;
+}
+
+/** DescribeInstances of `ids` (200 per call), in any of `states` (any state when undefined). */
+async function forEachInstance(
+  client: EC2Client,
+  ids: readonly string[],
+  states: string[] | undefined,
+  visit: (instance: Instance, id: string) => void,
+): Promise<void> {
   for (let i = 0; i < ids.length; i += INSTANCE_FILTER_CHUNK) {
     const filters = [
       { Name: "instance-id", Values: ids.slice(i, i + INSTANCE_FILTER_CHUNK) },
-      { Name: "instance-state-name", Values: ["pending", "running"] },
+      ...(states ? [{ Name: "instance-state-name", Values: states }] : []),
     ];
-    for await (const out of paginateDescribeInstances({ client }, { Filters: filters, MaxResults: 1000 })) {
-      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        if (!instance.InstanceId) continue;
-        live.push({
-          id: instance.InstanceId,
-          ...(instance.InstanceType ? { type: instance.InstanceType } : {}),
-          ...(instance.Placement?.AvailabilityZone ? { az: instance.Placement.AvailabilityZone } : {}),
-          ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
-        });
-      }
-    }
+    for await (const out of paginateDescribeInstances({ client }, { Filters: filters, MaxResults: 1000 }))
+      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? []))
+        if (instance.InstanceId) visit(instance, instance.InstanceId);
   }
-  return live;
+}
+
+/** "User initiated (2026-12-01 16:00:00 GMT)" (AWS; moto writes UTC): when a terminate or stop call ended the instance. */
+const USER_ENDED = /\((\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) (?:GMT|UTC)\)/;
+
+/**
+ * Billing times of `ids` from EC2 itself: LaunchTime, and for instances ended by a terminate call the
+ * time in their StateTransitionReason (EC2 keeps terminated instances visible for about an hour).
+ * Instances ended otherwise (a spot interruption) have no `endedAt`: the caller keeps its own estimate.
+ */
+export async function instanceLifetimes(
+  client: EC2Client,
+  ids: readonly string[],
+): Promise<Map<string, { launchedAt?: number; endedAt?: number; state?: string }>> {
+  const found = new Map<string, { launchedAt?: number; endedAt?: number; state?: string }>();
+  await forEachInstance(client, ids, undefined, (instance, id) => {
+    const state = instance.State?.Name;
+    const ended = /shutting-down|terminated|stopp/.test(state ?? "")
+      ? USER_ENDED.exec(instance.StateTransitionReason ?? "")
+      : null;
+    found.set(id, {
+      ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
+      ...(ended ? { endedAt: Date.parse(`${ended[1]}T${ended[2]}Z`) } : {}),
+      ...(state ? { state } : {}),
+    });
+  });
+  return found;
 }
 
 const SPOT_PRICE_PAGES = 10;
@@ -87,7 +124,12 @@ export async function spotPriceHistory(
     for (const p of out.SpotPriceHistory ?? []) {
       const price = Number(p.SpotPrice);
       if (p.InstanceType && Number.isFinite(price))
-        points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
+        points.push({
+          type: p.InstanceType,
+          price,
+          ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}),
+          ...(p.Timestamp ? { at: p.Timestamp.getTime() } : {}),
+        });
     }
     if (++pages >= SPOT_PRICE_PAGES) break;
   }

@@ -50,6 +50,15 @@ export function secondsFlag(where: FlagOf, rule: NumberRule = {}): (value: strin
   return numberParser(where, rule, { integer: false, unit: "second", expected: "expected a number of seconds" });
 }
 
+/** A positive amount of US dollars. */
+export function usdFlag(where: FlagOf): (value: string) => number {
+  return numberParser(
+    where,
+    { min: 0.01, fix: `pass a number of dollars, e.g. ${where.flag} 250` },
+    { integer: false, expected: "expected a number of US dollars" },
+  );
+}
+
 /** A whole number within [min, max] (min defaults to 1). */
 export function integerFlag(where: FlagOf, rule: NumberRule = {}): (value: string) => number {
   return numberParser(where, { min: 1, ...rule }, { integer: true, expected: "expected a whole number" });

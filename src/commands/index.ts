@@ -11,6 +11,7 @@ import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
 import { registerGc } from "./gc.js";
+import { registerEstimate } from "./estimate.js";
 import { registerStatus } from "./status.js";
 
 /** Every command, in the order a run uses them. */
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerConfig(program);
   registerIam(program);
   registerDoctor(program);
+  registerEstimate(program);
   registerSetup(program);
   registerMakeJobs(program);
   registerSubmit(program);

@@ -23,7 +23,7 @@ import { doneRatePerMs, estimateRemainingMs, observe } from "../plan/monitor-dec
 import type { Observations } from "../plan/monitor-observations.js";
 import { statusBlock, type MonitorView } from "../plan/monitor-view.js";
 import { runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
-import { priceEstimate } from "../run/cost.js";
+import { priceEstimate, runCostNow } from "../run/cost.js";
 import { RunDisplay } from "../run/display.js";
 import { readCurrentPointer, readLedgerCounts, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
 import { RunReader, type ReadableRun } from "../run/reader.js";
@@ -68,7 +68,7 @@ export interface StatusReport {
   ledger: LedgerCounts;
   ratePerHour: number | null;
   etaSeconds: number | null;
-  cost: { instanceHours: number; dollars: number | null; text: string };
+  cost: { instanceHours: number; dollars: number | null; projectedDollars: number | null; text: string };
   observedAt: string;
 }
 
@@ -152,7 +152,9 @@ async function readStatus(
   for (const i of reading.live) types[i.type ?? "unknown"] = (types[i.type ?? "unknown"] ?? 0) + 1;
   const rate = doneRatePerMs(observations.samples);
   const eta = estimateRemainingMs(observations.samples, observations.last.visible + observations.last.inFlight);
-  const cost = formatCost(estimate, problem);
+  // The projected total at the recent completion rate (run/cost.ts, as the monitor shows it).
+  const projected = problem ? undefined : (await runCostNow(clients.ec2, observations, new Date(startedAt), now)).cost;
+  const cost = `${formatCost(estimate, problem)}${projected?.projectedUsd !== undefined ? `; projected total about $${projected.projectedUsd.toFixed(2)}` : ""}`;
   const report: StatusReport = {
     appName: at.appName,
     runId,
@@ -183,6 +185,7 @@ async function readStatus(
     cost: {
       instanceHours: Number(estimate.instanceHours.toFixed(3)),
       dollars: estimate.dollars === undefined || problem ? null : Number(estimate.dollars.toFixed(4)),
+      projectedDollars: projected?.projectedUsd === undefined ? null : Number(projected.projectedUsd.toFixed(4)),
       text: cost,
     },
     observedAt: new Date(reading.at).toISOString(),

@@ -30,6 +30,7 @@ export const OPERATOR_COMMANDS = [
   "monitor",
   "teardown",
   "doctor",
+  "estimate",
   "collect",
   "status",
   "iam policy",
@@ -301,7 +302,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: [...RUN, "doctor", "status", "gc"],
+    commands: [...RUN, "doctor", "estimate", "status", "gc"],
     actions: [
       "ec2:DescribeSpotFleetRequests",
       "ec2:DescribeSpotFleetInstances",
@@ -471,12 +472,12 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["doctor", "collect", "start-cluster", "monitor", "teardown", "status"],
+    commands: ["doctor", "collect", "start-cluster", "monitor", "teardown", "status", "estimate"],
     actions: ["s3:ListBucket", "s3:GetBucketLocation"],
     resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
     // One statement for all (a managed policy holds at most 6,144 characters): the run ledger in AWS_BUCKET is
     // counted by listing its keys under dcp-runs/<APP_NAME>/ (attempts, open attempts, submissions).
-    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders; the run ledger is counted by listing",
+    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders; the run ledger is counted by listing (status, the monitor's tail, estimate --from-run)",
   },
   {
     by: "operator",
@@ -502,10 +503,10 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["start-cluster", "monitor", "teardown", "status"],
+    commands: ["start-cluster", "monitor", "teardown", "status", "estimate"],
     actions: ["s3:GetObject"],
     resources: ledgerObjects,
-    why: "the run ledger: the pointer, run.json, the heartbeat and the records",
+    why: "the run ledger: the pointer, run.json, the heartbeat and the records (estimate --from-run: task times)",
   },
   // --- operator: dcp iam --------------------------------------------------------------------------------
   {

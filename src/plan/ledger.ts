@@ -420,6 +420,13 @@ export function ledgerCounts(attempts: readonly AttemptKeyParts[], openAttempts:
  * summary.json, written at teardown: the ledger's counts, the monitor's figures, instance-hours and
  * cost (run/cost.ts), so a finished run can be read without its state file.
  */
+const costSplitSchema = z.object({
+  computeUsd: z.number(),
+  storageUsd: z.number(),
+  restUsd: z.number(),
+  totalUsd: z.number(),
+});
+
 export const summarySchema = z.object({
   version: z.literal(1),
   runId: z.string(),
@@ -449,5 +456,17 @@ export const summarySchema = z.object({
   estimatedCostUsd: z.number().optional(),
   /** The cost in words (what teardown prints) */
   cost: z.string(),
+  /** Cost split into compute, storage and the rest, per plate and per group (plan/run-cost.ts costBreakdown) */
+  costs: z
+    .object({
+      computeUsd: z.number(),
+      storageUsd: z.number(),
+      restUsd: z.number(),
+      totalUsd: z.number(),
+      basis: z.string(),
+      byPlate: z.record(z.string(), costSplitSchema),
+      byGroup: z.record(z.string(), costSplitSchema.extend({ plate: z.string().optional() })),
+    })
+    .optional(),
 });
 export type RunSummaryRecord = z.output<typeof summarySchema>;

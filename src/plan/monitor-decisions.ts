@@ -194,7 +194,8 @@ export interface TargetInput {
 export interface TargetChange {
   from: number;
   to: number;
-  reason: "drain" | "cheapest";
+  /** tail: machines with no task in flight terminated with the target (plan/monitor-tail.ts); budget: the spend limit */
+  reason: "drain" | "cheapest" | "tail" | "budget";
 }
 
 /**

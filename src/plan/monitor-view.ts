@@ -34,6 +34,14 @@ export interface MonitorView {
   hint?: string;
 }
 
+/** "spent $1.23 of ~$4.56" (spot compute, observations.cost), or "" before the first price. */
+export function costText(observations: Observations): string {
+  const cost = observations.cost;
+  if (cost?.spentUsd === undefined) return "";
+  const projected = cost.projectedUsd === undefined ? "" : ` of ~$${cost.projectedUsd.toFixed(2)}`;
+  return `spent $${cost.spentUsd.toFixed(2)}${projected}`;
+}
+
 function eta(view: MonitorView): string {
   const { last, samples } = view.observations;
   const ms = estimateRemainingMs(samples, last.visible + last.inFlight);
@@ -69,7 +77,9 @@ export function statusBlock(view: MonitorView): string[] {
   return [
     fit(`${head.slice(0, BLOCK_WIDTH - elapsed.length - 2).padEnd(BLOCK_WIDTH - elapsed.length - 1)} ${elapsed}`),
     fit(`${bar(progress.done, progress.total, barWidth)} ${counts}  ${etaText}`),
-    fit(`in flight ${last.inFlight}   pending ${last.visible}   dead-lettered ${progress.deadLettered}`),
+    fit(
+      `in flight ${last.inFlight}   pending ${last.visible}   dead-lettered ${progress.deadLettered}   ${costText(view.observations)}`.trimEnd(),
+    ),
     fit(fleetText(view)),
     fit(
       `checked ${new Date(last.at).toISOString().slice(11, 19)}Z, every ${view.intervalS}s · ${view.hint ?? "Ctrl-C stops watching"}`,
@@ -87,6 +97,7 @@ export function statusLine(view: MonitorView): string {
     `dead-lettered ${progress.deadLettered}`,
     fleetText(view),
     eta(view),
+    ...(costText(view.observations) ? [costText(view.observations)] : []),
   ].join(", ");
 }
 

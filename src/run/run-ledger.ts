@@ -197,7 +197,12 @@ export class RunLedgerWriter {
   }
 
   /** teardown: summary.json from the ledger's listings and the run summary, then the heartbeat "finished". */
-  async finish(summary: RunSummary, observations: Observations | undefined, state = this.state): Promise<void> {
+  async finish(
+    summary: RunSummary,
+    observations: Observations | undefined,
+    state = this.state,
+    costs?: RunSummaryRecord["costs"],
+  ): Promise<void> {
     this.state = state;
     if (!this.runId) return;
     try {
@@ -219,6 +224,7 @@ export class RunLedgerWriter {
         instanceHours: summary.instanceHours,
         ...(summary.estimatedCostUsd === undefined ? {} : { estimatedCostUsd: summary.estimatedCostUsd }),
         cost: summary.cost,
+        ...(costs ? { costs } : {}),
       };
       await writeLedgerJson(
         this.at,

@@ -34,12 +34,17 @@ import { sleep } from "../sleep.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
 import type { RunClients } from "./clients.js";
-import { priceEstimate } from "./cost.js";
+import { ledgerCostBreakdown, priceEstimate } from "./cost.js";
+import type { CostBreakdown } from "../plan/run-cost.js";
 import { observationsOf, withObservations } from "./observations.js";
 import { RunReader } from "./reader.js";
 import { summaryLines, type RunSummary } from "./summary.js";
 import type { RunTarget } from "./target.js";
-import { RunLedgerWriter } from "./run-ledger.js";
+import { RunLedgerWriter, ledgerLocation } from "./run-ledger.js";
+
+function withoutGroups({ byGroup: _groups, ...rest }: CostBreakdown): Omit<CostBreakdown, "byGroup"> {
+  return rest;
+}
 
 export function teardownInput(state: RunState): TeardownInput {
   return {
@@ -59,6 +64,7 @@ export function teardownInput(state: RunState): TeardownInput {
     perInstanceLogGroup: state.dcp.perInstanceLogGroup,
     startTimeMs: Number(state.MONITOR_START_TIME),
     completed: state.dcp.teardown?.completed ?? [],
+    ...(state.dcp.stoppedBy ? { stopOnly: true } : {}),
   };
 }
 
@@ -309,7 +315,8 @@ export async function tearDown(
     ) {
       throw new Declined();
     }
-    if (dropped > 0) output.warn(`${what} go with the queue`);
+    if (state.dcp.stoppedBy) output.line(`stopping the spending: ${what} stay in the queue`);
+    else if (dropped > 0) output.warn(`${what} go with the queue`);
     state = await updateRunState(target.path, (s) =>
       withObservations(
         { ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: s.dcp.teardown ?? { completed: [] } } },
@@ -331,6 +338,21 @@ export async function tearDown(
   const finishedAt = Date.now();
   const startedAt = Date.parse(state.dcp.startedAt) || Number(state.MONITOR_START_TIME);
   const { estimate, problem } = await priceEstimate(clients, observations, new Date(startedAt), finishedAt);
+  const breakdown =
+    estimate.dollars === undefined || problem
+      ? undefined
+      : await ledgerCostBreakdown(
+          ledgerLocation(target.ctx, state.MONITOR_BUCKET_NAME, state.MONITOR_APP_NAME),
+          state.dcp.fleetId,
+          {
+            computeUsd: estimate.dollars,
+            instanceHours: estimate.instanceHours,
+            wallHours: (finishedAt - startedAt) / 3_600_000,
+          },
+        ).catch((err: unknown) => {
+          output.warn(`cost per group not computed: ${(err as Error).message}`);
+          return undefined;
+        });
   const summary: RunSummary = {
     appName: state.MONITOR_APP_NAME,
     status: "finished",
@@ -345,6 +367,8 @@ export async function tearDown(
     cost: formatCost(estimate, problem),
     kept: plan.kept,
     steps: [...steps, { id: "finish", outcome: "finished" }],
+    ...(state.dcp.stoppedBy ? { stoppedBy: state.dcp.stoppedBy } : {}),
+    ...(breakdown ? { costs: withoutGroups(breakdown) } : {}),
   };
   await updateRunState(target.path, (s) => {
     const completed = s.dcp.teardown?.completed ?? [];
@@ -360,7 +384,7 @@ export async function tearDown(
     };
     return obs ? withObservations(next, { ...obs, summary: { ...summary } }) : next;
   });
-  await ledger.finish(summary, observationsOf(state), await readRunState(target.path));
+  await ledger.finish(summary, observationsOf(state), await readRunState(target.path), breakdown);
   for (const line of summaryLines(summary)) output.line(line);
   return summary;
 }

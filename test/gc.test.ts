@@ -125,10 +125,12 @@ describe.concurrent("dcp gc", () => {
     await agent.stop();
     const heartbeatTimeout = ["--heartbeat-timeout", "1s"];
     await new Promise((r) => setTimeout(r, 3_500)); // past the heartbeat timeout (3 polls of 1 s)
-    const status = await runDcp(["status"], { cwd: app.dir });
+    // Both only read: side by side.
+    const [status, dry] = await Promise.all([
+      runDcp(["status"], { cwd: app.dir }),
+      gc(app, ["--dry-run", ...heartbeatTimeout]),
+    ]);
     expect(status.stdout + status.stderr).toMatch(/UNATTENDED and billing/);
-
-    const dry = await gc(app, ["--dry-run", ...heartbeatTimeout]);
     expect(dry.code, `${dry.said}\n${log.slice(-30).join("\n")}`).toBe(0);
     const listed = dry.json.apps.find((a) => a.app === app.app)!;
     expect(listed.verdict, dry.said).toBe("unattended");

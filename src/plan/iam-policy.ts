@@ -520,7 +520,7 @@ export const IAM_TABLE: readonly Grant[] = [
   // --- operator: the run ledger (s3://AWS_BUCKET/dcp-runs/<APP_NAME>/, plan/ledger.ts) -----------------
   {
     by: "operator",
-    commands: ["submit", "start-cluster", "monitor", "teardown"],
+    commands: ["submit", "start-cluster", "monitor", "teardown", "gc"],
     actions: ["s3:PutObject"],
     resources: ledgerObjects,
     why: "the run ledger: submissions, run.json and the pointer, the monitor's heartbeat, the summary",

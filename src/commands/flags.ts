@@ -73,3 +73,19 @@ export function choiceFlag<T extends string>(where: FlagOf, choices: readonly T[
     throw flagError(where, `must be ${list}`, fix ?? `use ${where.flag} ${choices[0]}`);
   };
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** A duration such as 30s, 90m, 12h, 7d or 2w, as milliseconds. */
+export function durationFlag(where: FlagOf, example = "7d"): (value: string) => number {
+  return (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)([smhdw])$/i.exec(value.trim());
+    if (!m)
+      throw flagError(
+        where,
+        `expected a duration, got ${JSON.stringify(value)}`,
+        `pass e.g. ${where.flag} ${example} (s, m, h, d or w)`,
+      );
+    return Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!;
+  };
+}

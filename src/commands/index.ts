@@ -10,6 +10,7 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerGc } from "./gc.js";
 import { registerEstimate } from "./estimate.js";
 import { registerStatus } from "./status.js";
 
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerTeardown(program);
   registerWorker(program);
   registerCollect(program);
+  registerGc(program);
 }

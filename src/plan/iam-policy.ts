@@ -36,16 +36,18 @@ export const OPERATOR_COMMANDS = [
   "iam policy",
   "iam create",
   "iam delete",
+  "gc",
 ] as const;
 export type OperatorCommand = (typeof OPERATOR_COMMANDS)[number];
 
 /**
  * The operator's policy by default: every command but `iam create` / `iam delete`, which an administrator
- * runs once per account (`dcp iam policy operator --commands all` includes them). With them the document
- * outgrows IAM's 6,144-character limit of a managed policy for long names.
+ * runs once per account, and `gc`, the region's clean-up (`dcp iam policy operator --commands gc` is its
+ * own policy; `--commands all` includes them all). With them the document outgrows IAM's 6,144-character
+ * limit of a managed policy for long names.
  */
 export const DEFAULT_OPERATOR_COMMANDS: readonly OperatorCommand[] = OPERATOR_COMMANDS.filter(
-  (c) => c !== "iam create" && c !== "iam delete",
+  (c) => c !== "iam create" && c !== "iam delete" && c !== "gc",
 );
 
 export const APP_TAG = "dcp:app";
@@ -172,7 +174,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor", "status"],
+    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor", "status", "gc"],
     actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
     resources: queueArns,
     why: "every command finds the queues and reads their depth",
@@ -186,7 +188,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["sqs:DeleteQueue"],
     resources: queueArns,
     why: "teardown deletes the job queue",
@@ -201,7 +203,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor", "gc"],
     actions: [
       "ecs:DescribeClusters",
       "ecs:DescribeServices",
@@ -217,14 +219,14 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "monitor", "teardown"],
+    commands: ["setup", "monitor", "teardown", "gc"],
     actions: ["ecs:ListTaskDefinitions", "ecs:ListServices", "ecs:DeregisterTaskDefinition"],
     resources: all,
     why: "ListTaskDefinitions, ListServices and DeregisterTaskDefinition take no resource-level permission",
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["ecs:DeleteService", "ecs:DeregisterContainerInstance", "ecs:DeleteCluster"],
     resources: ecsArns,
     why: "teardown removes the service, the container instances and the cluster",
@@ -239,14 +241,14 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor", "gc"],
     actions: ["logs:DescribeLogGroups", "logs:DescribeExportTasks"],
     resources: all,
     why: "DescribeLogGroups and DescribeExportTasks take no resource-level permission",
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["logs:CreateExportTask"],
     resources: logGroupArns,
     why: "teardown exports the logs to AWS_BUCKET (the bucket policy must let logs.amazonaws.com write)",
@@ -285,7 +287,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ENDS_RUN,
+    commands: [...ENDS_RUN, "gc"],
     actions: [
       "ec2:CancelSpotFleetRequests",
       "ec2:ModifySpotFleetRequest",
@@ -300,7 +302,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: [...RUN, "doctor", "estimate", "status"],
+    commands: [...RUN, "doctor", "estimate", "status", "gc"],
     actions: [
       "ec2:DescribeSpotFleetRequests",
       "ec2:DescribeSpotFleetInstances",
@@ -364,7 +366,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ENDS_RUN,
+    commands: [...ENDS_RUN, "gc"],
     actions: ["cloudwatch:DescribeAlarms"],
     resources: all,
     why: "DescribeAlarms by name prefix",
@@ -375,6 +377,55 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"],
     resources: (s) => [`arn:${s.partition}:cloudwatch::${s.account}:dashboard/${s.app}*`],
     why: "CREATE_DASHBOARD / CLEAN_DASHBOARD",
+  },
+  // --- operator: dcp gc (finds every app's resources by their dcp:app tag, removes this app's) -----------
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: [
+      "sqs:ListQueues",
+      "sqs:ListQueueTags",
+      "sqs:GetQueueAttributes",
+      "ecs:ListClusters",
+      "ecs:DescribeClusters",
+      "ecs:ListServices",
+      "ecs:DescribeServices",
+      "ecs:ListTaskDefinitionFamilies",
+      "ecs:DescribeTaskDefinition",
+      "logs:ListTagsForResource",
+      "cloudwatch:ListTagsForResource",
+      "cloudwatch:ListDashboards",
+    ],
+    resources: all,
+    why: "gc lists every queue, cluster, service, task definition, log group and alarm of the region for its tags",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["cloudwatch:DeleteAlarms"],
+    resources: (s) => [arn(s, "cloudwatch", `alarm:${s.alarmPrefix}*`)],
+    why: "gc deletes the app's idle alarms",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["cloudwatch:DeleteDashboards"],
+    resources: (s) => [`arn:${s.partition}:cloudwatch::${s.account}:dashboard/${s.app}*`],
+    why: "gc deletes the app's dashboard",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["logs:DeleteLogGroup"],
+    resources: logGroupArns,
+    why: "gc --include-logs deletes the log groups",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["s3:ListBucket", "s3:GetObject"],
+    resources: (s) => [...bucketArns(s, [s.logsBucket]), `arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/*`],
+    why: "gc reads the run ledger (pointer, heartbeat, run and summary); without ListBucket a missing key is a 403",
   },
   // --- operator: doctor (read-only) ---------------------------------------------------------------------
   {

@@ -83,6 +83,38 @@ export interface StepResult {
   outcome: string;
 }
 
+/**
+ * Where a teardown records its progress: the state file (monitor, teardown), or memory (gc, for a run
+ * whose state file is elsewhere or gone: everything it deletes is found again by the next gc).
+ */
+export interface TeardownJournal {
+  observations(): Promise<Observations | undefined>;
+  record(id: string, observations?: Observations): Promise<void>;
+  /** the command that carries on from a failed step */
+  resume: string;
+}
+
+function stateFileJournal(path: string): TeardownJournal {
+  return {
+    observations: async () => observationsOf(await readRunState(path)),
+    record: async (id, observations) => void (await recordStep(path, id, observations)),
+    resume: `dcp teardown ${path}`,
+  };
+}
+
+/** A journal in memory: the observations of the steps run so far. */
+export function memoryJournal(resume: string): TeardownJournal {
+  let kept: Observations | undefined;
+  return {
+    observations: () => Promise.resolve(kept),
+    record: (_id, observations) => {
+      if (observations) kept = observations;
+      return Promise.resolve();
+    },
+    resume,
+  };
+}
+
 /** Records a completed step (and, if given, new observations) in one atomic write. */
 async function recordStep(path: string, id: string, observations?: Observations): Promise<RunState> {
   return updateRunState(path, (s) => {
@@ -101,14 +133,10 @@ class TeardownRunner {
   private readonly results: StepResult[] = [];
 
   constructor(
-    private readonly target: RunTarget,
+    private readonly journal: TeardownJournal,
     private readonly clients: RunClients,
     private readonly output: Output,
   ) {}
-
-  private async state(): Promise<RunState> {
-    return readRunState(this.target.path);
-  }
 
   /** Runs one step; returns what it did, in words. */
   private async execute(
@@ -135,8 +163,8 @@ class TeardownRunner {
         const at = Date.now();
         const ids = await fleet.activeInstances(step.fleetId);
         const live = ids.length ? await describeLiveInstances(ec2, ids) : [];
-        const state = await this.state();
-        const base = observationsOf(state) ?? observe(undefined, { at, visible: 0, inFlight: 0, dlq: 0, live: [] });
+        const base =
+          (await this.journal.observations()) ?? observe(undefined, { at, visible: 0, inFlight: 0, dlq: 0, live: [] });
         const existed = (await fleet.describe(step.fleetId)) !== undefined;
         await fleet.cancel(step.fleetId);
         const observations = { ...base, instances: endInstances(trackInstances(base.instances, live, at), Date.now()) };
@@ -167,7 +195,7 @@ class TeardownRunner {
         return { outcome: n ? `${n} deregistered` : "none active" };
       }
       case "deregister-container-instances": {
-        const ids = new Set(Object.keys(observationsOf(await this.state())?.instances ?? {}));
+        const ids = new Set(Object.keys((await this.journal.observations())?.instances ?? {}));
         const n = ids.size ? await deregisterContainerInstancesOf(ecs, step.cluster, ids) : 0;
         return { outcome: n ? `${n} deregistered` : "none" };
       }
@@ -205,7 +233,7 @@ class TeardownRunner {
           this.clients.ecs,
           step.cluster,
           step.family,
-          new Set(Object.keys(observationsOf(await this.state())?.instances ?? {})),
+          new Set(Object.keys((await this.journal.observations())?.instances ?? {})),
         ),
       );
       if (decision.action === "gone") return "already gone";
@@ -219,7 +247,7 @@ class TeardownRunner {
       }
       if (Date.now() > deadline) {
         throw new OperationalError(
-          `ECS cluster ${step.cluster} is still in use by this run (${decision.action === "wait" ? decision.reason : "tasks still stopping"}); run \`dcp teardown ${this.target.path}\` again in a few minutes`,
+          `ECS cluster ${step.cluster} is still in use by this run (${decision.action === "wait" ? decision.reason : "tasks still stopping"}); run \`${this.journal.resume}\` again in a few minutes`,
         );
       }
       await sleep(CLUSTER_POLL_MS, this.signal);
@@ -242,10 +270,10 @@ class TeardownRunner {
           if (err instanceof OperationalError || err instanceof Interrupted) throw err;
           const said = describeAwsFailure(err) ?? `${awsErrorName(err)}: ${(err as Error).message}`;
           throw new OperationalError(
-            `teardown step ${step.id} failed: ${said}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`,
+            `teardown step ${step.id} failed: ${said}. The steps before it are done and recorded; run \`${this.journal.resume}\` to retry from here`,
           );
         });
-      await recordStep(this.target.path, step.id, observations);
+      await this.journal.record(step.id, observations);
       this.results.push({ id: step.id, outcome });
       if (process.env.DCP_TEARDOWN_PAUSE_AFTER === step.id) {
         this.output.line(`paused after ${step.id} (DCP_TEARDOWN_PAUSE_AFTER is a test-only setting)`);
@@ -302,7 +330,7 @@ export async function tearDown(
     );
   }
   const plan = planTeardown(teardownInput(state));
-  const runner = new TeardownRunner(target, clients, output);
+  const runner = new TeardownRunner(stateFileJournal(target.path), clients, output);
   const steps = await runner.run(plan, signal);
 
   state = await readRunState(target.path);
@@ -359,6 +387,22 @@ export async function tearDown(
   await ledger.finish(summary, observationsOf(state), await readRunState(target.path), breakdown);
   for (const line of summaryLines(summary)) output.line(line);
   return summary;
+}
+
+/**
+ * Runs a teardown plan's steps with `journal` (gc: a run whose state file is not here, its plan built
+ * from what discovery found). Returns what each step did and what the dead-letter queue holds.
+ */
+export async function runTeardownSteps(
+  plan: TeardownPlan,
+  journal: TeardownJournal,
+  clients: RunClients,
+  output: Output,
+  signal: AbortSignal,
+): Promise<{ steps: StepResult[]; deadLetterQueueHolds: number | undefined }> {
+  const runner = new TeardownRunner(journal, clients, output);
+  const steps = await runner.run(plan, signal);
+  return { steps, deadLetterQueueHolds: runner.deadLetterQueueHolds };
 }
 
 /**

@@ -5,11 +5,16 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DescribeSubnetsCommand } from "@aws-sdk/client-ec2";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { s3Client } from "../src/aws/s3.js";
+import { medianTaskSeconds } from "../src/flows/estimate.js";
+import { attemptId, attemptKey } from "../src/plan/ledger.js";
+import { writeLedgerJson } from "../src/run/ledger.js";
 import { runDcp } from "./harness/dcp.js";
 import { startRealismProxy, type RealismProxy } from "./harness/realism-proxy.js";
 import { tempDir } from "./harness/dcp.js";
-import { ec2 } from "./monitor-helpers.js";
+import { ctx, ec2 } from "./monitor-helpers.js";
 import { FLEET_FILE } from "./real-aws-helpers.js";
 
 let proxy: RealismProxy;
@@ -96,13 +101,7 @@ describe("dcp estimate", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 
-  it("a missing job file and an unknown instance type exit 2 with one message", async () => {
-    const missing = await runDcp(
-      ["--config", files.config, "estimate", join(dir, "nope.json"), files.fleet, "--seconds-per-group", "60"],
-      { cwd: dir, env: proxy.env },
-    );
-    expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/nope\.json/);
+  it("an unknown instance type exits 2 with one message", async () => {
     const config = join(dir, "config", "bad-type.json");
     writeFileSync(
       config,
@@ -127,5 +126,36 @@ describe("dcp estimate", () => {
     expect(r.stdout).toMatch(/total\s+unknown/);
     expect(r.stdout).toMatch(/missing: spot prices of m5\.xlarge, c5\.xlarge: DescribeSpotPriceHistory failed/);
     expect(r.stdout).toMatch(/EBS gp3\s+\$/);
+  });
+});
+
+describe("dcp estimate --from-run", () => {
+  it("takes the median task time of a finished run's ledger; an unknown run exits 2 with the app's runs", async () => {
+    const s3 = s3Client(ctx);
+    const bucket = `estimate-ledger-${Date.now()}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const at = { s3, bucket, appName: "EstimateApp" };
+    const seconds = [100, 300, 200, 900];
+    for (const [i, s] of seconds.entries()) {
+      const started = Date.UTC(2026, 10, 1) + i * 1000;
+      const attempt = attemptId(started, `w${i}`);
+      await writeLedgerJson(at, attemptKey(at.appName, "sfr-run-1", `P1-W${i}`, attempt, "done"), {
+        version: 1,
+        runId: "sfr-run-1",
+        metadataId: `P1-W${i}`,
+        group: [["Metadata_Plate", "P1"]],
+        attempt,
+        attemptNumber: 1,
+        workerId: `w${i}`,
+        startedAt: new Date(started).toISOString(),
+        endedAt: new Date(started + s * 1000).toISOString(),
+        outcome: "done",
+        outputs: { count: 0, bytes: 0, files: [] },
+      });
+    }
+    expect(await medianTaskSeconds(at, "sfr-run-1")).toEqual({ seconds: 250, tasks: 4 });
+    await expect(medianTaskSeconds(at, "sfr-nope")).rejects.toThrow(
+      /--from-run: run sfr-nope has no finished task in s3:\/\/estimate-ledger-\d+\/dcp-runs\/EstimateApp\/sfr-nope\/.*sfr-run-1/,
+    );
   });
 });

@@ -1,64 +1,77 @@
 /**
- * Issue 14, the tail on the emulator: `dcp monitor --once` (the built CLI) terminates the machines that
- * have no task in flight, as the workers' open-task records in the run ledger say, once nothing has
- * been visible on two readings; it lowers the fleet target with them and keeps the busy machine.
+ * Issue 14, the tail on the emulator with real workers (the built CLI; the ECS agent harness runs `dcp
+ * worker` per instance, and each worker writes its open-task record in the run ledger): two machines, one
+ * job loop each, one slow group. Once nothing is visible, `dcp monitor` terminates the machine with no task
+ * in flight and lowers the fleet target with it; the machine running the group keeps it to the end.
  */
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
-import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { s3Client } from "../src/aws/s3.js";
-import { fleetProvider } from "../src/fleet/registry.js";
-import { attemptId, openKey } from "../src/plan/ledger.js";
+import { attemptKey, attemptRecordSchema } from "../src/plan/ledger.js";
+import { listAttempts, readLedgerJson } from "../src/run/ledger.js";
 import { readRunState } from "../src/state/run-state.js";
 import { runDcp } from "./harness/dcp.js";
-import { configuredApp, ctx, ec2, fleetState, fleetWithState, sqs, submitGroups } from "./monitor-helpers.js";
+import { emulatorEnv } from "./harness/dcp.js";
+import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import { ctx, ec2 } from "./monitor-helpers.js";
+import { fleetFile, realApp, wells } from "./real-aws-helpers.js";
 
-async function states(ids: string[]): Promise<Record<string, string>> {
-  const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
-  return Object.fromEntries(
-    (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => [i.InstanceId!, i.State?.Name ?? "?"]),
-  );
-}
+let agent: EcsAgent | undefined;
+afterAll(async () => agent?.stop());
 
-describe("dcp monitor: the tail", () => {
-  it("terminates the instances with no task in flight and lowers the target; the busy one stays", async () => {
-    const base = await configuredApp("spot-fleet", 3, "Tail");
-    await submitGroups(base.app, 2);
-    const run = await fleetWithState(base, 3);
-    const received = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: run.queueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 600,
-        WaitTimeSeconds: 1,
-      }),
-    );
-    expect(received.Messages).toHaveLength(2);
-    const [busy, ...idle] = (await (await fleetProvider("spot-fleet", ctx)).activeInstances(run.fleetId)).sort();
-    // Both tasks run on `busy`: its worker wrote one open record per task (plan/ledger.ts).
-    for (const n of [1, 2])
-      await s3Client(ctx).send(
-        new PutObjectCommand({
-          Bucket: run.bucket,
-          Key: openKey(run.app, run.fleetId, busy!, attemptId(Date.now() + n, `w${n}`)),
-          Body: "{}",
-        }),
-      );
-    const first = await runDcp(["--config", run.configPath, "monitor", "--once"], { cwd: run.dir });
-    expect(first.code, first.stderr).toBe(0);
-    // First reading: DCP's downscale (2 in flight on 3 machines: target 2), the queue quiet for the first time.
-    expect(Object.values(await states([busy!, ...idle]))).toEqual(["running", "running", "running"]);
-    const second = await runDcp(["--config", run.configPath, "monitor", "--once"], { cwd: run.dir });
-    expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout + second.stderr).toMatch(
-      /tail: terminated 2 instance\(s\) with no task in flight.*fleet target 2 -> 1/,
-    );
-    const after = await states([busy!, ...idle]);
-    expect(after[busy!]).toBe("running");
-    for (const id of idle) expect(after[id]).toMatch(/shutting-down|terminated/);
-    expect((await fleetState(run)).target).toBe(1);
-    const observations = (await readRunState(run.statePath)).dcp.observations as { downscales: { reason: string }[] };
-    expect(observations.downscales.at(-1)).toMatchObject({ reason: "tail", from: 2, to: 1 });
+it("terminates the idle machine while the other finishes its task; the target drops with it", async () => {
+  const app = await realApp({ machines: 2, groups: wells(1) });
+  const dcp = (args: string[]) => runDcp(args, { cwd: app.dir, timeoutMs: 120_000 });
+  expect((await dcp(["setup"])).code).toBe(0);
+  expect((await dcp(["submit", app.jobFile])).code).toBe(0);
+  const start = await dcp([
+    "start-cluster",
+    fleetFile(app, "fleet.json"),
+    "--wait-timeout",
+    "5",
+    "--poll-interval",
+    "1",
+  ]);
+  expect(start.code, start.stderr).toBe(0);
+  const state = await readRunState(app.statePath);
+  agent = startEcsAgent({
+    cluster: `${app.app}Cluster`,
+    service: `${app.app}Service`,
+    awsEnv: emulatorEnv(),
+    workDir: app.dir,
+    fleet: fleetFromStateFile(app.statePath),
+    pollMs: 500,
+    stopTimeoutSeconds: 5,
+    extraEnv: { FAKE_CP_SLEEP_MS: "8000", WORKER_IDLE_POLLS: "100000" },
   });
+  const monitor = await dcp(["monitor", "--interval", "1"]);
+  await agent.stop();
+  const output = monitor.stdout + monitor.stderr;
+  expect(monitor.code, output).toBe(0);
+  const tail =
+    /tail: terminated 1 instance\(s\) with no task in flight while nothing is queued \((i-[0-9a-f]+)\); fleet target (\d) -> 1/.exec(
+      output,
+    );
+  expect(tail, output).not.toBeNull();
+
+  // The group ran once, to the end, on the other machine.
+  const at = { s3: s3Client(ctx), bucket: app.bucket, appName: app.app };
+  const attempts = await listAttempts(at, state.dcp.fleetId);
+  expect(attempts.map((a) => a.outcome)).toEqual(["done"]);
+  const record = await readLedgerJson(
+    at,
+    attemptKey(app.app, state.dcp.fleetId, attempts[0]!.metadataId, attempts[0]!.attempt, "done"),
+    attemptRecordSchema,
+  );
+  const busy = record?.placement?.instanceId;
+  expect(busy).toMatch(/^i-/);
+  expect(busy).not.toBe(tail![1]);
+  // The idle one was terminated by the tail before the task ended, the busy one by the teardown after it.
+  const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [busy!, tail![1]!] }));
+  const ended = Object.fromEntries(
+    (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => [i.InstanceId, i.StateTransitionReason]),
+  );
+  const when = (id: string) => Date.parse(`${/\((.+) (?:GMT|UTC)\)/.exec(ended[id] ?? "")?.[1]?.replace(" ", "T")}Z`);
+  expect(when(tail![1]!)).toBeLessThan(Date.parse(record!.endedAt));
+  expect(when(busy!)).toBeGreaterThanOrEqual(Math.floor(Date.parse(record!.endedAt) / 1000) * 1000);
 });

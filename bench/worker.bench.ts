@@ -10,6 +10,10 @@
  * 30 s sleep before every upload is left out of the baseline on purpose (it would make any ratio
  * meaningless).
  *
+ * The run ledger is on (a run pointer in the bucket, as start-cluster writes it): each task also PUTs
+ * its open key and its attempt record and DELETEs the open key, in the background; the requests it
+ * sends per task are printed.
+ *
  * Run: make bench (or npx vite-node --options.deps.external=/dist/ bench/worker.bench.ts after make build). Last line: the figures and the ratio.
  */
 import { CreateLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
@@ -54,6 +58,14 @@ for (const name of ["ExampleHuman_LoadData.cppipe", "load_data.csv"]) {
   );
 }
 await logsClient(ctx).send(new CreateLogGroupCommand({ logGroupName: bucket }));
+// The run ledger on: the pointer start-cluster writes (worker/ledger.ts reads it at start).
+await s3.send(
+  new PutObjectCommand({
+    Bucket: bucket,
+    Key: "dcp-runs/WorkerBench/current.json",
+    Body: JSON.stringify({ version: 1, runId: "bench-run", startedAt: new Date().toISOString() }),
+  }),
+);
 
 let runs = 0;
 async function fillQueue(label: string, tasks: number): Promise<string> {
@@ -93,13 +105,20 @@ interface Measured {
   phases: Array<Record<string, number>>;
   tasks: number;
   seconds: number;
+  ledgerRequests: number;
 }
 
-async function measure(label: string, tasks: number, loops: number, uploadConcurrency: number): Promise<Measured> {
+async function measure(
+  label: string,
+  tasks: number,
+  loops: number,
+  uploadConcurrency: number,
+  appName = "WorkerBench",
+): Promise<Measured> {
   const queueUrl = await fillQueue(label, tasks);
   const config = parseConfig(
     configInputFromEnv({
-      APP_NAME: "WorkerBench",
+      APP_NAME: appName,
       AWS_BUCKET: bucket,
       LOG_GROUP_NAME: bucket,
       CELLPROFILER_COMMAND: join(ROOT, "test/fixtures/fake-cellprofiler"),
@@ -119,7 +138,7 @@ async function measure(label: string, tasks: number, loops: number, uploadConcur
   let done = 0;
   let last = 0;
   const started = performance.now();
-  await runWorker(
+  const summary = await runWorker(
     { config, source: "bench", queueUrl },
     {
       sink: () => {},
@@ -134,7 +153,7 @@ async function measure(label: string, tasks: number, loops: number, uploadConcur
     },
   );
   if (done !== tasks) throw new Error(`${label}: ${done} of ${tasks} tasks done`);
-  return { overheadMs, phases, tasks: done, seconds: (last - started) / 1000 };
+  return { overheadMs, phases, tasks: done, seconds: (last - started) / 1000, ledgerRequests: summary.ledgerRequests };
 }
 
 const median = (xs: number[]) => {
@@ -152,21 +171,31 @@ try {
   await measure("warmup", 4, 1, 16);
   // dcp and the baseline alternate in rounds, so load from other processes hits both alike.
   const ROUNDS = 4;
-  const dcp: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0 };
-  const baseline: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0 };
+  const dcp: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0, ledgerRequests: 0 };
+  const baseline: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0, ledgerRequests: 0 };
+  // The same worker with the ledger off (an app with no run pointer), alternating with the others.
+  const noLedger: Measured = { overheadMs: [], phases: [], tasks: 0, seconds: 0, ledgerRequests: 0 };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [into, label, concurrency] of [
-      [dcp, "dcp", 16],
-      [baseline, "baseline", 1],
+    for (const [into, label, concurrency, appName] of [
+      [dcp, "dcp", 16, "WorkerBench"],
+      [noLedger, "noledger", 16, "WorkerBenchNoLedger"],
+      [baseline, "baseline", 1, "WorkerBench"],
     ] as const) {
-      const m = await measure(`${label}${r}`, Math.ceil(TASKS / ROUNDS), 1, concurrency);
+      const m = await measure(`${label}${r}`, Math.ceil(TASKS / ROUNDS), 1, concurrency, appName);
       into.overheadMs.push(...m.overheadMs);
       into.phases.push(...m.phases);
       into.tasks += m.tasks;
+      into.ledgerRequests += m.ledgerRequests;
     }
   }
   console.log(
     `dcp worker, 1 loop:      ${dcp.tasks} tasks x ${OUTPUT_FILES} files, overhead per task median ${median(dcp.overheadMs).toFixed(0)} ms, p90 ${p90(dcp.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(dcp)})`,
+  );
+  console.log(
+    `run ledger on: ${(dcp.ledgerRequests / dcp.tasks).toFixed(2)} S3 requests per task (open PUT, record PUT, open DELETE; pointer reads included), sent in the background`,
+  );
+  console.log(
+    `same worker, ledger off:     overhead per task median ${median(noLedger.overheadMs).toFixed(0)} ms, p90 ${p90(noLedger.overheadMs).toFixed(0)} ms (${noLedger.ledgerRequests} ledger requests)`,
   );
   console.log(
     `baseline (1 file at a time): overhead per task median ${median(baseline.overheadMs).toFixed(0)} ms, p90 ${p90(baseline.overheadMs).toFixed(0)} ms (phase medians, ms: ${phaseMedians(baseline)})`,

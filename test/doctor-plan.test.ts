@@ -136,7 +136,12 @@ describe("IAM policies", () => {
 
   it("narrows the operator's policy to one command, and every row says why", () => {
     const submit = allowedActions(policyFor("operator", scope, ["submit"]));
-    expect([...submit].sort()).toEqual(["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]);
+    expect([...submit].sort()).toEqual([
+      "s3:PutObject",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:SendMessage",
+    ]);
     expect(IAM_TABLE.every((row) => row.why.length > 10)).toBe(true);
   });
 

@@ -25,7 +25,7 @@ describe("IAM drift", () => {
     const recorded = [
       { command: "setup", service: "sqs", operation: "CreateQueue" },
       { command: "setup", service: "ec2", operation: "RunScheduledInstances" },
-      { command: "worker", service: "s3", operation: "DeleteObject" },
+      { command: "worker", service: "s3", operation: "DeleteBucket" },
       { command: "submit", service: "sqs", operation: "PurgeQueue" },
       { command: "brand-new-command", service: "sqs", operation: "GetQueueUrl" },
     ];
@@ -34,7 +34,7 @@ describe("IAM drift", () => {
     expect(drift.join("\n")).toMatch(
       /dcp setup calls ec2 RunScheduledInstances, which needs ec2:RunScheduledInstances/,
     );
-    expect(drift.join("\n")).toMatch(/dcp worker calls s3 DeleteObject, which needs s3:DeleteObject/);
+    expect(drift.join("\n")).toMatch(/dcp worker calls s3 DeleteBucket, which needs s3:DeleteBucket/);
     expect(drift.join("\n")).toMatch(/dcp submit calls sqs PurgeQueue/);
     expect(drift.join("\n")).toMatch(/dcp brand-new-command calls sqs GetQueueUrl/);
     // A call allowed to another principal or command does not count for this one.

@@ -13,6 +13,7 @@ import {
   DescribeFleetsCommand,
   DescribeSpotFleetRequestsCommand,
   RequestSpotFleetCommand,
+  type SpotFleetRequestConfigData,
 } from "@aws-sdk/client-ec2";
 import {
   DescribeClustersCommand,
@@ -129,6 +130,7 @@ export async function submitGroups(app: string, count: number): Promise<string> 
 export async function fleetWithState(
   base: Awaited<ReturnType<typeof configuredApp>>,
   machines: number,
+  spotFleet: Partial<SpotFleetRequestConfigData> = {},
 ): Promise<TestRun> {
   const { app } = base;
   let fleetId: string;
@@ -141,6 +143,7 @@ export async function fleetWithState(
           TargetCapacity: machines,
           AllocationStrategy: "lowestPrice",
           LaunchSpecifications: [{ ImageId: AMI, InstanceType: "m5.xlarge" }],
+          ...spotFleet,
         },
       }),
     );

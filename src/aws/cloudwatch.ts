@@ -5,12 +5,16 @@ import {
   DescribeAlarmsCommand,
   PutDashboardCommand,
   PutMetricAlarmCommand,
+  ListTagsForResourceCommand,
   paginateDescribeAlarms,
+  paginateListDashboards,
 } from "@aws-sdk/client-cloudwatch";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { isNotFound } from "./errors.js";
 import { idleAlarmName, tagList } from "../plan/names.js";
 import { sleep } from "../sleep.js";
+import { mapLimit } from "../concurrency.js";
+import { isIdleAlarmName, type FoundResource } from "../plan/gc.js";
 
 /** Adaptive retries: alarm calls are rate-limited per account, and a throttled call must wait, not fail. */
 export function cloudwatchClient(ctx: AwsContext): CloudWatchClient {
@@ -113,4 +117,35 @@ export async function deleteDashboard(cw: CloudWatchClient, name: string): Promi
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+}
+
+// --- gc ----------------------------------------------------------------------------------------
+
+/**
+ * The idle alarms tagged `tagKey`: DescribeAlarms lists every metric alarm without tags, so only the
+ * names dcp gives (`<APP_NAME>_i-...`) are asked for their tags (ListTagsForResource, 8 at a time).
+ */
+export async function listTaggedAlarms(cw: CloudWatchClient, tagKey: string): Promise<FoundResource[]> {
+  const candidates: { name: string; arn: string }[] = [];
+  for await (const page of paginateDescribeAlarms({ client: cw }, { AlarmTypes: ["MetricAlarm"], MaxRecords: 100 }))
+    for (const a of page.MetricAlarms ?? [])
+      if (a.AlarmName && a.AlarmArn && isIdleAlarmName(a.AlarmName))
+        candidates.push({ name: a.AlarmName, arn: a.AlarmArn });
+  const tagged = await mapLimit(candidates, 8, async (c) => {
+    const out = await cw.send(new ListTagsForResourceCommand({ ResourceARN: c.arn })).catch((err: unknown) => {
+      if (isNotFound(err)) return { Tags: [] };
+      throw err;
+    });
+    const app = out.Tags?.find((t) => t.Key === tagKey)?.Value;
+    return app ? ({ kind: "alarm", id: c.name, app } as const) : undefined;
+  });
+  return tagged.filter((r) => r !== undefined);
+}
+
+/** Every dashboard name (dashboards take no tags: gc matches them by the name dcp gives). */
+export async function listDashboardNames(cw: CloudWatchClient): Promise<string[]> {
+  const names: string[] = [];
+  for await (const page of paginateListDashboards({ client: cw }, {}))
+    for (const d of page.DashboardEntries ?? []) if (d.DashboardName) names.push(d.DashboardName);
+  return names;
 }

@@ -11,7 +11,12 @@ import {
   DescribeInstanceTypesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
+  TerminateInstancesCommand,
+  paginateDescribeFleets,
+  paginateDescribeLaunchTemplates,
+  paginateDescribeSpotFleetRequests,
   type _InstanceType,
+  type Instance,
   type CreateLaunchTemplateRequest,
   type Tag as Ec2Tag,
 } from "@aws-sdk/client-ec2";
@@ -19,6 +24,7 @@ import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { doneUnlessGone, isNotFound } from "./errors.js";
 import type { LiveInstance } from "../plan/monitor-decisions.js";
 import type { PricePoint } from "../plan/monitor-cost.js";
+import { fleetBills, type FoundResource } from "../plan/gc.js";
 
 export function ec2Client(ctx: AwsContext): EC2Client {
   // Adaptive retries: EC2 throttles per account (RequestLimitExceeded); a monitor polling for hours
@@ -38,24 +44,60 @@ const INSTANCE_FILTER_CHUNK = 200;
  */
 export async function describeLiveInstances(client: EC2Client, ids: readonly string[]): Promise<LiveInstance[]> {
   const live: LiveInstance[] = [];
+  await forEachInstance(client, ids, ["pending", "running"], (instance, id) =>
+    live.push({
+      id,
+      ...(instance.InstanceType ? { type: instance.InstanceType } : {}),
+      ...(instance.Placement?.AvailabilityZone ? { az: instance.Placement.AvailabilityZone } : {}),
+      ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
+    }),
+  );
+  return live;
+}
+
+/** DescribeInstances of `ids` (200 per call), in any of `states` (any state when undefined). */
+async function forEachInstance(
+  client: EC2Client,
+  ids: readonly string[],
+  states: string[] | undefined,
+  visit: (instance: Instance, id: string) => void,
+): Promise<void> {
   for (let i = 0; i < ids.length; i += INSTANCE_FILTER_CHUNK) {
     const filters = [
       { Name: "instance-id", Values: ids.slice(i, i + INSTANCE_FILTER_CHUNK) },
-      { Name: "instance-state-name", Values: ["pending", "running"] },
+      ...(states ? [{ Name: "instance-state-name", Values: states }] : []),
     ];
-    for await (const out of paginateDescribeInstances({ client }, { Filters: filters, MaxResults: 1000 })) {
-      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        if (!instance.InstanceId) continue;
-        live.push({
-          id: instance.InstanceId,
-          ...(instance.InstanceType ? { type: instance.InstanceType } : {}),
-          ...(instance.Placement?.AvailabilityZone ? { az: instance.Placement.AvailabilityZone } : {}),
-          ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
-        });
-      }
-    }
+    for await (const out of paginateDescribeInstances({ client }, { Filters: filters, MaxResults: 1000 }))
+      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? []))
+        if (instance.InstanceId) visit(instance, instance.InstanceId);
   }
-  return live;
+}
+
+/** "User initiated (2026-12-01 16:00:00 GMT)" (AWS; moto writes UTC): when a terminate or stop call ended the instance. */
+const USER_ENDED = /\((\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) (?:GMT|UTC)\)/;
+
+/**
+ * Billing times of `ids` from EC2 itself: LaunchTime, and for instances ended by a terminate call the
+ * time in their StateTransitionReason (EC2 keeps terminated instances visible for about an hour).
+ * Instances ended otherwise (a spot interruption) have no `endedAt`: the caller keeps its own estimate.
+ */
+export async function instanceLifetimes(
+  client: EC2Client,
+  ids: readonly string[],
+): Promise<Map<string, { launchedAt?: number; endedAt?: number; state?: string }>> {
+  const found = new Map<string, { launchedAt?: number; endedAt?: number; state?: string }>();
+  await forEachInstance(client, ids, undefined, (instance, id) => {
+    const state = instance.State?.Name;
+    const ended = /shutting-down|terminated|stopp/.test(state ?? "")
+      ? USER_ENDED.exec(instance.StateTransitionReason ?? "")
+      : null;
+    found.set(id, {
+      ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
+      ...(ended ? { endedAt: Date.parse(`${ended[1]}T${ended[2]}Z`) } : {}),
+      ...(state ? { state } : {}),
+    });
+  });
+  return found;
 }
 
 const SPOT_PRICE_PAGES = 10;
@@ -82,7 +124,12 @@ export async function spotPriceHistory(
     for (const p of out.SpotPriceHistory ?? []) {
       const price = Number(p.SpotPrice);
       if (p.InstanceType && Number.isFinite(price))
-        points.push({ type: p.InstanceType, price, ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}) });
+        points.push({
+          type: p.InstanceType,
+          price,
+          ...(p.AvailabilityZone ? { az: p.AvailabilityZone } : {}),
+          ...(p.Timestamp ? { at: p.Timestamp.getTime() } : {}),
+        });
     }
     if (++pages >= SPOT_PRICE_PAGES) break;
   }
@@ -247,4 +294,86 @@ export async function instanceTypeSizes(
     }),
   );
   return sizes;
+}
+
+// --- gc: everything of every app, across the region -------------------------------------------
+
+const tagValue = (tags: readonly Ec2Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
+const tagFilter = (key: string) => [{ Name: "tag-key", Values: [key] }];
+
+/**
+ * The live Spot Fleet requests and EC2 Fleets tagged `tagKey` (DescribeSpotFleetRequests and
+ * DescribeFleets take no tag filter: every fleet is listed and the tags read from the answer).
+ * Cancelled and deleted fleets stay listed for up to 48 hours (EC2 docs: "cancelled ... requests
+ * are deleted 48 hours after"): they are gone already, and are left out.
+ */
+export async function listTaggedFleets(client: EC2Client, tagKey: string): Promise<FoundResource[]> {
+  const found: FoundResource[] = [];
+  for await (const page of paginateDescribeSpotFleetRequests({ client }, {}))
+    for (const c of page.SpotFleetRequestConfigs ?? []) {
+      const app = tagValue(c.Tags, tagKey);
+      if (!app || !c.SpotFleetRequestId || !fleetBills(c.SpotFleetRequestState)) continue;
+      found.push({
+        kind: "fleet",
+        id: c.SpotFleetRequestId,
+        app,
+        api: "spot-fleet",
+        ...(c.CreateTime ? { createdMs: c.CreateTime.getTime() } : {}),
+      });
+    }
+  for await (const page of paginateDescribeFleets({ client }, {}))
+    for (const f of page.Fleets ?? []) {
+      const app = tagValue(f.Tags, tagKey);
+      if (!app || !f.FleetId || !fleetBills(f.FleetState)) continue;
+      found.push({
+        kind: "fleet",
+        id: f.FleetId,
+        app,
+        api: "ec2-fleet",
+        ...(f.CreateTime ? { createdMs: f.CreateTime.getTime() } : {}),
+      });
+    }
+  return found;
+}
+
+/** Pending and running instances tagged `tagKey` (DescribeInstances filters by tag key). */
+export async function listTaggedInstances(client: EC2Client, tagKey: string): Promise<FoundResource[]> {
+  const found: FoundResource[] = [];
+  const Filters = [...tagFilter(tagKey), { Name: "instance-state-name", Values: ["pending", "running"] }];
+  for await (const out of paginateDescribeInstances({ client }, { Filters, MaxResults: 1000 }))
+    for (const i of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+      const app = tagValue(i.Tags, tagKey);
+      if (!app || !i.InstanceId) continue;
+      found.push({
+        kind: "instance",
+        id: i.InstanceId,
+        app,
+        ...(i.LaunchTime ? { createdMs: i.LaunchTime.getTime() } : {}),
+      });
+    }
+  return found;
+}
+
+/** Launch templates tagged `tagKey`. */
+export async function listTaggedLaunchTemplates(client: EC2Client, tagKey: string): Promise<FoundResource[]> {
+  const found: FoundResource[] = [];
+  for await (const out of paginateDescribeLaunchTemplates({ client }, { Filters: tagFilter(tagKey) }))
+    for (const t of out.LaunchTemplates ?? []) {
+      const app = tagValue(t.Tags, tagKey);
+      if (!app || !t.LaunchTemplateId) continue;
+      found.push({
+        kind: "launch-template",
+        id: t.LaunchTemplateId,
+        app,
+        ...(t.CreateTime ? { createdMs: t.CreateTime.getTime() } : {}),
+      });
+    }
+  return found;
+}
+
+/** Terminates instances (1,000 per call); ids already gone count as done. Returns how many were asked. */
+export async function terminateInstances(client: EC2Client, ids: readonly string[]): Promise<number> {
+  for (let i = 0; i < ids.length; i += 1000)
+    await doneUnlessGone(client.send(new TerminateInstancesCommand({ InstanceIds: ids.slice(i, i + 1000) })));
+  return ids.length;
 }

@@ -19,6 +19,8 @@ import {
   paginateListServices,
   paginateListTaskDefinitions,
   paginateListTasks,
+  paginateListClusters,
+  paginateListTaskDefinitionFamilies,
   type ContainerInstance,
 } from "@aws-sdk/client-ecs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
@@ -27,6 +29,8 @@ import { diffTaskDefinition, type TaskDefinitionSpec } from "../plan/task-defini
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
 import type { ClusterUse } from "../plan/teardown-plan.js";
+import type { FoundResource } from "../plan/gc.js";
+import { mapLimit } from "../concurrency.js";
 
 export function ecsClient(ctx: AwsContext): ECSClient {
   return instrument(new ECSClient(clientOptions(ctx)), "ecs");
@@ -395,4 +399,77 @@ export async function serviceIsActive(client: ECSClient, cluster: string, servic
     if (isGoneEcs(err)) return false;
     throw err;
   }
+}
+
+// --- gc: every cluster, service and task definition family tagged with an app -------------------
+
+const tagOf = (tags: readonly Tag[] | undefined, key: string) => tags?.find((t) => t.key === key)?.value;
+
+/**
+ * ECS resources tagged `tagKey` across the region: ACTIVE clusters (DescribeClusters with TAGS, 100
+ * per call), the ACTIVE services of every cluster (DescribeServices with TAGS, 10 per call; DRAINING
+ * ones are being deleted already), and the task definition families with an
+ * ACTIVE revision (DescribeTaskDefinition with TAGS on the latest, 8 at a time), with the worker's
+ * AWS_BUCKET from its environment (where the run ledger is).
+ */
+export async function listTaggedEcs(client: ECSClient, tagKey: string): Promise<FoundResource[]> {
+  const found: FoundResource[] = [];
+  const clusterArns = await listAll(paginateListClusters({ client }, {}), (p) => p.clusterArns);
+  const clusters: string[] = [];
+  for (let i = 0; i < clusterArns.length; i += 100) {
+    const out = await client.send(
+      new DescribeClustersCommand({ clusters: clusterArns.slice(i, i + 100), include: ["TAGS"] }),
+    );
+    for (const c of out.clusters ?? []) {
+      if (!c.clusterName || c.status === "INACTIVE") continue;
+      clusters.push(c.clusterName);
+      const app = tagOf(c.tags, tagKey);
+      if (app) found.push({ kind: "cluster", id: c.clusterName, app });
+    }
+  }
+  for (const cluster of clusters) {
+    const arns = await listAll(paginateListServices({ client }, { cluster }), (p) => p.serviceArns);
+    for (let i = 0; i < arns.length; i += 10) {
+      const out = await client.send(
+        new DescribeServicesCommand({ cluster, services: arns.slice(i, i + 10), include: ["TAGS"] }),
+      );
+      for (const s of out.services ?? []) {
+        const app = tagOf(s.tags, tagKey);
+        if (!app || !s.serviceName || s.status !== "ACTIVE") continue;
+        found.push({
+          kind: "service",
+          id: s.serviceName,
+          app,
+          cluster,
+          ...(s.createdAt ? { createdMs: s.createdAt.getTime() } : {}),
+        });
+      }
+    }
+  }
+  const families = await listAll(
+    paginateListTaskDefinitionFamilies({ client }, { status: "ACTIVE" }),
+    (p) => p.families,
+  );
+  const described = await mapLimit(families, 8, async (family): Promise<FoundResource | undefined> => {
+    const out = await client
+      .send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ["TAGS"] }))
+      .catch((err: unknown) => {
+        if (isNotFound(err) || awsErrorName(err) === "ClientException") return undefined;
+        throw err;
+      });
+    const app = tagOf(out?.tags, tagKey);
+    // Moto answers a family with no ACTIVE revision with its latest INACTIVE one; AWS with ClientException.
+    if (!app || !out?.taskDefinition || out.taskDefinition.status !== "ACTIVE") return undefined;
+    const env = out.taskDefinition.containerDefinitions?.flatMap((c) => c.environment ?? []) ?? [];
+    const bucket = env.find((e) => e.name === "AWS_BUCKET")?.value;
+    const registered = out.taskDefinition.registeredAt;
+    return {
+      kind: "task-definition",
+      id: family,
+      app,
+      ...(bucket ? { bucket } : {}),
+      ...(registered ? { createdMs: registered.getTime() } : {}),
+    };
+  });
+  return [...found, ...described.filter((r) => r !== undefined)];
 }

@@ -11,13 +11,16 @@ import {
   CreateExportTaskCommand,
   DescribeExportTasksCommand,
   paginateDescribeLogGroups,
+  DeleteLogGroupCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { awsErrorName, isAccessDenied, isNotFound } from "./errors.js";
+import { awsErrorName, doneUnlessGone, isAccessDenied, isNotFound, unlessNotFound } from "./errors.js";
 import type { Config } from "../config/schema.js";
 import { appTags } from "../plan/names.js";
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { sleep } from "../sleep.js";
+import { mapLimit } from "../concurrency.js";
+import type { FoundResource } from "../plan/gc.js";
 
 export function logsClient(ctx: AwsContext): CloudWatchLogsClient {
   return instrument(new CloudWatchLogsClient(clientOptions(ctx)), "logs");
@@ -208,4 +211,32 @@ export async function exportLogGroup(
     timing.onWait?.(`export ${status.toLowerCase()}`);
     await sleep(timing.pollMs, timing.signal);
   }
+}
+
+// --- gc ----------------------------------------------------------------------------------------
+
+/** Every log group tagged `tagKey`: DescribeLogGroups (all pages), then ListTagsForResource per group, 8 at a time. */
+export async function listTaggedLogGroups(client: CloudWatchLogsClient, tagKey: string): Promise<FoundResource[]> {
+  const groups: LogGroup[] = [];
+  for await (const page of paginateDescribeLogGroups({ client }, {})) groups.push(...(page.logGroups ?? []));
+  const found = await mapLimit(groups, 8, async (g): Promise<FoundResource | undefined> => {
+    // logGroupArn is the ARN without the trailing ":*" that `arn` carries; tagging takes that one.
+    const arn = g.logGroupArn ?? g.arn?.replace(/:\*$/, "");
+    if (!arn || !g.logGroupName) return undefined;
+    const out = await unlessNotFound(client.send(new ListTagsForResourceCommand({ resourceArn: arn })));
+    const app = out?.tags?.[tagKey];
+    if (!app) return undefined;
+    return {
+      kind: "log-group",
+      id: g.logGroupName,
+      app,
+      ...(g.creationTime ? { createdMs: g.creationTime } : {}),
+    };
+  });
+  return found.filter((r) => r !== undefined);
+}
+
+/** Deletes a log group; false when it was already gone. */
+export async function deleteLogGroupIfExists(client: CloudWatchLogsClient, name: string): Promise<boolean> {
+  return doneUnlessGone(client.send(new DeleteLogGroupCommand({ logGroupName: name })));
 }

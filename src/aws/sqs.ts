@@ -14,6 +14,7 @@ import {
   DeleteQueueCommand,
   SendMessageBatchCommand,
   ReceiveMessageCommand,
+  paginateListQueues,
 } from "@aws-sdk/client-sqs";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./errors.js";
@@ -21,6 +22,8 @@ import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attribu
 import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
 import { OperationalError } from "../errors.js";
 import { sleep } from "../sleep.js";
+import { mapLimit } from "../concurrency.js";
+import type { FoundResource } from "../plan/gc.js";
 
 export function sqsClient(ctx: AwsContext): SQSClient {
   return makeSqsClient(ctx, {});
@@ -366,4 +369,46 @@ export async function sendMessageBatch(
 function md5Hex(text: string): string {
   // One-shot hash (Node 20.12+): a third of createHash's cost on bodies this small.
   return hash("md5", text, "hex");
+}
+
+// --- gc ----------------------------------------------------------------------------------------
+
+/** The name of a queue from its URL or ARN (the last path or colon segment). */
+const queueNameOf = (urlOrArn: string) => urlOrArn.split(/[/:]/).pop() ?? urlOrArn;
+
+/**
+ * Every queue tagged `tagKey`, with the dead-letter queue its redrive policy names: ListQueues
+ * (1,000 per page), then ListQueueTags per queue and GetQueueAttributes per tagged one, 8 at a time.
+ * A queue deleted meanwhile is left out.
+ */
+export async function listTaggedQueues(client: SQSClient, tagKey: string): Promise<FoundResource[]> {
+  const urls: string[] = [];
+  for await (const page of paginateListQueues({ client }, { MaxResults: 1000 })) urls.push(...(page.QueueUrls ?? []));
+  const found = await mapLimit(urls, 8, async (url): Promise<FoundResource | undefined> => {
+    const tags = await unlessNotFound(client.send(new ListQueueTagsCommand({ QueueUrl: url })));
+    const app = tags?.Tags?.[tagKey];
+    if (!app) return undefined;
+    const attributes = await unlessNotFound(
+      client.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["RedrivePolicy", "CreatedTimestamp"] }),
+      ),
+    );
+    if (!attributes) return undefined;
+    const { RedrivePolicy, CreatedTimestamp } = attributes.Attributes ?? {};
+    let deadLetterQueue: string | undefined;
+    try {
+      const target = RedrivePolicy ? (JSON.parse(RedrivePolicy) as { deadLetterTargetArn?: string }) : undefined;
+      if (target?.deadLetterTargetArn) deadLetterQueue = queueNameOf(target.deadLetterTargetArn);
+    } catch {
+      // a redrive policy SQS would not accept: no dead-letter queue to name
+    }
+    return {
+      kind: "queue",
+      id: queueNameOf(url),
+      app,
+      ...(CreatedTimestamp ? { createdMs: Number(CreatedTimestamp) * 1000 } : {}),
+      ...(deadLetterQueue ? { deadLetterQueue } : {}),
+    };
+  });
+  return found.filter((r) => r !== undefined);
 }

@@ -50,6 +50,15 @@ export function secondsFlag(where: FlagOf, rule: NumberRule = {}): (value: strin
   return numberParser(where, rule, { integer: false, unit: "second", expected: "expected a number of seconds" });
 }
 
+/** A positive amount of US dollars. */
+export function usdFlag(where: FlagOf): (value: string) => number {
+  return numberParser(
+    where,
+    { min: 0.01, fix: `pass a number of dollars, e.g. ${where.flag} 250` },
+    { integer: false, expected: "expected a number of US dollars" },
+  );
+}
+
 /** A whole number within [min, max] (min defaults to 1). */
 export function integerFlag(where: FlagOf, rule: NumberRule = {}): (value: string) => number {
   return numberParser(where, { min: 1, ...rule }, { integer: true, expected: "expected a whole number" });
@@ -62,5 +71,21 @@ export function choiceFlag<T extends string>(where: FlagOf, choices: readonly T[
   return (value: string): T => {
     if ((choices as readonly string[]).includes(value)) return value as T;
     throw flagError(where, `must be ${list}`, fix ?? `use ${where.flag} ${choices[0]}`);
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** A duration such as 30s, 90m, 12h, 7d or 2w, as milliseconds. */
+export function durationFlag(where: FlagOf, example = "7d"): (value: string) => number {
+  return (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)([smhdw])$/i.exec(value.trim());
+    if (!m)
+      throw flagError(
+        where,
+        `expected a duration, got ${JSON.stringify(value)}`,
+        `pass e.g. ${where.flag} ${example} (s, m, h, d or w)`,
+      );
+    return Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!;
   };
 }

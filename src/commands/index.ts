@@ -10,6 +10,9 @@ import { registerMakeJobs } from "./make-jobs.js";
 import { registerCollect } from "./collect.js";
 import { registerIam } from "./iam.js";
 import { registerDoctor } from "./doctor.js";
+import { registerGc } from "./gc.js";
+import { registerEstimate } from "./estimate.js";
+import { registerStatus } from "./status.js";
 import { registerWorkflow } from "./workflow.js";
 
 /** Every command, in the order a run uses them. */
@@ -17,13 +20,16 @@ export function registerCommands(program: Command): void {
   registerConfig(program);
   registerIam(program);
   registerDoctor(program);
+  registerEstimate(program);
   registerSetup(program);
   registerMakeJobs(program);
   registerSubmit(program);
   registerStartCluster(program);
   registerMonitor(program);
+  registerStatus(program);
   registerTeardown(program);
   registerWorker(program);
   registerCollect(program);
+  registerGc(program);
   registerWorkflow(program);
 }

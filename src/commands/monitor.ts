@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { secondsFlag } from "./flags.js";
+import { secondsFlag, usdFlag } from "./flags.js";
 import { commandOutput, globalOptions, withExamples } from "./shared.js";
 
 export function registerMonitor(program: Command): void {
@@ -27,18 +27,30 @@ export function registerMonitor(program: Command): void {
       ),
       60,
     )
+    .option(
+      "--budget <usd>",
+      "spend limit of the run in USD (overrides BUDGET_USD): warn when the projection exceeds it, stop the fleet before spend reaches it",
+      usdFlag({ command: "monitor", flag: "--budget" }),
+    )
     .option("--once", "take one reading (and tear down if it is the second empty one in a row), then exit; for cron")
     .option("--json", "print the final summary as JSON on stdout (progress goes to stderr)")
     .action(
       async (
         stateFile: string | undefined,
-        opts: { cheapest?: boolean; interval: number; once?: boolean },
+        opts: { cheapest?: boolean; interval: number; once?: boolean; budget?: number },
         cmd: Command,
       ) => {
         const { runMonitor } = await import("../flows/monitor.js");
         const intervalS = opts.interval;
         process.exitCode = await runMonitor(
-          { ...globalOptions(cmd), stateFile, cheapest: Boolean(opts.cheapest), once: Boolean(opts.once), intervalS },
+          {
+            ...globalOptions(cmd),
+            stateFile,
+            cheapest: Boolean(opts.cheapest),
+            once: Boolean(opts.once),
+            intervalS,
+            ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
+          },
           commandOutput(cmd),
         );
       },
@@ -47,6 +59,7 @@ export function registerMonitor(program: Command): void {
     "dcp monitor",
     "dcp monitor files/MyProject_AnalysisSpotFleetRequestId.json",
     "dcp monitor --cheapest",
+    "dcp monitor --budget 250                 # stop spending before $250 of spot compute",
     "dcp monitor 2>&1 | tee monitor.log   # timestamped lines, one per change",
     "dcp monitor --once                       # from cron, every few minutes",
   ]);

@@ -68,6 +68,7 @@ export const CONFIG_HINTS: FixHints = {
   FLEET_API: `use ${FLEET_PROVIDER_NAMES.map((api) => `"${api}"`).join(" or ")}`,
   TASK_ROLE_ARN: 'use an ARN like "arn:aws:iam::123456789012:role/dcpWorkerRole", or null',
   LOG_RETENTION_DAYS: `use one of ${LOG_RETENTION_CHOICES.join(", ")}`,
+  BUDGET_USD: "write a number of dollars such as 250, or null for no limit",
 };
 
 export interface ConfigOverrides {

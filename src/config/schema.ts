@@ -226,6 +226,13 @@ export const configShape = {
     ),
   CREATE_DASHBOARD: dcpBoolean.default(true).describe("Create a CloudWatch dashboard for the run."),
   CLEAN_DASHBOARD: dcpBoolean.default(true).describe("Delete the dashboard when the monitor finishes."),
+  MONITOR_HEARTBEAT_TIMEOUT_MINUTES: z
+    .number()
+    .positive()
+    .default(10)
+    .describe(
+      "dcp status: a run whose monitor heartbeat is older than this (or three polls, whichever is longer) is unattended.",
+    ),
 
   CHECK_IF_DONE_BOOL: dcpBoolean
     .default(false)
@@ -282,6 +289,14 @@ export const configShape = {
     })
     .default(60)
     .describe("Retention in days of both log groups (DCP: 60)."),
+  BUDGET_USD: z
+    .number({ error: "expected a number of US dollars, e.g. 250" })
+    .positive({ error: "expected a positive number of US dollars" })
+    .nullable()
+    .default(null)
+    .describe(
+      "Spend limit of one run (each dcp start-cluster), in USD of spot compute: dcp monitor warns once when the projected total exceeds it and stops spending (fleet and service to 0, queue kept) before spend reaches it; with FLEET_API ec2-fleet also the fleet's MaxTotalPrice. null: no limit. `dcp monitor --budget` overrides it.",
+    ),
   // dcp worker settings (read from the task definition's environment inside the container).
   CELLPROFILER_COMMAND: z
     .string()

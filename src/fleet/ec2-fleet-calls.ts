@@ -28,10 +28,21 @@ export async function activeInstanceIds(fetchPage: (token: string | undefined) =
 }
 
 /** TerminateInstances, 1000 ids per call (the API's limit). */
-async function terminate(ec2: EC2Client, ids: string[]): Promise<void> {
+async function terminate(ec2: EC2Client, ids: readonly string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += 1000) {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids.slice(i, i + 1000) }));
   }
+}
+
+/** FleetProvider.shrink for both EC2 fleet APIs: the target first (so nothing is replaced), then the instances. */
+export function shrinker(
+  ec2: EC2Client,
+  setTarget: (id: string, target: number) => Promise<void>,
+): (id: string, target: number, instanceIds: readonly string[]) => Promise<void> {
+  return async (id, target, instanceIds) => {
+    await setTarget(id, target);
+    if (instanceIds.length) await terminate(ec2, instanceIds);
+  };
 }
 
 /**

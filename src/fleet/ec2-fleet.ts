@@ -25,7 +25,7 @@ import * as shared from "../plan/fleet-request.js";
 import { appNames, fleetTags, tagList, workerTags } from "../plan/names.js";
 import type { FleetStatus } from "../plan/fleet-status.js";
 import { unlessNotFound } from "../aws/errors.js";
-import { activeInstanceIds, canceller, statusOf } from "./ec2-fleet-calls.js";
+import { activeInstanceIds, canceller, shrinker, statusOf } from "./ec2-fleet-calls.js";
 import { FleetOperationUnsupportedError, type FleetProvider } from "./provider.js";
 
 /** The same for an EC2 Fleet of type maintain: surplus instances keep running until their idle alarm ends them. */
@@ -101,6 +101,17 @@ export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
       ...(spec.WeightedCapacity !== undefined ? { WeightedCapacity: spec.WeightedCapacity } : {}),
     })),
   );
+  // BUDGET_USD: EC2 Fleet's MaxTotalPrice is "the maximum amount per hour for Spot Instances that you're willing
+  // to pay"; reached, the fleet stops launching (it terminates nothing). The budget spread over the expected
+  // hours; the monitor's budget stop is the exact limit, this is the backstop while nobody watches.
+  const hours = input.expectedHours && input.expectedHours > 0 ? input.expectedHours : 1;
+  const maxTotalPrice = config.BUDGET_USD
+    ? (Math.floor((config.BUDGET_USD / hours) * 10_000) / 10_000).toString()
+    : undefined;
+  if (maxTotalPrice)
+    notes.push(
+      `BUDGET_USD ${config.BUDGET_USD}: the fleet's MaxTotalPrice is $${maxTotalPrice}/h (the budget over ${hours} h); dcp monitor stops the run before spend reaches the budget`,
+    );
   if (fleet.AllocationStrategy && fleet.AllocationStrategy !== "priceCapacityOptimized") {
     notes.push(
       `FLEET_API ec2-fleet uses price-capacity-optimized (AWS's recommendation) instead of the file's ${fleet.AllocationStrategy}`,
@@ -121,6 +132,7 @@ export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
       SpotOptions: {
         AllocationStrategy: "price-capacity-optimized",
         InstanceInterruptionBehavior: fleet.InstanceInterruptionBehavior ?? "terminate",
+        ...(maxTotalPrice ? { MaxTotalPrice: maxTotalPrice } : {}),
       },
       LaunchTemplateConfigs: [
         {
@@ -175,6 +187,19 @@ export function createProvider(ctx: AwsContext): FleetProvider {
       return out.UnsuccessfulFleetDeletions?.find((f) => f.FleetId === fleetId)?.Error;
     },
   );
+  const setTarget = async (id: string, target: number): Promise<void> => {
+    try {
+      await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
+    } catch (err) {
+      if (isUnsupported(err, endpointOverridden("ec2")))
+        throw new FleetOperationUnsupportedError(
+          "ModifyFleet",
+          id,
+          `the EC2 endpoint does not implement it: ${(err as Error).message.split("\n")[0]}`,
+        );
+      throw err;
+    }
+  };
   return {
     api: "ec2-fleet",
     plan(input) {
@@ -204,19 +229,8 @@ export function createProvider(ctx: AwsContext): FleetProvider {
     },
     describe,
     activeInstances,
-    async setTarget(id, target) {
-      try {
-        await ec2.send(new ModifyFleetCommand(modifyFleetInput(id, target)));
-      } catch (err) {
-        if (isUnsupported(err, endpointOverridden("ec2")))
-          throw new FleetOperationUnsupportedError(
-            "ModifyFleet",
-            id,
-            `the EC2 endpoint does not implement it: ${(err as Error).message.split("\n")[0]}`,
-          );
-        throw err;
-      }
-    },
+    setTarget,
+    shrink: shrinker(ec2, setTarget),
     cancel,
     async destroy(fleet) {
       await cancel(fleet.id);

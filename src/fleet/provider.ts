@@ -48,6 +48,13 @@ export interface FleetProvider {
   activeInstances(id: string): Promise<string[]>;
   /** Lower or raise the target; never terminates running instances. */
   setTarget(id: string, target: number): Promise<void>;
+  /**
+   * The tail: lower the target to `target` (never terminating by itself), then terminate exactly these
+   * instances, which the fleet then does not replace. AWS, ModifySpotFleetRequest: with noTermination the
+   * fleet keeps its current size "but not replace any Spot Instances that are interrupted or that you
+   * terminate manually"; ModifyFleet's no-termination works the same way for EC2 Fleet.
+   */
+  shrink(id: string, target: number, instanceIds: readonly string[]): Promise<void>;
   /** Cancel/delete the fleet and terminate its instances; "already gone" is success. */
   cancel(id: string): Promise<void>;
   /** cancel() and remove what the fleet owns (its launch template). */

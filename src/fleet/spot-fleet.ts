@@ -22,7 +22,7 @@ import * as shared from "../plan/fleet-request.js";
 import { fleetTags, workerTags } from "../plan/names.js";
 import type { FleetStatus } from "../plan/fleet-status.js";
 import { unlessNotFound } from "../aws/errors.js";
-import { activeInstanceIds, canceller, statusOf } from "./ec2-fleet-calls.js";
+import { activeInstanceIds, canceller, shrinker, statusOf } from "./ec2-fleet-calls.js";
 import type { FleetProvider } from "./provider.js";
 
 /** Lower (or raise) a Spot Fleet's target without terminating running instances (DCP's downscale). */
@@ -168,6 +168,9 @@ export function createProvider(ctx: AwsContext): FleetProvider {
       return out.UnsuccessfulFleetRequests?.find((f) => f.SpotFleetRequestId === fleetId)?.Error;
     },
   );
+  const setTarget = async (id: string, target: number): Promise<void> => {
+    await ec2.send(new ModifySpotFleetRequestCommand(modifySpotFleetInput(id, target)));
+  };
   return {
     api: "spot-fleet",
     plan(input) {
@@ -184,9 +187,8 @@ export function createProvider(ctx: AwsContext): FleetProvider {
     },
     describe,
     activeInstances,
-    async setTarget(id, target) {
-      await ec2.send(new ModifySpotFleetRequestCommand(modifySpotFleetInput(id, target)));
-    },
+    setTarget,
+    shrink: shrinker(ec2, setTarget),
     cancel,
     destroy: (fleet) => cancel(fleet.id),
     async adoptInstances(ids, appName) {

@@ -27,8 +27,15 @@ import type { MonitorView } from "../plan/monitor-view.js";
 import { runClients, type RunClients } from "../run/clients.js";
 import { RunDisplay } from "../run/display.js";
 import { RunReader } from "../run/reader.js";
+import { RunLedgerWriter } from "../run/run-ledger.js";
 import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTarget } from "../run/target.js";
+import { PriceBook, runCostNow } from "../run/cost.js";
+import { costRecord, type RunCost } from "../plan/run-cost.js";
+import { planBudget } from "../plan/budget.js";
+import { tailStep } from "../run/tail.js";
 import { tearDown } from "../run/teardown.js";
+import { s3Client } from "../aws/s3.js";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { interruptOnSignals } from "../signals.js";
 import { sleep } from "../sleep.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
@@ -40,6 +47,8 @@ export interface MonitorOptions extends RunLocation {
   intervalS: number;
   /** one reading (and the teardown if it is due), then exit: for cron */
   once: boolean;
+  /** --budget: overrides the config's BUDGET_USD */
+  budgetUsd?: number;
 }
 
 /** The alarm list is read in full at start and every this many polls; in between the monitor's own bookkeeping suffices. */
@@ -55,7 +64,7 @@ function listIds(ids: readonly string[]): string {
     : `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more`;
 }
 
-type WatchOutcome = "drained" | "queue-gone" | "interrupted" | "once" | "finished-elsewhere";
+type WatchOutcome = "drained" | "queue-gone" | "interrupted" | "once" | "finished-elsewhere" | "budget";
 
 export class Watcher {
   private state: RunState;
@@ -65,6 +74,7 @@ export class Watcher {
   private polls = 0;
   private targetUnsupported = false;
   private warned = new Set<string>();
+  private readonly ledger: RunLedgerWriter;
   readonly display: RunDisplay;
 
   constructor(
@@ -77,6 +87,7 @@ export class Watcher {
     this.reader = new RunReader(clients, this.state);
     this.observations = parseObservations(this.state.dcp.observations);
     this.display = new RunDisplay(output);
+    this.ledger = new RunLedgerWriter(target.ctx, this.state, options.intervalS, (t) => this.warnOnce("ledger", t));
   }
 
   private get app(): string {
@@ -156,6 +167,69 @@ export class Watcher {
     return recordTargetChange(observations, change, reading.at);
   }
 
+  /** The tail (run/tail.ts): machines with no task in flight terminated once nothing is queued. */
+  private async tail(reading: Reading, observations: Observations): Promise<Observations> {
+    const fleet = reading.fleet;
+    if (!fleet || this.targetUnsupported || !fleetIsLive(fleet)) return observations;
+    const lowered = observations.downscales.at(-1);
+    const target = lowered?.at === reading.at ? lowered.to : fleet.target;
+    try {
+      const step = await tailStep(this.clients, this.s3, this.state, reading, observations, target);
+      if (step.event) this.display.event(step.event);
+      return step.observations;
+    } catch (err) {
+      if (err instanceof FleetOperationUnsupportedError) {
+        this.targetUnsupported = true;
+        this.display.warn(`${err.message}; idle instances end through their alarms`);
+      } else
+        this.warnOnce(
+          "tail",
+          `tail: ${(err as Error).message}; idle instances end through their alarms until it works`,
+        );
+      return observations;
+    }
+  }
+
+  private priceBook: PriceBook | undefined;
+  /** The run's cost at the last reading (run/cost.ts), for the display and the budget. */
+  cost: RunCost | undefined;
+
+  private async costs(reading: Reading, observations: Observations): Promise<Observations> {
+    const startedAt = new Date(Date.parse(this.state.dcp.startedAt) || Number(this.state.MONITOR_START_TIME));
+    this.priceBook ??= new PriceBook(this.clients.ec2, startedAt);
+    const { cost, problem } = await runCostNow(this.clients.ec2, observations, startedAt, reading.at, this.priceBook);
+    if (problem) this.warnOnce("price", `cost so far unavailable (${problem})`);
+    this.cost = cost;
+    return this.checkBudget({ ...observations, cost: costRecord(cost) }, cost, reading.at);
+  }
+
+  /** Set when spend reached the budget: the watch ends and the run's spending stops. */
+  budgetStop: string | undefined;
+
+  private checkBudget(observations: Observations, cost: RunCost, at: number): Observations {
+    const budgetUsd = this.options.budgetUsd ?? this.target.budgetUsd;
+    if (budgetUsd === undefined) return observations;
+    const decision = planBudget({
+      budgetUsd,
+      cost,
+      intervalMs: this.options.intervalS * 1000,
+      warned: observations.budget?.warnedAt !== undefined,
+    });
+    let next = observations;
+    if (decision.warn) {
+      this.display.warn(decision.warn);
+      next = { ...next, budget: { ...next.budget, warnedAt: at } };
+    }
+    if (decision.stop) {
+      this.budgetStop = decision.stop;
+      next = { ...next, budget: { ...next.budget, stoppedAt: at } };
+    }
+    return next;
+  }
+
+  private s3Client: S3Client | undefined;
+  private readonly s3 = (): S3Client => (this.s3Client ??= s3Client(this.target.ctx));
+
   /** One reading and what follows from it; returns the updated observations. */
   /** One poll; undefined when the state file says the run is no longer running (a `dcp teardown` took over). */
   async poll(): Promise<Observations | undefined> {
@@ -175,12 +249,16 @@ export class Watcher {
     let observations = observe(this.observations, reading, runBaseline(this.state));
     await this.reconcileAlarms(reading);
     observations = await this.adjustTarget(reading, observations);
+    observations = await this.tail(reading, observations);
+    observations = await this.costs(reading, observations);
     this.observations = observations;
     this.state = await updateRunState(this.target.path, (s) =>
       s.dcp.status === "running"
         ? { ...s, dcp: { ...s.dcp, observations: observations as unknown as Record<string, unknown> } }
         : s,
     );
+    // One PUT per poll, so `dcp status` elsewhere shows these figures and knows someone watches.
+    await this.ledger.heartbeat("running", observations, this.state);
     return observations;
   }
 
@@ -220,6 +298,7 @@ export class Watcher {
       // A job queue that no longer exists (a teardown interrupted after deleting it) can never receive
       // work: finish the teardown now rather than waiting for a second empty reading or for `dcp submit`.
       if (this.reader.queueMissing) return "queue-gone";
+      if (this.budgetStop) return "budget";
       if (shouldTearDown(observations)) {
         const hold = teardownHold(observations, Date.parse(this.state.dcp.startedAt), Date.now());
         if (hold === 0) return "drained";
@@ -273,11 +352,15 @@ export async function runMonitor(options: MonitorOptions, output: Output): Promi
         output.result({ appName: state.MONITOR_APP_NAME, status: "tearing-down-elsewhere" });
         return 0;
       }
-      output.line(
-        outcome === "queue-gone"
-          ? "the job queue no longer exists: no work can arrive; finishing the teardown"
-          : "queue drained (empty on two readings in a row): tearing down",
-      );
+      if (outcome === "budget") {
+        output.line(`budget reached: ${watcher.budgetStop}; stopping the fleet and the service, keeping the queue`);
+        await updateRunState(target.path, (s) => ({ ...s, dcp: { ...s.dcp, stoppedBy: "budget" } }));
+      } else
+        output.line(
+          outcome === "queue-gone"
+            ? "the job queue no longer exists: no work can arrive; finishing the teardown"
+            : "queue drained (empty on two readings in a row): tearing down",
+        );
     }
     const summary = await tearDown(target, clients, output, signals.signal);
     output.result(summary);

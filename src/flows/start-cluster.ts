@@ -26,6 +26,7 @@ import { idleAlarmName } from "../plan/names.js";
 import { fleetIsLive, fleetLeftInstancesRunning, judgeFleet, type WaitVerdict } from "../plan/fleet-status.js";
 import { userDataScript } from "../plan/user-data.js";
 import { readRunState, runStateExists, updateRunState, writeRunState, type RunState } from "../state/run-state.js";
+import { recordRunStart } from "../run/run-ledger.js";
 import type { Output } from "../ui/output.js";
 import { sleep } from "../sleep.js";
 
@@ -269,6 +270,16 @@ export async function runStartCluster(
   let outcome: WaitOutcome;
   try {
     await writeRunState(statePath, initialState(config, launched, now, dashboard, nonce));
+    // The run ledger (run.json, then the pointer the workers follow), before the service starts them.
+    const ledgerProblem = await recordRunStart(ctx, config, {
+      fleetApi: api,
+      fleetId: launched.id,
+      launchTemplateId: launched.launchTemplateId,
+      startedAt: now,
+      fleetRequest: plan.requests,
+      stateFile: statePath,
+    });
+    if (ledgerProblem) output.warn(ledgerProblem);
     if (signal.aborted) throw new Interrupted();
     await output.step(
       `Service ${names.serviceName}`,

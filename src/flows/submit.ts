@@ -7,6 +7,7 @@ import { messageBody } from "../plan/message.js";
 import { PLAIN_PROGRESS_MS, progressThrottle, submitMessages, unsentError, unsentFileFor } from "../submit/engine.js";
 import { checkJobFile, jobFileMessages, type CheckedJobFile } from "../submit/job-reader.js";
 import type { Output } from "../ui/output.js";
+import { recordJobSubmission } from "../run/run-ledger.js";
 
 const DRY_RUN_SAMPLES = 3;
 
@@ -57,6 +58,10 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
     shared: job.shared,
     throwOnUnsent: false,
   });
+  if (report.sent > 0) {
+    const problem = await recordJobSubmission(config, file, job.groups, report.sent);
+    if (problem) output.warn(problem);
+  }
   output.result({
     ...base,
     dryRun: false,

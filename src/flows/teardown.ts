@@ -8,22 +8,13 @@ import { runClients } from "../run/clients.js";
 import { reportIfFinished, resolveRun, type RunLocation } from "../run/target.js";
 import { tearDown, teardownInput } from "../run/teardown.js";
 import { interruptOnSignals } from "../signals.js";
+import { askOnTerminal } from "../ui/ask.js";
 import type { Output } from "../ui/output.js";
 
 export interface TeardownOptions extends RunLocation {
   dryRun: boolean;
   /** Skip the question asked on a terminal when unfinished groups would be deleted. */
   yes?: boolean;
-}
-
-async function askOnTerminal(question: string): Promise<boolean> {
-  const { createInterface } = await import("node:readline/promises");
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 /** `dcp teardown`: abort a run now (or finish a half-done teardown); --dry-run prints the plan. */

@@ -30,7 +30,8 @@ const VALID_FOR_DAYS = 365;
 export type FleetConfig = Pick<
   Config,
   "APP_NAME" | "ECS_CLUSTER" | "CLUSTER_MACHINES" | "MACHINE_TYPE" | "MACHINE_PRICE" | "EBS_VOL_SIZE" | "ASSIGN_IP"
->;
+> &
+  Partial<Pick<Config, "BUDGET_USD">>;
 
 export interface FleetPlanInput {
   config: FleetConfig;
@@ -42,6 +43,8 @@ export interface FleetPlanInput {
   nonce?: string | undefined;
   /** The fleet file's path, for error messages. */
   source?: string | undefined;
+  /** How long the run is expected to take (dcp estimate's wall time), for EC2 Fleet's hourly MaxTotalPrice; default 1. */
+  expectedHours?: number | undefined;
 }
 
 /** True when the first launch specification asks for the current ECS-optimized AMI. */

@@ -30,21 +30,25 @@ export const OPERATOR_COMMANDS = [
   "monitor",
   "teardown",
   "doctor",
+  "estimate",
   "collect",
+  "status",
   "workflow run",
   "iam policy",
   "iam create",
   "iam delete",
+  "gc",
 ] as const;
 export type OperatorCommand = (typeof OPERATOR_COMMANDS)[number];
 
 /**
  * The operator's policy by default: every command but `iam create` / `iam delete`, which an administrator
- * runs once per account (`dcp iam policy operator --commands all` includes them). With them the document
- * outgrows IAM's 6,144-character limit of a managed policy for long names.
+ * runs once per account, and `gc`, the region's clean-up (`dcp iam policy operator --commands gc` is its
+ * own policy; `--commands all` includes them all). With them the document outgrows IAM's 6,144-character
+ * limit of a managed policy for long names.
  */
 export const DEFAULT_OPERATOR_COMMANDS: readonly OperatorCommand[] = OPERATOR_COMMANDS.filter(
-  (c) => c !== "iam create" && c !== "iam delete",
+  (c) => c !== "iam create" && c !== "iam delete" && c !== "gc",
 );
 
 export const APP_TAG = "dcp:app";
@@ -142,6 +146,8 @@ const logGroupArns = (s: IamScope) =>
   s.logGroups.flatMap((g) => [arn(s, "logs", `log-group:${g}`)].concat(arn(s, "logs", `log-group:${g}:*`)));
 const bucketArns = (s: IamScope, buckets: string[]) => buckets.map((b) => `arn:${s.partition}:s3:::${b}`);
 const objectArns = (s: IamScope, buckets: string[]) => buckets.map((b) => `arn:${s.partition}:s3:::${b}/*`);
+/** The run ledger's objects: s3://AWS_BUCKET/dcp-runs/<APP_NAME>/ (plan/ledger.ts). */
+const ledgerObjects = (s: IamScope) => [`arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/${s.app}/*`];
 const roleArn = (s: IamScope, name: string) => `arn:${s.partition}:iam::${s.account}:role/${name}`;
 const ecsArns = (s: IamScope) => [
   arn(s, "ecs", `cluster/${s.cluster}`),
@@ -169,7 +175,18 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "make-jobs", "submit", "start-cluster", "monitor", "teardown", "doctor", "workflow run"],
+    commands: [
+      "setup",
+      "make-jobs",
+      "submit",
+      "start-cluster",
+      "monitor",
+      "teardown",
+      "doctor",
+      "status",
+      "gc",
+      "workflow run",
+    ],
     actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
     resources: queueArns,
     why: "every command finds the queues and reads their depth",
@@ -183,7 +200,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["sqs:DeleteQueue"],
     resources: queueArns,
     why: "teardown deletes the job queue",
@@ -205,7 +222,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor", "gc"],
     actions: [
       "ecs:DescribeClusters",
       "ecs:DescribeServices",
@@ -221,14 +238,14 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "monitor", "teardown"],
+    commands: ["setup", "monitor", "teardown", "gc"],
     actions: ["ecs:ListTaskDefinitions", "ecs:ListServices", "ecs:DeregisterTaskDefinition"],
     resources: all,
     why: "ListTaskDefinitions, ListServices and DeregisterTaskDefinition take no resource-level permission",
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["ecs:DeleteService", "ecs:DeregisterContainerInstance", "ecs:DeleteCluster"],
     resources: ecsArns,
     why: "teardown removes the service, the container instances and the cluster",
@@ -243,14 +260,14 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor"],
+    commands: ["setup", "start-cluster", "monitor", "teardown", "doctor", "gc"],
     actions: ["logs:DescribeLogGroups", "logs:DescribeExportTasks"],
     resources: all,
     why: "DescribeLogGroups and DescribeExportTasks take no resource-level permission",
   },
   {
     by: "operator",
-    commands: ["monitor", "teardown"],
+    commands: ["monitor", "teardown", "gc"],
     actions: ["logs:CreateExportTask"],
     resources: logGroupArns,
     why: "teardown exports the logs to AWS_BUCKET (the bucket policy must let logs.amazonaws.com write)",
@@ -289,7 +306,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ENDS_RUN,
+    commands: [...ENDS_RUN, "gc"],
     actions: [
       "ec2:CancelSpotFleetRequests",
       "ec2:ModifySpotFleetRequest",
@@ -304,7 +321,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: [...RUN, "doctor"],
+    commands: [...RUN, "doctor", "estimate", "status", "gc"],
     actions: [
       "ec2:DescribeSpotFleetRequests",
       "ec2:DescribeSpotFleetInstances",
@@ -368,7 +385,7 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ENDS_RUN,
+    commands: [...ENDS_RUN, "gc"],
     actions: ["cloudwatch:DescribeAlarms"],
     resources: all,
     why: "DescribeAlarms by name prefix",
@@ -379,6 +396,55 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"],
     resources: (s) => [`arn:${s.partition}:cloudwatch::${s.account}:dashboard/${s.app}*`],
     why: "CREATE_DASHBOARD / CLEAN_DASHBOARD",
+  },
+  // --- operator: dcp gc (finds every app's resources by their dcp:app tag, removes this app's) -----------
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: [
+      "sqs:ListQueues",
+      "sqs:ListQueueTags",
+      "sqs:GetQueueAttributes",
+      "ecs:ListClusters",
+      "ecs:DescribeClusters",
+      "ecs:ListServices",
+      "ecs:DescribeServices",
+      "ecs:ListTaskDefinitionFamilies",
+      "ecs:DescribeTaskDefinition",
+      "logs:ListTagsForResource",
+      "cloudwatch:ListTagsForResource",
+      "cloudwatch:ListDashboards",
+    ],
+    resources: all,
+    why: "gc lists every queue, cluster, service, task definition, log group and alarm of the region for its tags",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["cloudwatch:DeleteAlarms"],
+    resources: (s) => [arn(s, "cloudwatch", `alarm:${s.alarmPrefix}*`)],
+    why: "gc deletes the app's idle alarms",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["cloudwatch:DeleteDashboards"],
+    resources: (s) => [`arn:${s.partition}:cloudwatch::${s.account}:dashboard/${s.app}*`],
+    why: "gc deletes the app's dashboard",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["logs:DeleteLogGroup"],
+    resources: logGroupArns,
+    why: "gc --include-logs deletes the log groups",
+  },
+  {
+    by: "operator",
+    commands: ["gc"],
+    actions: ["s3:ListBucket", "s3:GetObject"],
+    resources: (s) => [...bucketArns(s, [s.logsBucket]), `arn:${s.partition}:s3:::${s.logsBucket}/dcp-runs/*`],
+    why: "gc reads the run ledger (pointer, heartbeat, run and summary); without ListBucket a missing key is a 403",
   },
   // --- operator: doctor (read-only) ---------------------------------------------------------------------
   {
@@ -425,10 +491,12 @@ export const IAM_TABLE: readonly Grant[] = [
   },
   {
     by: "operator",
-    commands: ["doctor", "collect", "workflow run"],
+    commands: ["doctor", "collect", "start-cluster", "monitor", "teardown", "status", "estimate", "workflow run"],
     actions: ["s3:ListBucket", "s3:GetBucketLocation"],
     resources: (s) => bucketArns(s, [s.logsBucket, ...s.readBuckets]),
-    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders",
+    // One statement for all (a managed policy holds at most 6,144 characters): the run ledger in AWS_BUCKET is
+    // counted by listing its keys under dcp-runs/<APP_NAME>/ (attempts, open attempts, submissions).
+    why: "the doctor checks that the buckets exist and in which region; dcp collect lists the output folders; the run ledger is counted by listing (status, the monitor's tail, estimate --from-run)",
   },
   {
     by: "operator",
@@ -443,6 +511,21 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["ecr:DescribeImages"],
     resources: (s) => [arn(s, "ecr", "repository/*")],
     why: "DOCKERHUB_TAG on ECR: the image exists",
+  },
+  // --- operator: the run ledger (s3://AWS_BUCKET/dcp-runs/<APP_NAME>/, plan/ledger.ts) -----------------
+  {
+    by: "operator",
+    commands: ["submit", "start-cluster", "monitor", "teardown"],
+    actions: ["s3:PutObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: submissions, run.json and the pointer, the monitor's heartbeat, the summary",
+  },
+  {
+    by: "operator",
+    commands: ["start-cluster", "monitor", "teardown", "status", "estimate"],
+    actions: ["s3:GetObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: the pointer, run.json, the heartbeat and the records (estimate --from-run: task times)",
   },
   // --- operator: dcp iam --------------------------------------------------------------------------------
   {
@@ -512,6 +595,12 @@ export const IAM_TABLE: readonly Grant[] = [
     actions: ["s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"],
     resources: (s) => objectArns(s, s.writeBuckets),
     why: "outputs (multipart above 1 MiB; UPLOAD_FLAGS may set an ACL)",
+  },
+  {
+    by: "worker",
+    actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+    resources: ledgerObjects,
+    why: "the run ledger: reads the run pointer, writes one record per attempt and an open key it deletes",
   },
   {
     by: "worker",

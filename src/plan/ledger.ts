@@ -5,6 +5,8 @@
  *
  *   s3://AWS_BUCKET/dcp-runs/<APP_NAME>/
  *     current.json                        the pointer the workers read: which run they work for
+ *     submissions/<epoch ms>-<sha256>.json  one per `dcp submit` (name, groups, hash); start-cluster
+ *                                         copies those since the previous run into run.json
  *     <run-id>/                           run-id = the fleet request id (one fleet per run)
  *       run.json                          written by start-cluster: config, task definition, jobs, fleet
  *       heartbeat.json                    overwritten by the monitor at every poll (status tells "unattended")
@@ -63,6 +65,21 @@ export function appLedgerPrefix(appName: string): string {
 /** `dcp-runs/<app>/current.json`: the run the workers write their records for. */
 export function currentPointerKey(appName: string): string {
   return `${appLedgerPrefix(appName)}current.json`;
+}
+
+/** `dcp-runs/<app>/submissions/`: one record per `dcp submit`, keyed by time so they list in order. */
+export function submissionsPrefix(appName: string): string {
+  return `${appLedgerPrefix(appName)}submissions/`;
+}
+
+export function submissionKey(appName: string, submittedAtMs: number, sha256: string): string {
+  return `${submissionsPrefix(appName)}${String(Math.floor(submittedAtMs)).padStart(13, "0")}-${sha256.slice(0, 16)}.json`;
+}
+
+/** The submission time a submission key starts with (epoch ms), or undefined. */
+export function submissionKeyTime(key: string, prefix: string): number | undefined {
+  const match = /^(\d{13})-/.exec(key.slice(prefix.length));
+  return key.startsWith(prefix) && match ? Number(match[1]) : undefined;
 }
 
 /** The keys of one run's ledger. */
@@ -214,9 +231,12 @@ export type CurrentPointer = z.output<typeof currentPointerSchema>;
  * A run is unattended when the monitor's heartbeat is older than three polls or ten minutes,
  * whichever is longer: its resources may still be billing with nobody to stop them.
  */
-export function heartbeatTimeoutMs(pollSeconds: number): number {
-  return Math.max(3 * pollSeconds * 1000, 10 * 60_000);
+export function heartbeatTimeoutMs(pollSeconds: number, minimumMs = DEFAULT_HEARTBEAT_TIMEOUT_MS): number {
+  return Math.max(3 * pollSeconds * 1000, minimumMs);
 }
+
+/** The "ten minutes" of heartbeatTimeoutMs (MONITOR_HEARTBEAT_TIMEOUT_MINUTES changes it). */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10 * 60_000;
 
 /** One group as the ledger tells it: its latest finished attempt, how many attempts, whether one is open. */
 export interface GroupState {
@@ -272,3 +292,181 @@ export const heartbeatSchema = z.object({
   observations: observationsSchema,
 });
 export type Heartbeat = z.output<typeof heartbeatSchema>;
+
+/** One `dcp submit` of a job file, as start-cluster copies it into run.json. */
+export const submissionRecordSchema = z.object({
+  version: z.literal(1),
+  /** The job file's name as given to submit (its base name) */
+  name: z.string(),
+  groups: z.number().int().nonnegative(),
+  /** Messages actually sent */
+  sent: z.number().int().nonnegative(),
+  sha256: z.string(),
+  submittedAt: z.string(),
+  queue: z.string(),
+});
+export type SubmissionRecord = z.output<typeof submissionRecordSchema>;
+
+/**
+ * run.json, written by start-cluster once the fleet exists (and again by a resumed start): enough to
+ * know later what ran, after the state file, the laptop or the CloudWatch logs are gone.
+ */
+export const runRecordSchema = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  appName: z.string(),
+  region: z.string(),
+  startedAt: z.string(),
+  fleetApi: z.string(),
+  fleetId: z.string(),
+  launchTemplateId: z.string().optional(),
+  /** The config, with anything that looks like a secret removed (configForLedger) */
+  config: z.record(z.string(), z.unknown()),
+  /** family:revision of the task definition the service runs, and its container image */
+  taskDefinition: z.string().optional(),
+  image: z.string().optional(),
+  /** The fleet request as planned (what `start-cluster --dry-run` prints) */
+  fleetRequest: z.unknown(),
+  /** Job files submitted since the previous run */
+  jobs: z.array(submissionRecordSchema).default([]),
+  /** Submissions from this time on (the previous run's start; ISO) are this run's jobs */
+  jobsSince: z.string().optional(),
+  /** The state file on the machine that started the run */
+  stateFile: z.string().optional(),
+});
+export type RunRecord = z.output<typeof runRecordSchema>;
+
+/** Config keys whose values may be secrets, and values shaped like AWS access keys: never in the ledger. */
+const SECRET_KEY = /secret|password|passwd|token|credential|access_?key|session|private/i;
+const SECRET_VALUE = /^(AKIA|ASIA)[A-Z0-9]{16}$|-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/** The config as run.json records it: keys that look like secrets and secret-shaped values removed. */
+export function configForLedger(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const clean = (value: unknown): unknown => {
+    if (typeof value === "string") return SECRET_VALUE.test(value) ? undefined : value;
+    if (Array.isArray(value)) return value.map(clean);
+    if (value && typeof value === "object")
+      return Object.fromEntries(
+        Object.entries(value)
+          .filter(([k]) => !SECRET_KEY.test(k))
+          .map(([k, v]) => [k, clean(v)])
+          .filter(([, v]) => v !== undefined),
+      );
+    return value;
+  };
+  return clean(config) as Record<string, unknown>;
+}
+
+/** What the ledger's listings say about a run's groups (from keys only: no record is read). */
+export interface LedgerCounts {
+  /** groups with at least one finished attempt */
+  groups: number;
+  /** groups with a done attempt (skipped-done included) */
+  done: number;
+  /** of `done`, groups whose outputs were already there (CHECK_IF_DONE) and nothing else */
+  skipped: number;
+  /** groups not done whose latest finished attempt failed or was dead-lettered (SQS may be retrying them) */
+  failed: number;
+  /** of `failed`, by cause class */
+  failedByCause: Partial<Record<CauseClass, number>>;
+  /** groups not done whose latest attempt was handed back (waiting for their next attempt) */
+  handedBack: number;
+  /** groups the worker moved to the dead-letter queue itself (SQS's own moves are not in the ledger) */
+  deadLettered: number;
+  attempts: number;
+  /** attempts open now, one per running task (a worker killed mid-task leaves its attempt open) */
+  running: number;
+}
+
+/** Counts a run's groups from its attempt keys, and its running tasks from the open keys. */
+export function ledgerCounts(attempts: readonly AttemptKeyParts[], openAttempts: number): LedgerCounts {
+  const done = new Set<string>();
+  const skippedOnly = new Set<string>();
+  for (const a of attempts) {
+    if (a.outcome === "done") {
+      done.add(a.metadataId);
+      skippedOnly.delete(a.metadataId);
+    } else if (a.outcome === "skipped-done" && !done.has(a.metadataId)) {
+      done.add(a.metadataId);
+      skippedOnly.add(a.metadataId);
+    }
+  }
+  const states = groupStates(attempts);
+  const counts: LedgerCounts = {
+    groups: states.size,
+    done: done.size,
+    skipped: skippedOnly.size,
+    failed: 0,
+    failedByCause: {},
+    handedBack: 0,
+    deadLettered: 0,
+    attempts: attempts.length,
+    running: openAttempts,
+  };
+  for (const { metadataId, latest } of states.values()) {
+    if (done.has(metadataId) || !latest) continue;
+    if (latest.outcome === "handed-back") counts.handedBack += 1;
+    else if (latest.outcome === "failed" || latest.outcome === "dead-lettered") {
+      counts.failed += 1;
+      if (latest.outcome === "dead-lettered") counts.deadLettered += 1;
+      const cause = latest.cause ?? "other";
+      counts.failedByCause[cause] = (counts.failedByCause[cause] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+/**
+ * summary.json, written at teardown: the ledger's counts, the monitor's figures, instance-hours and
+ * cost (run/cost.ts), so a finished run can be read without its state file.
+ */
+const costSplitSchema = z.object({
+  computeUsd: z.number(),
+  storageUsd: z.number(),
+  restUsd: z.number(),
+  totalUsd: z.number(),
+});
+
+export const summarySchema = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  appName: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  elapsedMs: z.number(),
+  /** From the ledger's listings (LedgerCounts) */
+  ledger: z.object({
+    groups: z.number().int(),
+    done: z.number().int(),
+    skipped: z.number().int(),
+    failed: z.number().int(),
+    failedByCause: z.record(z.string(), z.number().int()),
+    handedBack: z.number().int(),
+    deadLettered: z.number().int(),
+    attempts: z.number().int(),
+    running: z.number().int(),
+  }),
+  /** As the monitor counted them from the queues */
+  monitor: z.object({
+    groupsDone: z.number().int(),
+    groupsTotal: z.number().int(),
+    deadLettered: z.number().int(),
+  }),
+  instanceHours: z.number(),
+  estimatedCostUsd: z.number().optional(),
+  /** The cost in words (what teardown prints) */
+  cost: z.string(),
+  /** Cost split into compute, storage and the rest, per plate and per group (plan/run-cost.ts costBreakdown) */
+  costs: z
+    .object({
+      computeUsd: z.number(),
+      storageUsd: z.number(),
+      restUsd: z.number(),
+      totalUsd: z.number(),
+      basis: z.string(),
+      byPlate: z.record(z.string(), costSplitSchema),
+      byGroup: z.record(z.string(), costSplitSchema.extend({ plate: z.string().optional() })),
+    })
+    .optional(),
+});
+export type RunSummaryRecord = z.output<typeof summarySchema>;

@@ -9,6 +9,8 @@ export interface PricePoint {
   az?: string;
   /** USD per hour */
   price: number;
+  /** epoch ms the price took effect (DescribeSpotPriceHistory's Timestamp) */
+  at?: number;
 }
 
 export interface CostEstimate {

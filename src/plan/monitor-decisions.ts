@@ -194,7 +194,8 @@ export interface TargetInput {
 export interface TargetChange {
   from: number;
   to: number;
-  reason: "drain" | "cheapest";
+  /** tail: machines with no task in flight terminated with the target (plan/monitor-tail.ts); budget: the spend limit */
+  reason: "drain" | "cheapest" | "tail" | "budget";
 }
 
 /**
@@ -242,11 +243,19 @@ export function estimateRemainingMs(
   windowMs = ETA_WINDOW_MS,
 ): number | undefined {
   if (remaining === 0) return 0;
+  const ratePerMs = doneRatePerMs(samples, windowMs);
+  return ratePerMs === undefined ? undefined : Math.round(remaining / ratePerMs);
+}
+
+/** Groups done per millisecond over the window's samples; undefined until two samples show progress. */
+export function doneRatePerMs(
+  samples: ReadonlyArray<readonly [number, number]>,
+  windowMs = ETA_WINDOW_MS,
+): number | undefined {
   const last = samples[samples.length - 1];
   if (!last) return undefined;
   // The oldest sample inside the window, or at least the one before the newest.
   const first = samples.find(([at]) => at >= last[0] - windowMs && at < last[0]) ?? samples[samples.length - 2];
   if (!first || last[0] <= first[0] || last[1] <= first[1]) return undefined;
-  const ratePerMs = (last[1] - first[1]) / (last[0] - first[0]);
-  return Math.round(remaining / ratePerMs);
+  return (last[1] - first[1]) / (last[0] - first[0]);
 }

@@ -58,6 +58,19 @@ export const observationsSchema = z.object({
   /** The queue as start-cluster found it (see runBaseline), kept for decisions after the first reading. */
   startBaseline: z.object({ queued: count, deadLetter: count }).optional(),
   summary: z.record(z.string(), z.unknown()).optional(),
+  /** The tail (plan/monitor-tail.ts): when the current run of readings with nothing visible began. */
+  tailQuietSince: z.number().optional(),
+  /** Cost so far and projected (plan/run-cost.ts costRecord), USD of spot compute, at the last reading. */
+  cost: z
+    .object({
+      at: z.number(),
+      instanceHours: z.number(),
+      spentUsd: z.number().optional(),
+      projectedUsd: z.number().optional(),
+    })
+    .optional(),
+  /** Cost (plan/run-cost.ts): the budget warning was given / spending was stopped by the budget. */
+  budget: z.object({ warnedAt: z.number().optional(), stoppedAt: z.number().optional() }).optional(),
 });
 export type Observations = z.infer<typeof observationsSchema>;
 

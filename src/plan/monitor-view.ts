@@ -28,6 +28,18 @@ export interface MonitorView {
   startedAt: number;
   now: number;
   intervalS: number;
+  /** The command shown in the block's first line (default "dcp monitor"). */
+  command?: string;
+  /** The last line's hint (default "Ctrl-C stops watching"). */
+  hint?: string;
+}
+
+/** "spent $1.23 of ~$4.56" (spot compute, observations.cost), or "" before the first price. */
+export function costText(observations: Observations): string {
+  const cost = observations.cost;
+  if (cost?.spentUsd === undefined) return "";
+  const projected = cost.projectedUsd === undefined ? "" : ` of ~$${cost.projectedUsd.toFixed(2)}`;
+  return `spent $${cost.spentUsd.toFixed(2)}${projected}`;
 }
 
 function eta(view: MonitorView): string {
@@ -42,7 +54,8 @@ function fleetText(view: MonitorView): string {
   return `instances ${last.instances} running (${target})`;
 }
 
-function fit(line: string): string {
+/** A line cut to the block's width (79 columns). */
+export function fit(line: string): string {
   return line.length <= BLOCK_WIDTH ? line : `${line.slice(0, BLOCK_WIDTH - 1)}…`;
 }
 
@@ -56,7 +69,7 @@ function bar(done: number, total: number, width: number): string {
 export function statusBlock(view: MonitorView): string[] {
   const { progress, last } = view.observations;
   const percent = progress.total > 0 ? Math.floor((100 * progress.done) / progress.total) : 0;
-  const head = `dcp monitor ${view.appName} · ${view.fleetLabel}`;
+  const head = `${view.command ?? "dcp monitor"} ${view.appName} · ${view.fleetLabel}`;
   const elapsed = `elapsed ${formatDuration(view.now - view.startedAt)}`;
   const counts = `${progress.done}/${progress.total} done ${percent}%`;
   const etaText = eta(view);
@@ -64,9 +77,13 @@ export function statusBlock(view: MonitorView): string[] {
   return [
     fit(`${head.slice(0, BLOCK_WIDTH - elapsed.length - 2).padEnd(BLOCK_WIDTH - elapsed.length - 1)} ${elapsed}`),
     fit(`${bar(progress.done, progress.total, barWidth)} ${counts}  ${etaText}`),
-    fit(`in flight ${last.inFlight}   pending ${last.visible}   dead-lettered ${progress.deadLettered}`),
+    fit(
+      `in flight ${last.inFlight}   pending ${last.visible}   dead-lettered ${progress.deadLettered}   ${costText(view.observations)}`.trimEnd(),
+    ),
     fit(fleetText(view)),
-    fit(`checked ${new Date(last.at).toISOString().slice(11, 19)}Z, every ${view.intervalS}s · Ctrl-C stops watching`),
+    fit(
+      `checked ${new Date(last.at).toISOString().slice(11, 19)}Z, every ${view.intervalS}s · ${view.hint ?? "Ctrl-C stops watching"}`,
+    ),
   ];
 }
 
@@ -80,6 +97,7 @@ export function statusLine(view: MonitorView): string {
     `dead-lettered ${progress.deadLettered}`,
     fleetText(view),
     eta(view),
+    ...(costText(view.observations) ? [costText(view.observations)] : []),
   ].join(", ");
 }
 

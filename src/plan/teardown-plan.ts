@@ -38,6 +38,8 @@ export interface TeardownInput {
   bucket: string;
   logGroup: string;
   perInstanceLogGroup: string;
+  /** the budget stop (state dcp.stoppedBy): stop spending, keep the queue and what a new start needs */
+  stopOnly?: boolean;
   /** epoch ms: logs are exported from here to the time of the export */
   startTimeMs: number;
   completed: readonly string[];
@@ -71,7 +73,8 @@ export function exportPrefix(logGroup: string): string {
   return `exportedlogs/${logGroup.replace(/^\/+/, "")}`;
 }
 
-export function planTeardown(input: TeardownInput): TeardownPlan {
+/** The steps that end what bills by the hour: service to 0, alarms, the fleet and its launch template. */
+function spendingSteps(input: TeardownInput): TeardownStep[] {
   const all: TeardownStep[] = [
     { id: "scale-service", cluster: input.cluster, service: input.serviceName },
     { id: "delete-alarms", appName: input.appName },
@@ -82,6 +85,36 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
   if (input.launchTemplateId) {
     all.push({ id: "delete-launch-template", launchTemplateId: input.launchTemplateId });
   }
+  return all;
+}
+
+function withCompleted(all: TeardownStep[], input: TeardownInput, kept: string[]): TeardownPlan {
+  const done = new Set(input.completed);
+  return {
+    steps: all.filter((s) => !done.has(s.id)),
+    completed: all.filter((s) => done.has(s.id)).map((s) => s.id),
+    kept,
+  };
+}
+
+/**
+ * The budget stop: only what bills by the hour goes; the queue with the groups not done, the service,
+ * task definition and cluster stay, so `dcp start-cluster` resumes the run without --replace.
+ */
+function planStop(input: TeardownInput): TeardownPlan {
+  const dashboard: TeardownStep[] =
+    input.dashboardName && input.cleanDashboard ? [{ id: "delete-dashboard", name: input.dashboardName }] : [];
+  return withCompleted([...spendingSteps(input), ...dashboard, { id: "finish" }], input, [
+    `job queue ${input.queueName} with the groups not done (dcp start-cluster resumes them)`,
+    `dead-letter queue ${input.deadLetterQueueName}`,
+    `service ${input.serviceName} (0 tasks), its task definition and cluster ${input.cluster}`,
+    `log groups ${input.logGroup}, ${input.perInstanceLogGroup}`,
+  ]);
+}
+
+export function planTeardown(input: TeardownInput): TeardownPlan {
+  if (input.stopOnly) return planStop(input);
+  const all = spendingSteps(input);
   all.push(
     { id: "delete-queue", queueName: input.queueName, deadLetterQueueName: input.deadLetterQueueName },
     { id: "delete-service", cluster: input.cluster, service: input.serviceName },
@@ -107,12 +140,7 @@ export function planTeardown(input: TeardownInput): TeardownPlan {
   if (input.cluster === "default") kept.push("ECS cluster default (never deleted)");
   else all.push({ id: "delete-cluster", cluster: input.cluster, service: input.serviceName, family: input.taskFamily });
   all.push({ id: "finish" });
-  const done = new Set(input.completed);
-  return {
-    steps: all.filter((s) => !done.has(s.id)),
-    completed: all.filter((s) => done.has(s.id)).map((s) => s.id),
-    kept,
-  };
+  return withCompleted(all, input, kept);
 }
 
 /** One line per step, for --dry-run and progress output. */

@@ -5,6 +5,7 @@ import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { cloudwatchClient } from "../aws/cloudwatch.js";
+import type { AwsContext } from "../aws/context.js";
 import { ec2Client } from "../aws/ec2.js";
 import { ecsClient } from "../aws/ecs.js";
 import { logsClient } from "../aws/logs.js";
@@ -24,13 +25,17 @@ export interface RunClients {
 }
 
 export async function runClients(target: RunTarget): Promise<RunClients> {
-  const { ctx, state } = target;
+  return clientsWith(target.ctx, await fleetProvider(target.state.dcp.fleetApi, target.ctx));
+}
+
+/** The clients for a context and a fleet provider (gc: runs without a state file here). */
+export function clientsWith(ctx: AwsContext, fleet: FleetProvider): RunClients {
   return {
     sqs: sqsClient(ctx),
     ecs: ecsClient(ctx),
     ec2: ec2Client(ctx),
     cw: cloudwatchClient(ctx),
     logs: logsClient(ctx),
-    fleet: await fleetProvider(state.dcp.fleetApi, ctx),
+    fleet,
   };
 }

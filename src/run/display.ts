@@ -40,14 +40,15 @@ export class RunDisplay {
     this.event(`warning: ${text}`);
   }
 
-  status(view: MonitorView): void {
+  /** The status block, and `extra` lines under it (dcp status: phase, ledger counts, cost). */
+  status(view: MonitorView, extra: readonly string[] = []): void {
     if (this.output.interactive) {
       this.clear();
-      this.draw(statusBlock(view));
+      this.draw([...statusBlock(view), ...extra]);
       return;
     }
-    const key = statusKey(view);
-    if (key !== this.lastKey) this.output.line(statusLine(view));
+    const key = statusKey(view) + JSON.stringify(extra);
+    if (key !== this.lastKey) for (const line of [statusLine(view), ...extra]) this.output.line(line);
     this.lastKey = key;
   }
 

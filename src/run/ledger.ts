@@ -5,15 +5,24 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { z } from "zod";
 import { deleteObject, listFolders, listObjectPages, putText, textIfExists } from "../aws/s3.js";
+import { mapLimit } from "../concurrency.js";
 import {
   appLedgerPrefix,
   currentPointerKey,
   currentPointerSchema,
+  ledgerCounts,
   parseAttemptKey,
   parseOpenKey,
   runLedgerKeys,
+  submissionKey,
+  submissionKeyTime,
+  submissionRecordSchema,
+  submissionsPrefix,
   type AttemptKeyParts,
   type CurrentPointer,
+  type LedgerCounts,
+  type RunRecord,
+  type SubmissionRecord,
 } from "../plan/ledger.js";
 
 export interface LedgerLocation {
@@ -87,4 +96,42 @@ export async function listOpenAttempts(
       if (parts) open.push({ ...parts, key: o.key });
     }
   return open;
+}
+
+/** A run's groups as the ledger's listings tell them: two listings (attempts, open), no record read. */
+export async function readLedgerCounts(
+  at: LedgerLocation,
+  runId: string,
+): Promise<{ attempts: AttemptKeyParts[]; open: number; counts: LedgerCounts }> {
+  const [attempts, open] = await Promise.all([listAttempts(at, runId), listOpenAttempts(at, runId)]);
+  return { attempts, open: open.length, counts: ledgerCounts(attempts, open.length) };
+}
+
+/** start-cluster: run.json first, then the pointer the workers follow (current.json). */
+export async function writeRunStart(at: LedgerLocation, record: RunRecord): Promise<void> {
+  await writeLedgerJson(at, runLedgerKeys(at.appName, record.runId).run, record);
+  const pointer: CurrentPointer = { version: 1, runId: record.runId, startedAt: record.startedAt };
+  await writeLedgerJson(at, currentPointerKey(at.appName), pointer);
+}
+
+/** `dcp submit`: one record per job file sent. */
+export async function recordSubmission(at: LedgerLocation, record: SubmissionRecord): Promise<void> {
+  await writeLedgerJson(at, submissionKey(at.appName, Date.parse(record.submittedAt), record.sha256), record);
+}
+
+/** Submissions recorded at or after `sinceMs` (all when undefined), oldest first; at most `max` are read. */
+export async function listSubmissionsSince(
+  at: LedgerLocation,
+  sinceMs: number | undefined,
+  max = 200,
+): Promise<SubmissionRecord[]> {
+  const prefix = submissionsPrefix(at.appName);
+  const keys: string[] = [];
+  for await (const page of listObjectPages(at.s3, at.bucket, prefix))
+    for (const o of page) {
+      const time = submissionKeyTime(o.key, prefix);
+      if (time !== undefined && (sinceMs === undefined || time >= sinceMs)) keys.push(o.key);
+    }
+  const records = await mapLimit(keys.sort().slice(-max), 8, (key) => readLedgerJson(at, key, submissionRecordSchema));
+  return records.filter((r): r is SubmissionRecord => r !== undefined);
 }

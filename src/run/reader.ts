@@ -5,6 +5,12 @@ import type { Reading } from "../plan/monitor-decisions.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunClients } from "./clients.js";
 
+/** What a reading needs to know of a run: its queues and fleet (a state file, or dcp status's run.json). */
+export interface ReadableRun {
+  MONITOR_QUEUE_NAME: string;
+  dcp: Pick<RunState["dcp"], "fleetId" | "deadLetterQueueName">;
+}
+
 /** Queue URLs are looked up once and again only when a queue seems gone. */
 export class RunReader {
   private queueUrl: string | undefined;
@@ -13,8 +19,8 @@ export class RunReader {
   queueMissing = false;
 
   constructor(
-    private readonly clients: RunClients,
-    private readonly state: RunState,
+    private readonly clients: Pick<RunClients, "sqs" | "ec2" | "fleet">,
+    private readonly state: ReadableRun,
   ) {}
 
   private async depth(

@@ -1,5 +1,20 @@
 /** The summary of a finished run, as teardown writes it to the state file and prints it. */
+import type { CostBreakdown } from "../plan/run-cost.js";
 import type { StepResult } from "./teardown.js";
+
+const LISTED_PLATES = 8;
+
+function costLines(costs: RunSummary["costs"]): string[] {
+  if (!costs) return [];
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  const plates = Object.entries(costs.byPlate).sort(([a], [b]) => a.localeCompare(b));
+  const shown = plates.slice(0, LISTED_PLATES).map(([plate, c]) => `${plate} ${usd(c.totalUsd)}`);
+  const more = plates.length > LISTED_PLATES ? ` and ${plates.length - LISTED_PLATES} more` : "";
+  return [
+    `  cost:           ${usd(costs.totalUsd)} = compute ${usd(costs.computeUsd)} + storage ${usd(costs.storageUsd)} + rest ${usd(costs.restUsd)}`,
+    `  per plate:      ${shown.join(", ")}${more}`,
+  ];
+}
 
 export interface RunSummary {
   appName: string;
@@ -16,16 +31,27 @@ export interface RunSummary {
   cost: string;
   kept: string[];
   steps: StepResult[];
+  /** compute / storage / rest and per plate (the ledger's summary.json also has per group) */
+  costs?: Omit<CostBreakdown, "byGroup">;
+  /** the run was stopped by its budget; the queue keeps the groups not done */
+  stoppedBy?: "budget";
 }
 
 export function summaryLines(summary: RunSummary): string[] {
   const dlq =
     summary.deadLetterQueueHolds === undefined ? "" : ` (the dead-letter queue holds ${summary.deadLetterQueueHolds})`;
+  const stopped = summary.stoppedBy
+    ? [
+        `  stopped by the budget: ${summary.groupsTotal - summary.groupsDone - summary.deadLettered} group(s) stay in the queue; \`dcp start-cluster <fleet file>\` resumes them (no --replace needed)`,
+      ]
+    : [];
   return [
-    `Run ${summary.appName} finished after ${summary.elapsed}.`,
+    `Run ${summary.appName} ${summary.stoppedBy ? "stopped by its budget" : "finished"} after ${summary.elapsed}.`,
+    ...stopped,
     `  groups done:    ${summary.groupsDone} of ${summary.groupsTotal}`,
     `  dead-lettered:  ${summary.deadLettered}${dlq}`,
     `  instances:      ${summary.cost}`,
+    ...costLines(summary.costs),
     ...summary.kept.map((k) => `  kept:           ${k}`),
   ];
 }

@@ -22,6 +22,8 @@ export interface RunTarget {
   path: string;
   state: RunState;
   ctx: AwsContext;
+  /** the config's BUDGET_USD, when a config was read */
+  budgetUsd?: number;
 }
 
 /**
@@ -37,7 +39,12 @@ export async function resolveRun(where: RunLocation): Promise<RunTarget> {
   const path = where.stateFile ?? resourceNames(config!).stateFile;
   const state = await readRunState(path);
   const profile = config ? awsContext(config).profile : where.profile;
-  return { path, state, ctx: { region: where.region ?? state.dcp.region, profile } };
+  return {
+    path,
+    state,
+    ctx: { region: where.region ?? state.dcp.region, profile },
+    ...(config?.BUDGET_USD ? { budgetUsd: config.BUDGET_USD } : {}),
+  };
 }
 
 /** True (after saying so) when the run is already torn down: nothing left to watch or tear down. */

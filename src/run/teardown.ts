@@ -34,11 +34,17 @@ import { sleep } from "../sleep.js";
 import { readRunState, updateRunState, type RunState } from "../state/run-state.js";
 import type { Output } from "../ui/output.js";
 import type { RunClients } from "./clients.js";
-import { priceEstimate } from "./cost.js";
+import { ledgerCostBreakdown, priceEstimate } from "./cost.js";
+import type { CostBreakdown } from "../plan/run-cost.js";
 import { observationsOf, withObservations } from "./observations.js";
 import { RunReader } from "./reader.js";
 import { summaryLines, type RunSummary } from "./summary.js";
 import type { RunTarget } from "./target.js";
+import { RunLedgerWriter, ledgerLocation } from "./run-ledger.js";
+
+function withoutGroups({ byGroup: _groups, ...rest }: CostBreakdown): Omit<CostBreakdown, "byGroup"> {
+  return rest;
+}
 
 export function teardownInput(state: RunState): TeardownInput {
   return {
@@ -58,6 +64,7 @@ export function teardownInput(state: RunState): TeardownInput {
     perInstanceLogGroup: state.dcp.perInstanceLogGroup,
     startTimeMs: Number(state.MONITOR_START_TIME),
     completed: state.dcp.teardown?.completed ?? [],
+    ...(state.dcp.stoppedBy ? { stopOnly: true } : {}),
   };
 }
 
@@ -68,9 +75,44 @@ const CLUSTER_WAIT_MS = 3 * 60_000;
 const CLUSTER_POLL_MS = 5_000;
 const EXPORT_TIMING = { pollMs: 5_000, retryMs: 15_000, deadlineMs: 30 * 60_000 };
 
+/** The heartbeat's poll interval while tearing down (no polls: status allows its default ten minutes). */
+const LEDGER_POLL_SECONDS = 60;
+
 export interface StepResult {
   id: TeardownStep["id"];
   outcome: string;
+}
+
+/**
+ * Where a teardown records its progress: the state file (monitor, teardown), or memory (gc, for a run
+ * whose state file is elsewhere or gone: everything it deletes is found again by the next gc).
+ */
+export interface TeardownJournal {
+  observations(): Promise<Observations | undefined>;
+  record(id: string, observations?: Observations): Promise<void>;
+  /** the command that carries on from a failed step */
+  resume: string;
+}
+
+function stateFileJournal(path: string): TeardownJournal {
+  return {
+    observations: async () => observationsOf(await readRunState(path)),
+    record: async (id, observations) => void (await recordStep(path, id, observations)),
+    resume: `dcp teardown ${path}`,
+  };
+}
+
+/** A journal in memory: the observations of the steps run so far. */
+export function memoryJournal(resume: string): TeardownJournal {
+  let kept: Observations | undefined;
+  return {
+    observations: () => Promise.resolve(kept),
+    record: (_id, observations) => {
+      if (observations) kept = observations;
+      return Promise.resolve();
+    },
+    resume,
+  };
 }
 
 /** Records a completed step (and, if given, new observations) in one atomic write. */
@@ -91,14 +133,10 @@ class TeardownRunner {
   private readonly results: StepResult[] = [];
 
   constructor(
-    private readonly target: RunTarget,
+    private readonly journal: TeardownJournal,
     private readonly clients: RunClients,
     private readonly output: Output,
   ) {}
-
-  private async state(): Promise<RunState> {
-    return readRunState(this.target.path);
-  }
 
   /** Runs one step; returns what it did, in words. */
   private async execute(
@@ -125,8 +163,8 @@ class TeardownRunner {
         const at = Date.now();
         const ids = await fleet.activeInstances(step.fleetId);
         const live = ids.length ? await describeLiveInstances(ec2, ids) : [];
-        const state = await this.state();
-        const base = observationsOf(state) ?? observe(undefined, { at, visible: 0, inFlight: 0, dlq: 0, live: [] });
+        const base =
+          (await this.journal.observations()) ?? observe(undefined, { at, visible: 0, inFlight: 0, dlq: 0, live: [] });
         const existed = (await fleet.describe(step.fleetId)) !== undefined;
         await fleet.cancel(step.fleetId);
         const observations = { ...base, instances: endInstances(trackInstances(base.instances, live, at), Date.now()) };
@@ -157,7 +195,7 @@ class TeardownRunner {
         return { outcome: n ? `${n} deregistered` : "none active" };
       }
       case "deregister-container-instances": {
-        const ids = new Set(Object.keys(observationsOf(await this.state())?.instances ?? {}));
+        const ids = new Set(Object.keys((await this.journal.observations())?.instances ?? {}));
         const n = ids.size ? await deregisterContainerInstancesOf(ecs, step.cluster, ids) : 0;
         return { outcome: n ? `${n} deregistered` : "none" };
       }
@@ -195,7 +233,7 @@ class TeardownRunner {
           this.clients.ecs,
           step.cluster,
           step.family,
-          new Set(Object.keys(observationsOf(await this.state())?.instances ?? {})),
+          new Set(Object.keys((await this.journal.observations())?.instances ?? {})),
         ),
       );
       if (decision.action === "gone") return "already gone";
@@ -209,7 +247,7 @@ class TeardownRunner {
       }
       if (Date.now() > deadline) {
         throw new OperationalError(
-          `ECS cluster ${step.cluster} is still in use by this run (${decision.action === "wait" ? decision.reason : "tasks still stopping"}); run \`dcp teardown ${this.target.path}\` again in a few minutes`,
+          `ECS cluster ${step.cluster} is still in use by this run (${decision.action === "wait" ? decision.reason : "tasks still stopping"}); run \`${this.journal.resume}\` again in a few minutes`,
         );
       }
       await sleep(CLUSTER_POLL_MS, this.signal);
@@ -232,10 +270,10 @@ class TeardownRunner {
           if (err instanceof OperationalError || err instanceof Interrupted) throw err;
           const said = describeAwsFailure(err) ?? `${awsErrorName(err)}: ${(err as Error).message}`;
           throw new OperationalError(
-            `teardown step ${step.id} failed: ${said}. The steps before it are done and recorded; run \`dcp teardown ${this.target.path}\` to retry from here`,
+            `teardown step ${step.id} failed: ${said}. The steps before it are done and recorded; run \`${this.journal.resume}\` to retry from here`,
           );
         });
-      await recordStep(this.target.path, step.id, observations);
+      await this.journal.record(step.id, observations);
       this.results.push({ id: step.id, outcome });
       if (process.env.DCP_TEARDOWN_PAUSE_AFTER === step.id) {
         this.output.line(`paused after ${step.id} (DCP_TEARDOWN_PAUSE_AFTER is a test-only setting)`);
@@ -263,6 +301,7 @@ export async function tearDown(
 ): Promise<RunSummary> {
   let state = await readRunState(target.path);
   if (state.dcp.status === "starting") state = await adoptStartedFleet(target, clients, state, output);
+  const ledger = new RunLedgerWriter(target.ctx, state, LEDGER_POLL_SECONDS, (t) => output.warn(t));
   if (state.dcp.status === "running" || state.dcp.status === "starting") {
     // A fresh teardown: one last reading, so the summary knows what was done and what was dropped.
     const reading = await new RunReader(clients, state).read();
@@ -276,20 +315,22 @@ export async function tearDown(
     ) {
       throw new Declined();
     }
-    if (dropped > 0) output.warn(`${what} go with the queue`);
+    if (state.dcp.stoppedBy) output.line(`stopping the spending: ${what} stay in the queue`);
+    else if (dropped > 0) output.warn(`${what} go with the queue`);
     state = await updateRunState(target.path, (s) =>
       withObservations(
         { ...s, dcp: { ...s.dcp, status: "tearing-down", teardown: s.dcp.teardown ?? { completed: [] } } },
         observations,
       ),
     );
+    await ledger.heartbeat("tearing-down", observations, state);
   } else if (state.dcp.status === "tearing-down") {
     output.line(
       `resuming the teardown of ${state.MONITOR_APP_NAME} (done before: ${(state.dcp.teardown?.completed ?? []).join(", ") || "nothing"})`,
     );
   }
   const plan = planTeardown(teardownInput(state));
-  const runner = new TeardownRunner(target, clients, output);
+  const runner = new TeardownRunner(stateFileJournal(target.path), clients, output);
   const steps = await runner.run(plan, signal);
 
   state = await readRunState(target.path);
@@ -297,6 +338,21 @@ export async function tearDown(
   const finishedAt = Date.now();
   const startedAt = Date.parse(state.dcp.startedAt) || Number(state.MONITOR_START_TIME);
   const { estimate, problem } = await priceEstimate(clients, observations, new Date(startedAt), finishedAt);
+  const breakdown =
+    estimate.dollars === undefined || problem
+      ? undefined
+      : await ledgerCostBreakdown(
+          ledgerLocation(target.ctx, state.MONITOR_BUCKET_NAME, state.MONITOR_APP_NAME),
+          state.dcp.fleetId,
+          {
+            computeUsd: estimate.dollars,
+            instanceHours: estimate.instanceHours,
+            wallHours: (finishedAt - startedAt) / 3_600_000,
+          },
+        ).catch((err: unknown) => {
+          output.warn(`cost per group not computed: ${(err as Error).message}`);
+          return undefined;
+        });
   const summary: RunSummary = {
     appName: state.MONITOR_APP_NAME,
     status: "finished",
@@ -311,6 +367,8 @@ export async function tearDown(
     cost: formatCost(estimate, problem),
     kept: plan.kept,
     steps: [...steps, { id: "finish", outcome: "finished" }],
+    ...(state.dcp.stoppedBy ? { stoppedBy: state.dcp.stoppedBy } : {}),
+    ...(breakdown ? { costs: withoutGroups(breakdown) } : {}),
   };
   await updateRunState(target.path, (s) => {
     const completed = s.dcp.teardown?.completed ?? [];
@@ -326,8 +384,25 @@ export async function tearDown(
     };
     return obs ? withObservations(next, { ...obs, summary: { ...summary } }) : next;
   });
+  await ledger.finish(summary, observationsOf(state), await readRunState(target.path), breakdown);
   for (const line of summaryLines(summary)) output.line(line);
   return summary;
+}
+
+/**
+ * Runs a teardown plan's steps with `journal` (gc: a run whose state file is not here, its plan built
+ * from what discovery found). Returns what each step did and what the dead-letter queue holds.
+ */
+export async function runTeardownSteps(
+  plan: TeardownPlan,
+  journal: TeardownJournal,
+  clients: RunClients,
+  output: Output,
+  signal: AbortSignal,
+): Promise<{ steps: StepResult[]; deadLetterQueueHolds: number | undefined }> {
+  const runner = new TeardownRunner(journal, clients, output);
+  const steps = await runner.run(plan, signal);
+  return { steps, deadLetterQueueHolds: runner.deadLetterQueueHolds };
 }
 
 /**

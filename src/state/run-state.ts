@@ -36,6 +36,8 @@ const dcpBlockSchema = z.object({
   startAttempt: z.object({ nonce: z.string().min(1), requestedAt: z.string().min(1) }).optional(),
   teardown: z.object({ completed: z.array(z.string()) }).optional(),
   finishedAt: z.string().optional(),
+  /** Set when the run ended because spend reached the budget (BUDGET_USD): the queue was kept for a new start. */
+  stoppedBy: z.enum(["budget"]).optional(),
   observations: z.record(z.string(), z.unknown()).optional(),
 });
 

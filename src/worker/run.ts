@@ -25,6 +25,7 @@ import { findExecutable } from "./cellprofiler.js";
 import { runContainerSetup } from "./container.js";
 import { SpotWatcher } from "./spot.js";
 import { processMessage, type TaskOutcome, type WorkerContext } from "./task.js";
+import { WorkerLedger, workerId } from "./ledger.js";
 import { parseUploadFlags } from "./upload-flags.js";
 import { sleep } from "../sleep.js";
 
@@ -55,6 +56,8 @@ export interface WorkerOptions {
 export interface WorkerSummary {
   reason: string;
   outcomes: Record<TaskOutcome["kind"], number>;
+  /** S3 requests the run ledger sent (pointer reads and records; 0 when it was off). */
+  ledgerRequests: number;
 }
 
 async function buildContext(settings: WorkerSettings, log: WorkerLog): Promise<WorkerContext> {
@@ -74,17 +77,26 @@ async function buildContext(settings: WorkerSettings, log: WorkerLog): Promise<W
       "warning: the queue has no dead-letter queue; a task that always fails is retried forever. Run dcp setup.",
     );
   await mkdir(config.WORK_DIR, { recursive: true });
+  const s3 = s3Client(ctx);
   return {
     config,
     queueUrl,
     queue: { ...queue, deadLetterUrl },
     leaseSeconds: Math.max(queue.visibilitySeconds, 5),
     sqs,
-    s3: s3Client(ctx),
+    s3,
+    ledger: WorkerLedger.forWorker(s3, config.AWS_BUCKET, config.APP_NAME, imdsBase(config.SPOT_NOTICE_URL), (t) =>
+      log.line(t),
+    ),
     logs: logsClient(ctx),
     buckets: effectiveBuckets(config),
     uploadParams,
   };
+}
+
+/** The instance metadata service's base URL (SPOT_NOTICE_URL), or undefined when switched off. */
+function imdsBase(url: string | null | undefined): string | undefined {
+  return url ? url.replace(/\/+$/, "") : undefined;
 }
 
 export async function runWorker(settings: WorkerSettings, options: WorkerOptions = {}): Promise<WorkerSummary> {
@@ -157,9 +169,11 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
         onSecond: exitNow,
       })
     : undefined;
-  const spot = config.SPOT_NOTICE_URL
+  await ctx.ledger?.start();
+  const spotBase = imdsBase(config.SPOT_NOTICE_URL);
+  const spot = spotBase
     ? new SpotWatcher(
-        config.SPOT_NOTICE_URL.replace(/\/+$/, ""),
+        spotBase,
         config.SPOT_POLL_SECONDS * 1000,
         (n) => stop(`spot interruption notice (${n.action} at ${n.time})`),
         (t) => root.line(t),
@@ -170,6 +184,7 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   const runLoop = (index: number): Promise<void> =>
     new Promise((resolve) => {
       const log = root.child(`loop ${index + 1}`);
+      const id = workerId(index + 1);
       let idlePolls = 0;
       let active = 0;
       let stopped = false;
@@ -193,7 +208,7 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
           idlePolls = 0;
           active += 1;
           try {
-            const outcome = await processMessage(ctx, message, log, signals).catch((err: unknown): TaskOutcome => {
+            const outcome = await processMessage(ctx, message, log, signals, id).catch((err: unknown): TaskOutcome => {
               log.line(`task error: ${describeError(err)}`);
               return { kind: "failed", cause: describeError(err) };
             });
@@ -254,6 +269,7 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
   }
   await Promise.all(running);
   spot?.stop();
+  await ctx.ledger?.flush();
   for (const timer of timers) clearTimeout(timer);
   signalScope?.dispose();
   const reason = stopReason || "the queue stayed empty";
@@ -262,5 +278,5 @@ export async function runWorker(settings: WorkerSettings, options: WorkerOptions
     .map(([k, n]) => `${n} ${k}`)
     .join(", ");
   root.line(`worker finished (${reason}): ${counts || "no tasks"}`);
-  return { reason, outcomes };
+  return { reason, outcomes, ledgerRequests: ctx.ledger?.requests ?? 0 };
 }

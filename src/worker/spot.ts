@@ -1,22 +1,21 @@
 /**
  * Spot interruption notices (peer-systems-and-spot.md section 5): poll the instance metadata
- * service, IMDSv2 (a session token from PUT /latest/api/token, then GET
- * /latest/meta-data/spot/instance-action with it), every SPOT_POLL_SECONDS (AWS recommends 5 s).
+ * service, IMDSv2 (imds.ts: a session token, then GET /latest/meta-data/spot/instance-action
+ * with it), every SPOT_POLL_SECONDS (AWS recommends 5 s).
  * 404 means no notice; 200 carries {"action": "terminate", "time": "..."}. Where no metadata
  * service answers (a workstation), watching is switched off after the first try, with one log line.
  */
+
+import { ImdsClient } from "./imds.js";
 
 export interface SpotNotice {
   action: string;
   time: string;
 }
 
-const TOKEN_TTL_SECONDS = 21_600;
-const REQUEST_TIMEOUT_MS = 2_000;
-
 export class SpotWatcher {
   private timer: NodeJS.Timeout | undefined;
-  private token: { value: string; expires: number } | undefined;
+  private readonly imds: ImdsClient;
   private everAnswered = false;
   private failing = false;
   private stopped = false;
@@ -26,7 +25,9 @@ export class SpotWatcher {
     private readonly intervalMs: number,
     private readonly onNotice: (notice: SpotNotice) => void,
     private readonly log: (text: string) => void,
-  ) {}
+  ) {
+    this.imds = new ImdsClient(baseUrl);
+  }
 
   start(): void {
     void this.tick();
@@ -43,37 +44,13 @@ export class SpotWatcher {
     this.timer.unref();
   }
 
-  private async sessionToken(): Promise<string> {
-    if (this.token && this.token.expires > Date.now()) return this.token.value;
-    const response = await fetch(`${this.baseUrl}/latest/api/token`, {
-      method: "PUT",
-      headers: { "X-aws-ec2-metadata-token-ttl-seconds": String(TOKEN_TTL_SECONDS) },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    if (!response.ok) throw new Error(`token request answered HTTP ${response.status}`);
-    const value = (await response.text()).trim();
-    this.token = { value, expires: Date.now() + (TOKEN_TTL_SECONDS - 60) * 1000 };
-    return value;
-  }
-
   /** One check: the notice, or undefined when there is none. */
   async check(): Promise<SpotNotice | undefined> {
-    const token = await this.sessionToken();
-    const response = await fetch(`${this.baseUrl}/latest/meta-data/spot/instance-action`, {
-      headers: { "X-aws-ec2-metadata-token": token },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    if (response.status === 404) {
-      await response.arrayBuffer();
-      return undefined;
-    }
-    if (response.status === 401) {
-      this.token = undefined; // expired session token: get a new one next time
-      await response.arrayBuffer();
-      return undefined;
-    }
-    if (!response.ok) throw new Error(`instance-action answered HTTP ${response.status}`);
-    const text = await response.text();
+    const response = await this.imds.get("spot/instance-action");
+    // 404: no notice; 401: the session token expired (the client gets a new one next time).
+    if (response.status === 404 || response.status === 401) return undefined;
+    if (response.status !== 200) throw new Error(`instance-action answered HTTP ${response.status}`);
+    const text = response.text;
     try {
       const parsed = JSON.parse(text) as Partial<SpotNotice>;
       return { action: String(parsed.action ?? "terminate"), time: String(parsed.time ?? "soon") };

@@ -13,9 +13,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/
 import { join, posix, relative, sep } from "node:path";
 import { deleteMessage, sendMessage, setMessageVisibility, type WorkerQueueSettings } from "../aws/sqs.js";
 import { downloadToFile, listObjects, uploadFile } from "../aws/s3.js";
-import { isNotFound } from "../aws/errors.js";
+import { isNotFound, isThrottling } from "../aws/errors.js";
 import type { Config } from "../config/schema.js";
 import { messageSchema } from "../plan/message.js";
+import { attemptId } from "../plan/ledger.js";
 import { formatPath } from "../errors.js";
 import { cellprofilerArgs, describeExit, pluginsDirectory, readDoneFile, runCellProfiler } from "./cellprofiler.js";
 import {
@@ -32,6 +33,8 @@ import { TaskLog, describeError, type WorkerLog } from "./log.js";
 import { TaskInputError, assertContainedPath, deriveNames, type TaskNames } from "./naming.js";
 import { mapLimit } from "../concurrency.js";
 import type { UploadParams } from "./upload-flags.js";
+import { LineTail, classifyAttempt, type AttemptFacts } from "./attempt.js";
+import { workerId as loopWorkerId, type LedgerAttempt, type WorkerLedger } from "./ledger.js";
 
 /** Message attribute carrying the receives a task already spent before it was re-sent at a shutdown. */
 export const PRIOR_RECEIVES_ATTRIBUTE = "dcp-prior-receives";
@@ -47,6 +50,8 @@ export interface WorkerContext {
   logs: CloudWatchLogsClient | undefined;
   buckets: { source: string; workspace: string; destination: string };
   uploadParams: UploadParams;
+  /** The run ledger's writer (attempt records); undefined: no records. */
+  ledger?: WorkerLedger | undefined;
 }
 
 export interface StopSignals {
@@ -71,8 +76,21 @@ export type TaskOutcome =
   | { kind: "handed-back"; metadataId?: string }
   | { kind: "dead-lettered"; cause: string };
 
-/** A failure with a plain-words cause, for the log. */
-class TaskFailure extends Error {}
+/** A failure with a plain-words cause, for the log, and what it tells the ledger's cause class. */
+class TaskFailure extends Error {
+  constructor(
+    message: string,
+    readonly facts: Pick<AttemptFacts, "missingObject" | "throttled" | "groupingMismatch"> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** What a failed S3 transfer tells the ledger: a missing object, or throttling (SlowDown, 503). */
+function transferFacts(err: unknown): Pick<AttemptFacts, "missingObject" | "throttled"> {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return { missingObject: isMissingObject(err), throttled: isThrottling(err) || status === 503 };
+}
 
 type StepResult = { kind: "done"; files: number; cellprofilerMs: number } | { kind: "skipped" };
 
@@ -126,6 +144,7 @@ export async function processMessage(
   message: Message,
   out: WorkerLog,
   signals: StopSignals,
+  workerId = loopWorkerId(1),
 ): Promise<TaskOutcome> {
   const started = Date.now();
   const handle = message.ReceiptHandle!;
@@ -148,10 +167,36 @@ export async function processMessage(
       `${cause}; released so that SQS moves it to the dead-letter queue after ${limit ?? "JOB_RETRIES"} receives (${attemptText})`,
     );
     await release(ctx, handle, out);
+    ctx.ledger
+      ?.begin({
+        metadataId: `bad-message-${message.MessageId ?? "unknown"}`,
+        group: [],
+        attempt: attemptId(started, workerId),
+        attemptNumber: prior + receives,
+        messageId: message.MessageId,
+        workerId,
+        startedAtMs: started,
+      })
+      .end(classifyAttempt("malformed", {}, cause), { tail: new LineTail() }, {});
     return { kind: "malformed", cause };
   }
 
   const phases: Phases = {};
+  const facts: AttemptFacts = { tail: new LineTail() };
+  const attempt: LedgerAttempt | undefined = ctx.ledger?.begin({
+    metadataId: names.metadataId,
+    group: names.group,
+    attempt: attemptId(started, workerId),
+    attemptNumber: prior + receives,
+    messageId: message.MessageId,
+    workerId,
+    startedAtMs: started,
+    logGroup: ctx.config.LOG_GROUP_NAME,
+    logStream: names.logStream,
+  });
+  let outcome: TaskOutcome | undefined;
+  let interruption = "";
+  const ended = (o: TaskOutcome): TaskOutcome => (outcome = o);
   const log = new TaskLog(out.child(names.metadataId), ctx.logs, ctx.config.LOG_GROUP_NAME, names.logStream);
   log.open();
   let dir: string | undefined;
@@ -160,7 +205,7 @@ export async function processMessage(
     if (limit !== undefined && prior > 0 && prior + receives > limit) {
       const cause = `${prior + receives} receives exceed JOB_RETRIES (${limit})`;
       await moveToDeadLetter(ctx, message, prior + receives - 1, cause, log);
-      return { kind: "dead-lettered", cause };
+      return ended({ kind: "dead-lettered", cause });
     }
     log.line(
       `task ${names.metadataId} (${attemptText}): -g ${names.groupArg} -> s3://${ctx.buckets.destination}/${names.outputPrefix}`,
@@ -172,9 +217,10 @@ export async function processMessage(
     let failure: string | undefined;
     try {
       dir = await mkdtemp(join(ctx.config.WORK_DIR, "task-"));
-      result = await runSteps(ctx, task, names, dir, log, signals, phases);
+      result = await runSteps(ctx, task, names, dir, log, signals, phases, facts);
     } catch (err) {
       failure = err instanceof TaskFailure || err instanceof TaskInputError ? err.message : describeError(err);
+      if (err instanceof TaskFailure) Object.assign(facts, err.facts);
     } finally {
       await lease.stop();
     }
@@ -188,31 +234,37 @@ export async function processMessage(
         ),
       );
       const totalMs = Date.now() - started;
-      if (result.kind === "skipped") return { kind: "skipped", metadataId: names.metadataId, totalMs };
+      if (result.kind === "skipped") return ended({ kind: "skipped", metadataId: names.metadataId, totalMs });
       log.line(
         `task ${names.metadataId} done: ${result.files} files uploaded, message deleted (${(totalMs / 1000).toFixed(1)} s: ${describePhases(phases)})`,
       );
-      return {
+      return ended({
         kind: "done",
         metadataId: names.metadataId,
         files: result.files,
         totalMs,
         cellprofilerMs: result.cellprofilerMs,
         phases,
-      };
+      });
     }
     if (signals.stop.aborted) {
       log.line(`task ${names.metadataId} interrupted: ${failure}`);
+      interruption = failure ?? "the worker is stopping";
       await handBack(ctx, message, prior + receives - 1, log);
-      return { kind: "handed-back", metadataId: names.metadataId };
+      return ended({ kind: "handed-back", metadataId: names.metadataId });
     }
     log.line(`task ${names.metadataId} FAILED: ${failure}`);
     log.line(
       `released the message at once (${attemptText}${limit ? `; after ${limit} receives SQS moves it to the dead-letter queue` : ""})`,
     );
     await release(ctx, handle, log);
-    return { kind: "failed", metadataId: names.metadataId, cause: failure ?? "unknown" };
+    return ended({ kind: "failed", metadataId: names.metadataId, cause: failure ?? "unknown" });
   } finally {
+    // The ledger record is written in the background (worker/ledger.ts): never awaited here.
+    const kind = outcome?.kind ?? "failed";
+    const reason =
+      outcome && "cause" in outcome ? outcome.cause : outcome ? interruption : "the task failed unexpectedly";
+    attempt?.end(classifyAttempt(kind, { ...facts, lastLines: facts.tail.get() }, reason), facts, phases);
     // Local files go in every outcome, after the message is dealt with (so it is acknowledged sooner).
     if (dir)
       await rm(dir, { recursive: true, force: true }).catch((err: unknown) =>
@@ -283,6 +335,7 @@ async function runSteps(
   log: TaskLog,
   signals: StopSignals,
   phases: Phases,
+  facts: AttemptFacts,
 ): Promise<StepResult> {
   const { config, buckets } = ctx;
   if (
@@ -318,6 +371,7 @@ async function runSteps(
     if (!existsSync(imageInput))
       throw new TaskFailure(
         `input folder ${imageInput} does not exist (is SOURCE_BUCKET mounted at MOUNT_ROOT ${config.MOUNT_ROOT}?)`,
+        { missingObject: true },
       );
     log.line(`using the bucket mount for images: -i ${imageInput}`);
   }
@@ -345,11 +399,21 @@ async function runSteps(
   log.line(`running ${config.CELLPROFILER_COMMAND} ${args.map((a) => JSON.stringify(a)).join(" ")}`);
   const cpStarted = Date.now();
   const status = await timed(phases, "CellProfiler", () =>
-    runCellProfiler(config.CELLPROFILER_COMMAND, args, (line) => log.line(line), signals.stop),
+    runCellProfiler(
+      config.CELLPROFILER_COMMAND,
+      args,
+      (line) => {
+        log.line(line);
+        facts.tail.push(line);
+      },
+      signals.stop,
+    ),
   );
   const cellprofilerMs = Date.now() - cpStarted;
   if (status.stopped) throw new TaskFailure("CellProfiler was stopped because the worker is stopping");
   const done = await readDoneFile(doneFile);
+  facts.exit = { code: status.code, signal: status.signal };
+  if (done !== undefined) facts.doneFile = done;
   if (status.code !== 0 || status.signal) {
     throw new TaskFailure(
       `CellProfiler ${describeExit(status)}${done ? ` and its done file reads "${done}"` : ", without a done file"}`,
@@ -359,8 +423,9 @@ async function runSteps(
   if (done !== "Complete") throw new TaskFailure(`CellProfiler's done file reads "${done}", not "Complete"`);
   log.line(`CellProfiler finished (Complete) in ${(cellprofilerMs / 1000).toFixed(1)} s`);
 
-  const files = await timed(phases, "upload", () => uploadOutputs(ctx, names, outputDir, log, signals.deadline));
-  return { kind: "done", files, cellprofilerMs };
+  const outputs = await timed(phases, "upload", () => uploadOutputs(ctx, names, outputDir, log, signals.deadline));
+  facts.outputs = outputs;
+  return { kind: "done", files: outputs.length, cellprofilerMs };
 }
 
 async function alreadyDone(ctx: WorkerContext, names: TaskNames, log: TaskLog, signal: AbortSignal): Promise<boolean> {
@@ -398,8 +463,12 @@ async function fetchObject(
     if (isMissingObject(err))
       throw new TaskFailure(
         `the ${what} s3://${bucket}/${key} does not exist (WORKSPACE_BUCKET holds pipelines and data files)`,
+        transferFacts(err),
       );
-    throw new TaskFailure(`cannot download the ${what} s3://${bucket}/${key}: ${describeError(err)}`);
+    throw new TaskFailure(
+      `cannot download the ${what} s3://${bucket}/${key}: ${describeError(err)}`,
+      transferFacts(err),
+    );
   }
   log.line(`downloaded the ${what} s3://${bucket}/${key}`);
 }
@@ -420,7 +489,14 @@ async function downloadImages(
   const text = await readFile(dataFile, "utf8");
   let downloads: Download[];
   if (kind === "csv") {
-    const rows = groupRows(parseCsv(text, task.data_file), names.group, task.data_file);
+    const table = parseCsv(text, task.data_file);
+    let rows: ReturnType<typeof groupRows>;
+    try {
+      rows = groupRows(table, names.group, task.data_file);
+    } catch (err) {
+      if (err instanceof TaskInputError) throw new TaskFailure(err.message, { groupingMismatch: true });
+      throw err;
+    }
     const plan = planCsvDownloads(rows, layout, task.data_file);
     await writeFile(dataFile, stringifyCsv(plan.table));
     downloads = plan.downloads;
@@ -440,8 +516,11 @@ async function downloadImages(
       await downloadToFile(ctx.s3, ctx.buckets.source, d.key, d.file, signal);
     } catch (err) {
       if (isMissingObject(err))
-        throw new TaskFailure(`missing input: s3://${ctx.buckets.source}/${d.key} does not exist`);
-      throw new TaskFailure(`cannot download s3://${ctx.buckets.source}/${d.key}: ${describeError(err)}`);
+        throw new TaskFailure(`missing input: s3://${ctx.buckets.source}/${d.key} does not exist`, transferFacts(err));
+      throw new TaskFailure(
+        `cannot download s3://${ctx.buckets.source}/${d.key}: ${describeError(err)}`,
+        transferFacts(err),
+      );
     }
   });
   log.line(`DOWNLOAD_FILES: downloaded ${downloads.length} files from s3://${ctx.buckets.source}`);
@@ -465,7 +544,7 @@ async function uploadOutputs(
   outputDir: string,
   log: TaskLog,
   signal: AbortSignal,
-): Promise<number> {
+): Promise<Array<{ key: string; size: number }>> {
   const files = await listFiles(outputDir);
   if (!files.length) log.line("warning: CellProfiler wrote no output files");
   const bucket = ctx.buckets.destination;
@@ -477,7 +556,9 @@ async function uploadOutputs(
     try {
       await uploadFile(ctx.s3, { Bucket: bucket, Key: key, ...ctx.uploadParams }, file, size, signal);
     } catch (err) {
-      throw new TaskFailure(`upload of ${key} to s3://${bucket} failed: ${describeError(err)}`);
+      throw new TaskFailure(`upload of ${key} to s3://${bucket} failed: ${describeError(err)}`, {
+        throttled: transferFacts(err).throttled,
+      });
     }
   });
   const landed = new Map((await listObjects(ctx.s3, bucket, names.outputPrefix)).map((o) => [o.key, o.size]));
@@ -488,5 +569,5 @@ async function uploadOutputs(
       );
   }
   log.line(`uploaded ${files.length} files to s3://${bucket}/${names.outputPrefix} and checked their sizes`);
-  return files.length;
+  return [...expected].map(([key, size]) => ({ key, size }));
 }

@@ -8,6 +8,8 @@
  *   ... dcp monitor scales the service to 0 ...; await agent.stop();
  *   agent.events  // started/stopped/exited, with instance ids and exit codes
  *
+ * Each worker gets DCP_INSTANCE_ID, the instance it is placed on, which the worker prefers to the
+ * instance metadata service for the run ledger's records.
  * Placement: at most `tasksPerInstance` workers per running instance (all on one pseudo-instance when no
  * fleet is given), and never more than desiredCount. Stops are ECS's: SIGTERM, then SIGKILL after the
  * container's stopTimeout (scale-in, and draining when an instance leaves the fleet). A worker that exits
@@ -164,6 +166,8 @@ export function startEcsAgent(options: EcsAgentOptions): EcsAgent {
       HOME: process.env.HOME ?? "",
       ...options.awsEnv,
       ...env,
+      // The instance the worker runs on, as the instance metadata service would tell it (worker/ledger.ts).
+      ...(options.fleet !== undefined ? { DCP_INSTANCE_ID: instanceId } : {}),
       ...options.extraEnv,
     };
     const child = startDcp(["worker"], options.workDir, workerEnv, `task ${task} on ${instanceId}`, log);

@@ -1,0 +1,246 @@
+/**
+ * The tail simulation of issue 14 (no AWS): a fleet of spot machines working through a queue, on a
+ * simulated clock of 1-second ticks, with the monitor's REAL decision code (`observe`, `shouldTearDown`,
+ * `planTarget` of plan/monitor-decisions.ts; `planTail` of plan/monitor-tail.ts) taking a reading every
+ * `pollSeconds`. Shared by bench/tail.bench.ts (the issue's 10,000-group run) and test/tail-sim.test.ts
+ * (a smaller seeded run).
+ *
+ * The model, stated:
+ * - Task times: lognormal, median `medianSeconds`, sigma `sigma`, drawn once per group from the seed (a
+ *   group interrupted and run again takes the same time). A free job loop takes a visible group at once.
+ * - Machines: launched at t=0 (and as replacements), billed from launch (with EC2's 60-second minimum),
+ *   taking work after `bootSeconds`; `loops` job loops each.
+ * - Spot interruptions: `interruptedShare` of the initial machines (rounded), at seeded times uniform over
+ *   10-90 % of the ideal run time. At the 2-minute notice the worker hands its tasks back (visible at
+ *   once; their loop-seconds so far are paid, not busy) and the machine ends 120 s later. The fleet
+ *   (maintain) launches a replacement when running machines fall below its target. Same for both policies.
+ * - Idle alarms (both policies): a machine whose loops have all been idle for 15 minutes is terminated
+ *   (CPU < 1 % for 15 one-minute periods); booting machines are not idle.
+ * - Original policy: DCP's monitor: when nothing is visible and fewer tasks are in flight than machines
+ *   run, the target drops to the tasks in flight (noTermination); teardown after two empty readings.
+ * - dcp's policy: the same, plus the tail: once nothing has been visible on two readings in a row, each
+ *   reading terminates the machines with no task in flight (the workers' ledger signal, here exact) and
+ *   lowers the target with them.
+ * - Paid = instance-seconds from launch to termination. Busy = loop-seconds of COMPLETED tasks / loops.
+ */
+import { observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
+import type { Observations } from "../src/plan/monitor-observations.js";
+import { planTail } from "../src/plan/monitor-tail.js";
+
+export interface SimOptions {
+  groups: number;
+  machines: number;
+  loops: number;
+  medianSeconds: number;
+  sigma: number;
+  interruptedShare: number;
+  seed: number;
+  bootSeconds: number;
+  pollSeconds: number;
+  policy: "original" | "dcp";
+}
+
+export const ALARM_IDLE_SECONDS = 15 * 60;
+export const NOTICE_SECONDS = 120;
+const MIN_BILLED_SECONDS = 60;
+
+export interface SimResult {
+  policy: SimOptions["policy"];
+  paidHours: number;
+  busyHours: number;
+  wallSeconds: number;
+  machinesLaunched: number;
+  interrupted: number;
+  byTail: number;
+  byAlarm: number;
+  /** tail terminations of a machine that had a task in flight (must be 0) */
+  tailKilledBusy: number;
+  completed: number;
+}
+
+/** mulberry32: a small seeded generator, so every run of the bench gives the same figures. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(random: () => number): number {
+  const u = Math.max(random(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+}
+
+interface Machine {
+  id: string;
+  launchedAt: number;
+  readyAt: number;
+  /** per loop: the running group and when it ends, or undefined */
+  loops: ({ group: number; startedAt: number; endsAt: number } | undefined)[];
+  idleFor: number;
+  noticeAt?: number;
+  endedAt?: number;
+}
+
+/** The mean of a lognormal with this median and sigma: what "the true seconds per group" is. */
+export function lognormalMean(median: number, sigma: number): number {
+  return median * Math.exp((sigma * sigma) / 2);
+}
+
+export function simulate(o: SimOptions): SimResult {
+  const random = rng(o.seed);
+  const durations = Array.from({ length: o.groups }, () =>
+    Math.max(1, Math.round(o.medianSeconds * Math.exp(o.sigma * normal(random)))),
+  );
+  const ideal = (o.groups * lognormalMean(o.medianSeconds, o.sigma)) / (o.machines * o.loops);
+  const interruptions = Math.round(o.interruptedShare * o.machines);
+  const interruptAt = new Map<number, number>();
+  while (interruptAt.size < interruptions) {
+    const index = Math.floor(random() * o.machines);
+    if (!interruptAt.has(index)) interruptAt.set(index, Math.round(o.bootSeconds + ideal * (0.1 + 0.8 * random())));
+  }
+
+  const queue: number[] = Array.from({ length: o.groups }, (_, i) => o.groups - 1 - i);
+  const machines: Machine[] = [];
+  const launch = (t: number): Machine => {
+    const m: Machine = {
+      id: `i-${(machines.length + 1).toString(16).padStart(8, "0")}`,
+      launchedAt: t,
+      readyAt: t + o.bootSeconds,
+      loops: Array.from({ length: o.loops }, () => undefined),
+      idleFor: 0,
+    };
+    const at = interruptAt.get(machines.length);
+    if (at !== undefined) m.noticeAt = at;
+    machines.push(m);
+    return m;
+  };
+  for (let i = 0; i < o.machines; i++) launch(0);
+
+  let target = o.machines;
+  let observations: Observations | undefined;
+  let quietSince: number | undefined;
+  let busyLoopSeconds = 0;
+  let completed = 0;
+  let byTail = 0;
+  let byAlarm = 0;
+  let tailKilledBusy = 0;
+  let interrupted = 0;
+  const running = () => machines.filter((m) => m.endedAt === undefined);
+  const end = (m: Machine, t: number) => {
+    for (const [i, task] of m.loops.entries())
+      if (task) {
+        queue.push(task.group);
+        m.loops[i] = undefined;
+      }
+    m.endedAt = t;
+  };
+
+  let t = 0;
+  for (; ; t++) {
+    for (const m of running()) {
+      // Spot notice: tasks handed back at once, the machine ends 2 minutes later.
+      if (m.noticeAt !== undefined && t >= m.noticeAt) {
+        if (t === m.noticeAt) {
+          interrupted++;
+          for (const [i, task] of m.loops.entries())
+            if (task) {
+              queue.push(task.group);
+              m.loops[i] = undefined;
+            }
+        }
+        if (t >= m.noticeAt + NOTICE_SECONDS) end(m, t);
+        continue;
+      }
+      if (t < m.readyAt) continue;
+      for (const [i, task] of m.loops.entries()) {
+        if (task && task.endsAt <= t) {
+          busyLoopSeconds += task.endsAt - task.startedAt;
+          completed++;
+          m.loops[i] = undefined;
+        }
+        if (!m.loops[i] && queue.length) {
+          const group = queue.pop()!;
+          m.loops[i] = { group, startedAt: t, endsAt: t + durations[group]! };
+        }
+      }
+      m.idleFor = m.loops.some(Boolean) ? 0 : m.idleFor + 1;
+      if (m.idleFor >= ALARM_IDLE_SECONDS) {
+        end(m, t);
+        byAlarm++;
+      }
+    }
+
+    if (t > 0 && t % o.pollSeconds === 0) {
+      const live = running();
+      const inFlight = live.reduce((n, m) => n + m.loops.filter(Boolean).length, 0);
+      const reading: Reading = {
+        at: t * 1000,
+        visible: queue.length,
+        inFlight,
+        dlq: 0,
+        fleet: { target, fulfilled: live.length, state: "active" },
+        live: live.map((m) => ({ id: m.id, launchedAt: m.launchedAt * 1000 })),
+      };
+      observations = observe(observations, reading);
+      if (shouldTearDown(observations)) {
+        for (const m of live) end(m, t);
+        break;
+      }
+      const change = planTarget({
+        now: t * 1000,
+        visible: reading.visible,
+        inFlight,
+        liveInstances: live.length,
+        target,
+        cheapest: false,
+        observations,
+      });
+      if (change) target = change.to;
+      if (o.policy === "dcp") {
+        const open = new Map(live.map((m) => [m.id, m.loops.filter(Boolean).length]));
+        const decision = planTail({
+          now: t * 1000,
+          visible: reading.visible,
+          inFlight,
+          knownWork: observations.progress.total,
+          live: live.map((m) => m.id),
+          openByInstance: open,
+          target,
+          quietSince,
+        });
+        quietSince = decision.quietSince;
+        if (decision.terminate.length) {
+          target = decision.target ?? target;
+          for (const id of decision.terminate) {
+            const m = live.find((x) => x.id === id)!;
+            if (m.loops.some(Boolean)) tailKilledBusy++;
+            end(m, t);
+            byTail++;
+          }
+        }
+      }
+    }
+    // The fleet (maintain) replaces what it lost while below its target.
+    const alive = running().length;
+    for (let i = alive; i < target; i++) launch(t);
+    if (t > 1e7) throw new Error("simulation did not finish");
+  }
+  const paid = machines.reduce((s, m) => s + Math.max(MIN_BILLED_SECONDS, (m.endedAt ?? t) - m.launchedAt), 0);
+  return {
+    policy: o.policy,
+    paidHours: paid / 3600,
+    busyHours: busyLoopSeconds / o.loops / 3600,
+    wallSeconds: t,
+    machinesLaunched: machines.length,
+    interrupted,
+    byTail,
+    byAlarm,
+    tailKilledBusy,
+    completed,
+  };
+}

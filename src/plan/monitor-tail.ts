@@ -1,0 +1,68 @@
+/**
+ * The tail (issue 14): when the queue has nothing visible, a machine with no task in flight only costs
+ * money. DCP (and dcp before this) lowered the fleet target and let such machines idle until their
+ * CloudWatch alarm fired (CPU < 1 % for 15 minutes). Here the monitor terminates them itself, lowering
+ * the target with them so the fleet does not replace them, at the first reading that finds them idle
+ * once the queue has shown nothing visible on two readings in a row (one approximate zero mid-run must
+ * not cost a booting machine): within one monitor interval of their last task ending, two at the start
+ * of the tail. Pure: the reading and the worker signal come in as data.
+ *
+ * The signal that a machine has no task in flight comes from the workers, not from CPU: each task
+ * writes `open/<instance>/<attempt>.json` in the run ledger while it runs (plan/ledger.ts). It is
+ * trusted only when it accounts for every message in flight: open tasks on running machines >= the
+ * queue's in-flight count. A worker that writes no ledger (an older image, a workstation) leaves
+ * messages in flight that no open record explains, and then nothing is terminated.
+ */
+
+/** Why the tail did nothing this reading (for the display and tests). */
+export type TailHold =
+  "work-visible" | "no-work-yet" | "queue-empty" | "signal-incomplete" | "nothing-idle" | "confirming";
+
+export interface TailInput {
+  now: number;
+  /** the queue's visible messages (delayed ones included) */
+  visible: number;
+  /** the queue's messages in flight */
+  inFlight: number;
+  /** groups known to the run so far (observations.progress.total): 0 means no work has arrived yet */
+  knownWork: number;
+  /** running instances of the fleet */
+  live: readonly string[];
+  /** open tasks per instance id, from the ledger (instances that are not live are ignored) */
+  openByInstance: ReadonlyMap<string, number>;
+  /** the fleet's current target capacity */
+  target: number;
+  /** epoch ms of the first reading of the current run of readings with nothing visible (the previous decision's) */
+  quietSince: number | undefined;
+}
+
+export interface TailDecision {
+  /** what to persist for the next reading */
+  quietSince: number | undefined;
+  /** instances to terminate now (none has a task in flight) */
+  terminate: string[];
+  /** the fleet target to set before terminating them (set only when `terminate` is not empty) */
+  target?: number;
+  hold?: TailHold;
+}
+
+/** Open tasks on running machines: the part of the worker signal the decision may trust. */
+export function openOnLive(live: readonly string[], openByInstance: ReadonlyMap<string, number>): number {
+  return live.reduce((sum, id) => sum + (openByInstance.get(id) ?? 0), 0);
+}
+
+export function planTail(input: TailInput): TailDecision {
+  if (input.visible > 0) return { quietSince: undefined, terminate: [], hold: "work-visible" };
+  const quietSince = input.quietSince ?? input.now;
+  const none = (hold: TailHold): TailDecision => ({ quietSince, terminate: [], hold });
+  // A fleet started before `dcp submit` waits for work (teardownHold); its machines are not a tail.
+  if (input.knownWork === 0) return none("no-work-yet");
+  // Nothing visible and nothing in flight: the teardown follows at the next reading.
+  if (input.inFlight === 0) return none("queue-empty");
+  if (openOnLive(input.live, input.openByInstance) < input.inFlight) return none("signal-incomplete");
+  if (input.quietSince === undefined) return none("confirming");
+  const terminate = input.live.filter((id) => (input.openByInstance.get(id) ?? 0) === 0);
+  if (!terminate.length) return none("nothing-idle");
+  const target = Math.max(0, Math.min(input.target, input.live.length - terminate.length));
+  return { quietSince, terminate, target };
+}

@@ -1,0 +1,104 @@
+/**
+ * What `dcp status` says about a run, decided without I/O: its phase (running, tearing down,
+ * finished, or UNATTENDED: no monitor heartbeat for longer than heartbeatTimeoutMs, "and billing"
+ * while its fleet or instances are alive) and the lines it prints under the monitor's own status
+ * block (plan/monitor-view.ts). The same judgement serves anything else that must tell an
+ * unattended run (dcp gc).
+ */
+import { formatDuration, fit } from "./monitor-view.js";
+import { heartbeatTimeoutMs, type Heartbeat, type LedgerCounts } from "./ledger.js";
+
+export const RUN_PHASES = ["running", "tearing-down", "finished", "unattended"] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+
+export interface PhaseInput {
+  heartbeat: Pick<Heartbeat, "at" | "phase" | "pollSeconds"> | undefined;
+  /** summary.json exists: teardown finished */
+  summaryWritten: boolean;
+  /** epoch ms the run started (run.json), the age reference while no heartbeat exists yet */
+  startedAt: number | undefined;
+  now: number;
+  /** the "ten minutes" of heartbeatTimeoutMs (MONITOR_HEARTBEAT_TIMEOUT_MINUTES) */
+  minimumTimeoutMs: number;
+  /** the fleet is live or instances of it still run: the run is billing */
+  alive: boolean;
+}
+
+export interface PhaseVerdict {
+  phase: RunPhase;
+  /** resources that cost money are still alive */
+  billing: boolean;
+  /** how old the monitor's heartbeat is (undefined: none was ever written) */
+  heartbeatAgeMs: number | undefined;
+  timeoutMs: number;
+}
+
+export function runPhase(input: PhaseInput): PhaseVerdict {
+  const { heartbeat, now } = input;
+  const heartbeatAgeMs = heartbeat ? Math.max(0, now - Date.parse(heartbeat.at)) : undefined;
+  const timeoutMs = heartbeatTimeoutMs(heartbeat?.pollSeconds ?? 0, input.minimumTimeoutMs);
+  const verdict = (phase: RunPhase): PhaseVerdict => ({ phase, billing: input.alive, heartbeatAgeMs, timeoutMs });
+  if (input.summaryWritten || heartbeat?.phase === "finished") return verdict("finished");
+  const silentFor = heartbeatAgeMs ?? (input.startedAt === undefined ? undefined : now - input.startedAt);
+  if (silentFor !== undefined && silentFor > timeoutMs) return verdict("unattended");
+  return verdict(heartbeat?.phase === "tearing-down" ? "tearing-down" : "running");
+}
+
+export interface StatusFacts {
+  verdict: PhaseVerdict;
+  heartbeat: Pick<Heartbeat, "host" | "pid"> | undefined;
+  counts: LedgerCounts;
+  /** groups done per hour (monitor's samples), undefined before progress shows */
+  ratePerHour: number | undefined;
+  /** cost so far in words (plan/monitor-cost.ts formatCost) */
+  cost: string;
+  /** instance type -> running count */
+  types: Record<string, number>;
+}
+
+function phaseLine(facts: StatusFacts): string {
+  const { verdict, heartbeat } = facts;
+  const age = verdict.heartbeatAgeMs === undefined ? undefined : formatDuration(verdict.heartbeatAgeMs);
+  const watcher = heartbeat ? `monitor on ${heartbeat.host} (pid ${heartbeat.pid})` : "no monitor heartbeat yet";
+  switch (verdict.phase) {
+    case "finished":
+      return verdict.billing ? "phase: finished, but instances are still alive and billing" : "phase: finished";
+    case "tearing-down":
+      return `phase: tearing down · ${watcher}, heartbeat ${age ?? "--"} ago`;
+    case "unattended":
+      return (
+        `phase: UNATTENDED${verdict.billing ? " and billing" : ""}: ` +
+        `${age ? `no monitor heartbeat for ${age}` : "no monitor heartbeat ever"} (limit ${formatDuration(verdict.timeoutMs)})`
+      );
+    default:
+      return `phase: running · ${heartbeat ? `${watcher}, heartbeat ${age} ago` : watcher}`;
+  }
+}
+
+/** The lines `dcp status` prints under the monitor's status block (each at most 79 columns). */
+export function statusLines(facts: StatusFacts): string[] {
+  const { counts } = facts;
+  const causes = Object.entries(counts.failedByCause)
+    .sort((a, b) => b[1] - a[1])
+    .map(([cause, n]) => `${cause} ${n}`);
+  const types = Object.entries(facts.types)
+    .sort()
+    .map(([type, n]) => `${n} ${type}`)
+    .join(", ");
+  const lines = [
+    phaseLine(facts),
+    `ledger: ${counts.done} done${counts.skipped ? ` (${counts.skipped} skipped)` : ""} · ${counts.failed} failed · ` +
+      `${counts.running} running${counts.handedBack ? ` · ${counts.handedBack} handed back` : ""}`,
+  ];
+  if (causes.length) lines.push(`failed by cause: ${causes.join(", ")}`);
+  lines.push(
+    `rate ${facts.ratePerHour === undefined ? "--" : `${facts.ratePerHour.toFixed(1)}/h`}` +
+      `${types ? ` · instances ${types}` : ""}`,
+  );
+  lines.push(`cost so far: ${facts.cost}`);
+  if (facts.verdict.phase === "unattended" && facts.verdict.billing)
+    lines.push(
+      `on ${facts.heartbeat?.host ?? "the machine that started it"}: dcp monitor or dcp teardown; anywhere: dcp gc`,
+    );
+  return lines.map(fit);
+}

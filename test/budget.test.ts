@@ -28,7 +28,7 @@ describe("dcp monitor: the budget", () => {
       spotPrices: ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"].map((zone) => ({
         zone,
         instanceType: "m5.xlarge",
-        price: 36,
+        price: 80,
       })),
     });
     cleanups.push(() => proxy.stop());
@@ -48,7 +48,8 @@ describe("dcp monitor: the budget", () => {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
     const second = await monitor();
     expect(second.code, second.stderr).toBe(0);
-    // 2 machines x $36/h, 498 groups left at about 2 groups per reading: far above $10, but spent is ~$1.20.
+    // 2 machines x $80/h (EC2's 60 s minimum: ~$2.67 spent), 498 groups left at 2 groups per reading: far above
+    // $10 however fast the readings come, while spent + one interval + termination (~$6.90) stays below it.
     expect(second.stdout).toMatch(/warning: the projected total \$\d+\.\d\d exceeds the budget of \$10\.00/);
     expect((await readRunState(run.statePath)).dcp.status).toBe("running");
 

@@ -263,29 +263,28 @@ export async function queueDepth(client: SQSClient, name: string): Promise<numbe
 export interface ReceivedMessage {
   id: string;
   body: string;
-  receiptHandle: string;
 }
 
 /**
  * Every message of a queue no worker reads (a dead-letter queue, or a job queue before its fleet
- * starts): received in batches of 10 and hidden for `leaseSeconds` so each comes once, until two
- * empty receives in a row and at least as many messages as the queue counted at the start (messages
- * an earlier, interrupted reader leased come back when its lease ends; waited for up to that lease
- * plus 10 s). Then each is deleted (`remove`) or handed back at once (visibility 0). SQS receives
- * are approximate (a receive samples servers), hence the second empty receive.
+ * starts), read without changing it: received in batches of 10, each hidden for `leaseSeconds`
+ * (default 5) and left to come back by itself, so a reader needs only sqs:ReceiveMessage. It stops
+ * once two receives in a row bring nothing new and it has seen as many messages as the queue counted
+ * at the start (messages an interrupted reader leased come back when that lease ends: waited for up
+ * to the lease plus 10 s). SQS receives are approximate (a receive samples servers), hence two.
  */
-export async function receiveEveryMessage(
+export async function peekEveryMessage(
   client: SQSClient,
   url: string,
-  options: { remove: boolean; leaseSeconds?: number },
+  options: { leaseSeconds?: number } = {},
 ): Promise<ReceivedMessage[]> {
   const seen = new Map<string, ReceivedMessage>();
-  const lease = options.leaseSeconds ?? 30;
+  const lease = options.leaseSeconds ?? 5;
   const activity = await queueActivity(client, url);
   const counted = activity.visible + activity.inFlight + activity.delayed;
   if (counted === 0) return [];
   const deadline = Date.now() + (lease + 10) * 1000;
-  for (let empty = 0; empty < 2 || (seen.size < counted && Date.now() < deadline);) {
+  for (let idle = 0; idle < 2 || (seen.size < counted && Date.now() < deadline);) {
     const { Messages = [] } = await client.send(
       new ReceiveMessageCommand({
         QueueUrl: url,
@@ -294,17 +293,11 @@ export async function receiveEveryMessage(
         VisibilityTimeout: lease,
       }),
     );
-    empty = Messages.length ? 0 : empty + 1;
-    for (const m of Messages)
-      if (m.MessageId && !seen.has(m.MessageId))
-        seen.set(m.MessageId, { id: m.MessageId, body: m.Body ?? "", receiptHandle: m.ReceiptHandle ?? "" });
+    const fresh = Messages.filter((m) => m.MessageId && !seen.has(m.MessageId));
+    for (const m of fresh) seen.set(m.MessageId!, { id: m.MessageId!, body: m.Body ?? "" });
+    idle = fresh.length ? 0 : idle + 1;
   }
-  const messages = [...seen.values()];
-  for (const m of messages) {
-    if (options.remove) await deleteMessage(client, url, m.receiptHandle);
-    else await setMessageVisibility(client, url, m.receiptHandle, 0);
-  }
-  return messages;
+  return [...seen.values()];
 }
 
 // --- submit -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { awsContext } from "../aws/context.js";
 import { listObjects, s3Client } from "../aws/s3.js";
-import { findQueueUrl, receiveEveryMessage, sqsClient } from "../aws/sqs.js";
+import { findQueueUrl, peekEveryMessage, sqsClient } from "../aws/sqs.js";
 import { readConfigFile, parseConfig } from "../config/load.js";
 import { effectiveBuckets, resourceNames, type Config } from "../config/schema.js";
 import { Interrupted, OperationalError, UserInputError } from "../errors.js";
@@ -406,7 +406,6 @@ class WorkflowRun {
       const bodies = distinctGroups(attempt.deadLettered ?? []);
       const retry = join(this.stepDir(step.name), `retry-${attempt.number + 1}.json`);
       await writeFileAtomic(retry, jobFileOfBodies(bodies, `the groups of ${step.name} that failed its gate`));
-      await this.drainDeadLetters(config);
       await this.startAttempt(step, retry, bodies.length, "resubmitting the groups that failed the gate");
     }
     if (s.phase === "pending") {
@@ -429,13 +428,27 @@ class WorkflowRun {
       await this.state.set(step.name, { phase: "set-up" });
     }
     if (phase() === "submitting") {
-      // Killed while submitting: no fleet yet, so nothing read the queue; empty it and send again.
+      // Killed while submitting: no fleet yet, so no worker took a message. Send what the queue lacks.
       const url = await findQueueUrl(sqsClient(awsContext(config)), names.queueName);
-      if (url) {
-        const removed = await receiveEveryMessage(sqsClient(awsContext(config)), url, { remove: true });
-        this.output.line(`step ${step.name}: removed ${removed.length} message(s) of an interrupted submit`);
+      const queued = new Set(
+        (url ? await peekEveryMessage(sqsClient(awsContext(config)), url) : []).map((m) => bodyMetadata(m.body)),
+      );
+      const rest = (await messagesOf(attempt().jobFile)).filter((m) => !queued.has(bodyMetadata(JSON.stringify(m))));
+      this.output.line(
+        `step ${step.name}: an interrupted submit had queued ${queued.size} group(s); sending ${rest.length} more`,
+      );
+      if (rest.length) {
+        const file = join(this.stepDir(step.name), `resume-${attempt().number}.json`);
+        await writeFileAtomic(
+          file,
+          jobFileOfBodies(
+            rest.map((m) => JSON.stringify(m)),
+            `the rest of ${attempt().jobFile}`,
+          ),
+        );
+        await this.runner.ok(step.name, ["submit", file], cfg);
       }
-      await this.state.set(step.name, { phase: "set-up" });
+      await this.state.set(step.name, { phase: "submitted" });
     }
     if (phase() === "set-up") {
       await this.state.set(step.name, { phase: "submitting" });
@@ -469,18 +482,16 @@ class WorkflowRun {
     return findQueueUrl(sqsClient(awsContext(config)), config.SQS_DEAD_LETTER_QUEUE);
   }
 
-  private async drainDeadLetters(config: Config): Promise<void> {
-    const url = await this.deadLetterUrl(config);
-    if (url) await receiveEveryMessage(sqsClient(awsContext(config)), url, { remove: true });
-  }
-
   private async gate(step: RunStep, config: Config): Promise<void> {
     const url = await this.deadLetterUrl(config);
-    const bodies = url
-      ? (await receiveEveryMessage(sqsClient(awsContext(config)), url, { remove: false })).map((m) => m.body)
-      : [];
     const s = this.state.step(step.name);
-    s.attempts.at(-1)!.deadLettered = bodies;
+    // Earlier attempts' dead letters stay in the queue (for `dcp failures`): only new ones count.
+    const earlier = new Set(s.attempts.slice(0, -1).flatMap((a) => a.deadLetteredIds ?? []));
+    const messages = (url ? await peekEveryMessage(sqsClient(awsContext(config)), url) : []).filter(
+      (m) => !earlier.has(m.id),
+    );
+    const bodies = messages.map((m) => m.body);
+    Object.assign(s.attempts.at(-1)!, { deadLettered: bodies, deadLetteredIds: messages.map((m) => m.id) });
     const failing = distinctGroups(bodies);
     const verdict = gateVerdict(failing.length, s.groups ?? 0, step.maxFailedShare);
     if (verdict.passed) {

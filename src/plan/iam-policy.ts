@@ -213,9 +213,9 @@ export const IAM_TABLE: readonly Grant[] = [
   {
     by: "operator",
     commands: ["workflow run"],
-    actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+    actions: ["sqs:ReceiveMessage"],
     resources: queueArns,
-    why: "a workflow's gate reads a step's dead-letter queue (and hands the messages back); a resubmission empties it",
+    why: "a workflow's gate reads a step's dead-letter queue, and a resumed submit reads what its queue holds (neither changes them)",
   },
   // --- operator: ECS ------------------------------------------------------------------------------------
   {

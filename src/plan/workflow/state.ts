@@ -38,6 +38,8 @@ const attemptSchema = z.object({
   finishedAt: z.string().optional(),
   /** Message bodies found in the dead-letter queue after the run (the failing groups). */
   deadLettered: z.array(z.string()).optional(),
+  /** Their message ids: a later attempt's gate counts only messages that are not earlier attempts'. */
+  deadLetteredIds: z.array(z.string()).optional(),
 });
 export type Attempt = z.output<typeof attemptSchema>;
 

@@ -11,7 +11,7 @@ import { s3Client } from "../aws/s3.js";
 import type { Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
 import { estimateLines, estimateRun, type RunEstimate } from "../plan/estimate.js";
-import { baseSpec } from "../plan/fleet-request.js";
+import { ebsGbPerInstance } from "../plan/fleet-request.js";
 import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
 import { attemptKey, attemptRecordSchema } from "../plan/ledger.js";
 import { priceTableNote, usd, type SpotQuote } from "../plan/pricing.js";
@@ -84,12 +84,6 @@ function fleetSubnets(fleet: FleetFile): string[] {
     ...(spec?.NetworkInterfaces ?? []).map((n) => n.SubnetId ?? ""),
   ].map((s) => s.trim());
   return [...new Set(ids.filter(Boolean))];
-}
-
-function ebsGbPerInstance(config: Config, fleet: FleetFile): number {
-  const { spec } = baseSpec({ config, fleet, resolvedImageId: undefined, now: new Date() });
-  const gb = (spec.BlockDeviceMappings ?? []).reduce((sum, m) => sum + (m.Ebs?.VolumeSize ?? 0), 0);
-  return gb || config.EBS_VOL_SIZE;
 }
 
 export async function runEstimate(config: Config, options: EstimateOptions, output: Output): Promise<RunEstimate> {

@@ -18,14 +18,16 @@
  *   (CPU < 1 % for 15 one-minute periods); booting machines are not idle.
  * - Original policy: DCP's monitor: when nothing is visible and fewer tasks are in flight than machines
  *   run, the target drops to the tasks in flight (noTermination); teardown after two empty readings.
- * - dcp's policy: the same, plus the tail: once nothing has been visible on two readings in a row, each
- *   reading terminates the machines with no task in flight (the workers' ledger signal, here exact) and
- *   lowers the target with them.
+ * - dcp's policy: the same, plus the tail (plan/monitor-tail.ts): once nothing has been visible on two
+ *   readings in a row, each reading terminates the machines with no task in flight (the workers' ledger
+ *   signal, here exact) and lowers the target with them, or lowers a target above the running machines
+ *   (no replacement while nothing is queued); while nothing is visible and tasks are in flight the monitor
+ *   reads every TAIL_INTERVAL_S (15 s) instead of `pollSeconds` (readingDelayMs).
  * - Paid = instance-seconds from launch to termination. Busy = loop-seconds of COMPLETED tasks / loops.
  */
 import { observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
 import type { Observations } from "../src/plan/monitor-observations.js";
-import { planTail } from "../src/plan/monitor-tail.js";
+import { planTail, readingDelayMs } from "../src/plan/monitor-tail.js";
 
 export interface SimOptions {
   groups: number;
@@ -56,6 +58,25 @@ export interface SimResult {
   /** tail terminations of a machine that had a task in flight (must be 0) */
   tailKilledBusy: number;
   completed: number;
+  /** where paid - busy went, in machine-hours (see `Waste`) */
+  waste: Waste;
+}
+
+/**
+ * The waste (paid - busy), split by cause, in machine-hours: `boot` (launch to first task), `notice`
+ * (an interrupted machine's last 2 minutes), `lost` (loop-seconds of tasks handed back at a notice, / loops),
+ * `partial` (idle loops of a machine that still has a task in flight, / loops: the tail's unavoidable part),
+ * `idle` (a booted machine with no task in flight: decision latency and confirmation readings),
+ * `starved` (idle loops while work is visible: 0 in this model), `other` (the 60-second minimum, rounding).
+ */
+export interface Waste {
+  boot: number;
+  notice: number;
+  lost: number;
+  partial: number;
+  idle: number;
+  starved: number;
+  other: number;
 }
 
 /** mulberry32: a small seeded generator, so every run of the bench gives the same figures. */
@@ -130,6 +151,7 @@ export function simulate(o: SimOptions): SimResult {
   let byAlarm = 0;
   let tailKilledBusy = 0;
   let interrupted = 0;
+  const w = { boot: 0, notice: 0, lost: 0, partial: 0, idle: 0, starved: 0 };
   const running = () => machines.filter((m) => m.endedAt === undefined);
   const end = (m: Machine, t: number) => {
     for (const [i, task] of m.loops.entries())
@@ -141,6 +163,7 @@ export function simulate(o: SimOptions): SimResult {
   };
 
   let t = 0;
+  let nextReading = o.pollSeconds;
   for (; ; t++) {
     for (const m of running()) {
       // Spot notice: tasks handed back at once, the machine ends 2 minutes later.
@@ -149,14 +172,19 @@ export function simulate(o: SimOptions): SimResult {
           interrupted++;
           for (const [i, task] of m.loops.entries())
             if (task) {
+              w.lost += (t - task.startedAt) / o.loops;
               queue.push(task.group);
               m.loops[i] = undefined;
             }
         }
         if (t >= m.noticeAt + NOTICE_SECONDS) end(m, t);
+        else w.notice++;
         continue;
       }
-      if (t < m.readyAt) continue;
+      if (t < m.readyAt) {
+        w.boot++;
+        continue;
+      }
       for (const [i, task] of m.loops.entries()) {
         if (task && task.endsAt <= t) {
           busyLoopSeconds += task.endsAt - task.startedAt;
@@ -168,14 +196,18 @@ export function simulate(o: SimOptions): SimResult {
           m.loops[i] = { group, startedAt: t, endsAt: t + durations[group]! };
         }
       }
-      m.idleFor = m.loops.some(Boolean) ? 0 : m.idleFor + 1;
+      const busy = m.loops.filter(Boolean).length;
+      if (busy === 0) w.idle++;
+      else if (queue.length) w.starved += (o.loops - busy) / o.loops;
+      else w.partial += (o.loops - busy) / o.loops;
+      m.idleFor = busy ? 0 : m.idleFor + 1;
       if (m.idleFor >= ALARM_IDLE_SECONDS) {
         end(m, t);
         byAlarm++;
       }
     }
 
-    if (t > 0 && t % o.pollSeconds === 0) {
+    if (t === nextReading) {
       const live = running();
       const inFlight = live.reduce((n, m) => n + m.loops.filter(Boolean).length, 0);
       const reading: Reading = {
@@ -214,8 +246,8 @@ export function simulate(o: SimOptions): SimResult {
           quietSince,
         });
         quietSince = decision.quietSince;
+        target = decision.target ?? target;
         if (decision.terminate.length) {
-          target = decision.target ?? target;
           for (const id of decision.terminate) {
             const m = live.find((x) => x.id === id)!;
             if (m.loops.some(Boolean)) tailKilledBusy++;
@@ -224,6 +256,8 @@ export function simulate(o: SimOptions): SimResult {
           }
         }
       }
+      // The monitor's next reading: the tail reads faster (plan/monitor-tail.ts readingDelayMs); DCP every minute.
+      nextReading += o.policy === "dcp" ? readingDelayMs(reading, quietSince, o.pollSeconds) / 1000 : o.pollSeconds;
     }
     // The fleet (maintain) replaces what it lost while below its target.
     const alive = running().length;
@@ -231,6 +265,17 @@ export function simulate(o: SimOptions): SimResult {
     if (t > 1e7) throw new Error("simulation did not finish");
   }
   const paid = machines.reduce((s, m) => s + Math.max(MIN_BILLED_SECONDS, (m.endedAt ?? t) - m.launchedAt), 0);
+  const hours = (x: number) => x / 3600;
+  const counted = w.boot + w.notice + w.lost + w.partial + w.idle + w.starved;
+  const waste: Waste = {
+    boot: hours(w.boot),
+    notice: hours(w.notice),
+    lost: hours(w.lost),
+    partial: hours(w.partial),
+    idle: hours(w.idle),
+    starved: hours(w.starved),
+    other: hours(paid - busyLoopSeconds / o.loops - counted),
+  };
   return {
     policy: o.policy,
     paidHours: paid / 3600,
@@ -242,5 +287,6 @@ export function simulate(o: SimOptions): SimResult {
     byAlarm,
     tailKilledBusy,
     completed,
+    waste,
   };
 }

@@ -33,6 +33,7 @@ import { PriceBook, runCostNow } from "../run/cost.js";
 import { costRecord, type RunCost } from "../plan/run-cost.js";
 import { planBudget } from "../plan/budget.js";
 import { tailStep } from "../run/tail.js";
+import { readingDelayMs } from "../plan/monitor-tail.js";
 import { tearDown } from "../run/teardown.js";
 import { s3Client } from "../aws/s3.js";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -308,7 +309,8 @@ export class Watcher {
         );
       }
       if (this.options.once) return "once";
-      await sleep(this.options.intervalS * 1000, signal);
+      // The tail reads faster (plan/monitor-tail.ts): an idle machine waits for the next reading to end.
+      await sleep(readingDelayMs(observations.last, observations.tailQuietSince, this.options.intervalS), signal);
       if (signal.aborted) return "interrupted";
     }
   }

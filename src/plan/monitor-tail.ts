@@ -41,7 +41,10 @@ export interface TailDecision {
   quietSince: number | undefined;
   /** instances to terminate now (none has a task in flight) */
   terminate: string[];
-  /** the fleet target to set before terminating them (set only when `terminate` is not empty) */
+  /**
+   * the fleet target to set (before terminating `terminate`): set when machines are terminated, or when
+   * the target exceeds the running machines while nothing is queued (no replacement could get work)
+   */
   target?: number;
   hold?: TailHold;
 }
@@ -62,7 +65,28 @@ export function planTail(input: TailInput): TailDecision {
   if (openOnLive(input.live, input.openByInstance) < input.inFlight) return none("signal-incomplete");
   if (input.quietSince === undefined) return none("confirming");
   const terminate = input.live.filter((id) => (input.openByInstance.get(id) ?? 0) === 0);
-  if (!terminate.length) return none("nothing-idle");
   const target = Math.max(0, Math.min(input.target, input.live.length - terminate.length));
-  return { quietSince, terminate, target };
+  if (terminate.length) return { quietSince, terminate, target };
+  // A target above the running machines (an interrupted or lost machine) would launch a replacement that
+  // can only boot and idle: nothing is queued for it. Lower the target to the machines that run.
+  if (target < input.target) return { quietSince, terminate, target, hold: "nothing-idle" };
+  return none("nothing-idle");
+}
+
+/**
+ * Seconds between readings while the tail runs: nothing visible, tasks still in flight. A machine whose last
+ * task ends waits for the next reading to be terminated, so the monitor's interval is paid once per machine
+ * at the end of every run (60 s by default: half a minute per machine on average). The tail reads every
+ * `TAIL_INTERVAL_S` instead (never slower than the user's interval); the rest of the run keeps the interval.
+ * The teardown's two empty readings keep the user's spacing (inFlight 0 ends the fast readings).
+ */
+export const TAIL_INTERVAL_S = 15;
+
+export function readingDelayMs(
+  last: { visible: number; inFlight: number } | undefined,
+  quietSince: number | undefined,
+  intervalS: number,
+): number {
+  const tail = last !== undefined && quietSince !== undefined && last.visible === 0 && last.inFlight > 0;
+  return Math.min(intervalS, tail ? TAIL_INTERVAL_S : intervalS) * 1000;
 }

@@ -58,7 +58,15 @@ export async function tailStep(
     ...rest,
     ...(decision.quietSince !== undefined ? { tailQuietSince: decision.quietSince } : {}),
   };
-  if (!decision.terminate.length) return { observations: next };
+  if (!decision.terminate.length) {
+    if (decision.target === undefined || decision.target >= target) return { observations: next };
+    // Nothing queued: a replacement for a lost machine could only boot and idle (plan/monitor-tail.ts).
+    await clients.fleet.setTarget(state.dcp.fleetId, decision.target);
+    return {
+      observations: recordTargetChange(next, { from: target, to: decision.target, reason: "tail" }, reading.at),
+      event: `tail: fleet target ${target} -> ${decision.target} (${live.length} instances run, nothing queued: no replacement would get work)`,
+    };
+  }
   const again = await openTasksByInstance(s3(), state);
   const ids = decision.terminate.filter((id) => !again.get(id));
   if (!ids.length) return { observations: next };

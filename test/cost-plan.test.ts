@@ -7,7 +7,7 @@ import { planBudget } from "../src/plan/budget.js";
 import { costBreakdown, runCost } from "../src/plan/run-cost.js";
 import { planTeardown } from "../src/plan/teardown-plan.js";
 import { REPO_ROOT } from "./harness/process.js";
-import { estimateLines, estimateRun, runShape, type EstimateInput } from "../src/plan/estimate.js";
+import { estimateLines, estimateRun, expectedRunHours, runShape, type EstimateInput } from "../src/plan/estimate.js";
 import { MIN_BILLED_SECONDS, currentQuotes, instanceCost, perGroupExtras, usd } from "../src/plan/pricing.js";
 
 const HOUR = 3_600_000;
@@ -207,7 +207,34 @@ describe("cost so far, projection and budget", () => {
     };
     const request = ec2FleetRequests({ config, fleet, resolvedImageId: "ami-1", now: new Date(), expectedHours: 4 });
     expect(request.fleet("lt-1").SpotOptions?.MaxTotalPrice).toBe("12.5");
-    expect(request.notes.join("\n")).toMatch(/MaxTotalPrice is \$12\.5\/h/);
+    expect(request.notes.join("\n")).toMatch(
+      /MaxTotalPrice is \$12\.5\/h \(the budget over the estimated wall time, 4\.00 h\)/,
+    );
+    // No expected duration (start-cluster without --seconds-per-group): the whole budget per hour, said so.
+    const unknown = ec2FleetRequests({ config, fleet, resolvedImageId: "ami-1", now: new Date() });
+    expect(unknown.fleet("lt-1").SpotOptions?.MaxTotalPrice).toBe("50");
+    expect(unknown.notes.join("\n")).toMatch(/\$50\/h \(the whole budget per hour: pass --seconds-per-group/);
+    // start-cluster's expected hours are dcp estimate's wall time for the groups queued at the start.
+    const shape = { CLUSTER_MACHINES: 2, TASKS_PER_MACHINE: 2, DOCKER_CORES: 2 };
+    const estimate = estimateRun({
+      groups: 1000,
+      secondsPerGroup: 600,
+      secondsSource: "--seconds-per-group",
+      machines: 2,
+      tasksPerMachine: 2,
+      dockerCores: 2,
+      types: ["m5.xlarge"],
+      zones: undefined,
+      quotes: undefined,
+      region: "us-east-1",
+      ebsGbPerInstance: 0,
+      assignIp: false,
+      dashboard: false,
+      outputFilesPerGroup: 0,
+      pricedAt: 0,
+    });
+    expect(expectedRunHours(1000, 600, shape)).toBeCloseTo(estimate.shape.wallSeconds / 3600, 9);
+    expect(expectedRunHours(1000, 600, shape)).toBeGreaterThan((1000 * 600) / (2 * 4) / 3600);
   });
 });
 

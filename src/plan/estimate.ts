@@ -69,6 +69,19 @@ export function runShape(groups: number, secondsPerGroup: number, machines: numb
   };
 }
 
+/**
+ * The run's expected hours as `dcp estimate` gives them (its wall time), for start-cluster's EC2 Fleet
+ * MaxTotalPrice (the budget per expected hour): the groups queued at the start, the seconds per group.
+ */
+export function expectedRunHours(
+  groups: number,
+  secondsPerGroup: number,
+  config: { CLUSTER_MACHINES: number; TASKS_PER_MACHINE: number; DOCKER_CORES: number },
+): number {
+  const loops = config.TASKS_PER_MACHINE * config.DOCKER_CORES;
+  return runShape(groups, secondsPerGroup, config.CLUSTER_MACHINES, loops).wallSeconds / 3600;
+}
+
 export interface EstimateLine {
   item: string;
   /** e.g. "41.9 instance-h x $0.0384/h" */

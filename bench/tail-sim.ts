@@ -21,11 +21,12 @@
  * - dcp's policy: the same, plus the tail (plan/monitor-tail.ts): once nothing has been visible on two
  *   readings in a row, each reading terminates the machines with no task in flight (the workers' ledger
  *   signal, here exact) and lowers the target with them, or lowers a target above the running machines
- *   (no replacement while nothing is queued); while nothing is visible and tasks are in flight the monitor
+ *   (no replacement while nothing is queued, or while the running machines take the queued groups within
+ *   one boot at the recent completion rate); while nothing is visible and tasks are in flight the monitor
  *   reads every TAIL_INTERVAL_S (15 s) instead of `pollSeconds` (readingDelayMs).
  * - Paid = instance-seconds from launch to termination. Busy = loop-seconds of COMPLETED tasks / loops.
  */
-import { observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
+import { doneRatePerMs, observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
 import type { Observations } from "../src/plan/monitor-observations.js";
 import { planTail, readingDelayMs } from "../src/plan/monitor-tail.js";
 
@@ -244,6 +245,8 @@ export function simulate(o: SimOptions): SimResult {
           openByInstance: open,
           target,
           quietSince,
+          doneRatePerMs: doneRatePerMs(observations.samples),
+          bootMs: o.bootSeconds * 1000,
         });
         quietSince = decision.quietSince;
         target = decision.target ?? target;

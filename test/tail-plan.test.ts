@@ -72,6 +72,22 @@ describe("the tail decision", () => {
     expect(planTail({ ...base, openByInstance: busy, target: 4, inFlight: 5 }).target).toBeUndefined();
   });
 
+  it("lowers a target above the running machines when the queued groups go before a new machine could boot", () => {
+    const draining = { ...base, visible: 5, target: 4, bootMs: 120_000 };
+    // 3 groups a minute: 6 done within a 2-minute boot, more than the 5 queued
+    expect(planTail({ ...draining, doneRatePerMs: 3 / 60_000 })).toEqual({
+      quietSince: undefined,
+      terminate: [],
+      target: 3,
+      hold: "work-visible",
+    });
+    // 1 group a minute: a replacement would still find work; no rate yet: keep the target
+    expect(planTail({ ...draining, doneRatePerMs: 1 / 60_000 }).target).toBeUndefined();
+    expect(planTail({ ...draining, doneRatePerMs: undefined }).target).toBeUndefined();
+    // no replacement pending (target = running machines): nothing to change
+    expect(planTail({ ...draining, target: 3, doneRatePerMs: 3 / 60_000 }).target).toBeUndefined();
+  });
+
   it("reads faster during the tail only (nothing visible, tasks in flight), never slower than the interval", () => {
     const tail = { visible: 0, inFlight: 7 };
     expect(readingDelayMs(tail, 60_000, 60)).toBe(TAIL_INTERVAL_S * 1000);

@@ -34,6 +34,10 @@ export interface TailInput {
   target: number;
   /** epoch ms of the first reading of the current run of readings with nothing visible (the previous decision's) */
   quietSince: number | undefined;
+  /** groups done per ms at the recent completion rate (plan/monitor-decisions.ts doneRatePerMs), when known */
+  doneRatePerMs?: number | undefined;
+  /** ms from a machine's launch to its first task (plan/pricing.ts BOOT_SECONDS) */
+  bootMs?: number;
 }
 
 export interface TailDecision {
@@ -54,8 +58,23 @@ export function openOnLive(live: readonly string[], openByInstance: ReadonlyMap<
   return live.reduce((sum, id) => sum + (openByInstance.get(id) ?? 0), 0);
 }
 
+/**
+ * True when the visible work will be gone before a new machine could take any: at the recent completion
+ * rate the running machines finish `visible` groups' worth within one boot, so each of the visible groups
+ * is taken by a loop already running. A replacement launched now would only boot and idle.
+ */
+export function drainsBeforeBoot(visible: number, doneRatePerMs: number | undefined, bootMs: number): boolean {
+  return doneRatePerMs !== undefined && visible <= doneRatePerMs * bootMs;
+}
+
 export function planTail(input: TailInput): TailDecision {
-  if (input.visible > 0) return { quietSince: undefined, terminate: [], hold: "work-visible" };
+  if (input.visible > 0) {
+    // The queue drains: a target above the running machines would launch replacements with nothing left to take.
+    const replacing = input.target > input.live.length;
+    if (replacing && drainsBeforeBoot(input.visible, input.doneRatePerMs, input.bootMs ?? 0))
+      return { quietSince: undefined, terminate: [], target: input.live.length, hold: "work-visible" };
+    return { quietSince: undefined, terminate: [], hold: "work-visible" };
+  }
   const quietSince = input.quietSince ?? input.now;
   const none = (hold: TailHold): TailDecision => ({ quietSince, terminate: [], hold });
   // A fleet started before `dcp submit` waits for work (teardownHold); its machines are not a tail.

@@ -7,6 +7,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 import {
   DescribeLaunchTemplatesCommand,
   DescribeSpotFleetRequestsCommand,
@@ -15,9 +16,11 @@ import {
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ec2Client } from "../src/aws/ec2.js";
 import { s3Client } from "../src/aws/s3.js";
-import { REPO_ROOT, tempDir, uniqueAppName } from "./harness/dcp.js";
+import { REPO_ROOT, emulatorEnv, runDcp, tempDir, uniqueAppName, type DcpResult } from "./harness/dcp.js";
+import { fleetFromStateFile, startEcsAgent, type EcsAgent, type EcsAgentOptions } from "./harness/ecs-agent.js";
 import type { LoggedRequest } from "./harness/realism-proxy.js";
 import { ctx, leftovers, type FleetApi } from "./monitor-helpers.js";
+import { readRunState } from "../src/state/run-state.js";
 
 export const FAKE_CELLPROFILER = join(REPO_ROOT, "test/fixtures/fake-cellprofiler");
 const EXAMPLE = join(REPO_ROOT, "test/fixtures/ExampleHuman");
@@ -247,4 +250,40 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The start of every run these tests drive: `dcp setup`, `submit` of the app's job file and `start-cluster`
+ * with its fleet file (5 s wait, 1 s polls), each expected to exit 0. `run` runs one command (default: in
+ * the app's folder); the run's fleet id is returned.
+ */
+export async function startRun(
+  app: RealApp,
+  run: (args: string[]) => Promise<DcpResult> = (args) => runDcp(args, { cwd: app.dir }),
+): Promise<string> {
+  for (const args of [
+    ["setup"],
+    ["submit", app.jobFile],
+    ["start-cluster", fleetFile(app, "fleet.json"), "--wait-timeout", "5", "--poll-interval", "1"],
+  ]) {
+    const result = await run(args);
+    expect(result.code, `dcp ${args[0]}: ${result.stdout}${result.stderr}`).toBe(0);
+  }
+  return (await readRunState(app.statePath)).dcp.fleetId;
+}
+
+/** The ECS agent stand-in for the app's cluster and service, its workers on the emulators, in the app's folder. */
+export function agentFor(
+  app: RealApp,
+  options: Omit<EcsAgentOptions, "cluster" | "service" | "awsEnv" | "workDir" | "fleet"> &
+    Partial<Pick<EcsAgentOptions, "awsEnv">>,
+): EcsAgent {
+  return startEcsAgent({
+    cluster: `${app.app}Cluster`,
+    service: `${app.app}Service`,
+    awsEnv: emulatorEnv(),
+    workDir: app.dir,
+    fleet: fleetFromStateFile(app.statePath),
+    ...options,
+  });
 }

@@ -15,11 +15,12 @@ import { fleetProvider } from "../src/fleet/registry.js";
 import { listAttempts } from "../src/run/ledger.js";
 import { s3Client } from "../src/aws/s3.js";
 import { readRunState } from "../src/state/run-state.js";
-import { emulatorEnv, runDcp } from "./harness/dcp.js";
-import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import { runDcp } from "./harness/dcp.js";
+import type { EcsAgent } from "./harness/ecs-agent.js";
 import { startRealismProxy } from "./harness/realism-proxy.js";
 import { alarmNamesOf, ctx, ec2, ecs, fleetWithState, sqs } from "./monitor-helpers.js";
 import {
+  agentFor,
   cellprofilerRuns,
   everythingLeft,
   fleetFile,
@@ -135,16 +136,7 @@ describe("dcp monitor: the budget", () => {
     expect(resumed.dcp.status).toBe("running");
     expect(resumed.dcp.fleetId).not.toBe(run.fleetId);
     expect(resumed.dcp.stoppedBy).toBeUndefined();
-    agent = startEcsAgent({
-      cluster: `${app.app}Cluster`,
-      service: `${app.app}Service`,
-      awsEnv: emulatorEnv(),
-      workDir: app.dir,
-      fleet: fleetFromStateFile(app.statePath),
-      pollMs: 300,
-      stopTimeoutSeconds: 5,
-      extraEnv: { FAKE_CP_ARGV_FILE: app.argvFile },
-    });
+    agent = agentFor(app, { pollMs: 300, stopTimeoutSeconds: 5, extraEnv: { FAKE_CP_ARGV_FILE: app.argvFile } });
     // The lab raises the budget to resume (the config's $10 would stop this fleet too at $80/h).
     const watch = await dcp(["monitor", "--interval", "1", "--budget", "100"], proxy.env);
     await agent.stop();

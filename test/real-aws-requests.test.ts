@@ -173,10 +173,10 @@ describe.concurrent("start-cluster requests", () => {
     expect(param(request, "ClientToken")).toMatch(/^[\x21-\x7e]{1,64}$/);
     expect(param(log("CreateLaunchTemplate")[0], "ClientToken")).toMatch(/^[\x21-\x7e]{1,64}$/);
     // Issue 14: BUDGET_USD 30 over dcp estimate's wall time (nothing queued: one machine, one 600 s group,
-    // boot 120 s and the tail's 90 s: 810 s) is the hourly cap, in the request (moto ignores it).
-    expect(param(request, "SpotOptions.MaxTotalPrice")).toBe("133.3333");
+    // boot 120 s and the tail's 15 s: 735 s) is the hourly cap, in the request (moto ignores it).
+    expect(param(request, "SpotOptions.MaxTotalPrice")).toBe("146.9387");
     expect(result.stdout + result.stderr).toMatch(
-      /MaxTotalPrice is \$133\.3333\/h \(the budget over the estimated wall time, 0\.23 h\)/,
+      /MaxTotalPrice is \$146\.9387\/h \(the budget over the estimated wall time, 0\.20 h\)/,
     );
     expect(result.code, result.stdout + result.stderr).toBe(0);
   });

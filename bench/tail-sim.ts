@@ -1,6 +1,6 @@
 /**
  * The tail simulation of issue 14 (no AWS): a fleet of spot machines working through a queue, on a
- * simulated clock of 1-second ticks, with the monitor's REAL decision code (`observe`, `shouldTearDown`,
+ * simulated clock of 1-second ticks (the seconds in which nothing happens skipped, same figures), with the monitor's REAL decision code (`observe`, `shouldTearDown`,
  * `planTarget` of plan/monitor-decisions.ts; `planTail` of plan/monitor-tail.ts) taking a reading every
  * `pollSeconds`. Shared by bench/tail.bench.ts (the issue's 10,000-group run) and test/tail-sim.test.ts
  * (a smaller seeded run).
@@ -163,8 +163,37 @@ export function simulate(o: SimOptions): SimResult {
     m.endedAt = t;
   };
 
-  let t = 0;
   let nextReading = o.pollSeconds;
+  /** The next tick at which anything happens after tick `t`: a notice, a boot, a task's end, an alarm, a reading. */
+  const nextEvent = (t: number): number => {
+    let next = nextReading;
+    for (const m of running()) {
+      if (m.noticeAt !== undefined) next = Math.min(next, t < m.noticeAt ? m.noticeAt : m.noticeAt + NOTICE_SECONDS);
+      if (t + 1 < m.readyAt) next = Math.min(next, m.readyAt);
+      if (m.noticeAt !== undefined && t >= m.noticeAt) continue;
+      if (t + 1 >= m.readyAt && queue.length && m.loops.some((task) => !task)) return t + 1;
+      for (const task of m.loops) if (task) next = Math.min(next, task.endsAt);
+      if (t + 1 >= m.readyAt && !m.loops.some(Boolean)) next = Math.min(next, t + ALARM_IDLE_SECONDS - m.idleFor);
+    }
+    return next;
+  };
+  /** `ticks` ticks after `t` in which nothing happens, accounted as the per-tick loop above does. */
+  const skip = (t: number, ticks: number) => {
+    for (const m of running()) {
+      if (m.noticeAt !== undefined && t + 1 >= m.noticeAt) w.notice += ticks;
+      else if (t + 1 < m.readyAt) w.boot += ticks;
+      else {
+        const busy = m.loops.filter(Boolean).length;
+        if (busy === 0) {
+          w.idle += ticks;
+          m.idleFor += ticks;
+        } else if (queue.length) w.starved += (ticks * (o.loops - busy)) / o.loops;
+        else w.partial += (ticks * (o.loops - busy)) / o.loops;
+      }
+    }
+  };
+
+  let t = 0;
   for (; ; t++) {
     for (const m of running()) {
       // Spot notice: tasks handed back at once, the machine ends 2 minutes later.
@@ -266,6 +295,12 @@ export function simulate(o: SimOptions): SimResult {
     const alive = running().length;
     for (let i = alive; i < target; i++) launch(t);
     if (t > 1e7) throw new Error("simulation did not finish");
+    // Until the next event nothing changes: count the ticks in between as the 1-second loop would, at once.
+    const next = nextEvent(t);
+    if (next > t + 1) {
+      skip(t, next - t - 1);
+      t = next - 1;
+    }
   }
   const paid = machines.reduce((s, m) => s + Math.max(MIN_BILLED_SECONDS, (m.endedAt ?? t) - m.launchedAt), 0);
   const hours = (x: number) => x / 3600;

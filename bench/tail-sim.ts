@@ -1,9 +1,10 @@
 /**
  * The tail simulation of issue 14 (no AWS): a fleet of spot machines working through a queue, on a
- * simulated clock of 1-second ticks (the seconds in which nothing happens skipped, same figures), with the monitor's REAL decision code (`observe`, `shouldTearDown`,
- * `planTarget` of plan/monitor-decisions.ts; `planTail` of plan/monitor-tail.ts) taking a reading every
- * `pollSeconds`. Shared by bench/tail.bench.ts (the issue's 10,000-group run) and test/tail-sim.test.ts
- * (a smaller seeded run).
+ * simulated clock of 1-second ticks (the seconds in which nothing happens are skipped, with the same
+ * figures), with the monitor's REAL decision code (`observe`, `shouldTearDown`, `planTarget` of
+ * plan/monitor-decisions.ts; `planTail` and `readingDelayMs` of plan/monitor-tail.ts) taking its readings.
+ * Shared by bench/tail.bench.ts (the issue's 10,000-group run, seeds 1-10) and test/tail-plan.test.ts (a
+ * smaller seeded run, and the issue's size at one seed).
  *
  * The model, stated:
  * - Task times: lognormal, median `medianSeconds`, sigma `sigma`, drawn once per group from the seed (a

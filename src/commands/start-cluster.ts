@@ -84,6 +84,7 @@ export function registerStartCluster(program: Command): void {
     "dcp start-cluster files/fleet.json --dry-run         # show, create nothing",
     "dcp start-cluster files/fleet.json --wait-timeout 1200   # wait 20 min",
     "dcp start-cluster files/fleet.json --replace   # cancel the running one",
+    "dcp start-cluster files/fleet.json --seconds-per-group 600   # BUDGET_USD: ec2-fleet's cap per hour",
     "dcp start-cluster files/fleet.json --json | jq .fleetId",
   ]);
 }

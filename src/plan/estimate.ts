@@ -4,7 +4,7 @@
  *   - machines used = min(CLUSTER_MACHINES, ceil(groups / loops)), loops = TASKS_PER_MACHINE x DOCKER_CORES;
  *   - busy instance-hours = groups x seconds per group / loops;
  *   - each machine also pays its boot (BOOT_SECONDS), the monitor's tail decision (TAIL_DECISION_SECONDS:
- *     a machine with no task is terminated within two readings) and, at its end, the job loops that ran
+ *     a machine with no task is terminated at the tail's next reading) and, at its end, the job loops that ran
  *     out of work while its last task finished (END_IDLE_SHARE of a task per idle loop);
  *   - wall time = boot + groups x seconds / (machines x loops) + the end of the slowest machine.
  * The ± range comes from the spot prices (cheapest to dearest zone and type), not from the model.
@@ -19,8 +19,12 @@ import {
   type SpotQuote,
 } from "./pricing.js";
 
-/** The monitor terminates an idle machine on the second reading that sees it idle (60 s polls): 90 s on average. */
-export const TAIL_DECISION_SECONDS = 90;
+/**
+ * How long a machine whose last task ended waits for the monitor's tail to terminate it: the tail reads every
+ * 15 s (plan/monitor-tail.ts TAIL_INTERVAL_S, 7.5 s on average), and the machines idle at the tail's very
+ * start wait for its confirmation reading too (the bench's model: 9 s per machine on average).
+ */
+export const TAIL_DECISION_SECONDS = 15;
 /** When the queue runs dry, a machine's loops finish their last tasks at different times; the idle ones wait. */
 export const END_IDLE_SHARE = 0.5;
 
@@ -67,6 +71,19 @@ export function runShape(groups: number, secondsPerGroup: number, machines: numb
     busyInstanceHours: busyLoopSeconds / loops / 3600,
     instanceHours: (busyLoopSeconds / loops + machinesUsed * perMachineOverhead) / 3600,
   };
+}
+
+/**
+ * The run's expected hours as `dcp estimate` gives them (its wall time), for start-cluster's EC2 Fleet
+ * MaxTotalPrice (the budget per expected hour): the groups queued at the start, the seconds per group.
+ */
+export function expectedRunHours(
+  groups: number,
+  secondsPerGroup: number,
+  config: { CLUSTER_MACHINES: number; TASKS_PER_MACHINE: number; DOCKER_CORES: number },
+): number {
+  const loops = config.TASKS_PER_MACHINE * config.DOCKER_CORES;
+  return runShape(groups, secondsPerGroup, config.CLUSTER_MACHINES, loops).wallSeconds / 3600;
 }
 
 export interface EstimateLine {

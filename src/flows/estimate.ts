@@ -15,6 +15,7 @@ import { ebsGbPerInstance } from "../plan/fleet-request.js";
 import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
 import { attemptKey, attemptRecordSchema } from "../plan/ledger.js";
 import { priceTableNote, usd, type SpotQuote } from "../plan/pricing.js";
+import { wrapWords } from "../plan/wrap.js";
 import { listAttempts, listLedgerRuns, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
 import { mapLimit } from "../concurrency.js";
 import { checkJobFile } from "../submit/job-reader.js";
@@ -158,7 +159,7 @@ export async function runEstimate(config: Config, options: EstimateOptions, outp
   });
   if (sizes.status === "rejected") estimate.missing.push(`instance types not checked: ${failure(sizes.reason)}`);
   for (const line of estimateLines(estimate, usd)) output.line(line);
-  output.line(`  ${priceTableNote()}`);
+  for (const line of wrapWords(`  ${priceTableNote()}`, 4)) output.line(line);
   output.result(estimate);
   return estimate;
 }

@@ -9,6 +9,7 @@
  *   - wall time = boot + groups x seconds / (machines x loops) + the end of the slowest machine.
  * The ± range comes from the spot prices (cheapest to dearest zone and type), not from the model.
  */
+import { wrapWords } from "./wrap.js";
 import {
   BOOT_SECONDS,
   NON_SPOT_PRICES,
@@ -296,28 +297,37 @@ export function formatDuration(seconds: number): string {
 }
 
 /** The estimate as the lines `dcp estimate` prints. */
+/** Label column of the estimate's lines: "  compute (spot)   " (2 + 16 + 1). */
+const LABEL_WIDTH = 19;
+
 export function estimateLines(e: RunEstimate, usd: (n: number) => string): string[] {
   const out = [
-    `${e.groups} groups x ${e.secondsPerGroup} s per group (${e.secondsSource}); ${e.shape.machinesUsed} machines x ${e.loopsPerMachine} job loops; ${e.region}`,
+    ...wrapWords(
+      `${e.groups} groups x ${e.secondsPerGroup} s per group (${e.secondsSource}); ${e.shape.machinesUsed} machines x ${e.loopsPerMachine} job loops; ${e.region}`,
+      2,
+    ),
     `  wall time        about ${formatDuration(e.shape.wallSeconds)}`,
     `  instance-hours   ${e.shape.instanceHours.toFixed(2)} (${e.shape.busyInstanceHours.toFixed(2)} running tasks)`,
   ];
   for (const l of e.lines) {
     const amount = l.usd === undefined ? "missing" : usd(l.usd);
     const high = l.highUsd !== undefined && l.highUsd > (l.usd ?? 0) ? ` (up to ${usd(l.highUsd)})` : "";
-    out.push(`  ${l.item.padEnd(16)} ${amount}${high}  ${l.quantity}  [${l.source}]`);
+    out.push(...wrapWords(`  ${l.item.padEnd(16)} ${amount}${high}  ${l.quantity}  [${l.source}]`, LABEL_WIDTH));
   }
   out.push(
-    e.totalUsd === undefined
-      ? `  total            unknown: ${e.missing.length ? "missing figures below" : "no price"}`
-      : `  total            ${usd(e.totalUsd)}${e.range && e.range.high > e.range.low ? ` (range ${usd(e.range.low)} - ${usd(e.range.high)} across the fleet's zones and types)` : ""}`,
+    ...wrapWords(
+      e.totalUsd === undefined
+        ? `  total            unknown: ${e.missing.length ? "missing figures below" : "no price"}`
+        : `  total            ${usd(e.totalUsd)}${e.range && e.range.high > e.range.low ? ` (range ${usd(e.range.low)} - ${usd(e.range.high)} across the fleet's zones and types)` : ""}`,
+      LABEL_WIDTH,
+    ),
   );
-  for (const m of e.missing) out.push(`  missing: ${m}`);
+  for (const m of e.missing) out.push(...wrapWords(`  missing: ${m}`, 4));
   out.push("", "  machines  type           wall time     instance-h   cost");
   for (const r of e.scale)
     out.push(
       `  ${String(r.machines).padStart(8)}  ${r.type.padEnd(13)}  ${formatDuration(r.wallSeconds).padEnd(12)}  ${r.instanceHours.toFixed(1).padStart(10)}   ${r.usd === undefined ? "missing" : usd(r.usd)}`,
     );
-  out.push("", ...e.assumptions.map((a) => `  assumed: ${a}`));
+  out.push("", ...e.assumptions.flatMap((a) => wrapWords(`  assumed: ${a}`, 4)));
   return out;
 }

@@ -158,8 +158,8 @@ export async function runEstimate(config: Config, options: EstimateOptions, outp
     pricedAt: now.getTime(),
   });
   if (sizes.status === "rejected") estimate.missing.push(`instance types not checked: ${failure(sizes.reason)}`);
-  for (const line of estimateLines(estimate, usd)) output.line(line);
-  for (const line of wrapWords(`  ${priceTableNote()}`, 4)) output.line(line);
+  for (const line of estimateLines(estimate, usd, output.wrapWidth())) output.line(line);
+  for (const line of wrapWords(`  ${priceTableNote()}`, 4, output.wrapWidth())) output.line(line);
   output.result(estimate);
   return estimate;
 }

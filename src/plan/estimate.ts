@@ -296,13 +296,14 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** The estimate as the lines `dcp estimate` prints. */
 /** Label column of the estimate's lines: "  compute (spot)   " (2 + 16 + 1). */
 const LABEL_WIDTH = 19;
 
-export function estimateLines(e: RunEstimate, usd: (n: number) => string): string[] {
+/** The estimate as the lines `dcp estimate` prints; `width`: the terminal's columns to wrap to (none: as they are). */
+export function estimateLines(e: RunEstimate, usd: (n: number) => string, width?: number): string[] {
+  const wrap = (text: string, indent: number) => wrapWords(text, indent, width);
   const out = [
-    ...wrapWords(
+    ...wrap(
       `${e.groups} groups x ${e.secondsPerGroup} s per group (${e.secondsSource}); ${e.shape.machinesUsed} machines x ${e.loopsPerMachine} job loops; ${e.region}`,
       2,
     ),
@@ -312,22 +313,22 @@ export function estimateLines(e: RunEstimate, usd: (n: number) => string): strin
   for (const l of e.lines) {
     const amount = l.usd === undefined ? "missing" : usd(l.usd);
     const high = l.highUsd !== undefined && l.highUsd > (l.usd ?? 0) ? ` (up to ${usd(l.highUsd)})` : "";
-    out.push(...wrapWords(`  ${l.item.padEnd(16)} ${amount}${high}  ${l.quantity}  [${l.source}]`, LABEL_WIDTH));
+    out.push(...wrap(`  ${l.item.padEnd(16)} ${amount}${high}  ${l.quantity}  [${l.source}]`, LABEL_WIDTH));
   }
   out.push(
-    ...wrapWords(
+    ...wrap(
       e.totalUsd === undefined
         ? `  total            unknown: ${e.missing.length ? "missing figures below" : "no price"}`
         : `  total            ${usd(e.totalUsd)}${e.range && e.range.high > e.range.low ? ` (range ${usd(e.range.low)} - ${usd(e.range.high)} across the fleet's zones and types)` : ""}`,
       LABEL_WIDTH,
     ),
   );
-  for (const m of e.missing) out.push(...wrapWords(`  missing: ${m}`, 4));
+  for (const m of e.missing) out.push(...wrap(`  missing: ${m}`, 4));
   out.push("", "  machines  type           wall time     instance-h   cost");
   for (const r of e.scale)
     out.push(
       `  ${String(r.machines).padStart(8)}  ${r.type.padEnd(13)}  ${formatDuration(r.wallSeconds).padEnd(12)}  ${r.instanceHours.toFixed(1).padStart(10)}   ${r.usd === undefined ? "missing" : usd(r.usd)}`,
     );
-  out.push("", ...e.assumptions.flatMap((a) => wrapWords(`  assumed: ${a}`, 4)));
+  out.push("", ...e.assumptions.flatMap((a) => wrap(`  assumed: ${a}`, 4)));
   return out;
 }

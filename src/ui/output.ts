@@ -30,6 +30,11 @@ export class Output {
       !options.plain && Boolean(this.stream.isTTY) && (this.stream.columns ?? 0) > 0 && !process.env.CI;
   }
 
+  /** The width to wrap long lines to: the terminal's, when interactive; none for plain lines (scripts, logs). */
+  wrapWidth(): number | undefined {
+    return this.interactive ? Math.min(this.stream.columns ?? 80, 120) - 1 : undefined;
+  }
+
   /** A plain line: timestamped when not interactive. */
   line(text: string): void {
     this.stream.write(this.interactive ? `${text}\n` : `${timestamp()} ${text}\n`);

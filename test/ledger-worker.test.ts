@@ -17,7 +17,7 @@ import {
   STDERR_TAIL_LINES,
 } from "../src/plan/ledger.js";
 import { LineTail, attemptRecord, classifyAttempt, openRecord } from "../src/worker/attempt.js";
-import { resolvePlacement, workerId } from "../src/worker/ledger.js";
+import { WorkerLedger, resolvePlacement, workerId } from "../src/worker/ledger.js";
 import { listAttempts, listOpenAttempts } from "../src/run/ledger.js";
 import { PLATE, exampleMessage, getText, runWorkerToEnd, s3, scenario, send } from "./worker-helpers.js";
 
@@ -169,6 +169,39 @@ describe("dcp worker writes the run ledger", () => {
     );
     expect(doneRecord.outputs.count).toBeGreaterThanOrEqual(3);
     expect(doneRecord.outputs.bytes).toBeGreaterThan(0);
+  });
+});
+
+describe("the open record is written only for a task still running after the delay", () => {
+  it("a short attempt costs one PUT (its record); a longer one also PUTs and then DELETEs its open key", async () => {
+    const s = await scenario({ retries: 1 });
+    const location = { s3, bucket: s.bucket, appName: s.app };
+    const pointer = JSON.stringify({ version: 1, runId: "sfr-open", startedAt: new Date().toISOString() });
+    await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: currentPointerKey(s.app), Body: pointer }));
+    const ledger = new WorkerLedger(location, Promise.resolve({ instanceId: "i-0open" }), () => {}, 200);
+    await ledger.start();
+    const begin = (n: number) =>
+      ledger.begin({
+        metadataId: `g${n}`,
+        group: [],
+        attempt: `${n}`,
+        attemptNumber: 1,
+        workerId: "w",
+        startedAtMs: n,
+      });
+    const ending = { outcome: "done" } as const;
+    begin(1).end(ending, { tail: new LineTail() }, {});
+    await ledger.flush();
+    expect(ledger.requests).toBe(2); // the pointer, the record
+    const long = begin(2);
+    // Polled, not timed: the key appears once the delay has passed (never asserted as a duration).
+    while (!(await listOpenAttempts(location, "sfr-open")).length) await new Promise((r) => setTimeout(r, 50));
+    expect((await listOpenAttempts(location, "sfr-open")).map((o) => o.instanceId)).toEqual(["i-0open"]);
+    long.end(ending, { tail: new LineTail() }, {});
+    await ledger.flush();
+    expect(ledger.requests).toBe(5);
+    expect(await listOpenAttempts(location, "sfr-open")).toEqual([]);
+    expect((await listAttempts(location, "sfr-open")).map((a) => a.metadataId).sort()).toEqual(["g1", "g2"]);
   });
 });
 

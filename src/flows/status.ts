@@ -20,7 +20,7 @@ import { formatCost } from "../plan/monitor-cost.js";
 import { doneRatePerMs, estimateRemainingMs, observe } from "../plan/monitor-decisions.js";
 import type { Observations } from "../plan/monitor-observations.js";
 import { statusBlock, type MonitorView } from "../plan/monitor-view.js";
-import { runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
+import { openAttemptsRunning, runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
 import { RunDisplay } from "../run/display.js";
 import { readCurrentPointer, readLedgerCounts, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
 import type { ReadableRun } from "../run/reader.js";
@@ -63,6 +63,8 @@ export interface StatusReport {
   /** the monitor's figures, refreshed with this reading */
   groups: { total: number; done: number; deadLettered: number };
   ledger: LedgerCounts;
+  /** open keys left by workers that are gone: not counted in ledger.running */
+  staleOpenAttempts: number;
   ratePerHour: number | null;
   etaSeconds: number | null;
   cost: { instanceHours: number; dollars: number | null; projectedDollars: number | null; text: string };
@@ -169,6 +171,13 @@ async function readStatus(
     minimumTimeoutMs,
     alive,
   });
+  // Open keys of killed workers (instances gone, or attempts already recorded) are not running tasks.
+  const open = openAttemptsRunning(
+    ledger.openAttempts,
+    new Set(ledger.attempts.map((a) => a.attempt)),
+    reading.fleet || reading.live.length ? new Set(reading.live.map((i) => i.id)) : undefined,
+  );
+  const counts = { ...ledger.counts, running: open.running };
   const types: Record<string, number> = {};
   for (const i of reading.live) types[i.type ?? "unknown"] = (types[i.type ?? "unknown"] ?? 0) + 1;
   const rate = doneRatePerMs(observations.samples);
@@ -200,7 +209,8 @@ async function readStatus(
       done: observations.progress.done,
       deadLettered: observations.progress.deadLettered,
     },
-    ledger: ledger.counts,
+    ledger: counts,
+    staleOpenAttempts: open.stale,
     ratePerHour: rate === undefined ? null : Number((rate * 3_600_000).toFixed(2)),
     etaSeconds: eta === undefined ? null : Math.round(eta / 1000),
     cost: {
@@ -224,7 +234,8 @@ async function readStatus(
   const lines = statusLines({
     verdict,
     heartbeat,
-    counts: ledger.counts,
+    counts,
+    staleOpen: open.stale,
     ratePerHour: report.ratePerHour ?? undefined,
     cost,
     types,

@@ -39,7 +39,9 @@ worker-check: install
 	$(MAKE) --no-print-directory -C worker check
 
 # Every test: unit tests and behaviour tests against local emulators (moto_server + fauxqs).
-test: typecheck build lint worker-check moto
+# The checks before the tests run two at a time (tsc and ESLint are single-threaded; CI has 2 cores).
+test: install moto
+	$(MAKE) --no-print-directory -j2 --output-sync=target typecheck build lint worker-check
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json
 	@node scripts/test-summary.mjs .vitest-report.json
 

@@ -8,7 +8,7 @@
  *
  * Every step runs the built `dcp` CLI as a child process with an argv array.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
@@ -16,17 +16,17 @@ import { ecsClient } from "../src/aws/ecs.js";
 import { listObjects, s3Client } from "../src/aws/s3.js";
 import { findQueueUrl, sqsClient } from "../src/aws/sqs.js";
 import { containerEnvironment } from "../test/harness/ecs-agent.js";
+import {
+  EXAMPLE_DIR,
+  EXAMPLE_IMAGES,
+  EXAMPLE_PIPELINE,
+  exampleLoadData,
+  mountExampleImages,
+} from "../test/harness/example-data.js";
 import { REPO_ROOT, startDcp } from "../test/harness/process.js";
 
 export { REPO_ROOT };
-const EXAMPLE = join(REPO_ROOT, "test/fixtures/ExampleHuman");
 export const TEST_DOUBLE = join(REPO_ROOT, "test/fixtures/fake-cellprofiler");
-const IMAGES = [
-  "AS_09125_050116030001_D03f00d0.tif",
-  "AS_09125_050116030001_D03f00d1.tif",
-  "AS_09125_050116030001_D03f00d2.tif",
-];
-const CHANNELS = ["DNA", "PH3", "cellbody"];
 
 export interface FlowOptions {
   /** Empty folder the flow runs in (config/, files/, the mounted-bucket stand-in, worker scratch). */
@@ -93,16 +93,10 @@ const idOf = (g: Group) => `${g.plate}-${g.well}-${g.site}`;
 
 /** A LoadData CSV with one row per group, all naming the example's three images under `images/`. */
 function loadDataCsv(groups: Group[]): string {
-  const header = [
-    ...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]),
-    "Metadata_Plate",
-    "Metadata_Well",
-    "Metadata_Site",
-  ];
-  const rows = groups.map((g) =>
-    [...IMAGES.flatMap((image) => [image, "images"]), g.plate, g.well, String(g.site)].join(","),
+  return exampleLoadData(
+    ["Metadata_Plate", "Metadata_Well", "Metadata_Site"],
+    groups.map((g) => [g.plate, g.well, g.site]),
   );
-  return `${[header.join(","), ...rows].join("\n")}\n`;
 }
 
 async function runStep(
@@ -146,8 +140,7 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
 
   // The folder a real container would mount SOURCE_BUCKET on, and the worker's scratch space.
   const mountRoot = join(workDir, "bucket");
-  mkdirSync(join(mountRoot, "images"), { recursive: true });
-  for (const image of IMAGES) copyFileSync(join(EXAMPLE, "images", image), join(mountRoot, "images", image));
+  mountExampleImages(mountRoot);
   mkdirSync(join(workDir, "config"), { recursive: true });
   mkdirSync(join(workDir, "files"), { recursive: true });
   const csvPath = join(workDir, "load_data.csv");
@@ -193,20 +186,20 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
     new PutObjectCommand({
       Bucket: bucket,
       Key: pipelineKey,
-      Body: readFileSync(join(EXAMPLE, "ExampleHuman_LoadData.cppipe")),
+      Body: readFileSync(EXAMPLE_PIPELINE),
     }),
   );
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: csvKey, Body: readFileSync(csvPath) }));
-  for (const image of IMAGES)
+  for (const image of EXAMPLE_IMAGES)
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: `images/${image}`,
-        Body: readFileSync(join(EXAMPLE, "images", image)),
+        Body: readFileSync(join(EXAMPLE_DIR, "images", image)),
       }),
     );
   log(
-    `uploaded the pipeline, a LoadData CSV of ${groups.length} groups and ${IMAGES.length} images to s3://${bucket}/`,
+    `uploaded the pipeline, a LoadData CSV of ${groups.length} groups and ${EXAMPLE_IMAGES.length} images to s3://${bucket}/`,
   );
   if (done) {
     for (const name of ["Experiment.csv", "Image.csv", "Nuclei.csv"]) {

@@ -12,16 +12,10 @@ import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { s3Client } from "../src/aws/s3.js";
 import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "../test/harness/ecs-agent.js";
+import { EXAMPLE_CHANNELS, exampleLoadData, mountExampleImages } from "../test/harness/example-data.js";
 import { REPO_ROOT, startDcp, type DcpProcess } from "../test/harness/process.js";
 
-const EXAMPLE = join(REPO_ROOT, "test/fixtures/ExampleHuman");
 const PIPELINES = join(REPO_ROOT, "test/fixtures/workflow");
-const IMAGES = [
-  "AS_09125_050116030001_D03f00d0.tif",
-  "AS_09125_050116030001_D03f00d1.tif",
-  "AS_09125_050116030001_D03f00d2.tif",
-];
-const CHANNELS = ["DNA", "PH3", "cellbody"];
 export const ANALYSIS_STRUCTURE = "Metadata_Plate/analysis/Metadata_Plate-Metadata_Well-Metadata_Site";
 export const STEPS = ["illum", "analysis"] as const;
 export type RunStepName = (typeof STEPS)[number];
@@ -63,12 +57,11 @@ export async function prepareWorkflowDemo(options: WorkflowDemoOptions): Promise
   const bucket = `${appName.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-wf`;
   const cluster = `${appName}Cluster`;
   const mountRoot = join(workDir, "bucket");
-  mkdirSync(join(mountRoot, "images"), { recursive: true });
-  for (const image of IMAGES) copyFileSync(join(EXAMPLE, "images", image), join(mountRoot, "images", image));
+  mountExampleImages(mountRoot);
   for (const dir of ["config", "files", "container"]) mkdirSync(join(workDir, dir), { recursive: true });
 
   // One LoadData row per plate × well × site, all naming the example's three images.
-  const rows: string[] = [];
+  const rows: Array<Array<string | number>> = [];
   const analysisGroups: string[] = [];
   const plates: string[] = [];
   for (let p = 1; p <= options.plates; p++) {
@@ -76,18 +69,12 @@ export async function prepareWorkflowDemo(options: WorkflowDemoOptions): Promise
     for (let w = 1; w <= options.wells; w++)
       for (let site = 1; site <= options.sites; site++) {
         const well = `A${String(w).padStart(2, "0")}`;
-        rows.push([...IMAGES.flatMap((image) => [image, "images"]), `Plate${p}`, well, site].join(","));
+        rows.push([`Plate${p}`, well, site]);
         analysisGroups.push(`Plate${p}-${well}-${site}`);
       }
   }
-  const header = [
-    ...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]),
-    "Metadata_Plate",
-    "Metadata_Well",
-    "Metadata_Site",
-  ];
   const csvPath = join(workDir, "load_data.csv");
-  writeFileSync(csvPath, `${[header.join(","), ...rows].join("\n")}\n`);
+  writeFileSync(csvPath, exampleLoadData(["Metadata_Plate", "Metadata_Well", "Metadata_Site"], rows));
 
   const config = {
     APP_NAME: appName,
@@ -140,7 +127,7 @@ export async function prepareWorkflowDemo(options: WorkflowDemoOptions): Promise
           },
         },
         // The illumination step writes one .npy per channel: that is what "done" means for it.
-        config: { EXPECTED_NUMBER_FILES: CHANNELS.length, NECESSARY_STRING: ".npy" },
+        config: { EXPECTED_NUMBER_FILES: EXAMPLE_CHANNELS.length, NECESSARY_STRING: ".npy" },
       },
       {
         name: "analysis",

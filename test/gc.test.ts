@@ -24,16 +24,17 @@ import { runLedgerKeys, type Heartbeat } from "../src/plan/ledger.js";
 import { appNames, fleetTags, tagList, workerTags } from "../src/plan/names.js";
 import { readRunState } from "../src/state/run-state.js";
 import { emulatorEnv, runDcp, tempDir, uniqueAppName } from "./harness/dcp.js";
-import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import type { EcsAgent } from "./harness/ecs-agent.js";
 import { startDcp } from "./harness/process.js";
 import { AMI, ctx, ec2, sqs } from "./monitor-helpers.js";
 import {
   NOTHING_OF_THE_APP,
+  agentFor,
   everythingLeft,
-  fleetFile,
   launchTemplatesOf,
   liveFleetsOf,
   realApp,
+  startRun,
   until,
   type RealApp,
 } from "./real-aws-helpers.js";
@@ -63,20 +64,6 @@ const gc = async (app: RealApp | string[], args: string[], cwd?: string) => {
   return { ...result, said, json: (result.stdout.trim() ? JSON.parse(result.stdout) : undefined) as GcJson };
 };
 
-async function startRun(app: RealApp): Promise<string> {
-  for (const args of [
-    ["setup"],
-    ["submit", app.jobFile],
-    ["start-cluster", fleetFile(app, "fleet.json"), "--wait-timeout", "5", "--poll-interval", "1"],
-  ]) {
-    const started = Date.now();
-    const r = await runDcp(args, { cwd: app.dir });
-    console.info(`[gc] dcp ${args[0]}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    expect(r.code, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(0);
-  }
-  return (await readRunState(app.statePath)).dcp.fleetId;
-}
-
 async function logGroupsOf(app: string): Promise<string[]> {
   const out = await logsClient(ctx).send(new DescribeLogGroupsCommand({ logGroupNamePrefix: app }));
   return (out.logGroups ?? []).map((g) => g.logGroupName!).sort();
@@ -93,12 +80,7 @@ describe.concurrent("dcp gc", () => {
     const app = await realApp({ groups: 6, machines: 1, extra: { MONITOR_HEARTBEAT_TIMEOUT_MINUTES: 0.02 } });
     const fleetId = await startRun(app);
     const log: string[] = [];
-    agent = startEcsAgent({
-      cluster: `${app.app}Cluster`,
-      service: `${app.app}Service`,
-      awsEnv: emulatorEnv(),
-      workDir: app.dir,
-      fleet: fleetFromStateFile(app.statePath),
+    agent = agentFor(app, {
       tasksPerInstance: 1,
       pollMs: 500,
       stopTimeoutSeconds: 2,

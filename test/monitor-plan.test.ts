@@ -12,7 +12,7 @@ import {
   EMPTY_START_GRACE_MS,
   type Reading,
 } from "../src/plan/monitor-decisions.js";
-import { estimateCost, formatCost, instanceHoursOf, priceFor } from "../src/plan/monitor-cost.js";
+import { formatCost } from "../src/plan/monitor-cost.js";
 import { parseObservations, runBaseline, type Observations } from "../src/plan/monitor-observations.js";
 import { modifyFleetInput } from "../src/fleet/ec2-fleet.js";
 import { modifySpotFleetInput } from "../src/fleet/spot-fleet.js";
@@ -230,22 +230,13 @@ describe("ETA, cost and display", () => {
     ).toBe(2 * HOUR);
   });
 
-  it("counts instance-hours until an instance is gone (or the end) and prices them per zone", () => {
-    const prices = [
-      { type: "m5.xlarge", az: "a", price: 0.1 },
-      { type: "m5.xlarge", az: "b", price: 0.3 },
-    ];
-    expect(priceFor(prices, "m5.xlarge", "b")).toBeCloseTo(0.3);
-    expect(priceFor(prices, "m5.xlarge", "c")).toBeCloseTo(0.2);
-    const instances = {
-      "i-0000000a": { type: "m5.xlarge", az: "a", launchedAt: 0, lastSeenAt: HOUR, goneAt: 2 * HOUR },
-      "i-0000000b": { type: "c5.large", launchedAt: 0, lastSeenAt: HOUR },
+  it("words a run's cost, naming the instance types it could not price", () => {
+    const cost = {
+      instanceHours: 5,
+      dollars: 0.2,
+      byType: { "m5.xlarge": { instanceHours: 2, dollars: 0.2 }, "c5.large": { instanceHours: 3 } },
+      unpriced: ["c5.large"],
     };
-    expect(instanceHoursOf(instances["i-0000000b"], 3 * HOUR)).toBe(3);
-    const cost = estimateCost(instances, prices, 3 * HOUR);
-    expect(cost.instanceHours).toBe(5);
-    expect(cost.dollars).toBeCloseTo(0.2);
-    expect(cost.unpriced).toEqual(["c5.large"]);
     expect(formatCost(cost, undefined)).toBe(
       "5.00 instance-hours, about $0.20 at spot prices (without c5.large: no price)",
     );

@@ -11,10 +11,9 @@ import { attemptKey, attemptRecordSchema } from "../src/plan/ledger.js";
 import { listAttempts, readLedgerJson } from "../src/run/ledger.js";
 import { readRunState } from "../src/state/run-state.js";
 import { runDcp } from "./harness/dcp.js";
-import { emulatorEnv } from "./harness/dcp.js";
-import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import type { EcsAgent } from "./harness/ecs-agent.js";
 import { ctx, ec2 } from "./monitor-helpers.js";
-import { fleetFile, realApp, wells } from "./real-aws-helpers.js";
+import { agentFor, realApp, startRun, wells } from "./real-aws-helpers.js";
 
 let agent: EcsAgent | undefined;
 afterAll(async () => agent?.stop());
@@ -22,24 +21,9 @@ afterAll(async () => agent?.stop());
 it("terminates the idle machine while the other finishes its task; the target drops with it", async () => {
   const app = await realApp({ machines: 2, groups: wells(1) });
   const dcp = (args: string[]) => runDcp(args, { cwd: app.dir, timeoutMs: 120_000 });
-  expect((await dcp(["setup"])).code).toBe(0);
-  expect((await dcp(["submit", app.jobFile])).code).toBe(0);
-  const start = await dcp([
-    "start-cluster",
-    fleetFile(app, "fleet.json"),
-    "--wait-timeout",
-    "5",
-    "--poll-interval",
-    "1",
-  ]);
-  expect(start.code, start.stderr).toBe(0);
+  await startRun(app, dcp);
   const state = await readRunState(app.statePath);
-  agent = startEcsAgent({
-    cluster: `${app.app}Cluster`,
-    service: `${app.app}Service`,
-    awsEnv: emulatorEnv(),
-    workDir: app.dir,
-    fleet: fleetFromStateFile(app.statePath),
+  agent = agentFor(app, {
     pollMs: 500,
     stopTimeoutSeconds: 5,
     extraEnv: { FAKE_CP_SLEEP_MS: "8000", WORKER_IDLE_POLLS: "100000" },

@@ -11,18 +11,19 @@ import { afterAll, expect, it } from "vitest";
 import { listObjects, s3Client } from "../src/aws/s3.js";
 import { readRunState } from "../src/state/run-state.js";
 import { emulatorEnv, runDcp } from "./harness/dcp.js";
-import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import type { EcsAgent } from "./harness/ecs-agent.js";
 import { startRealismProxy, type RealismProxy } from "./harness/realism-proxy.js";
 import { ctx } from "./monitor-helpers.js";
 import {
   NOTHING_OF_THE_APP,
   OUTPUT_PREFIX,
+  agentFor,
   cellprofilerRuns,
   everythingLeft,
-  fleetFile,
   folderOf,
   groupArg,
   realApp,
+  startRun,
 } from "./real-aws-helpers.js";
 
 const GROUPS = 16;
@@ -57,29 +58,13 @@ it("setup → submit → start-cluster (6) → workers → monitor completes thr
     return result;
   };
 
-  expect((await step(["setup"])).code, transcript.join("\n")).toBe(0);
-  expect((await step(["submit", app.jobFile])).code, transcript.join("\n")).toBe(0);
-  const start = await step([
-    "start-cluster",
-    fleetFile(app, "fleet.json"),
-    "--wait-timeout",
-    "5",
-    "--poll-interval",
-    "1",
-  ]);
-  expect(start.code, transcript.join("\n")).toBe(0);
-  const state = await readRunState(app.statePath);
-  expect(state.dcp.status).toBe("running");
-  const fleetId = state.dcp.fleetId;
+  const fleetId = await startRun(app, (args) => step(args));
+  expect((await readRunState(app.statePath)).dcp.status).toBe("running");
 
   const agentLog: string[] = [];
-  agent = startEcsAgent({
-    cluster: `${app.app}Cluster`,
-    service: `${app.app}Service`,
+  agent = agentFor(app, {
     awsEnv: env,
     controlEnv: emulatorEnv(),
-    workDir: app.dir,
-    fleet: fleetFromStateFile(app.statePath),
     tasksPerInstance: 1,
     pollMs: 1000,
     stopTimeoutSeconds: 10,

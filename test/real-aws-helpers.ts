@@ -5,8 +5,9 @@
  * left of an app is listed from the emulators directly, never through the proxy.
  * CellProfiler is the TEST DOUBLE test/fixtures/fake-cellprofiler.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 import {
   DescribeLaunchTemplatesCommand,
   DescribeSpotFleetRequestsCommand,
@@ -15,18 +16,14 @@ import {
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ec2Client } from "../src/aws/ec2.js";
 import { s3Client } from "../src/aws/s3.js";
-import { REPO_ROOT, tempDir, uniqueAppName } from "./harness/dcp.js";
+import { REPO_ROOT, emulatorEnv, runDcp, tempDir, uniqueAppName, type DcpResult } from "./harness/dcp.js";
+import { fleetFromStateFile, startEcsAgent, type EcsAgent, type EcsAgentOptions } from "./harness/ecs-agent.js";
+import { EXAMPLE_PIPELINE, exampleLoadData, mountExampleImages } from "./harness/example-data.js";
 import type { LoggedRequest } from "./harness/realism-proxy.js";
 import { ctx, leftovers, type FleetApi } from "./monitor-helpers.js";
+import { readRunState } from "../src/state/run-state.js";
 
 export const FAKE_CELLPROFILER = join(REPO_ROOT, "test/fixtures/fake-cellprofiler");
-const EXAMPLE = join(REPO_ROOT, "test/fixtures/ExampleHuman");
-const IMAGES = [
-  "AS_09125_050116030001_D03f00d0.tif",
-  "AS_09125_050116030001_D03f00d1.tif",
-  "AS_09125_050116030001_D03f00d2.tif",
-];
-const CHANNELS = ["DNA", "PH3", "cellbody"];
 /** A DCP fleet file with a fixed AMI (no SSM lookup). */
 export const FLEET_FILE = join(REPO_ROOT, "test/fixtures/fleets/dcp-original.json");
 export const OUTPUT_PREFIX = "out";
@@ -80,14 +77,14 @@ export async function realApp(options: AppOptions = {}): Promise<RealApp> {
   const groups = typeof options.groups === "number" ? wells(options.groups) : (options.groups ?? wells(2));
   const fleetApi = options.fleetApi ?? "spot-fleet";
   const mountRoot = join(dir, "bucket");
-  mkdirSync(join(mountRoot, "images"), { recursive: true });
+  mountExampleImages(mountRoot);
   mkdirSync(join(dir, "config"), { recursive: true });
   mkdirSync(join(dir, "files"), { recursive: true });
-  for (const image of IMAGES) copyFileSync(join(EXAMPLE, "images", image), join(mountRoot, "images", image));
 
-  const header = [...CHANNELS.flatMap((c) => [`FileName_${c}`, `PathName_${c}`]), "Metadata_Plate", "Metadata_Well"];
-  const rows = groups.map((g) => [...IMAGES.flatMap((image) => [image, "images"]), g.plate, g.well].join(","));
-  const csv = `${[header.join(","), ...rows].join("\n")}\n`;
+  const csv = exampleLoadData(
+    ["Metadata_Plate", "Metadata_Well"],
+    groups.map((g) => [g.plate, g.well]),
+  );
 
   const s3 = s3Client(ctx);
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -95,7 +92,7 @@ export async function realApp(options: AppOptions = {}): Promise<RealApp> {
     new PutObjectCommand({
       Bucket: bucket,
       Key: "pipelines/ExampleHuman_LoadData.cppipe",
-      Body: readFileSync(join(EXAMPLE, "ExampleHuman_LoadData.cppipe")),
+      Body: readFileSync(EXAMPLE_PIPELINE),
     }),
   );
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "csv/load_data.csv", Body: csv }));
@@ -247,4 +244,40 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The start of every run these tests drive: `dcp setup`, `submit` of the app's job file and `start-cluster`
+ * with its fleet file (5 s wait, 1 s polls), each expected to exit 0. `run` runs one command (default: in
+ * the app's folder); the run's fleet id is returned.
+ */
+export async function startRun(
+  app: RealApp,
+  run: (args: string[]) => Promise<DcpResult> = (args) => runDcp(args, { cwd: app.dir }),
+): Promise<string> {
+  for (const args of [
+    ["setup"],
+    ["submit", app.jobFile],
+    ["start-cluster", fleetFile(app, "fleet.json"), "--wait-timeout", "5", "--poll-interval", "1"],
+  ]) {
+    const result = await run(args);
+    expect(result.code, `dcp ${args[0]}: ${result.stdout}${result.stderr}`).toBe(0);
+  }
+  return (await readRunState(app.statePath)).dcp.fleetId;
+}
+
+/** The ECS agent stand-in for the app's cluster and service, its workers on the emulators, in the app's folder. */
+export function agentFor(
+  app: RealApp,
+  options: Omit<EcsAgentOptions, "cluster" | "service" | "awsEnv" | "workDir" | "fleet"> &
+    Partial<Pick<EcsAgentOptions, "awsEnv">>,
+): EcsAgent {
+  return startEcsAgent({
+    cluster: `${app.app}Cluster`,
+    service: `${app.app}Service`,
+    awsEnv: emulatorEnv(),
+    workDir: app.dir,
+    fleet: fleetFromStateFile(app.statePath),
+    ...options,
+  });
 }

@@ -259,48 +259,6 @@ export async function queueDepth(client: SQSClient, name: string): Promise<numbe
   }
 }
 
-// --- workflow ---------------------------------------------------------------------------------
-
-export interface ReceivedMessage {
-  id: string;
-  body: string;
-}
-
-/**
- * Every message of a queue no worker reads (a dead-letter queue, or a job queue before its fleet
- * starts), read without changing it: received in batches of 10, each hidden for `leaseSeconds`
- * (default 5) and left to come back by itself, so a reader needs only sqs:ReceiveMessage. It stops
- * once two receives in a row bring nothing new and it has seen as many messages as the queue counted
- * at the start (messages an interrupted reader leased come back when that lease ends: waited for up
- * to the lease plus 10 s). SQS receives are approximate (a receive samples servers), hence two.
- */
-export async function peekEveryMessage(
-  client: SQSClient,
-  url: string,
-  options: { leaseSeconds?: number } = {},
-): Promise<ReceivedMessage[]> {
-  const seen = new Map<string, ReceivedMessage>();
-  const lease = options.leaseSeconds ?? 5;
-  const activity = await queueActivity(client, url);
-  const counted = activity.visible + activity.inFlight + activity.delayed;
-  if (counted === 0) return [];
-  const deadline = Date.now() + (lease + 10) * 1000;
-  for (let idle = 0; idle < 2 || (seen.size < counted && Date.now() < deadline);) {
-    const { Messages = [] } = await client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: url,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        VisibilityTimeout: lease,
-      }),
-    );
-    const fresh = Messages.filter((m) => m.MessageId && !seen.has(m.MessageId));
-    for (const m of fresh) seen.set(m.MessageId!, { id: m.MessageId!, body: m.Body ?? "" });
-    idle = fresh.length ? 0 : idle + 1;
-  }
-  return [...seen.values()];
-}
-
 // --- submit -------------------------------------------------------------------------------------
 
 export interface BatchEntry {

@@ -14,11 +14,12 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { awsContext } from "../aws/context.js";
 import { listObjects, s3Client } from "../aws/s3.js";
-import { findQueueUrl, peekEveryMessage, sqsClient } from "../aws/sqs.js";
+import { findQueueUrl, sqsClient } from "../aws/sqs.js";
 import { readConfigFile, parseConfig } from "../config/load.js";
 import { effectiveBuckets, resourceNames, type Config } from "../config/schema.js";
 import { Interrupted, OperationalError, UserInputError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
+import { readWholeQueue } from "../run/queue-reading.js";
 import {
   parseWorkflow,
   stepAppName,
@@ -429,10 +430,7 @@ class WorkflowRun {
     }
     if (phase() === "submitting") {
       // Killed while submitting: no fleet yet, so no worker took a message. Send what the queue lacks.
-      const url = await findQueueUrl(sqsClient(awsContext(config)), names.queueName);
-      const queued = new Set(
-        (url ? await peekEveryMessage(sqsClient(awsContext(config)), url) : []).map((m) => bodyMetadata(m.body)),
-      );
+      const queued = new Set((await this.everyMessage(config, names.queueName)).map((m) => bodyMetadata(m.body)));
       const rest = (await messagesOf(attempt().jobFile)).filter((m) => !queued.has(bodyMetadata(JSON.stringify(m))));
       this.output.line(
         `step ${step.name}: an interrupted submit had queued ${queued.size} group(s); sending ${rest.length} more`,
@@ -478,18 +476,24 @@ class WorkflowRun {
     if (phase() === "finished") await this.gate(step, config);
   }
 
-  private async deadLetterUrl(config: Config): Promise<string | undefined> {
-    return findQueueUrl(sqsClient(awsContext(config)), config.SQS_DEAD_LETTER_QUEUE);
+  /** Every message of a queue no worker reads (nothing when it does not exist), left as it was. */
+  private async everyMessage(config: Config, queueName: string): Promise<Array<{ id: string; body: string }>> {
+    const sqs = sqsClient(awsContext(config));
+    const url = await findQueueUrl(sqs, queueName);
+    if (!url) return [];
+    const reading = await readWholeQueue(sqs, url, { warn: (t) => this.output.warn(t) });
+    // Messages someone holds cannot be read: an earlier reader killed while holding them. They come back
+    // when that hold ends; the step's next run sees them.
+    if (reading.before.inFlight)
+      this.output.warn(`${queueName}: ${reading.before.inFlight} message(s) held by an earlier reader were not read`);
+    return reading.messages.map((m) => ({ id: m.messageId, body: m.body }));
   }
 
   private async gate(step: RunStep, config: Config): Promise<void> {
-    const url = await this.deadLetterUrl(config);
     const s = this.state.step(step.name);
     // Earlier attempts' dead letters stay in the queue (for `dcp failures`): only new ones count.
     const earlier = new Set(s.attempts.slice(0, -1).flatMap((a) => a.deadLetteredIds ?? []));
-    const messages = (url ? await peekEveryMessage(sqsClient(awsContext(config)), url) : []).filter(
-      (m) => !earlier.has(m.id),
-    );
+    const messages = (await this.everyMessage(config, config.SQS_DEAD_LETTER_QUEUE)).filter((m) => !earlier.has(m.id));
     const bodies = messages.map((m) => m.body);
     Object.assign(s.attempts.at(-1)!, { deadLettered: bodies, deadLetteredIds: messages.map((m) => m.id) });
     const failing = distinctGroups(bodies);

@@ -213,9 +213,9 @@ export const IAM_TABLE: readonly Grant[] = [
   {
     by: "operator",
     commands: ["workflow run"],
-    actions: ["sqs:ReceiveMessage"],
+    actions: ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"],
     resources: queueArns,
-    why: "a workflow's gate reads a step's dead-letter queue, and a resumed submit reads what its queue holds (neither changes them)",
+    why: "a workflow's gate reads a step's dead-letter queue, and a resumed submit reads what its queue holds; every message is made visible again",
   },
   // --- operator: ECS ------------------------------------------------------------------------------------
   {

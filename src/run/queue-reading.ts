@@ -127,6 +127,18 @@ export async function withQueueHeld<T>(
   }
 }
 
+/**
+ * Every message of a queue no worker reads (a dead-letter queue, or a job queue before its fleet starts),
+ * read completely and left as it was: withQueueHeld with nothing consumed.
+ */
+export async function readWholeQueue(
+  sqs: SQSClient,
+  url: string,
+  options: HoldOptions = {},
+): Promise<Pick<QueueReading, "messages" | "before" | "partial">> {
+  return withQueueHeld(sqs, url, options, async ({ messages, before, partial }) => ({ messages, before, partial }));
+}
+
 /** Makes the messages visible again, 10 per call; returns how many could not be released. */
 async function releaseAll(
   sqs: SQSClient,

@@ -51,7 +51,9 @@ export class Output {
       };
       try {
         const result = await fn(handle);
-        this.line(`${label}: ${describe ? describe(result) : "done"}`);
+        const end = describe ? describe(result) : "done";
+        // The last progress line may already say it (collect: "8 groups"): the same line twice reads as a repeat.
+        if (end !== lastUpdate) this.line(`${label}: ${end}`);
         return result;
       } catch (err) {
         this.line(`${label}: failed`);

@@ -1,9 +1,10 @@
 /**
  * The tail simulation of issue 14 (no AWS): a fleet of spot machines working through a queue, on a
- * simulated clock of 1-second ticks, with the monitor's REAL decision code (`observe`, `shouldTearDown`,
- * `planTarget` of plan/monitor-decisions.ts; `planTail` of plan/monitor-tail.ts) taking a reading every
- * `pollSeconds`. Shared by bench/tail.bench.ts (the issue's 10,000-group run) and test/tail-sim.test.ts
- * (a smaller seeded run).
+ * simulated clock of 1-second ticks (the seconds in which nothing happens are skipped, with the same
+ * figures), with the monitor's REAL decision code (`observe`, `shouldTearDown`, `planTarget` of
+ * plan/monitor-decisions.ts; `planTail` and `readingDelayMs` of plan/monitor-tail.ts) taking its readings.
+ * Shared by bench/tail.bench.ts (the issue's 10,000-group run, seeds 1-10) and test/tail-plan.test.ts (a
+ * smaller seeded run, and the issue's size at one seed).
  *
  * The model, stated:
  * - Task times: lognormal, median `medianSeconds`, sigma `sigma`, drawn once per group from the seed (a
@@ -18,14 +19,17 @@
  *   (CPU < 1 % for 15 one-minute periods); booting machines are not idle.
  * - Original policy: DCP's monitor: when nothing is visible and fewer tasks are in flight than machines
  *   run, the target drops to the tasks in flight (noTermination); teardown after two empty readings.
- * - dcp's policy: the same, plus the tail: once nothing has been visible on two readings in a row, each
- *   reading terminates the machines with no task in flight (the workers' ledger signal, here exact) and
- *   lowers the target with them.
+ * - dcp's policy: the same, plus the tail (plan/monitor-tail.ts): once nothing has been visible on two
+ *   readings in a row, each reading terminates the machines with no task in flight (the workers' ledger
+ *   signal, here exact) and lowers the target with them, or lowers a target above the running machines
+ *   (no replacement while nothing is queued, or while the running machines take the queued groups within
+ *   one boot at the recent completion rate); while nothing is visible and tasks are in flight the monitor
+ *   reads every TAIL_INTERVAL_S (15 s) instead of `pollSeconds` (readingDelayMs).
  * - Paid = instance-seconds from launch to termination. Busy = loop-seconds of COMPLETED tasks / loops.
  */
-import { observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
+import { doneRatePerMs, observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
 import type { Observations } from "../src/plan/monitor-observations.js";
-import { planTail } from "../src/plan/monitor-tail.js";
+import { planTail, readingDelayMs } from "../src/plan/monitor-tail.js";
 
 export interface SimOptions {
   groups: number;
@@ -56,6 +60,25 @@ export interface SimResult {
   /** tail terminations of a machine that had a task in flight (must be 0) */
   tailKilledBusy: number;
   completed: number;
+  /** where paid - busy went, in machine-hours (see `Waste`) */
+  waste: Waste;
+}
+
+/**
+ * The waste (paid - busy), split by cause, in machine-hours: `boot` (launch to first task), `notice`
+ * (an interrupted machine's last 2 minutes), `lost` (loop-seconds of tasks handed back at a notice, / loops),
+ * `partial` (idle loops of a machine that still has a task in flight, / loops: the tail's unavoidable part),
+ * `idle` (a booted machine with no task in flight: decision latency and confirmation readings),
+ * `starved` (idle loops while work is visible: 0 in this model), `other` (the 60-second minimum, rounding).
+ */
+export interface Waste {
+  boot: number;
+  notice: number;
+  lost: number;
+  partial: number;
+  idle: number;
+  starved: number;
+  other: number;
 }
 
 /** mulberry32: a small seeded generator, so every run of the bench gives the same figures. */
@@ -130,6 +153,7 @@ export function simulate(o: SimOptions): SimResult {
   let byAlarm = 0;
   let tailKilledBusy = 0;
   let interrupted = 0;
+  const w = { boot: 0, notice: 0, lost: 0, partial: 0, idle: 0, starved: 0 };
   const running = () => machines.filter((m) => m.endedAt === undefined);
   const end = (m: Machine, t: number) => {
     for (const [i, task] of m.loops.entries())
@@ -138,6 +162,36 @@ export function simulate(o: SimOptions): SimResult {
         m.loops[i] = undefined;
       }
     m.endedAt = t;
+  };
+
+  let nextReading = o.pollSeconds;
+  /** The next tick at which anything happens after tick `t`: a notice, a boot, a task's end, an alarm, a reading. */
+  const nextEvent = (t: number): number => {
+    let next = nextReading;
+    for (const m of running()) {
+      if (m.noticeAt !== undefined) next = Math.min(next, t < m.noticeAt ? m.noticeAt : m.noticeAt + NOTICE_SECONDS);
+      if (t + 1 < m.readyAt) next = Math.min(next, m.readyAt);
+      if (m.noticeAt !== undefined && t >= m.noticeAt) continue;
+      if (t + 1 >= m.readyAt && queue.length && m.loops.some((task) => !task)) return t + 1;
+      for (const task of m.loops) if (task) next = Math.min(next, task.endsAt);
+      if (t + 1 >= m.readyAt && !m.loops.some(Boolean)) next = Math.min(next, t + ALARM_IDLE_SECONDS - m.idleFor);
+    }
+    return next;
+  };
+  /** `ticks` ticks after `t` in which nothing happens, accounted as the per-tick loop above does. */
+  const skip = (t: number, ticks: number) => {
+    for (const m of running()) {
+      if (m.noticeAt !== undefined && t + 1 >= m.noticeAt) w.notice += ticks;
+      else if (t + 1 < m.readyAt) w.boot += ticks;
+      else {
+        const busy = m.loops.filter(Boolean).length;
+        if (busy === 0) {
+          w.idle += ticks;
+          m.idleFor += ticks;
+        } else if (queue.length) w.starved += (ticks * (o.loops - busy)) / o.loops;
+        else w.partial += (ticks * (o.loops - busy)) / o.loops;
+      }
+    }
   };
 
   let t = 0;
@@ -149,14 +203,19 @@ export function simulate(o: SimOptions): SimResult {
           interrupted++;
           for (const [i, task] of m.loops.entries())
             if (task) {
+              w.lost += (t - task.startedAt) / o.loops;
               queue.push(task.group);
               m.loops[i] = undefined;
             }
         }
         if (t >= m.noticeAt + NOTICE_SECONDS) end(m, t);
+        else w.notice++;
         continue;
       }
-      if (t < m.readyAt) continue;
+      if (t < m.readyAt) {
+        w.boot++;
+        continue;
+      }
       for (const [i, task] of m.loops.entries()) {
         if (task && task.endsAt <= t) {
           busyLoopSeconds += task.endsAt - task.startedAt;
@@ -168,14 +227,18 @@ export function simulate(o: SimOptions): SimResult {
           m.loops[i] = { group, startedAt: t, endsAt: t + durations[group]! };
         }
       }
-      m.idleFor = m.loops.some(Boolean) ? 0 : m.idleFor + 1;
+      const busy = m.loops.filter(Boolean).length;
+      if (busy === 0) w.idle++;
+      else if (queue.length) w.starved += (o.loops - busy) / o.loops;
+      else w.partial += (o.loops - busy) / o.loops;
+      m.idleFor = busy ? 0 : m.idleFor + 1;
       if (m.idleFor >= ALARM_IDLE_SECONDS) {
         end(m, t);
         byAlarm++;
       }
     }
 
-    if (t > 0 && t % o.pollSeconds === 0) {
+    if (t === nextReading) {
       const live = running();
       const inFlight = live.reduce((n, m) => n + m.loops.filter(Boolean).length, 0);
       const reading: Reading = {
@@ -212,10 +275,12 @@ export function simulate(o: SimOptions): SimResult {
           openByInstance: open,
           target,
           quietSince,
+          doneRatePerMs: doneRatePerMs(observations.samples),
+          bootMs: o.bootSeconds * 1000,
         });
         quietSince = decision.quietSince;
+        target = decision.target ?? target;
         if (decision.terminate.length) {
-          target = decision.target ?? target;
           for (const id of decision.terminate) {
             const m = live.find((x) => x.id === id)!;
             if (m.loops.some(Boolean)) tailKilledBusy++;
@@ -224,13 +289,32 @@ export function simulate(o: SimOptions): SimResult {
           }
         }
       }
+      // The monitor's next reading: the tail reads faster (plan/monitor-tail.ts readingDelayMs); DCP every minute.
+      nextReading += o.policy === "dcp" ? readingDelayMs(reading, quietSince, o.pollSeconds) / 1000 : o.pollSeconds;
     }
     // The fleet (maintain) replaces what it lost while below its target.
     const alive = running().length;
     for (let i = alive; i < target; i++) launch(t);
     if (t > 1e7) throw new Error("simulation did not finish");
+    // Until the next event nothing changes: count the ticks in between as the 1-second loop would, at once.
+    const next = nextEvent(t);
+    if (next > t + 1) {
+      skip(t, next - t - 1);
+      t = next - 1;
+    }
   }
   const paid = machines.reduce((s, m) => s + Math.max(MIN_BILLED_SECONDS, (m.endedAt ?? t) - m.launchedAt), 0);
+  const hours = (x: number) => x / 3600;
+  const counted = w.boot + w.notice + w.lost + w.partial + w.idle + w.starved;
+  const waste: Waste = {
+    boot: hours(w.boot),
+    notice: hours(w.notice),
+    lost: hours(w.lost),
+    partial: hours(w.partial),
+    idle: hours(w.idle),
+    starved: hours(w.starved),
+    other: hours(paid - busyLoopSeconds / o.loops - counted),
+  };
   return {
     policy: o.policy,
     paidHours: paid / 3600,
@@ -242,5 +326,6 @@ export function simulate(o: SimOptions): SimResult {
     byAlarm,
     tailKilledBusy,
     completed,
+    waste,
   };
 }

@@ -4,11 +4,18 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ec2FleetRequests } from "../src/fleet/ec2-fleet.js";
 import { planBudget } from "../src/plan/budget.js";
-import { costBreakdown, runCost } from "../src/plan/run-cost.js";
+import { costBreakdown, costRecord, runCost } from "../src/plan/run-cost.js";
 import { planTeardown } from "../src/plan/teardown-plan.js";
 import { REPO_ROOT } from "./harness/process.js";
-import { estimateLines, estimateRun, runShape, type EstimateInput } from "../src/plan/estimate.js";
-import { MIN_BILLED_SECONDS, currentQuotes, instanceCost, perGroupExtras, usd } from "../src/plan/pricing.js";
+import { estimateLines, estimateRun, expectedRunHours, runShape, type EstimateInput } from "../src/plan/estimate.js";
+import {
+  MIN_BILLED_SECONDS,
+  currentQuotes,
+  instanceCost,
+  perGroupExtras,
+  perInstanceHourExtras,
+  usd,
+} from "../src/plan/pricing.js";
 
 const HOUR = 3_600_000;
 
@@ -153,6 +160,23 @@ describe("cost so far, projection and budget", () => {
     });
   });
 
+  it("adds each instance-hour's EBS, public IPv4 and alarm to the cost so far, the burn and the projection", () => {
+    const perHour = perInstanceHourExtras(30, true);
+    const other = perHour.ebs + perHour.ipv4 + perHour.alarm;
+    // 30 GB of gp3 ($0.08/GB-month over 730 h) + $0.005/h of IPv4 + one alarm ($0.10/month): about $0.0084/h
+    expect(other).toBeCloseTo((30 * 0.08) / 730 + 0.005 + 0.1 / 730, 6);
+    const cost = runCost(instances, quotes, 2 * HOUR, HOUR, other);
+    // 3 instance-hours so far, 1 instance running
+    expect(cost.otherUsd).toBeCloseTo(3 * other);
+    expect(cost.spentUsd).toBeCloseTo(0.5 + 3 * other);
+    expect(cost.burnPerHour).toBeCloseTo(0.2 + other);
+    expect(cost.projectedUsd).toBeCloseTo(0.5 + 3 * other + 0.2 + other);
+    expect(costRecord(cost).otherUsd).toBeCloseTo(3 * other, 4);
+    // without the config (dcp status, the summary's billed compute): spot compute only
+    expect(runCost(instances, quotes, 2 * HOUR, HOUR).otherUsd).toBe(0);
+    expect(costRecord(runCost(instances, quotes, 2 * HOUR, HOUR))).not.toHaveProperty("otherUsd");
+  });
+
   it("warns once when the projection exceeds the budget, stops when one more interval would reach it", () => {
     const cost = { spentUsd: 5, burnPerHour: 36, projectedUsd: 20 };
     expect(planBudget({ budgetUsd: 10, cost, intervalMs: 60_000, warned: false })).toEqual({
@@ -207,7 +231,34 @@ describe("cost so far, projection and budget", () => {
     };
     const request = ec2FleetRequests({ config, fleet, resolvedImageId: "ami-1", now: new Date(), expectedHours: 4 });
     expect(request.fleet("lt-1").SpotOptions?.MaxTotalPrice).toBe("12.5");
-    expect(request.notes.join("\n")).toMatch(/MaxTotalPrice is \$12\.5\/h/);
+    expect(request.notes.join("\n")).toMatch(
+      /MaxTotalPrice is \$12\.5\/h \(the budget over the estimated wall time, 4\.00 h\)/,
+    );
+    // No expected duration (start-cluster without --seconds-per-group): the whole budget per hour, said so.
+    const unknown = ec2FleetRequests({ config, fleet, resolvedImageId: "ami-1", now: new Date() });
+    expect(unknown.fleet("lt-1").SpotOptions?.MaxTotalPrice).toBe("50");
+    expect(unknown.notes.join("\n")).toMatch(/\$50\/h \(the whole budget per hour: pass --seconds-per-group/);
+    // start-cluster's expected hours are dcp estimate's wall time for the groups queued at the start.
+    const shape = { CLUSTER_MACHINES: 2, TASKS_PER_MACHINE: 2, DOCKER_CORES: 2 };
+    const estimate = estimateRun({
+      groups: 1000,
+      secondsPerGroup: 600,
+      secondsSource: "--seconds-per-group",
+      machines: 2,
+      tasksPerMachine: 2,
+      dockerCores: 2,
+      types: ["m5.xlarge"],
+      zones: undefined,
+      quotes: undefined,
+      region: "us-east-1",
+      ebsGbPerInstance: 0,
+      assignIp: false,
+      dashboard: false,
+      outputFilesPerGroup: 0,
+      pricedAt: 0,
+    });
+    expect(expectedRunHours(1000, 600, shape)).toBeCloseTo(estimate.shape.wallSeconds / 3600, 9);
+    expect(expectedRunHours(1000, 600, shape)).toBeGreaterThan((1000 * 600) / (2 * 4) / 3600);
   });
 });
 

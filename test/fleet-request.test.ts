@@ -30,7 +30,7 @@ import { join } from "node:path";
 import { parseFleetFile, type FleetFile } from "../src/plan/fleet-file.js";
 import { ec2FleetRequests } from "../src/fleet/ec2-fleet.js";
 import { spotFleetRequest } from "../src/fleet/spot-fleet.js";
-import { needsAutoImage, type FleetConfig } from "../src/plan/fleet-request.js";
+import { ebsGbPerInstance, needsAutoImage, type FleetConfig } from "../src/plan/fleet-request.js";
 import { judgeFleet } from "../src/plan/fleet-status.js";
 import { userDataScript } from "../src/plan/user-data.js";
 
@@ -334,5 +334,13 @@ describe("fleet file schema", () => {
   });
   it("rejects a list instead of an object", () => {
     expect(() => parseFleetFile([base], "f.json")).toThrow(/f\.json: must be a JSON object/);
+  });
+});
+
+describe("EBS size per instance, for estimates (no AMI lookup)", () => {
+  it("sums the volumes dcp sends: root + Docker volume (EBS_VOL_SIZE), or the root raised to EBS_VOL_SIZE", () => {
+    expect(ebsGbPerInstance(config, fixture("dcp-original.json"))).toBe(8 + 60);
+    // ImageId auto: the AMI is resolved only at start-cluster; the volumes do not depend on it.
+    expect(ebsGbPerInstance(config, fixture("auto-image.json"))).toBe(60);
   });
 });

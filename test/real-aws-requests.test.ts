@@ -42,7 +42,7 @@ beforeAll(async () => {
   proxy = await startRealismProxy({ seed: 5 });
   [spot, ec2] = await Promise.all([
     realApp({ groups: [{ plate: "Plate 1", well: "A01" }] }),
-    realApp({ fleetApi: "ec2-fleet" }),
+    realApp({ fleetApi: "ec2-fleet", extra: { BUDGET_USD: 30 } }),
   ]);
   const [a, b] = await Promise.all([spot, ec2].map((app) => runDcp(["setup"], { cwd: app.dir, env: proxy.env })));
   setups = { spot: a!, ec2: b! };
@@ -149,13 +149,22 @@ describe.concurrent("start-cluster requests", () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
   });
 
-  it("CreateFleet: ValidUntil in whole seconds, no ValidFrom, a ClientToken (CreateLaunchTemplate too)", async () => {
+  it("CreateFleet: ValidUntil in whole seconds, no ValidFrom, a ClientToken (CreateLaunchTemplate too), MaxTotalPrice", async () => {
     expect(setups.ec2.code, setups.ec2.stderr).toBe(0);
     const { result, log } = await recorded(() =>
-      runDcp(["start-cluster", fleetFile(ec2, "fleet.json"), "--wait-timeout", "20", "--poll-interval", "0.5"], {
-        cwd: ec2.dir,
-        env: proxy.env,
-      }),
+      runDcp(
+        [
+          "start-cluster",
+          fleetFile(ec2, "fleet.json"),
+          "--wait-timeout",
+          "20",
+          "--poll-interval",
+          "0.5",
+          "--seconds-per-group",
+          "600",
+        ],
+        { cwd: ec2.dir, env: proxy.env },
+      ),
     );
     const request = log("CreateFleet")[0];
     expect(request, result.stdout + result.stderr).toBeDefined();
@@ -163,6 +172,12 @@ describe.concurrent("start-cluster requests", () => {
     expect(Object.keys(request!.params).filter((k) => /ValidFrom/.test(k))).toEqual([]);
     expect(param(request, "ClientToken")).toMatch(/^[\x21-\x7e]{1,64}$/);
     expect(param(log("CreateLaunchTemplate")[0], "ClientToken")).toMatch(/^[\x21-\x7e]{1,64}$/);
+    // Issue 14: BUDGET_USD 30 over dcp estimate's wall time (nothing queued: one machine, one 600 s group,
+    // boot 120 s and the tail's 15 s: 735 s) is the hourly cap, in the request (moto ignores it).
+    expect(param(request, "SpotOptions.MaxTotalPrice")).toBe("146.9387");
+    expect(result.stdout + result.stderr).toMatch(
+      /MaxTotalPrice is \$146\.9387\/h \(the budget over the estimated wall time, 0\.20 h\)/,
+    );
     expect(result.code, result.stdout + result.stderr).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ interface StartClusterFlags {
   dryRun?: boolean;
   replace?: boolean;
   json?: boolean;
+  secondsPerGroup?: number;
 }
 
 export function registerStartCluster(program: Command): void {
@@ -37,6 +38,14 @@ export function registerStartCluster(program: Command): void {
       secondsFlag({ command: "start-cluster", flag: "--poll-interval" }, { min: 0.1, example: "15" }),
       15,
     )
+    .option(
+      "--seconds-per-group <seconds>",
+      "expected seconds of one group (as dcp estimate's): with BUDGET_USD and FLEET_API ec2-fleet, the fleet's hourly MaxTotalPrice is the budget over the estimated wall time",
+      secondsFlag(
+        { command: "start-cluster", flag: "--seconds-per-group" },
+        { min: 1, fix: "pass a positive number of seconds, e.g. --seconds-per-group 600" },
+      ),
+    )
     .option("--dry-run", "print the requests dcp would send and create nothing")
     .option("--replace", "cancel the fleet this app already runs (and its alarms) and start a new one")
     .option("--json", "print the result (fleet id, machines, state file) as JSON on stdout")
@@ -60,6 +69,7 @@ export function registerStartCluster(program: Command): void {
             pollSeconds,
             dryRun: Boolean(flags.dryRun),
             replace: Boolean(flags.replace),
+            secondsPerGroup: flags.secondsPerGroup,
           },
           output,
           signals.signal,
@@ -74,6 +84,7 @@ export function registerStartCluster(program: Command): void {
     "dcp start-cluster files/fleet.json --dry-run         # show, create nothing",
     "dcp start-cluster files/fleet.json --wait-timeout 1200   # wait 20 min",
     "dcp start-cluster files/fleet.json --replace   # cancel the running one",
+    "dcp start-cluster files/fleet.json --seconds-per-group 600   # BUDGET_USD: ec2-fleet's cap per hour",
     "dcp start-cluster files/fleet.json --json | jq .fleetId",
   ]);
 }

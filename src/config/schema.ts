@@ -295,7 +295,7 @@ export const configShape = {
     .nullable()
     .default(null)
     .describe(
-      "Spend limit of one run (each dcp start-cluster), in USD of spot compute: dcp monitor warns once when the projected total exceeds it and stops spending (fleet and service to 0, queue kept) before spend reaches it; with FLEET_API ec2-fleet also the fleet's MaxTotalPrice. null: no limit. `dcp monitor --budget` overrides it.",
+      "Spend limit of one run (each dcp start-cluster), in USD of spot compute and the instances' EBS volumes, public IPv4 addresses and idle alarms: dcp monitor warns once when the projected total exceeds it and stops spending (fleet and service to 0, queue kept) before spend reaches it; with FLEET_API ec2-fleet also the fleet's MaxTotalPrice. null: no limit. `dcp monitor --budget` overrides it.",
     ),
   // dcp worker settings (read from the task definition's environment inside the container).
   CELLPROFILER_COMMAND: z

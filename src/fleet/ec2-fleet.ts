@@ -107,14 +107,20 @@ export function ec2FleetRequests(input: shared.FleetPlanInput): Ec2FleetPlan {
   );
   // BUDGET_USD: EC2 Fleet's MaxTotalPrice is "the maximum amount per hour for Spot Instances that you're willing
   // to pay"; reached, the fleet stops launching (it terminates nothing). The budget spread over the expected
-  // hours; the monitor's budget stop is the exact limit, this is the backstop while nobody watches.
-  const hours = input.expectedHours && input.expectedHours > 0 ? input.expectedHours : 1;
+  // hours (dcp estimate's wall time, from start-cluster --seconds-per-group; unknown: the whole budget per hour);
+  // the monitor's budget stop is the exact limit, this is the backstop while nobody watches.
+  const known = input.expectedHours !== undefined && input.expectedHours > 0;
+  const hours = known ? input.expectedHours! : 1;
   const maxTotalPrice = config.BUDGET_USD
     ? (Math.floor((config.BUDGET_USD / hours) * 10_000) / 10_000).toString()
     : undefined;
   if (maxTotalPrice)
     notes.push(
-      `BUDGET_USD ${config.BUDGET_USD}: the fleet's MaxTotalPrice is $${maxTotalPrice}/h (the budget over ${hours} h); dcp monitor stops the run before spend reaches the budget`,
+      `BUDGET_USD ${config.BUDGET_USD}: the fleet's MaxTotalPrice is $${maxTotalPrice}/h ` +
+        (known
+          ? `(the budget over the estimated wall time, ${hours.toFixed(2)} h)`
+          : "(the whole budget per hour: pass --seconds-per-group for the budget over the estimated wall time)") +
+        "; dcp monitor stops the run before spend reaches the budget",
     );
   if (fleet.AllocationStrategy && fleet.AllocationStrategy !== "priceCapacityOptimized") {
     notes.push(

@@ -11,10 +11,11 @@ import { s3Client } from "../aws/s3.js";
 import type { Config } from "../config/schema.js";
 import { UserInputError } from "../errors.js";
 import { estimateLines, estimateRun, type RunEstimate } from "../plan/estimate.js";
-import { baseSpec } from "../plan/fleet-request.js";
+import { ebsGbPerInstance } from "../plan/fleet-request.js";
 import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
 import { attemptKey, attemptRecordSchema } from "../plan/ledger.js";
 import { priceTableNote, usd, type SpotQuote } from "../plan/pricing.js";
+import { wrapWords } from "../plan/wrap.js";
 import { listAttempts, listLedgerRuns, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
 import { mapLimit } from "../concurrency.js";
 import { checkJobFile } from "../submit/job-reader.js";
@@ -84,12 +85,6 @@ function fleetSubnets(fleet: FleetFile): string[] {
     ...(spec?.NetworkInterfaces ?? []).map((n) => n.SubnetId ?? ""),
   ].map((s) => s.trim());
   return [...new Set(ids.filter(Boolean))];
-}
-
-function ebsGbPerInstance(config: Config, fleet: FleetFile): number {
-  const { spec } = baseSpec({ config, fleet, resolvedImageId: undefined, now: new Date() });
-  const gb = (spec.BlockDeviceMappings ?? []).reduce((sum, m) => sum + (m.Ebs?.VolumeSize ?? 0), 0);
-  return gb || config.EBS_VOL_SIZE;
 }
 
 export async function runEstimate(config: Config, options: EstimateOptions, output: Output): Promise<RunEstimate> {
@@ -164,7 +159,7 @@ export async function runEstimate(config: Config, options: EstimateOptions, outp
   });
   if (sizes.status === "rejected") estimate.missing.push(`instance types not checked: ${failure(sizes.reason)}`);
   for (const line of estimateLines(estimate, usd)) output.line(line);
-  output.line(`  ${priceTableNote()}`);
+  for (const line of wrapWords(`  ${priceTableNote()}`, 4)) output.line(line);
   output.result(estimate);
   return estimate;
 }

@@ -32,7 +32,9 @@ import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTa
 import { PriceBook, runCostNow } from "../run/cost.js";
 import { costRecord, type RunCost } from "../plan/run-cost.js";
 import { planBudget } from "../plan/budget.js";
+import { perInstanceHourExtras } from "../plan/pricing.js";
 import { tailStep } from "../run/tail.js";
+import { readingDelayMs } from "../plan/monitor-tail.js";
 import { tearDown } from "../run/teardown.js";
 import { s3Client } from "../aws/s3.js";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -197,7 +199,12 @@ export class Watcher {
   private async costs(reading: Reading, observations: Observations): Promise<Observations> {
     const startedAt = new Date(Date.parse(this.state.dcp.startedAt) || Number(this.state.MONITOR_START_TIME));
     this.priceBook ??= new PriceBook(this.clients.ec2, startedAt);
-    const { cost, problem } = await runCostNow(this.clients.ec2, observations, startedAt, reading.at, this.priceBook);
+    // Spot compute plus each instance's EBS volume, public IPv4 address and idle alarm (plan/pricing.ts).
+    const extras = this.target.instanceExtras;
+    const perHour = extras ? perInstanceHourExtras(extras.ebsGb, extras.assignIp) : undefined;
+    const other = perHour ? perHour.ebs + perHour.ipv4 + perHour.alarm : 0;
+    const at = reading.at;
+    const { cost, problem } = await runCostNow(this.clients.ec2, observations, startedAt, at, this.priceBook, other);
     if (problem) this.warnOnce("price", `cost so far unavailable (${problem})`);
     this.cost = cost;
     return this.checkBudget({ ...observations, cost: costRecord(cost) }, cost, reading.at);
@@ -308,7 +315,8 @@ export class Watcher {
         );
       }
       if (this.options.once) return "once";
-      await sleep(this.options.intervalS * 1000, signal);
+      // The tail reads faster (plan/monitor-tail.ts): an idle machine waits for the next reading to end.
+      await sleep(readingDelayMs(observations.last, observations.tailQuietSince, this.options.intervalS), signal);
       if (signal.aborted) return "interrupted";
     }
   }

@@ -20,6 +20,7 @@ import { newNonce } from "../plan/client-token.js";
 import type { FleetProvider, LaunchedFleet, PlannedFleet } from "../fleet/provider.js";
 import { configuredFleetApi, fleetApiOfId, fleetProvider, type FleetApi } from "../fleet/registry.js";
 import { dashboardBody } from "../plan/dashboard.js";
+import { expectedRunHours } from "../plan/estimate.js";
 import { loadFleetFile, type FleetFile } from "../plan/fleet-file.js";
 import { ECS_AMI_PARAMETERS, needsAutoImage } from "../plan/fleet-request.js";
 import { idleAlarmName } from "../plan/names.js";
@@ -38,6 +39,8 @@ export interface StartClusterOptions {
   pollSeconds: number;
   dryRun: boolean;
   replace: boolean;
+  /** Expected seconds per group (as dcp estimate's): with BUDGET_USD, the run's expected hours for EC2 Fleet's MaxTotalPrice. */
+  secondsPerGroup?: number | undefined;
 }
 
 export interface StartClusterResult {
@@ -213,6 +216,7 @@ export async function runStartCluster(
     now,
     nonce,
     source: options.fleetFile,
+    expectedHours: await expectedHours(ctx, config, options.secondsPerGroup),
   });
   for (const note of plan.notes) output.warn(note);
 
@@ -585,6 +589,17 @@ function waitForCapacity(
     (o) =>
       `${o.fulfilled}/${o.target} fulfilled, ${o.running.length} instance(s)${o.partial ? " (timed out; the fleet keeps trying)" : ""}`,
   );
+}
+
+/** With BUDGET_USD and --seconds-per-group: dcp estimate's wall time for the groups queued now (MaxTotalPrice). */
+async function expectedHours(
+  ctx: AwsContext,
+  config: Config,
+  secondsPerGroup: number | undefined,
+): Promise<number | undefined> {
+  if (!config.BUDGET_USD || secondsPerGroup === undefined) return undefined;
+  const queued = await queueDepth(sqsClient(ctx), config.SQS_QUEUE_NAME);
+  return queued === undefined ? undefined : expectedRunHours(queued, secondsPerGroup, config);
 }
 
 /** The run's work as it stands at the start, so `dcp monitor` counts groups finished before it first looks. */

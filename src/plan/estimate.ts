@@ -4,11 +4,12 @@
  *   - machines used = min(CLUSTER_MACHINES, ceil(groups / loops)), loops = TASKS_PER_MACHINE x DOCKER_CORES;
  *   - busy instance-hours = groups x seconds per group / loops;
  *   - each machine also pays its boot (BOOT_SECONDS), the monitor's tail decision (TAIL_DECISION_SECONDS:
- *     a machine with no task is terminated within two readings) and, at its end, the job loops that ran
+ *     a machine with no task is terminated at the tail's next reading) and, at its end, the job loops that ran
  *     out of work while its last task finished (END_IDLE_SHARE of a task per idle loop);
  *   - wall time = boot + groups x seconds / (machines x loops) + the end of the slowest machine.
  * The ± range comes from the spot prices (cheapest to dearest zone and type), not from the model.
  */
+import { wrapWords } from "./wrap.js";
 import {
   BOOT_SECONDS,
   NON_SPOT_PRICES,
@@ -19,8 +20,12 @@ import {
   type SpotQuote,
 } from "./pricing.js";
 
-/** The monitor terminates an idle machine on the second reading that sees it idle (60 s polls): 90 s on average. */
-export const TAIL_DECISION_SECONDS = 90;
+/**
+ * How long a machine whose last task ended waits for the monitor's tail to terminate it: the tail reads every
+ * 15 s (plan/monitor-tail.ts TAIL_INTERVAL_S, 7.5 s on average), and the machines idle at the tail's very
+ * start wait for its confirmation reading too (the bench's model: 9 s per machine on average).
+ */
+export const TAIL_DECISION_SECONDS = 15;
 /** When the queue runs dry, a machine's loops finish their last tasks at different times; the idle ones wait. */
 export const END_IDLE_SHARE = 0.5;
 
@@ -67,6 +72,19 @@ export function runShape(groups: number, secondsPerGroup: number, machines: numb
     busyInstanceHours: busyLoopSeconds / loops / 3600,
     instanceHours: (busyLoopSeconds / loops + machinesUsed * perMachineOverhead) / 3600,
   };
+}
+
+/**
+ * The run's expected hours as `dcp estimate` gives them (its wall time), for start-cluster's EC2 Fleet
+ * MaxTotalPrice (the budget per expected hour): the groups queued at the start, the seconds per group.
+ */
+export function expectedRunHours(
+  groups: number,
+  secondsPerGroup: number,
+  config: { CLUSTER_MACHINES: number; TASKS_PER_MACHINE: number; DOCKER_CORES: number },
+): number {
+  const loops = config.TASKS_PER_MACHINE * config.DOCKER_CORES;
+  return runShape(groups, secondsPerGroup, config.CLUSTER_MACHINES, loops).wallSeconds / 3600;
 }
 
 export interface EstimateLine {
@@ -279,28 +297,37 @@ export function formatDuration(seconds: number): string {
 }
 
 /** The estimate as the lines `dcp estimate` prints. */
+/** Label column of the estimate's lines: "  compute (spot)   " (2 + 16 + 1). */
+const LABEL_WIDTH = 19;
+
 export function estimateLines(e: RunEstimate, usd: (n: number) => string): string[] {
   const out = [
-    `${e.groups} groups x ${e.secondsPerGroup} s per group (${e.secondsSource}); ${e.shape.machinesUsed} machines x ${e.loopsPerMachine} job loops; ${e.region}`,
+    ...wrapWords(
+      `${e.groups} groups x ${e.secondsPerGroup} s per group (${e.secondsSource}); ${e.shape.machinesUsed} machines x ${e.loopsPerMachine} job loops; ${e.region}`,
+      2,
+    ),
     `  wall time        about ${formatDuration(e.shape.wallSeconds)}`,
     `  instance-hours   ${e.shape.instanceHours.toFixed(2)} (${e.shape.busyInstanceHours.toFixed(2)} running tasks)`,
   ];
   for (const l of e.lines) {
     const amount = l.usd === undefined ? "missing" : usd(l.usd);
     const high = l.highUsd !== undefined && l.highUsd > (l.usd ?? 0) ? ` (up to ${usd(l.highUsd)})` : "";
-    out.push(`  ${l.item.padEnd(16)} ${amount}${high}  ${l.quantity}  [${l.source}]`);
+    out.push(...wrapWords(`  ${l.item.padEnd(16)} ${amount}${high}  ${l.quantity}  [${l.source}]`, LABEL_WIDTH));
   }
   out.push(
-    e.totalUsd === undefined
-      ? `  total            unknown: ${e.missing.length ? "missing figures below" : "no price"}`
-      : `  total            ${usd(e.totalUsd)}${e.range && e.range.high > e.range.low ? ` (range ${usd(e.range.low)} - ${usd(e.range.high)} across the fleet's zones and types)` : ""}`,
+    ...wrapWords(
+      e.totalUsd === undefined
+        ? `  total            unknown: ${e.missing.length ? "missing figures below" : "no price"}`
+        : `  total            ${usd(e.totalUsd)}${e.range && e.range.high > e.range.low ? ` (range ${usd(e.range.low)} - ${usd(e.range.high)} across the fleet's zones and types)` : ""}`,
+      LABEL_WIDTH,
+    ),
   );
-  for (const m of e.missing) out.push(`  missing: ${m}`);
+  for (const m of e.missing) out.push(...wrapWords(`  missing: ${m}`, 4));
   out.push("", "  machines  type           wall time     instance-h   cost");
   for (const r of e.scale)
     out.push(
       `  ${String(r.machines).padStart(8)}  ${r.type.padEnd(13)}  ${formatDuration(r.wallSeconds).padEnd(12)}  ${r.instanceHours.toFixed(1).padStart(10)}   ${r.usd === undefined ? "missing" : usd(r.usd)}`,
     );
-  out.push("", ...e.assumptions.map((a) => `  assumed: ${a}`));
+  out.push("", ...e.assumptions.flatMap((a) => wrapWords(`  assumed: ${a}`, 4)));
   return out;
 }

@@ -172,6 +172,18 @@ export function baseSpec({ config, fleet, resolvedImageId }: FleetPlanInput): Ba
  * ISO 8601 and drops ".000" only when the milliseconds are zero. ValidFrom is left out: it defaults to
  * the moment AWS receives the request.
  */
+/**
+ * The EBS gigabytes each instance of the fleet is launched with (every mapping dcp sends), for cost
+ * estimates made before anything runs: with `ImageId: auto` the AMI is not looked up, since which AMI it
+ * resolves to does not change the volumes dcp sends.
+ */
+export function ebsGbPerInstance(config: FleetConfig, fleet: FleetFile): number {
+  const resolvedImageId = needsAutoImage(fleet) ? "ami-not-looked-up" : undefined;
+  const { spec } = baseSpec({ config, fleet, resolvedImageId, now: new Date(0) });
+  const gb = (spec.BlockDeviceMappings ?? []).reduce((sum, m) => sum + (m.Ebs?.VolumeSize ?? 0), 0);
+  return gb || config.EBS_VOL_SIZE;
+}
+
 export function validity(now: Date): { ValidUntil: Date } {
   const wholeSeconds = Math.floor(now.getTime() / 1000) * 1000;
   return { ValidUntil: new Date(wholeSeconds + VALID_FOR_DAYS * 24 * 3600 * 1000) };

@@ -60,12 +60,13 @@ export const observationsSchema = z.object({
   summary: z.record(z.string(), z.unknown()).optional(),
   /** The tail (plan/monitor-tail.ts): when the current run of readings with nothing visible began. */
   tailQuietSince: z.number().optional(),
-  /** Cost so far and projected (plan/run-cost.ts costRecord), USD of spot compute, at the last reading. */
+  /** Cost so far and projected (plan/run-cost.ts costRecord), USD of spot compute (+ EBS, IPv4, alarms: otherUsd), at the last reading. */
   cost: z
     .object({
       at: z.number(),
       instanceHours: z.number(),
       spentUsd: z.number().optional(),
+      otherUsd: z.number().optional(),
       projectedUsd: z.number().optional(),
     })
     .optional(),

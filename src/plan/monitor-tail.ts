@@ -34,6 +34,10 @@ export interface TailInput {
   target: number;
   /** epoch ms of the first reading of the current run of readings with nothing visible (the previous decision's) */
   quietSince: number | undefined;
+  /** groups done per ms at the recent completion rate (plan/monitor-decisions.ts doneRatePerMs), when known */
+  doneRatePerMs?: number | undefined;
+  /** ms from a machine's launch to its first task (plan/pricing.ts BOOT_SECONDS) */
+  bootMs?: number;
 }
 
 export interface TailDecision {
@@ -41,7 +45,10 @@ export interface TailDecision {
   quietSince: number | undefined;
   /** instances to terminate now (none has a task in flight) */
   terminate: string[];
-  /** the fleet target to set before terminating them (set only when `terminate` is not empty) */
+  /**
+   * the fleet target to set (before terminating `terminate`): set when machines are terminated, or when
+   * the target exceeds the running machines while nothing is queued (no replacement could get work)
+   */
   target?: number;
   hold?: TailHold;
 }
@@ -51,8 +58,23 @@ export function openOnLive(live: readonly string[], openByInstance: ReadonlyMap<
   return live.reduce((sum, id) => sum + (openByInstance.get(id) ?? 0), 0);
 }
 
+/**
+ * True when the visible work will be gone before a new machine could take any: at the recent completion
+ * rate the running machines finish `visible` groups' worth within one boot, so each of the visible groups
+ * is taken by a loop already running. A replacement launched now would only boot and idle.
+ */
+export function drainsBeforeBoot(visible: number, doneRatePerMs: number | undefined, bootMs: number): boolean {
+  return doneRatePerMs !== undefined && visible <= doneRatePerMs * bootMs;
+}
+
 export function planTail(input: TailInput): TailDecision {
-  if (input.visible > 0) return { quietSince: undefined, terminate: [], hold: "work-visible" };
+  if (input.visible > 0) {
+    // The queue drains: a target above the running machines would launch replacements with nothing left to take.
+    const replacing = input.target > input.live.length;
+    if (replacing && drainsBeforeBoot(input.visible, input.doneRatePerMs, input.bootMs ?? 0))
+      return { quietSince: undefined, terminate: [], target: input.live.length, hold: "work-visible" };
+    return { quietSince: undefined, terminate: [], hold: "work-visible" };
+  }
   const quietSince = input.quietSince ?? input.now;
   const none = (hold: TailHold): TailDecision => ({ quietSince, terminate: [], hold });
   // A fleet started before `dcp submit` waits for work (teardownHold); its machines are not a tail.
@@ -62,7 +84,28 @@ export function planTail(input: TailInput): TailDecision {
   if (openOnLive(input.live, input.openByInstance) < input.inFlight) return none("signal-incomplete");
   if (input.quietSince === undefined) return none("confirming");
   const terminate = input.live.filter((id) => (input.openByInstance.get(id) ?? 0) === 0);
-  if (!terminate.length) return none("nothing-idle");
   const target = Math.max(0, Math.min(input.target, input.live.length - terminate.length));
-  return { quietSince, terminate, target };
+  if (terminate.length) return { quietSince, terminate, target };
+  // A target above the running machines (an interrupted or lost machine) would launch a replacement that
+  // can only boot and idle: nothing is queued for it. Lower the target to the machines that run.
+  if (target < input.target) return { quietSince, terminate, target, hold: "nothing-idle" };
+  return none("nothing-idle");
+}
+
+/**
+ * Seconds between readings while the tail runs: nothing visible, tasks still in flight. A machine whose last
+ * task ends waits for the next reading to be terminated, so the monitor's interval is paid once per machine
+ * at the end of every run (60 s by default: half a minute per machine on average). The tail reads every
+ * `TAIL_INTERVAL_S` instead (never slower than the user's interval); the rest of the run keeps the interval.
+ * The teardown's two empty readings keep the user's spacing (inFlight 0 ends the fast readings).
+ */
+export const TAIL_INTERVAL_S = 15;
+
+export function readingDelayMs(
+  last: { visible: number; inFlight: number } | undefined,
+  quietSince: number | undefined,
+  intervalS: number,
+): number {
+  const tail = last !== undefined && quietSince !== undefined && last.visible === 0 && last.inFlight > 0;
+  return Math.min(intervalS, tail ? TAIL_INTERVAL_S : intervalS) * 1000;
 }

@@ -34,7 +34,7 @@ export interface MonitorView {
   hint?: string;
 }
 
-/** "spent $1.23 of ~$4.56" (spot compute, observations.cost), or "" before the first price. */
+/** "spent $1.23 of ~$4.56" (spot compute + EBS, IPv4, alarms when known: observations.cost), or "" before the first price. */
 export function costText(observations: Observations): string {
   const cost = observations.cost;
   if (cost?.spentUsd === undefined) return "";

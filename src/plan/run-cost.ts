@@ -2,8 +2,10 @@
  * What a run has cost so far and will cost in total (issue 14), from the instances the monitor
  * observed and the spot price history: each instance's seconds from launch to termination (or now),
  * priced with the price in force in its own zone and type over that time (plan/pricing.ts), and a
- * projection from the current burn rate and the completion rate. Spot compute only: EBS, IPv4 and the
- * small per-request lines are in `dcp estimate`, not in the live figure. Pure.
+ * projection from the current burn rate and the completion rate. Spot compute, plus (when the caller
+ * gives their hourly sum, from plan/pricing.ts perInstanceHourExtras) the lines that run by the instance-hour:
+ * each instance's EBS volume, public IPv4 address and idle alarm. The small per-request lines (logs, SQS,
+ * S3) are in `dcp estimate` and the summary, not in the live figure. Pure.
  */
 import { estimateRemainingMs } from "./monitor-decisions.js";
 import type { InstanceRecord, Observations } from "./monitor-observations.js";
@@ -20,9 +22,11 @@ export interface RunCost {
   /** epoch ms of the figures */
   at: number;
   instanceHours: number;
-  /** USD of spot compute so far; undefined when an observed type has no price */
+  /** USD so far (spot compute + the per-instance-hour lines); undefined when an observed type has no price */
   spentUsd: number | undefined;
-  /** USD per hour of the instances running now */
+  /** the part of `spentUsd` that is not spot compute (EBS, public IPv4, alarms) */
+  otherUsd: number;
+  /** USD per hour of the instances running now (the same lines) */
   burnPerHour: number | undefined;
   /** spent + burn x the remaining time at the recent completion rate; undefined when either is unknown */
   projectedUsd: number | undefined;
@@ -46,6 +50,8 @@ export function runCost(
   quotes: readonly SpotQuote[],
   now: number,
   remainingMs: number | undefined,
+  /** USD per instance-hour besides spot compute (EBS, public IPv4, idle alarm); 0: spot compute only */
+  otherPerInstanceHour = 0,
 ): RunCost {
   const byType: RunCost["byType"] = {};
   const unpriced = new Set<string>();
@@ -69,12 +75,15 @@ export function runCost(
     if (record.goneAt === undefined) burn += priceNow(quotes, type, record.az, now) ?? 0;
   }
   const complete = unpriced.size === 0;
-  const spentUsd = complete ? spent : undefined;
-  const burnPerHour = complete ? burn : undefined;
+  const running = Object.values(instances).filter((r) => r.goneAt === undefined).length;
+  const otherUsd = instanceHours * otherPerInstanceHour;
+  const spentUsd = complete ? spent + otherUsd : undefined;
+  const burnPerHour = complete ? burn + running * otherPerInstanceHour : undefined;
   return {
     at: now,
     instanceHours,
     spentUsd,
+    otherUsd,
     burnPerHour,
     projectedUsd:
       spentUsd !== undefined && burnPerHour !== undefined && remainingMs !== undefined
@@ -96,6 +105,7 @@ export function costRecord(cost: RunCost): {
   at: number;
   instanceHours: number;
   spentUsd?: number;
+  otherUsd?: number;
   projectedUsd?: number;
 } {
   const round = (n: number) => Math.round(n * 10_000) / 10_000;
@@ -103,6 +113,7 @@ export function costRecord(cost: RunCost): {
     at: cost.at,
     instanceHours: round(cost.instanceHours),
     ...(cost.spentUsd !== undefined ? { spentUsd: round(cost.spentUsd) } : {}),
+    ...(cost.otherUsd > 0 ? { otherUsd: round(cost.otherUsd) } : {}),
     ...(cost.projectedUsd !== undefined ? { projectedUsd: round(cost.projectedUsd) } : {}),
   };
 }

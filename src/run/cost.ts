@@ -60,10 +60,14 @@ export async function runCostNow(
   startedAt: Date,
   now: number = Date.now(),
   book: PriceBook = new PriceBook(ec2, startedAt),
+  /** USD per instance-hour besides spot compute (plan/pricing.ts perInstanceHourExtras); 0: compute only */
+  otherPerInstanceHour = 0,
 ): Promise<{ cost: RunCost; problem?: string }> {
   try {
     const quotes = await book.quotesFor(observations.instances, now);
-    return { cost: runCost(observations.instances, quotes, now, remainingOf(observations)) };
+    return {
+      cost: runCost(observations.instances, quotes, now, remainingOf(observations), otherPerInstanceHour),
+    };
   } catch (err) {
     return { cost: runCost(observations.instances, [], now, undefined), problem: problemOf(err) };
   }

@@ -3,7 +3,8 @@
  * workers' signal from the run ledger (open tasks per instance), then the fleet's shrink.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import { recordTargetChange, type Reading } from "../plan/monitor-decisions.js";
+import { doneRatePerMs, recordTargetChange, type Reading } from "../plan/monitor-decisions.js";
+import { BOOT_SECONDS } from "../plan/pricing.js";
 import type { Observations } from "../plan/monitor-observations.js";
 import { planTail } from "../plan/monitor-tail.js";
 import type { RunState } from "../state/run-state.js";
@@ -49,6 +50,8 @@ export async function tailStep(
     live,
     target,
     quietSince: observations.tailQuietSince,
+    doneRatePerMs: doneRatePerMs(observations.samples),
+    bootMs: BOOT_SECONDS * 1000,
   };
   const mayAct = input.visible === 0 && input.inFlight > 0 && input.knownWork > 0 && input.quietSince !== undefined;
   const open = mayAct ? await openTasksByInstance(s3(), state) : new Map<string, number>();
@@ -58,7 +61,15 @@ export async function tailStep(
     ...rest,
     ...(decision.quietSince !== undefined ? { tailQuietSince: decision.quietSince } : {}),
   };
-  if (!decision.terminate.length) return { observations: next };
+  if (!decision.terminate.length) {
+    if (decision.target === undefined || decision.target >= target) return { observations: next };
+    // Nothing queued: a replacement for a lost machine could only boot and idle (plan/monitor-tail.ts).
+    await clients.fleet.setTarget(state.dcp.fleetId, decision.target);
+    return {
+      observations: recordTargetChange(next, { from: target, to: decision.target, reason: "tail" }, reading.at),
+      event: `tail: fleet target ${target} -> ${decision.target} (${live.length} instances run; ${input.visible ? `the ${input.visible} queued group(s) are taken before a new machine could boot` : "nothing queued"}: no replacement would get work)`,
+    };
+  }
   const again = await openTasksByInstance(s3(), state);
   const ids = decision.terminate.filter((id) => !again.get(id));
   if (!ids.length) return { observations: next };

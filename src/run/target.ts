@@ -24,6 +24,8 @@ export interface RunTarget {
   ctx: AwsContext;
   /** the config's BUDGET_USD, when a config was read */
   budgetUsd?: number;
+  /** the config's EBS_VOL_SIZE and ASSIGN_IP, when a config was read (the live cost's per-instance-hour lines) */
+  instanceExtras?: { ebsGb: number; assignIp: boolean };
 }
 
 /**
@@ -44,6 +46,7 @@ export async function resolveRun(where: RunLocation): Promise<RunTarget> {
     state,
     ctx: { region: where.region ?? state.dcp.region, profile },
     ...(config?.BUDGET_USD ? { budgetUsd: config.BUDGET_USD } : {}),
+    ...(config ? { instanceExtras: { ebsGb: config.EBS_VOL_SIZE, assignIp: config.ASSIGN_IP } } : {}),
   };
 }
 

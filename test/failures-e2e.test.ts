@@ -9,8 +9,12 @@
  * those 2 (a first run cut by failing DeleteMessageBatch calls, a second run that only deletes what the
  * first sent) and they complete, once each; the rest is fixed and retried; then, on the finished run,
  * two output folders are deleted and `dcp retry --missing job.json` re-queues exactly those two.
- * 8 groups rather than the issue's 200: every case above is covered by 8, and each extra group only
- * adds runs of the double and time (the batch-by-batch interruptions are in failures-plan.test.ts).
+ * 8 groups by default rather than the issue's 200: every case above is covered by 8, and each extra
+ * group only adds runs of the double and time (the batch-by-batch interruptions are in
+ * failures-plan.test.ts). FAILURES_E2E_GROUPS=200 runs the issue's size with the same assertions:
+ * measured on 2026-12-01 on the shared 2 cores at load average 6-9, 103 s against 26-34 s for 8 groups
+ * (about 3 groups/s through 2 workers x 4 job loops; the double's process start and moto's requests are
+ * most of it), so it stays out of `make test`.
  */
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -29,7 +33,8 @@ import { OUTPUT_PREFIX, folderOf, realApp, until, wells } from "./real-aws-helpe
 
 const ctx = { region: "us-east-1", profile: undefined };
 const RUN = "e2e-failures-run";
-const GROUPS = 8;
+// FAILURES_E2E_GROUPS=200 runs the issue's size (about 100 s under load, against about 30 s for 8; see above).
+const GROUPS = Number(process.env.FAILURES_E2E_GROUPS ?? 8);
 const IMAGES = [
   "AS_09125_050116030001_D03f00d0.tif",
   "AS_09125_050116030001_D03f00d1.tif",
@@ -116,7 +121,7 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
     service: `${app.app}Service`,
     awsEnv: emulatorEnv(),
     workDir: app.dir,
-    tasksPerInstance: 2,
+    tasksPerInstance: 4,
     pollMs: 500,
     stopTimeoutSeconds: 5,
     extraEnv: { FAKE_CP_POISON_FILE: poisonFile, FAKE_CP_ARGV_FILE: app.argvFile, WORKER_IDLE_POLLS: "100000" },
@@ -151,7 +156,11 @@ it("failures lists the 4 failed groups by cause; retry re-queues exactly the cho
     const failed = [...latest.values()].filter((o) => o === "failed").length;
     return queue.visible + queue.inFlight === 0 && dlq.visible === dead && finished === done && failed === dead;
   };
-  await until(() => settled(GROUPS - 4, 4), "the run to settle with 4 groups dead-lettered", 90_000).catch((err) => {
+  await until(
+    () => settled(GROUPS - 4, 4),
+    "the run to settle with 4 groups dead-lettered",
+    60_000 + GROUPS * 1000,
+  ).catch((err) => {
     throw new Error(`${(err as Error).message}\n${everything()}`);
   });
 

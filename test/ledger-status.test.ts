@@ -9,7 +9,7 @@ import {
   submissionsPrefix,
   type AttemptKeyParts,
 } from "../src/plan/ledger.js";
-import { runPhase, statusLines } from "../src/plan/run-status.js";
+import { openAttemptsRunning, runPhase, statusLines } from "../src/plan/run-status.js";
 
 const attempt = (
   metadataId: string,
@@ -125,5 +125,43 @@ describe("runPhase", () => {
     expect(lines).toContain("rate 41.3/h · instances 3 m5.large");
     expect(lines.at(-1)).toMatch(/^on lab-laptop: dcp monitor or dcp teardown/);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(79);
+  });
+});
+
+describe("openAttemptsRunning: open keys of killed workers are not running tasks", () => {
+  const open = [
+    { instanceId: "i-0aaaaaaaaaaaaaaaa", attempt: "1-live" },
+    { instanceId: "i-0bbbbbbbbbbbbbbbb", attempt: "2-killed" }, // its instance is gone
+    { instanceId: "i-0aaaaaaaaaaaaaaaa", attempt: "3-ended" }, // ended (record written), DELETE lost
+    { instanceId: "lab-pc-4242-1", attempt: "4-workstation" }, // no instance id: cannot be judged
+  ];
+  const live = new Set(["i-0aaaaaaaaaaaaaaaa"]);
+
+  it("drops keys on instances no longer live and attempts that already have a record", () => {
+    expect(openAttemptsRunning(open, new Set(["3-ended"]), live)).toEqual({ running: 2, stale: 2 });
+  });
+
+  it("without a reading of the instances, only ended attempts are stale", () => {
+    expect(openAttemptsRunning(open, new Set(["3-ended"]), undefined)).toEqual({ running: 3, stale: 1 });
+  });
+
+  it("the status line says how many were left open", () => {
+    const lines = statusLines({
+      verdict: runPhase({
+        heartbeat: undefined,
+        summaryWritten: false,
+        startedAt: 0,
+        now: 1,
+        minimumTimeoutMs: 1e6,
+        alive: true,
+      }),
+      heartbeat: undefined,
+      counts: { ...ledgerCounts([], 4), running: 2 },
+      staleOpen: 2,
+      ratePerHour: undefined,
+      cost: "--",
+      types: {},
+    });
+    expect(lines).toContain("ledger: 0 done · 0 failed · 2 running · 2 left open by gone workers");
   });
 });

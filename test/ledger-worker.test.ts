@@ -4,6 +4,8 @@
  * (done, a poisoned group, a missing data file) and no open key.
  */
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   attemptKey,
@@ -17,9 +19,19 @@ import {
   STDERR_TAIL_LINES,
 } from "../src/plan/ledger.js";
 import { LineTail, attemptRecord, classifyAttempt, openRecord } from "../src/worker/attempt.js";
-import { resolvePlacement, workerId } from "../src/worker/ledger.js";
+import { WorkerLedger, resolvePlacement, workerId } from "../src/worker/ledger.js";
 import { listAttempts, listOpenAttempts } from "../src/run/ledger.js";
-import { PLATE, exampleMessage, getText, runWorkerToEnd, s3, scenario, send } from "./worker-helpers.js";
+import {
+  EXAMPLE,
+  PLATE,
+  exampleMessage,
+  getText,
+  receiveAll,
+  runWorkerToEnd,
+  s3,
+  scenario,
+  send,
+} from "./worker-helpers.js";
 
 const at = (lines: string[] = []) => ({ lastLines: lines });
 
@@ -134,8 +146,14 @@ describe("records and keys", () => {
 });
 
 describe("dcp worker writes the run ledger", () => {
-  it("one record per attempt (done, pipeline-error, missing-input), no open key left, with the instance id", async () => {
-    const s = await scenario({ retries: 1 });
+  it("one record per attempt (done, pipeline-error, missing-input, timeout), no open key left, with the instance id", async () => {
+    // Site 4 (a copy of site 1's row) hangs (the TEST DOUBLE's poison file) past TASK_TIMEOUT_MINUTES (3 s).
+    const s = await scenario({ retries: 1, env: { TASK_TIMEOUT_MINUTES: "0.05", WORKER_IDLE_POLLS: "1" } });
+    const csv = readFileSync(join(EXAMPLE, "load_data.csv"), "utf8").trim().split("\n");
+    const site4 = `${csv[0]}\n${csv[1]!.replace(/,1$/, ",4")}\n`;
+    await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: "workspace/site4.csv", Body: site4 }));
+    const poison = join(s.dir, "poison.txt");
+    writeFileSync(poison, "Metadata_Site=4 hang\n");
     const location = { s3, bucket: s.bucket, appName: s.app };
     await s3.send(
       new PutObjectCommand({
@@ -147,7 +165,12 @@ describe("dcp worker writes the run ledger", () => {
     await send(s, exampleMessage("1"));
     await send(s, exampleMessage("2"));
     await send(s, exampleMessage("3", { data_file: "workspace/absent.csv" }));
-    const run = await runWorkerToEnd(s, { FAKE_CP_POISON: "Metadata_Site=2", DCP_INSTANCE_ID: "i-0feed" });
+    await send(s, exampleMessage("4", { data_file: "workspace/site4.csv" }));
+    const run = await runWorkerToEnd(s, {
+      FAKE_CP_POISON: "Metadata_Site=2",
+      FAKE_CP_POISON_FILE: poison,
+      DCP_INSTANCE_ID: "i-0feed",
+    });
     expect(run.code, run.output).toBe(0);
     const attempts = await listAttempts(location, "sfr-test");
     const summary = attempts.map((a) => `${a.metadataId} ${a.outcome} ${a.cause ?? ""}`.trim()).sort();
@@ -155,7 +178,13 @@ describe("dcp worker writes the run ledger", () => {
       `${PLATE}-D03-1 done`,
       `${PLATE}-D03-2 failed pipeline-error`,
       `${PLATE}-D03-3 failed missing-input`,
+      `${PLATE}-D03-4 failed timeout`,
     ]);
+    // The timed-out message was released and, after its one receive (JOB_RETRIES 1), dead-lettered.
+    expect(run.output).toMatch(/TASK_TIMEOUT_MINUTES \(0\.05 min\) reached: stopping CellProfiler/);
+    expect(run.output).toMatch(/ran longer than TASK_TIMEOUT_MINUTES .* stopped: it was killed by SIGTERM/);
+    const dead = (await receiveAll(s.deadLetterUrl)).map((m) => JSON.parse(m.Body!).Metadata as string);
+    expect(dead.filter((m) => m.endsWith("Metadata_Site=4"))).toHaveLength(1);
     expect(await listOpenAttempts(location, "sfr-test")).toEqual([]);
     const failed = attempts.find((a) => a.cause === "pipeline-error")!;
     const key = attemptKey(s.app, "sfr-test", failed.metadataId, failed.attempt, "failed", "pipeline-error");
@@ -169,6 +198,39 @@ describe("dcp worker writes the run ledger", () => {
     );
     expect(doneRecord.outputs.count).toBeGreaterThanOrEqual(3);
     expect(doneRecord.outputs.bytes).toBeGreaterThan(0);
+  });
+});
+
+describe("the open record is written only for a task still running after the delay", () => {
+  it("a short attempt costs one PUT (its record); a longer one also PUTs and then DELETEs its open key", async () => {
+    const s = await scenario({ retries: 1 });
+    const location = { s3, bucket: s.bucket, appName: s.app };
+    const pointer = JSON.stringify({ version: 1, runId: "sfr-open", startedAt: new Date().toISOString() });
+    await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: currentPointerKey(s.app), Body: pointer }));
+    const ledger = new WorkerLedger(location, Promise.resolve({ instanceId: "i-0open" }), () => {}, 200);
+    await ledger.start();
+    const begin = (n: number) =>
+      ledger.begin({
+        metadataId: `g${n}`,
+        group: [],
+        attempt: `${n}`,
+        attemptNumber: 1,
+        workerId: "w",
+        startedAtMs: n,
+      });
+    const ending = { outcome: "done" } as const;
+    begin(1).end(ending, { tail: new LineTail() }, {});
+    await ledger.flush();
+    expect(ledger.requests).toBe(2); // the pointer, the record
+    const long = begin(2);
+    // Polled, not timed: the key appears once the delay has passed (never asserted as a duration).
+    while (!(await listOpenAttempts(location, "sfr-open")).length) await new Promise((r) => setTimeout(r, 50));
+    expect((await listOpenAttempts(location, "sfr-open")).map((o) => o.instanceId)).toEqual(["i-0open"]);
+    long.end(ending, { tail: new LineTail() }, {});
+    await ledger.flush();
+    expect(ledger.requests).toBe(5);
+    expect(await listOpenAttempts(location, "sfr-open")).toEqual([]);
+    expect((await listAttempts(location, "sfr-open")).map((a) => a.metadataId).sort()).toEqual(["g1", "g2"]);
   });
 });
 

@@ -1,5 +1,19 @@
-import {
+import type {
   EC2Client,
+  _InstanceType,
+  Instance,
+  CreateLaunchTemplateRequest,
+  Tag as Ec2Tag,
+} from "@aws-sdk/client-ec2";
+import { sdk } from "./sdk.js";
+import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { doneUnlessGone, isNotFound } from "./errors.js";
+import type { LiveInstance } from "../plan/monitor-decisions.js";
+import type { PricePoint } from "../plan/monitor-cost.js";
+import { fleetBills, type FoundResource } from "../plan/gc.js";
+
+const {
+  EC2Client: EC2ClientClass,
   DeleteLaunchTemplateCommand,
   CreateLaunchTemplateCommand,
   CreateTagsCommand,
@@ -15,21 +29,12 @@ import {
   paginateDescribeFleets,
   paginateDescribeLaunchTemplates,
   paginateDescribeSpotFleetRequests,
-  type _InstanceType,
-  type Instance,
-  type CreateLaunchTemplateRequest,
-  type Tag as Ec2Tag,
-} from "@aws-sdk/client-ec2";
-import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { doneUnlessGone, isNotFound } from "./errors.js";
-import type { LiveInstance } from "../plan/monitor-decisions.js";
-import type { PricePoint } from "../plan/monitor-cost.js";
-import { fleetBills, type FoundResource } from "../plan/gc.js";
+} = sdk("@aws-sdk/client-ec2");
 
 export function ec2Client(ctx: AwsContext): EC2Client {
   // Adaptive retries: EC2 throttles per account (RequestLimitExceeded); a monitor polling for hours
   // must slow down rather than fail.
-  return instrument(new EC2Client({ ...clientOptions(ctx), retryMode: "adaptive" }), "ec2");
+  return instrument(new EC2ClientClass({ ...clientOptions(ctx), retryMode: "adaptive" }), "ec2");
 }
 
 // --- monitor/teardown: running instances, spot prices, launch template clean-up -------------

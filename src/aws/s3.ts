@@ -1,14 +1,5 @@
-import { S3Client } from "@aws-sdk/client-s3";
-import {
-  DeleteObjectCommand,
-  GetBucketLocationCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  paginateListObjectsV2,
-  type PutObjectCommandInput,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client, PutObjectCommandInput } from "@aws-sdk/client-s3";
+import { sdk } from "./sdk.js";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -16,12 +7,22 @@ import type { Readable } from "node:stream";
 import { writeFileAtomic } from "../io/atomic-write.js";
 import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
 
+const {
+  S3Client: S3ClientClass,
+  DeleteObjectCommand,
+  GetBucketLocationCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  paginateListObjectsV2,
+} = sdk("@aws-sdk/client-s3");
+
 export function s3Client(ctx: AwsContext): S3Client {
   // Virtual-host addressing cannot resolve <bucket>.localhost, so emulators need path style.
   // followRegionRedirects: a bucket in another region than the config's answers 301/PermanentRedirect;
   // the client then retries in the bucket's region instead of failing.
   return instrument(
-    new S3Client({ ...clientOptions(ctx), forcePathStyle: endpointOverridden("s3"), followRegionRedirects: true }),
+    new S3ClientClass({ ...clientOptions(ctx), forcePathStyle: endpointOverridden("s3"), followRegionRedirects: true }),
     "s3",
   );
 }
@@ -76,6 +77,8 @@ export async function uploadFile(
     await client.send(new PutObjectCommand({ ...params, Body: await readFile(file) }), { abortSignal: signal });
     return;
   }
+  // Loaded on first use: only the worker uploads, and lib-storage is a tenth of S3's start-up.
+  const { Upload } = sdk("@aws-sdk/lib-storage");
   const upload = new Upload({
     client,
     params: { ...params, Body: createReadStream(file) },

@@ -1,10 +1,20 @@
+import type { SQSClient, MessageAttributeValue, Message } from "@aws-sdk/client-sqs";
+import { sdk } from "./sdk.js";
 import { hash } from "node:crypto";
-import {
-  SQSClient,
+import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
+import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./errors.js";
+import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
+import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
+import { OperationalError } from "../errors.js";
+import { sleep } from "../sleep.js";
+import { mapLimit } from "../concurrency.js";
+import type { FoundResource } from "../plan/gc.js";
+
+const {
+  SQSClient: SQSClientClass,
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   SendMessageCommand,
-  type MessageAttributeValue,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -17,16 +27,7 @@ import {
   ReceiveMessageCommand,
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
-  type Message,
-} from "@aws-sdk/client-sqs";
-import { clientOptions, endpointOverridden, instrument, type AwsContext } from "./context.js";
-import { awsErrorName, doneUnlessGone, isNotFound, unlessNotFound } from "./errors.js";
-import { diffQueueAttributes, type QueueAttributes } from "../plan/queue-attributes.js";
-import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
-import { OperationalError } from "../errors.js";
-import { sleep } from "../sleep.js";
-import { mapLimit } from "../concurrency.js";
-import type { FoundResource } from "../plan/gc.js";
+} = sdk("@aws-sdk/client-sqs");
 
 export function sqsClient(ctx: AwsContext): SQSClient {
   return makeSqsClient(ctx, {});
@@ -50,7 +51,7 @@ function makeSqsClient(ctx: AwsContext, settings: { md5?: false; cacheMiddleware
   // With an endpoint override (an emulator or a VPC endpoint) the queue URL's own host may not
   // resolve; send every call to the configured endpoint instead.
   const useQueueUrlAsEndpoint = !endpointOverridden("sqs");
-  return instrument(new SQSClient({ ...clientOptions(ctx), useQueueUrlAsEndpoint, ...settings }), "sqs");
+  return instrument(new SQSClientClass({ ...clientOptions(ctx), useQueueUrlAsEndpoint, ...settings }), "sqs");
 }
 
 /** The URL of the queue named exactly `name`, or undefined when it does not exist. */

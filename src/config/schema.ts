@@ -344,6 +344,15 @@ export const configShape = {
     .positive()
     .default(5)
     .describe("dcp worker: seconds between spot interruption checks (AWS recommends 5)."),
+  TASK_TIMEOUT_MINUTES: z
+    .number({ error: "expected a number of minutes, e.g. 120, or null for no limit" })
+    .positive({ error: "expected a positive number of minutes, or null for no limit" })
+    .max(10_080, { error: "at most 10080 minutes (a week); null for no limit" })
+    .nullable()
+    .default(null)
+    .describe(
+      "dcp worker: longest a CellProfiler run of one task may take, in minutes; then it gets SIGTERM, SIGKILL 10 s later, the attempt is recorded as failed with cause timeout, and the message is released at once (after JOB_RETRIES receives SQS moves it to the dead-letter queue). null: no limit.",
+    ),
   UPLOAD_CONCURRENCY: positiveInt
     .default(16)
     .describe("dcp worker: output files uploaded at the same time by one task."),

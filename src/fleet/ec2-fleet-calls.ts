@@ -3,10 +3,13 @@
  * paginator for DescribeSpotFleetInstances / DescribeFleetInstances), and cancelling with
  * termination where "already gone" is success.
  */
-import { TerminateInstancesCommand, type ActiveInstance, type EC2Client } from "@aws-sdk/client-ec2";
+import type { ActiveInstance, EC2Client } from "@aws-sdk/client-ec2";
+import { sdk } from "../aws/sdk.js";
 import { isNotFound } from "../aws/errors.js";
 import { OperationalError } from "../errors.js";
 import { GONE_STATES, fleetLeftInstancesRunning, type FleetStatus } from "../plan/fleet-status.js";
+
+const { TerminateInstancesCommand } = sdk("@aws-sdk/client-ec2");
 
 type InstancePage = { ActiveInstances?: ActiveInstance[]; NextToken?: string };
 

@@ -3,19 +3,14 @@
  * Spot Fleet call: a launch template from the first launch specification, then the fleet, both
  * built purely from a DCP fleet file; and the calls that launch, read, resize and delete it.
  */
-import {
-  CreateFleetCommand,
-  DeleteFleetsCommand,
-  DescribeFleetInstancesCommand,
-  DescribeFleetsCommand,
-  ModifyFleetCommand,
-  paginateDescribeFleets,
-  type CreateFleetRequest,
-  type CreateLaunchTemplateRequest,
-  type FleetLaunchTemplateOverridesRequest,
-  type ModifyFleetRequest,
-  type RequestLaunchTemplateData,
+import type {
+  CreateFleetRequest,
+  CreateLaunchTemplateRequest,
+  FleetLaunchTemplateOverridesRequest,
+  ModifyFleetRequest,
+  RequestLaunchTemplateData,
 } from "@aws-sdk/client-ec2";
+import { sdk } from "../aws/sdk.js";
 import { endpointOverridden, type AwsContext } from "../aws/context.js";
 import { deleteLaunchTemplateIfExists, ec2Client, replaceLaunchTemplate } from "../aws/ec2.js";
 import { isUnsupported } from "../aws/errors.js";
@@ -27,6 +22,15 @@ import type { FleetStatus } from "../plan/fleet-status.js";
 import { unlessNotFound } from "../aws/errors.js";
 import { activeInstanceIds, canceller, shrinker, statusOf } from "./ec2-fleet-calls.js";
 import { FleetOperationUnsupportedError, type FleetProvider } from "./provider.js";
+
+const {
+  CreateFleetCommand,
+  DeleteFleetsCommand,
+  DescribeFleetInstancesCommand,
+  DescribeFleetsCommand,
+  ModifyFleetCommand,
+  paginateDescribeFleets,
+} = sdk("@aws-sdk/client-ec2");
 
 /** The same for an EC2 Fleet of type maintain: surplus instances keep running until their idle alarm ends them. */
 export function modifyFleetInput(fleetId: string, target: number): ModifyFleetRequest {

@@ -2,18 +2,12 @@
  * The Spot Fleet provider (RequestSpotFleet, DCP's API): the request built from a DCP fleet file
  * (pure), and the calls that launch, read, resize and cancel such a fleet.
  */
-import {
-  CancelSpotFleetRequestsCommand,
-  DescribeSpotFleetInstancesCommand,
-  DescribeSpotFleetRequestHistoryCommand,
-  DescribeSpotFleetRequestsCommand,
-  ModifySpotFleetRequestCommand,
-  RequestSpotFleetCommand,
-  paginateDescribeSpotFleetRequests,
-  type ModifySpotFleetRequestRequest,
-  type RequestSpotFleetRequest,
-  type SpotFleetLaunchSpecification,
+import type {
+  ModifySpotFleetRequestRequest,
+  RequestSpotFleetRequest,
+  SpotFleetLaunchSpecification,
 } from "@aws-sdk/client-ec2";
+import { sdk } from "../aws/sdk.js";
 import type { AwsContext } from "../aws/context.js";
 import { ec2Client, tagInstanceVolumes } from "../aws/ec2.js";
 import { OperationalError, UserInputError } from "../errors.js";
@@ -24,6 +18,16 @@ import type { FleetStatus } from "../plan/fleet-status.js";
 import { unlessNotFound } from "../aws/errors.js";
 import { activeInstanceIds, canceller, shrinker, statusOf } from "./ec2-fleet-calls.js";
 import type { FleetProvider } from "./provider.js";
+
+const {
+  CancelSpotFleetRequestsCommand,
+  DescribeSpotFleetInstancesCommand,
+  DescribeSpotFleetRequestHistoryCommand,
+  DescribeSpotFleetRequestsCommand,
+  ModifySpotFleetRequestCommand,
+  RequestSpotFleetCommand,
+  paginateDescribeSpotFleetRequests,
+} = sdk("@aws-sdk/client-ec2");
 
 /** Lower (or raise) a Spot Fleet's target without terminating running instances (DCP's downscale). */
 export function modifySpotFleetInput(fleetId: string, target: number): ModifySpotFleetRequestRequest {

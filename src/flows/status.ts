@@ -20,7 +20,7 @@ import { formatCost } from "../plan/monitor-cost.js";
 import { doneRatePerMs, estimateRemainingMs, observe } from "../plan/monitor-decisions.js";
 import type { Observations } from "../plan/monitor-observations.js";
 import { statusBlock, type MonitorView } from "../plan/monitor-view.js";
-import { runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
+import { openAttemptsRunning, runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
 import { RunDisplay } from "../run/display.js";
 import { readCurrentPointer, readLedgerCounts, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
 import type { ReadableRun } from "../run/reader.js";
@@ -63,6 +63,8 @@ export interface StatusReport {
   /** the monitor's figures, refreshed with this reading */
   groups: { total: number; done: number; deadLettered: number };
   ledger: LedgerCounts;
+  /** open keys left by workers that are gone: not counted in ledger.running */
+  staleOpenAttempts: number;
   ratePerHour: number | null;
   etaSeconds: number | null;
   cost: { instanceHours: number; dollars: number | null; projectedDollars: number | null; text: string };
@@ -73,12 +75,14 @@ export interface StatusReport {
  * The modules that load the EC2 and SQS clients, most of status's start-up time (client-ec2 alone is
  * about a second of CPU): loaded while the ledger's requests are in flight, not before them.
  */
-function readingModules() {
+function readingModules(likelyFleetApi: FleetApi, ctx: AwsContext) {
   return Promise.all([
     import("../run/reader.js"),
     import("../run/cost.js"),
     import("../aws/ec2.js"),
     import("../aws/sqs.js"),
+    // the provider of the fleet id's API (run.json confirms it below)
+    fleetProvider(likelyFleetApi, ctx),
   ]);
 }
 
@@ -129,11 +133,13 @@ async function readStatus(
     readLedgerCounts(at, runId),
   ]);
   ledgerReads.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-  const [{ RunReader }, { priceEstimate, runCostNow }, { ec2Client }, { sqsClient }] = await readingModules();
+  const likelyFleetApi = fleetApiOfId(runId);
+  const [{ RunReader }, { priceEstimate, runCostNow }, { ec2Client }, { sqsClient }, likelyFleet] =
+    await readingModules(likelyFleetApi, where.ctx);
   const [run, heartbeat, summary, ledger] = await ledgerReads;
   const fleetApi = (FLEET_PROVIDER_NAMES as readonly string[]).includes(run?.fleetApi ?? "")
     ? (run!.fleetApi as FleetApi)
-    : fleetApiOfId(runId);
+    : likelyFleetApi;
   const runConfig = run?.config as { SQS_QUEUE_NAME?: unknown; SQS_DEAD_LETTER_QUEUE?: unknown } | undefined;
   const name = (value: unknown, fallback: string | undefined) => (typeof value === "string" ? value : fallback);
   const queue = where.queues?.queue ?? name(runConfig?.SQS_QUEUE_NAME, where.config?.SQS_QUEUE_NAME);
@@ -145,13 +151,17 @@ async function readStatus(
   const clients = {
     sqs: sqsClient(where.ctx),
     ec2: ec2Client(where.ctx),
-    fleet: await fleetProvider(fleetApi, where.ctx),
+    fleet: fleetApi === likelyFleetApi ? likelyFleet : await fleetProvider(fleetApi, where.ctx),
   };
   const reading = await new RunReader(clients, readable).read();
   const observations: Observations = observe(heartbeat?.observations, reading);
   const startedAt = heartbeat?.startedAt ?? (Date.parse(run?.startedAt ?? "") || observations.firstReadingAt);
   const now = Date.now();
-  const { estimate, problem } = await priceEstimate(clients, observations, new Date(startedAt), now);
+  // The cost so far and the projection, at once (each asks EC2 for its prices).
+  const [{ estimate, problem }, projection] = await Promise.all([
+    priceEstimate(clients, observations, new Date(startedAt), now),
+    runCostNow(clients.ec2, observations, new Date(startedAt), now),
+  ]);
   const alive = fleetIsLive(reading.fleet) || fleetLeftInstancesRunning(reading.fleet) || reading.live.length > 0;
   const verdict = runPhase({
     heartbeat,
@@ -161,12 +171,19 @@ async function readStatus(
     minimumTimeoutMs,
     alive,
   });
+  // Open keys of killed workers (instances gone, or attempts already recorded) are not running tasks.
+  const open = openAttemptsRunning(
+    ledger.openAttempts,
+    new Set(ledger.attempts.map((a) => a.attempt)),
+    reading.fleet || reading.live.length ? new Set(reading.live.map((i) => i.id)) : undefined,
+  );
+  const counts = { ...ledger.counts, running: open.running };
   const types: Record<string, number> = {};
   for (const i of reading.live) types[i.type ?? "unknown"] = (types[i.type ?? "unknown"] ?? 0) + 1;
   const rate = doneRatePerMs(observations.samples);
   const eta = estimateRemainingMs(observations.samples, observations.last.visible + observations.last.inFlight);
   // The projected total at the recent completion rate (run/cost.ts, as the monitor shows it).
-  const projected = problem ? undefined : (await runCostNow(clients.ec2, observations, new Date(startedAt), now)).cost;
+  const projected = problem ? undefined : projection.cost;
   const cost = `${formatCost(estimate, problem)}${projected?.projectedUsd !== undefined ? `; projected total about $${projected.projectedUsd.toFixed(2)}` : ""}`;
   const report: StatusReport = {
     appName: at.appName,
@@ -192,7 +209,8 @@ async function readStatus(
       done: observations.progress.done,
       deadLettered: observations.progress.deadLettered,
     },
-    ledger: ledger.counts,
+    ledger: counts,
+    staleOpenAttempts: open.stale,
     ratePerHour: rate === undefined ? null : Number((rate * 3_600_000).toFixed(2)),
     etaSeconds: eta === undefined ? null : Math.round(eta / 1000),
     cost: {
@@ -216,7 +234,8 @@ async function readStatus(
   const lines = statusLines({
     verdict,
     heartbeat,
-    counts: ledger.counts,
+    counts,
+    staleOpen: open.stale,
     ratePerHour: report.ratePerHour ?? undefined,
     cost,
     types,

@@ -44,6 +44,29 @@ export function runPhase(input: PhaseInput): PhaseVerdict {
   return verdict(heartbeat?.phase === "tearing-down" ? "tearing-down" : "running");
 }
 
+/** An EC2 instance id; a worker off EC2 names its open keys with its worker id, which cannot be judged. */
+const EC2_INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+
+/**
+ * The open attempts that stand for a task running now. A worker killed mid-task (SIGKILL, a lost spot
+ * instance) leaves its open key behind: it is stale when its attempt already has a record (it ended and
+ * the DELETE was lost) or when it names an EC2 instance that is not among the run's live instances
+ * (`liveInstanceIds`; undefined when they could not be read, and then only ended attempts are stale).
+ */
+export function openAttemptsRunning(
+  open: ReadonlyArray<{ instanceId: string; attempt: string }>,
+  endedAttempts: ReadonlySet<string>,
+  liveInstanceIds: ReadonlySet<string> | undefined,
+): { running: number; stale: number } {
+  let stale = 0;
+  for (const o of open) {
+    const gone =
+      liveInstanceIds !== undefined && EC2_INSTANCE_ID.test(o.instanceId) && !liveInstanceIds.has(o.instanceId);
+    if (gone || endedAttempts.has(o.attempt)) stale += 1;
+  }
+  return { running: open.length - stale, stale };
+}
+
 export interface StatusFacts {
   verdict: PhaseVerdict;
   heartbeat: Pick<Heartbeat, "host" | "pid"> | undefined;
@@ -54,6 +77,8 @@ export interface StatusFacts {
   cost: string;
   /** instance type -> running count */
   types: Record<string, number>;
+  /** open keys left by workers that are gone (openAttemptsRunning), not counted as running */
+  staleOpen?: number;
 }
 
 function phaseLine(facts: StatusFacts): string {
@@ -88,7 +113,8 @@ export function statusLines(facts: StatusFacts): string[] {
   const lines = [
     phaseLine(facts),
     `ledger: ${counts.done} done${counts.skipped ? ` (${counts.skipped} skipped)` : ""} · ${counts.failed} failed · ` +
-      `${counts.running} running${counts.handedBack ? ` · ${counts.handedBack} handed back` : ""}`,
+      `${counts.running} running${counts.handedBack ? ` · ${counts.handedBack} handed back` : ""}` +
+      `${facts.staleOpen ? ` · ${facts.staleOpen} left open by gone workers` : ""}`,
   ];
   if (causes.length) lines.push(`failed by cause: ${causes.join(", ")}`);
   lines.push(

@@ -98,13 +98,21 @@ export async function listOpenAttempts(
   return open;
 }
 
-/** A run's groups as the ledger's listings tell them: two listings (attempts, open), no record read. */
+/**
+ * A run's groups as the ledger's listings tell them: two listings (attempts, open), no record read.
+ * `counts.running` counts every open key; `openAttempts` lets status drop stale ones (plan/run-status.ts).
+ */
 export async function readLedgerCounts(
   at: LedgerLocation,
   runId: string,
-): Promise<{ attempts: AttemptKeyParts[]; open: number; counts: LedgerCounts }> {
+): Promise<{
+  attempts: AttemptKeyParts[];
+  open: number;
+  openAttempts: { instanceId: string; attempt: string }[];
+  counts: LedgerCounts;
+}> {
   const [attempts, open] = await Promise.all([listAttempts(at, runId), listOpenAttempts(at, runId)]);
-  return { attempts, open: open.length, counts: ledgerCounts(attempts, open.length) };
+  return { attempts, open: open.length, openAttempts: open, counts: ledgerCounts(attempts, open.length) };
 }
 
 /** start-cluster: run.json first, then the pointer the workers follow (current.json). */

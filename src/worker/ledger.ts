@@ -1,8 +1,13 @@
 /**
  * The worker's side of the run ledger (plan/ledger.ts): for each attempt, PUT
- * `open/<instance>/<attempt-id>.json` when the task starts, PUT
- * `attempts/<group>/<attempt-id>~<outcome>[~<cause>].json` when it ends, then DELETE the open key:
- * three requests per task. Every write is fire-and-forget: queued with bounded concurrency, never
+ * `attempts/<group>/<attempt-id>~<outcome>[~<cause>].json` when it ends; a task still running
+ * OPEN_RECORD_DELAY_MS after it started also PUTs `open/<instance>/<attempt-id>.json` then, and
+ * DELETEs it at the end. So a task of minutes (CellProfiler's usual) costs three requests, sent while
+ * CellProfiler runs rather than while the task downloads its inputs; a task shorter than the delay
+ * costs one. Nothing relies on an open key appearing sooner: status counts it as running a second
+ * later, and the monitor's tail terminates a machine only when the open keys account for every
+ * message in flight (plan/monitor-tail.ts), so a key not yet written holds it back, never the reverse.
+ * Every write is fire-and-forget: queued with bounded concurrency, never
  * awaited by a task, never failing one (the first failure is one warning line; later ones are
  * counted and reported at shutdown), and awaited for a few seconds at most when the worker stops.
  *
@@ -29,6 +34,8 @@ const MAX_QUEUED = 500;
 const REQUEST_TIMEOUT_MS = 15_000;
 /** How long a stopping worker waits for its last ledger writes. */
 export const FLUSH_TIMEOUT_MS = 5_000;
+/** A task still running after this long gets its open record (see above). */
+export const OPEN_RECORD_DELAY_MS = 1_000;
 /** How long the placement lookup may take (off the task's path). */
 const PLACEMENT_TIMEOUT_MS = 1_000;
 
@@ -96,6 +103,7 @@ export class WorkerLedger {
     private readonly at: LedgerLocation,
     placement: Promise<Placement | undefined>,
     private readonly log: (line: string) => void,
+    private readonly openDelayMs = OPEN_RECORD_DELAY_MS,
   ) {
     this.placement = placement;
   }
@@ -149,12 +157,24 @@ export class WorkerLedger {
     return this.reading;
   }
 
-  /** Registers an attempt that starts now; its open record is PUT in the background. */
+  /**
+   * Registers an attempt that starts now; its open record is PUT in the background once the attempt
+   * has run for `openDelayMs`, not at all when it ends sooner.
+   */
   begin(start: AttemptStart): LedgerAttempt {
+    let endedEarly: () => void = () => undefined;
+    const due = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(true), this.openDelayMs);
+      endedEarly = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+    });
     const opened = this.currentRun().then(async (runId) => {
       if (!runId) return undefined;
       const placement = await this.placement;
       const identity: AttemptIdentity = { ...start, runId, placement };
+      if (!(await due)) return { identity, written: false };
       const key = openKey(this.at.appName, runId, placement?.instanceId ?? start.workerId, start.attempt);
       const written = await this.write(() => writeLedgerJson(this.at, key, openRecord(identity), timeout()));
       return { identity, key, written };
@@ -162,6 +182,7 @@ export class WorkerLedger {
     this.track(opened);
     return {
       end: (ending, facts, phasesMs, endedAtMs = Date.now()) => {
+        endedEarly();
         this.track(
           opened.then(async (entry) => {
             if (!entry) return;
@@ -176,7 +197,7 @@ export class WorkerLedger {
               ending.cause?.class,
             );
             await this.write(() => writeLedgerJson(this.at, key, record, timeout()));
-            if (entry.written) await this.write(() => removeLedgerObject(this.at, entry.key, timeout()));
+            if (entry.written && entry.key) await this.write(() => removeLedgerObject(this.at, entry.key!, timeout()));
           }),
         );
       },

@@ -78,7 +78,7 @@ export type TaskOutcome =
 class TaskFailure extends Error {
   constructor(
     message: string,
-    readonly facts: Pick<AttemptFacts, "missingObject" | "throttled" | "groupingMismatch"> = {},
+    readonly facts: Pick<AttemptFacts, "missingObject" | "throttled" | "groupingMismatch" | "timedOut"> = {},
   ) {
     super(message);
   }
@@ -396,6 +396,7 @@ async function runSteps(
   });
   log.line(`running ${config.CELLPROFILER_COMMAND} ${args.map((a) => JSON.stringify(a)).join(" ")}`);
   const cpStarted = Date.now();
+  const limit = timeLimit(config.TASK_TIMEOUT_MINUTES, signals.stop, log);
   const status = await timed(phases, "CellProfiler", () =>
     runCellProfiler(
       config.CELLPROFILER_COMMAND,
@@ -404,10 +405,17 @@ async function runSteps(
         log.line(line);
         facts.tail.push(line);
       },
-      signals.stop,
+      limit.signal,
     ),
-  );
+  ).finally(limit.dispose);
   const cellprofilerMs = Date.now() - cpStarted;
+  if (status.stopped && limit.timedOut()) {
+    facts.exit = { code: status.code, signal: status.signal };
+    throw new TaskFailure(
+      `CellProfiler ran longer than TASK_TIMEOUT_MINUTES (${config.TASK_TIMEOUT_MINUTES} min) and was stopped: it ${describeExit(status)}`,
+      { timedOut: true },
+    );
+  }
   if (status.stopped) throw new TaskFailure("CellProfiler was stopped because the worker is stopping");
   const done = await readDoneFile(doneFile);
   facts.exit = { code: status.code, signal: status.signal };
@@ -424,6 +432,34 @@ async function runSteps(
   const outputs = await timed(phases, "upload", () => uploadOutputs(ctx, names, outputDir, log, signals.deadline));
   facts.outputs = outputs;
   return { kind: "done", files: outputs.length, cellprofilerMs };
+}
+
+/**
+ * CellProfiler's stop signal: the worker's own stop, or TASK_TIMEOUT_MINUTES running out (null: no
+ * limit). runCellProfiler then sends SIGTERM to its process group, and SIGKILL after KILL_GRACE_MS.
+ */
+function timeLimit(minutes: number | null, stop: AbortSignal, log: TaskLog) {
+  const controller = new AbortController();
+  const onStop = () => controller.abort();
+  if (stop.aborted) controller.abort();
+  else stop.addEventListener("abort", onStop, { once: true });
+  let timedOut = false;
+  const timer =
+    minutes === null
+      ? undefined
+      : setTimeout(() => {
+          timedOut = !controller.signal.aborted;
+          if (timedOut) log.line(`TASK_TIMEOUT_MINUTES (${minutes} min) reached: stopping CellProfiler`);
+          controller.abort();
+        }, minutes * 60_000);
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", onStop);
+    },
+  };
 }
 
 async function alreadyDone(ctx: WorkerContext, names: TaskNames, log: TaskLog, signal: AbortSignal): Promise<boolean> {

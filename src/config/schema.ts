@@ -30,7 +30,7 @@ export const dcpBoolean = z.union(
 );
 
 /** A value DCP users may leave unset as null, false, 'False' or '' (all read as null). */
-function unsettable<T extends z.ZodType<string, string>>(value: T, error: string) {
+function unsettable<T extends z.ZodType>(value: T, error: string) {
   return z.union(
     [
       z.null(),
@@ -344,11 +344,11 @@ export const configShape = {
     .positive()
     .default(5)
     .describe("dcp worker: seconds between spot interruption checks (AWS recommends 5)."),
-  TASK_TIMEOUT_MINUTES: z
-    .number({ error: "expected a number of minutes, e.g. 120, or null for no limit" })
-    .positive({ error: "expected a positive number of minutes, or null for no limit" })
-    .max(10_080, { error: "at most 10080 minutes (a week); null for no limit" })
-    .nullable()
+  // Unsettable like DCP's optional names: the task definition carries null as 'False' (plan/worker-env.ts).
+  TASK_TIMEOUT_MINUTES: unsettable(
+    z.number().positive().max(10_080),
+    "expected a positive number of minutes up to 10080 (a week), e.g. 120, or null / 'False' for no limit",
+  )
     .default(null)
     .describe(
       "dcp worker: longest a CellProfiler run of one task may take, in minutes; then it gets SIGTERM, SIGKILL 10 s later, the attempt is recorded as failed with cause timeout, and the message is released at once (after JOB_RETRIES receives SQS moves it to the dead-letter queue). null: no limit.",

@@ -73,11 +73,22 @@ describe.concurrent("dcp workflow run", () => {
       log,
     });
     const output = () => lines.join("\n");
+    // A workflow that never ends fails here, with its last lines, rather than at the test's timeout with none.
+    const ended = async (run: ReturnType<typeof demo.run>, what: string) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 150_000)));
+      const code = await Promise.race([run.exited, late]).finally(() => clearTimeout(timer));
+      if (code !== "late") return code;
+      run.kill("SIGKILL");
+      throw new Error(
+        `${what}: dcp workflow run still running after 150 s; its last lines:\n${lines.slice(-80).join("\n")}`,
+      );
+    };
     try {
       // 1. Plate2 is poison in illum: the gate stops the workflow and names it.
       await demo.agent("illum", { FAKE_CP_POISON: "Metadata_Plate=Plate2" });
       await demo.agent("analysis", { FAKE_CP_SLEEP_MS: "1000" });
-      expect(await demo.run().exited, output()).toBe(1);
+      expect(await ended(demo.run(), "first run"), output()).toBe(1);
       expect(output()).toMatch(/step illum: gate failed: 1 of 2 group\(s\) dead-lettered/);
       expect(output()).toMatch(/\n.*Metadata_Plate=Plate2/);
       expect(output()).toMatch(/dcp failures/);
@@ -106,7 +117,7 @@ describe.concurrent("dcp workflow run", () => {
       expect(output()).toMatch(/step illum: attempt 2 with 1 group\(s\): resubmitting the groups that failed the gate/);
 
       // 3. Run again: illum is not redone, analysis resumes (its own run state file), collect runs.
-      expect(await demo.run().exited, output()).toBe(0);
+      expect(await ended(demo.run(), "resumed run"), output()).toBe(0);
       expect(demo.runs().illum).toHaveLength(illumRunsAtKill);
       expect(output()).toMatch(/step illum: passed earlier; its outputs are all there \(CHECK_IF_DONE\)/);
       expect(output()).toMatch(/step analysis: continuing from monitoring/);

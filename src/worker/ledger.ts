@@ -1,12 +1,9 @@
 /**
  * The worker's side of the run ledger (plan/ledger.ts): for each attempt, PUT
  * `attempts/<group>/<attempt-id>~<outcome>[~<cause>].json` when it ends; a task still running
- * OPEN_RECORD_DELAY_MS after it started also PUTs `open/<instance>/<attempt-id>.json` then, and
- * DELETEs it at the end. So a task of minutes (CellProfiler's usual) costs three requests, sent while
- * CellProfiler runs rather than while the task downloads its inputs; a task shorter than the delay
- * costs one. Nothing relies on an open key appearing sooner: status counts it as running a second
- * later, and the monitor's tail terminates a machine only when the open keys account for every
- * message in flight (plan/monitor-tail.ts), so a key not yet written holds it back, never the reverse.
+ * OPEN_RECORD_DELAY_MS after it started (0: at once, see there) also PUTs
+ * `open/<instance>/<attempt-id>.json`, and DELETEs it at the end: three requests per task; a task that
+ * ends before its open PUT went out costs one.
  * Every write is fire-and-forget: queued with bounded concurrency, never
  * awaited by a task, never failing one (the first failure is one warning line; later ones are
  * counted and reported at shutdown), and awaited for a few seconds at most when the worker stops.
@@ -34,8 +31,15 @@ const MAX_QUEUED = 500;
 const REQUEST_TIMEOUT_MS = 15_000;
 /** How long a stopping worker waits for its last ledger writes. */
 export const FLUSH_TIMEOUT_MS = 5_000;
-/** A task still running after this long gets its open record (see above). */
-export const OPEN_RECORD_DELAY_MS = 1_000;
+/**
+ * How long a task runs before its open record is PUT: 0, at once. The monitor's tail terminates a machine
+ * whose open keys show no task, after a count check against the queue's in-flight messages and a second
+ * listing right before terminating (run/tail.ts). A record that waits widens the moment in which a task
+ * just started on an otherwise idle machine is invisible to both: with a 1 s wait, a finished task's open
+ * key not yet deleted elsewhere could balance the count and the machine be terminated with a task in
+ * flight. Measured on moto, writing at once costs no more than waiting (bench/worker.bench.ts).
+ */
+export const OPEN_RECORD_DELAY_MS = 0;
 /** How long the placement lookup may take (off the task's path). */
 const PLACEMENT_TIMEOUT_MS = 1_000;
 

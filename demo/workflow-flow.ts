@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { s3Client } from "../src/aws/s3.js";
 import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "../test/harness/ecs-agent.js";
+import type { FlowOptions } from "./flow.js";
 import { EXAMPLE_CHANNELS, exampleLoadData, mountExampleImages } from "../test/harness/example-data.js";
 import { REPO_ROOT, startDcp, type DcpProcess } from "../test/harness/process.js";
 
@@ -20,14 +21,10 @@ export const ANALYSIS_STRUCTURE = "Metadata_Plate/analysis/Metadata_Plate-Metada
 export const STEPS = ["illum", "analysis"] as const;
 export type RunStepName = (typeof STEPS)[number];
 
-export interface WorkflowDemoOptions {
-  workDir: string;
-  awsEnv: Record<string, string>;
-  appName: string;
-  plates: number;
-  wells: number;
-  sites: number;
-  cellprofiler: string;
+export interface WorkflowDemoOptions extends Pick<
+  FlowOptions,
+  "workDir" | "awsEnv" | "appName" | "plates" | "wells" | "sites" | "cellprofiler"
+> {
   jobRetries: number;
   log: (line: string) => void;
 }

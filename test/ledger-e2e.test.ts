@@ -21,11 +21,10 @@ import {
   summarySchema,
 } from "../src/plan/ledger.js";
 import { listAttempts, listOpenAttempts, readLedgerJson } from "../src/run/ledger.js";
-import { readRunState } from "../src/state/run-state.js";
-import { emulatorEnv, runDcp, tempDir } from "./harness/dcp.js";
-import { fleetFromStateFile, startEcsAgent, type EcsAgent } from "./harness/ecs-agent.js";
+import { runDcp, tempDir } from "./harness/dcp.js";
+import type { EcsAgent } from "./harness/ecs-agent.js";
 import { ctx } from "./monitor-helpers.js";
-import { fleetFile, folderOf, realApp, wells, writeJobFile } from "./real-aws-helpers.js";
+import { agentFor, folderOf, realApp, startRun, wells, writeJobFile } from "./real-aws-helpers.js";
 
 let agent: EcsAgent | undefined;
 afterAll(async () => {
@@ -56,18 +55,7 @@ it("workers, monitor and teardown leave a ledger that dcp status reads from a se
   };
   const log = () => transcript.join("\n");
 
-  expect((await dcp(["setup"])).code, log()).toBe(0);
-  expect((await dcp(["submit", app.jobFile])).code, log()).toBe(0);
-  const start = await dcp([
-    "start-cluster",
-    fleetFile(app, "fleet.json"),
-    "--wait-timeout",
-    "5",
-    "--poll-interval",
-    "1",
-  ]);
-  expect(start.code, log()).toBe(0);
-  const runId = (await readRunState(app.statePath)).dcp.fleetId;
+  const runId = await startRun(app, (args) => dcp(args));
 
   // A second folder with only APP_NAME, AWS_BUCKET and the region; the heartbeat limit in seconds, for the test.
   const elsewhere = tempDir("dcp-status-");
@@ -93,12 +81,7 @@ it("workers, monitor and teardown leave a ledger that dcp status reads from a se
   const unattended = await status();
   expect([unattended.phase, unattended.billing], log()).toEqual(["unattended", true]);
 
-  agent = startEcsAgent({
-    cluster: `${app.app}Cluster`,
-    service: `${app.app}Service`,
-    awsEnv: emulatorEnv(),
-    workDir: app.dir,
-    fleet: fleetFromStateFile(app.statePath),
+  agent = agentFor(app, {
     pollMs: 1000,
     stopTimeoutSeconds: 5,
     extraEnv: { FAKE_CP_POISON: `Metadata_Well=${poison!.well}`, WORKER_IDLE_POLLS: "100000" },

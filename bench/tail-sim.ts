@@ -29,6 +29,7 @@
  */
 import { doneRatePerMs, observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
 import type { Observations } from "../src/plan/monitor-observations.js";
+import { estimateRun, type RunEstimate } from "../src/plan/estimate.js";
 import { planTail, readingDelayMs } from "../src/plan/monitor-tail.js";
 
 export interface SimOptions {
@@ -112,6 +113,30 @@ interface Machine {
 /** The mean of a lognormal with this median and sigma: what "the true seconds per group" is. */
 export function lognormalMean(median: number, sigma: number): number {
   return median * Math.exp((sigma * sigma) / 2);
+}
+
+/**
+ * `dcp estimate` of the simulated run, given its true mean seconds per group and one spot price per
+ * instance-hour; its lines other than compute (EBS, IPv4, alarms, requests) are zero here.
+ */
+export function estimateOfSim(o: Omit<SimOptions, "seed" | "policy">, pricePerHour: number): RunEstimate {
+  return estimateRun({
+    groups: o.groups,
+    secondsPerGroup: lognormalMean(o.medianSeconds, o.sigma),
+    secondsSource: "the simulation's true mean",
+    machines: o.machines,
+    tasksPerMachine: 1,
+    dockerCores: o.loops,
+    types: ["sim.type"],
+    zones: undefined,
+    quotes: [{ type: "sim.type", zone: "sim-1a", price: pricePerHour }],
+    region: "us-east-1",
+    ebsGbPerInstance: 0,
+    assignIp: false,
+    dashboard: false,
+    outputFilesPerGroup: 0,
+    pricedAt: 0,
+  });
 }
 
 export function simulate(o: SimOptions): SimResult {

@@ -11,9 +11,8 @@
  * Run: make bench, or npx vite-node bench/tail.bench.ts (no build, no AWS). TAIL_BENCH_SEEDS="1-10" (default)
  * or "3,7,14" chooses the seeds. Last line: the worst figures over the seeds, the ratio last.
  */
-import { estimateRun } from "../src/plan/estimate.js";
 import { BOOT_SECONDS } from "../src/plan/pricing.js";
-import { lognormalMean, NOTICE_SECONDS, simulate, type SimOptions, type SimResult } from "./tail-sim.js";
+import { estimateOfSim, lognormalMean, NOTICE_SECONDS, simulate, type SimOptions, type SimResult } from "./tail-sim.js";
 
 const PRICE = 0.1;
 
@@ -35,23 +34,7 @@ const base: Omit<SimOptions, "policy" | "seed"> = {
   pollSeconds: 60,
 };
 const mean = lognormalMean(base.medianSeconds, base.sigma);
-const estimate = estimateRun({
-  groups: base.groups,
-  secondsPerGroup: mean,
-  secondsSource: "the simulation's true mean",
-  machines: base.machines,
-  tasksPerMachine: 1,
-  dockerCores: base.loops,
-  types: ["sim.type"],
-  zones: undefined,
-  quotes: [{ type: "sim.type", zone: "sim-1a", price: PRICE }],
-  region: "us-east-1",
-  ebsGbPerInstance: 0,
-  assignIp: false,
-  dashboard: false,
-  outputFilesPerGroup: 0,
-  pricedAt: 0,
-});
+const estimate = estimateOfSim(base, PRICE);
 const estimated = estimate.lines[0]!.usd!;
 
 console.log(

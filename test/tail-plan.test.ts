@@ -1,7 +1,6 @@
 /** Issue 14, the tail: the monitor's pure decision, and a small seeded run of the tail simulation (bench/tail-sim.ts). */
 import { describe, expect, it } from "vitest";
-import { lognormalMean, simulate, type SimOptions } from "../bench/tail-sim.js";
-import { estimateRun } from "../src/plan/estimate.js";
+import { estimateOfSim, simulate, type SimOptions } from "../bench/tail-sim.js";
 import { planTail, readingDelayMs, TAIL_INTERVAL_S, type TailInput } from "../src/plan/monitor-tail.js";
 
 const base: TailInput = {
@@ -140,25 +139,9 @@ describe("the tail simulation (seeded, smaller than the bench's)", () => {
   });
 
   it("dcp estimate's model, given the true seconds per group, is within 20 % of the simulated cost", () => {
-    const estimate = estimateRun({
-      groups: options.groups,
-      secondsPerGroup: lognormalMean(options.medianSeconds, options.sigma),
-      secondsSource: "true mean",
-      machines: options.machines,
-      tasksPerMachine: 1,
-      dockerCores: options.loops,
-      types: ["t"],
-      zones: undefined,
-      quotes: [{ type: "t", zone: "z", price: 1 }],
-      region: "us-east-1",
-      ebsGbPerInstance: 0,
-      assignIp: false,
-      dashboard: false,
-      outputFilesPerGroup: 0,
-      pricedAt: 0,
-    });
-    expect(estimate.lines[0]!.usd! / dcp.paidHours).toBeGreaterThan(0.8);
-    expect(estimate.lines[0]!.usd! / dcp.paidHours).toBeLessThan(1.2);
+    const estimated = estimateOfSim(options, 1).lines[0]!.usd!;
+    expect(estimated / dcp.paidHours).toBeGreaterThan(0.8);
+    expect(estimated / dcp.paidHours).toBeLessThan(1.2);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { secondsFlag } from "./flags.js";
+import { secondsPerGroupFlag } from "./flags.js";
 import { commandConfig, commandOutput, globalOptions, withExamples } from "./shared.js";
 
 export function registerEstimate(program: Command): void {
@@ -19,10 +19,7 @@ export function registerEstimate(program: Command): void {
     .option(
       "--seconds-per-group <seconds>",
       "how long one group takes on one job loop",
-      secondsFlag(
-        { command: "estimate", flag: "--seconds-per-group" },
-        { min: 1, fix: "pass a positive number of seconds, e.g. --seconds-per-group 600" },
-      ),
+      secondsPerGroupFlag("estimate"),
     )
     .option("--from-run <run-id>", "take the median task time of a finished run of the same pipeline (its ledger)")
     .option("--json", "print the estimate as JSON on stdout")

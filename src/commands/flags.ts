@@ -50,6 +50,14 @@ export function secondsFlag(where: FlagOf, rule: NumberRule = {}): (value: strin
   return numberParser(where, rule, { integer: false, unit: "second", expected: "expected a number of seconds" });
 }
 
+/** `--seconds-per-group`: how long one group takes on one job loop (estimate, start-cluster). */
+export function secondsPerGroupFlag(command: string): (value: string) => number {
+  return secondsFlag(
+    { command, flag: "--seconds-per-group" },
+    { min: 1, fix: "pass a positive number of seconds, e.g. --seconds-per-group 600" },
+  );
+}
+
 /** A positive amount of US dollars. */
 export function usdFlag(where: FlagOf): (value: string) => number {
   return numberParser(

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { secondsFlag } from "./flags.js";
+import { secondsFlag, secondsPerGroupFlag } from "./flags.js";
 import { interruptOnSignals } from "../signals.js";
 import { commandConfig, commandOutput, withExamples } from "./shared.js";
 
@@ -41,10 +41,7 @@ export function registerStartCluster(program: Command): void {
     .option(
       "--seconds-per-group <seconds>",
       "expected seconds of one group (as dcp estimate's): with BUDGET_USD and FLEET_API ec2-fleet, the fleet's hourly MaxTotalPrice is the budget over the estimated wall time",
-      secondsFlag(
-        { command: "start-cluster", flag: "--seconds-per-group" },
-        { min: 1, fix: "pass a positive number of seconds, e.g. --seconds-per-group 600" },
-      ),
+      secondsPerGroupFlag("start-cluster"),
     )
     .option("--dry-run", "print the requests dcp would send and create nothing")
     .option("--replace", "cancel the fleet this app already runs (and its alarms) and start a new one")

@@ -32,7 +32,7 @@ import { reportIfFinished, resolveRun, resumeHints, type RunLocation, type RunTa
 import { PriceBook, runCostNow } from "../run/cost.js";
 import { costRecord, type RunCost } from "../plan/run-cost.js";
 import { planBudget } from "../plan/budget.js";
-import { perInstanceHourExtras } from "../plan/pricing.js";
+import { extrasPerInstanceHour } from "../plan/pricing.js";
 import { tailStep } from "../run/tail.js";
 import { readingDelayMs } from "../plan/monitor-tail.js";
 import { tearDown } from "../run/teardown.js";
@@ -201,10 +201,15 @@ export class Watcher {
     this.priceBook ??= new PriceBook(this.clients.ec2, startedAt);
     // Spot compute plus each instance's EBS volume, public IPv4 address and idle alarm (plan/pricing.ts).
     const extras = this.target.instanceExtras;
-    const perHour = extras ? perInstanceHourExtras(extras.ebsGb, extras.assignIp) : undefined;
-    const other = perHour ? perHour.ebs + perHour.ipv4 + perHour.alarm : 0;
-    const at = reading.at;
-    const { cost, problem } = await runCostNow(this.clients.ec2, observations, startedAt, at, this.priceBook, other);
+    const other = extras ? extrasPerInstanceHour(extras.ebsGb, extras.assignIp) : 0;
+    const { cost, problem } = await runCostNow(
+      this.clients.ec2,
+      observations,
+      startedAt,
+      reading.at,
+      this.priceBook,
+      other,
+    );
     if (problem) this.warnOnce("price", `cost so far unavailable (${problem})`);
     this.cost = cost;
     return this.checkBudget({ ...observations, cost: costRecord(cost) }, cost, reading.at);

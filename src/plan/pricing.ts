@@ -133,6 +133,12 @@ export function perInstanceHourExtras(ebsGb: number, assignIp: boolean): { ebs: 
   };
 }
 
+/** Their sum: USD per instance-hour besides spot compute (the monitor's live cost and budget). */
+export function extrasPerInstanceHour(ebsGb: number, assignIp: boolean): number {
+  const { ebs, ipv4, alarm } = perInstanceHourExtras(ebsGb, assignIp);
+  return ebs + ipv4 + alarm;
+}
+
 /** USD of the lines that scale with groups (logs, SQS requests, S3 PUTs). */
 export function perGroupExtras(outputFiles: number): { logs: number; sqs: number; s3: number } {
   const p = NON_SPOT_PRICES;

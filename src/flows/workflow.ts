@@ -19,6 +19,7 @@ import { readConfigFile, parseConfig } from "../config/load.js";
 import { effectiveBuckets, resourceNames, type Config } from "../config/schema.js";
 import { Interrupted, OperationalError, UserInputError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
+import { printOrWrite } from "../io/print-or-write.js";
 import { readWholeQueue } from "../run/queue-reading.js";
 import {
   parseWorkflow,
@@ -651,11 +652,7 @@ export async function runWorkflow(file: string, flags: WorkflowRunFlags, ctx: Wo
 
 /** `dcp workflow schema`: the workflow file's JSON Schema, generated from the zod schema. */
 export async function runWorkflowSchema(output: string | undefined): Promise<void> {
-  const text = workflowJsonSchemaText();
-  if (output) {
-    await writeFileAtomic(output, text);
-    process.stderr.write(`wrote ${output}\n`);
-  } else process.stdout.write(text);
+  await printOrWrite(workflowJsonSchemaText(), output);
 }
 
 export async function workflowStatus(file: string, ctx: WorkflowContext): Promise<void> {

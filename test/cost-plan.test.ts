@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ec2FleetRequests } from "../src/fleet/ec2-fleet.js";
 import { planBudget } from "../src/plan/budget.js";
-import { costBreakdown, costRecord, runCost } from "../src/plan/run-cost.js";
+import { costBreakdown, costRecord, formatRunCost, runCost } from "../src/plan/run-cost.js";
 import { planTeardown } from "../src/plan/teardown-plan.js";
 import { REPO_ROOT } from "./harness/process.js";
 import { estimateLines, estimateRun, expectedRunHours, runShape, type EstimateInput } from "../src/plan/estimate.js";
@@ -172,9 +172,24 @@ describe("cost so far, projection and budget", () => {
     expect(cost.burnPerHour).toBeCloseTo(0.2 + other);
     expect(cost.projectedUsd).toBeCloseTo(0.5 + 3 * other + 0.2 + other);
     expect(costRecord(cost).otherUsd).toBeCloseTo(3 * other, 4);
-    // without the config (dcp status, the summary's billed compute): spot compute only
+    // without the config (the summary's billed compute): spot compute only
     expect(runCost(instances, quotes, 2 * HOUR, HOUR).otherUsd).toBe(0);
     expect(costRecord(runCost(instances, quotes, 2 * HOUR, HOUR))).not.toHaveProperty("otherUsd");
+  });
+
+  it("words the live cost as dcp status prints it, with the split and the projection, or what is missing", () => {
+    const other = perInstanceHourExtras(30, true);
+    const cost = runCost(instances, quotes, 2 * HOUR, HOUR, other.ebs + other.ipv4 + other.alarm);
+    expect(formatRunCost(cost, undefined)).toBe(
+      "3.00 instance-hours, about $0.53 (spot compute $0.50, EBS, IPv4 and alarms $0.03); projected total about $0.73",
+    );
+    expect(formatRunCost(runCost(instances, quotes, 2 * HOUR, undefined), undefined)).toBe(
+      "3.00 instance-hours, about $0.50 at spot prices",
+    );
+    expect(formatRunCost(runCost(instances, quotes.slice(0, 1), 2 * HOUR, HOUR), undefined)).toBe(
+      "3.00 instance-hours; no spot price found for c5.large",
+    );
+    expect(formatRunCost(cost, "AccessDenied")).toBe("3.00 instance-hours; cost estimate unavailable (AccessDenied)");
   });
 
   it("warns once when the projection exceeds the budget, stops when one more interval would reach it", () => {

@@ -116,9 +116,11 @@ describe("runPhase", () => {
       heartbeat: { host: "lab-laptop", pid: 4242 },
       counts: ledgerCounts([attempt("a", 1, "done"), attempt("b", 1, "failed", "out-of-memory")], 2),
       ratePerHour: 41.25,
-      cost: "4.10 instance-hours, about $1.23 at spot prices",
+      cost: "4.10 instance-hours, about $1.23 (spot compute $1.19, EBS, IPv4 and alarms $0.04); projected total about $9.87",
       types: { "m5.large": 3 },
     });
+    // the cost wraps under its label rather than losing the projection at the edge
+    expect(lines.filter((l) => /^ {2}\S.*projected total about \$9\.87$/.test(l))).toHaveLength(1);
     expect(lines[0]).toBe("phase: UNATTENDED and billing: no monitor heartbeat for 14m00s (limit 10m00s)");
     expect(lines).toContain("ledger: 1 done · 1 failed · 2 running");
     expect(lines).toContain("failed by cause: out-of-memory 1");

@@ -16,10 +16,11 @@ import { Interrupted, OperationalError } from "../errors.js";
 import { fleetApiOfId, fleetProvider, FLEET_PROVIDER_NAMES, type FleetApi } from "../fleet/registry.js";
 import { fleetIsLive, fleetLeftInstancesRunning } from "../plan/fleet-status.js";
 import { heartbeatSchema, runLedgerKeys, runRecordSchema, summarySchema, type LedgerCounts } from "../plan/ledger.js";
-import { formatCost } from "../plan/monitor-cost.js";
 import { doneRatePerMs, estimateRemainingMs, observe } from "../plan/monitor-decisions.js";
 import type { Observations } from "../plan/monitor-observations.js";
 import { statusBlock, type MonitorView } from "../plan/monitor-view.js";
+import { extrasPerInstanceHour } from "../plan/pricing.js";
+import { costRecord, formatRunCost } from "../plan/run-cost.js";
 import { openAttemptsRunning, runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
 import { RunDisplay } from "../run/display.js";
 import { readCurrentPointer, readLedgerCounts, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
@@ -47,6 +48,8 @@ interface RunWhere {
   /** from the state file when one was given */
   queues?: { queue: string; deadLetter: string };
   config: Config | undefined;
+  /** epoch ms the run started, from the pointer or the state file (when run.json and the heartbeat are missing) */
+  startedAt?: number;
 }
 
 export interface StatusReport {
@@ -67,7 +70,14 @@ export interface StatusReport {
   staleOpenAttempts: number;
   ratePerHour: number | null;
   etaSeconds: number | null;
-  cost: { instanceHours: number; dollars: number | null; projectedDollars: number | null; text: string };
+  /** USD so far (spot compute + otherDollars: EBS, public IPv4, alarms) and projected, as the monitor shows them */
+  cost: {
+    instanceHours: number;
+    dollars: number | null;
+    otherDollars: number | null;
+    projectedDollars: number | null;
+    text: string;
+  };
   observedAt: string;
 }
 
@@ -105,6 +115,7 @@ async function locate(options: StatusOptions): Promise<RunWhere> {
       runId: state.dcp.fleetId,
       queues: { queue: state.MONITOR_QUEUE_NAME, deadLetter: state.dcp.deadLetterQueueName },
       config,
+      ...startedAtOf(state.dcp.startedAt),
     };
   }
   const config = await loadConfig(options.config, overrides);
@@ -116,7 +127,19 @@ async function locate(options: StatusOptions): Promise<RunWhere> {
       `no run of ${at.appName} is recorded in s3://${at.bucket}/dcp-runs/${at.appName}/current.json: ` +
         "dcp start-cluster writes it (check APP_NAME and AWS_BUCKET, or pass the run's state file)",
     );
-  return { at, ctx, runId: pointer.runId, config };
+  return { at, ctx, runId: pointer.runId, config, ...startedAtOf(pointer.startedAt) };
+}
+
+function startedAtOf(iso: string | undefined): { startedAt?: number } {
+  const ms = Date.parse(iso ?? "");
+  return Number.isFinite(ms) ? { startedAt: ms } : {};
+}
+
+/** USD per instance-hour besides spot compute, from the run's recorded config or the local one. */
+function extrasOf(recorded: Record<string, unknown> | undefined, local: Config | undefined): number {
+  const ebsGb = recorded?.EBS_VOL_SIZE ?? local?.EBS_VOL_SIZE;
+  const assignIp = recorded?.ASSIGN_IP ?? local?.ASSIGN_IP;
+  return typeof ebsGb === "number" ? extrasPerInstanceHour(ebsGb, assignIp === true) : 0;
 }
 
 /** One look at the run: ledger objects and listings, and one reading of queues and fleet, all at once. */
@@ -134,8 +157,10 @@ async function readStatus(
   ]);
   ledgerReads.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const likelyFleetApi = fleetApiOfId(runId);
-  const [{ RunReader }, { priceEstimate, runCostNow }, { ec2Client }, { sqsClient }, likelyFleet] =
-    await readingModules(likelyFleetApi, where.ctx);
+  const [{ RunReader }, { runCostNow }, { ec2Client }, { sqsClient }, likelyFleet] = await readingModules(
+    likelyFleetApi,
+    where.ctx,
+  );
   const [run, heartbeat, summary, ledger] = await ledgerReads;
   const fleetApi = (FLEET_PROVIDER_NAMES as readonly string[]).includes(run?.fleetApi ?? "")
     ? (run!.fleetApi as FleetApi)
@@ -154,14 +179,21 @@ async function readStatus(
     fleet: fleetApi === likelyFleetApi ? likelyFleet : await fleetProvider(fleetApi, where.ctx),
   };
   const reading = await new RunReader(clients, readable).read();
-  const observations: Observations = observe(heartbeat?.observations, reading);
-  const startedAt = heartbeat?.startedAt ?? (Date.parse(run?.startedAt ?? "") || observations.firstReadingAt);
+  const observed: Observations = observe(heartbeat?.observations, reading);
+  const startedAt =
+    heartbeat?.startedAt ?? (Date.parse(run?.startedAt ?? "") || where.startedAt || observed.firstReadingAt);
   const now = Date.now();
-  // The cost so far and the projection, at once (each asks EC2 for its prices).
-  const [{ estimate, problem }, projection] = await Promise.all([
-    priceEstimate(clients, observations, new Date(startedAt), now),
-    runCostNow(clients.ec2, observations, new Date(startedAt), now),
-  ]);
+  // The cost so far and the projection as the monitor computes them: spot compute plus each instance-hour's
+  // EBS, public IPv4 and alarm, from the run's config (run.json, else the local config).
+  const { cost: spent, problem } = await runCostNow(
+    clients.ec2,
+    observed,
+    new Date(startedAt),
+    now,
+    undefined,
+    extrasOf(run?.config, where.config),
+  );
+  const observations: Observations = { ...observed, cost: costRecord(spent) };
   const alive = fleetIsLive(reading.fleet) || fleetLeftInstancesRunning(reading.fleet) || reading.live.length > 0;
   const verdict = runPhase({
     heartbeat,
@@ -182,9 +214,7 @@ async function readStatus(
   for (const i of reading.live) types[i.type ?? "unknown"] = (types[i.type ?? "unknown"] ?? 0) + 1;
   const rate = doneRatePerMs(observations.samples);
   const eta = estimateRemainingMs(observations.samples, observations.last.visible + observations.last.inFlight);
-  // The projected total at the recent completion rate (run/cost.ts, as the monitor shows it).
-  const projected = problem ? undefined : projection.cost;
-  const cost = `${formatCost(estimate, problem)}${projected?.projectedUsd !== undefined ? `; projected total about $${projected.projectedUsd.toFixed(2)}` : ""}`;
+  const cost = formatRunCost(spent, problem);
   const report: StatusReport = {
     appName: at.appName,
     runId,
@@ -214,9 +244,10 @@ async function readStatus(
     ratePerHour: rate === undefined ? null : Number((rate * 3_600_000).toFixed(2)),
     etaSeconds: eta === undefined ? null : Math.round(eta / 1000),
     cost: {
-      instanceHours: Number(estimate.instanceHours.toFixed(3)),
-      dollars: estimate.dollars === undefined || problem ? null : Number(estimate.dollars.toFixed(4)),
-      projectedDollars: projected?.projectedUsd === undefined ? null : Number(projected.projectedUsd.toFixed(4)),
+      instanceHours: Number(spent.instanceHours.toFixed(3)),
+      dollars: spent.spentUsd === undefined || problem ? null : Number(spent.spentUsd.toFixed(4)),
+      otherDollars: problem ? null : Number(spent.otherUsd.toFixed(4)),
+      projectedDollars: spent.projectedUsd === undefined || problem ? null : Number(spent.projectedUsd.toFixed(4)),
       text: cost,
     },
     observedAt: new Date(reading.at).toISOString(),

@@ -7,7 +7,7 @@ import type { Observations } from "./monitor-observations.js";
 
 export const MAX_COLUMNS = 80;
 /** The live block stays one column short of 80, so no terminal wraps its lines. */
-const BLOCK_WIDTH = MAX_COLUMNS - 1;
+export const BLOCK_WIDTH = MAX_COLUMNS - 1;
 
 /** "45s", "12m05s", "3h07m", "2d04h". */
 export function formatDuration(ms: number): string {

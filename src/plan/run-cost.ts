@@ -118,6 +118,24 @@ export function costRecord(cost: RunCost): {
   };
 }
 
+/**
+ * The live cost in words, as `dcp status` prints it: "1.50 instance-hours, about $0.32 (spot compute $0.27,
+ * EBS, IPv4 and alarms $0.05); projected total about $4.10". Says what is missing instead of guessing.
+ */
+export function formatRunCost(cost: RunCost, priceProblem: string | undefined): string {
+  const hours = `${cost.instanceHours.toFixed(2)} instance-hours`;
+  if (priceProblem) return `${hours}; cost estimate unavailable (${priceProblem})`;
+  if (cost.spentUsd === undefined)
+    return cost.unpriced.length ? `${hours}; no spot price found for ${cost.unpriced.join(", ")}` : hours;
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  const split =
+    cost.otherUsd > 0
+      ? ` (spot compute ${usd(cost.spentUsd - cost.otherUsd)}, EBS, IPv4 and alarms ${usd(cost.otherUsd)})`
+      : " at spot prices";
+  const projected = cost.projectedUsd === undefined ? "" : `; projected total about ${usd(cost.projectedUsd)}`;
+  return `${hours}, about ${usd(cost.spentUsd)}${split}${projected}`;
+}
+
 /** A run's cost split as the summary gives it, in USD. */
 export interface CostSplit {
   computeUsd: number;

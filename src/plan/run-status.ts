@@ -5,7 +5,8 @@
  * block (plan/monitor-view.ts). The same judgement serves anything else that must tell an
  * unattended run (dcp gc).
  */
-import { formatDuration, fit } from "./monitor-view.js";
+import { BLOCK_WIDTH, formatDuration, fit } from "./monitor-view.js";
+import { wrapWords } from "./wrap.js";
 import { heartbeatTimeoutMs, type Heartbeat, type LedgerCounts } from "./ledger.js";
 
 export const RUN_PHASES = ["running", "tearing-down", "finished", "unattended"] as const;
@@ -121,10 +122,12 @@ export function statusLines(facts: StatusFacts): string[] {
     `rate ${facts.ratePerHour === undefined ? "--" : `${facts.ratePerHour.toFixed(1)}/h`}` +
       `${types ? ` · instances ${types}` : ""}`,
   );
-  lines.push(`cost so far: ${facts.cost}`);
+  // Wrapped, not cut: the projection comes last.
+  const cost = wrapWords(`cost so far: ${facts.cost}`, 2, BLOCK_WIDTH);
+  const unattended: string[] = [];
   if (facts.verdict.phase === "unattended" && facts.verdict.billing)
-    lines.push(
+    unattended.push(
       `on ${facts.heartbeat?.host ?? "the machine that started it"}: dcp monitor or dcp teardown; anywhere: dcp gc`,
     );
-  return lines.map(fit);
+  return [...lines.map(fit), ...cost, ...unattended.map(fit)];
 }

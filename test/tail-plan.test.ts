@@ -87,6 +87,21 @@ describe("the tail decision", () => {
     expect(planTail({ ...draining, target: 3, doneRatePerMs: 3 / 60_000 }).target).toBeUndefined();
   });
 
+  it("asks for machines again when groups come back after the tail let the fleet go, and never strands them", () => {
+    // the last machine was interrupted: its handed-back groups are queued, nothing runs, the target is 0
+    const stranded = { ...base, visible: 3, inFlight: 0, live: [], openByInstance: new Map(), target: 0 };
+    expect(planTail({ ...stranded, ceiling: 50 })).toEqual({
+      quietSince: undefined,
+      terminate: [],
+      target: 3,
+      hold: "work-stranded",
+    });
+    expect(planTail({ ...stranded, ceiling: 2 }).target).toBe(2);
+    expect(planTail({ ...stranded, visible: 1, ceiling: undefined }).target).toBe(1);
+    // a replacement on its way (target 1, nothing running yet) is kept, whatever the earlier rate says
+    expect(planTail({ ...stranded, target: 1, doneRatePerMs: 100 / 60_000, bootMs: 120_000 }).target).toBeUndefined();
+  });
+
   it("reads faster during the tail only (nothing visible, tasks in flight), never slower than the interval", () => {
     const tail = { visible: 0, inFlight: 7 };
     expect(readingDelayMs(tail, 60_000, 60)).toBe(TAIL_INTERVAL_S * 1000);

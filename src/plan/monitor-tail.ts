@@ -16,7 +16,13 @@
 
 /** Why the tail did nothing this reading (for the display and tests). */
 export type TailHold =
-  "work-visible" | "no-work-yet" | "queue-empty" | "signal-incomplete" | "nothing-idle" | "confirming";
+  | "work-visible"
+  | "work-stranded"
+  | "no-work-yet"
+  | "queue-empty"
+  | "signal-incomplete"
+  | "nothing-idle"
+  | "confirming";
 
 export interface TailInput {
   now: number;
@@ -38,6 +44,8 @@ export interface TailInput {
   doneRatePerMs?: number | undefined;
   /** ms from a machine's launch to its first task (plan/pricing.ts BOOT_SECONDS) */
   bootMs?: number;
+  /** the most machines the run has asked for (the highest target seen): a raise never goes above it */
+  ceiling?: number;
 }
 
 export interface TailDecision {
@@ -46,8 +54,9 @@ export interface TailDecision {
   /** instances to terminate now (none has a task in flight) */
   terminate: string[];
   /**
-   * the fleet target to set (before terminating `terminate`): set when machines are terminated, or when
-   * the target exceeds the running machines while nothing is queued (no replacement could get work)
+   * the fleet target to set (before terminating `terminate`): set when machines are terminated, when
+   * the target exceeds the running machines while nothing is queued (no replacement could get work), or
+   * raised when groups are queued with no machine and a target of 0 (stranded work)
    */
   target?: number;
   hold?: TailHold;
@@ -69,9 +78,16 @@ export function drainsBeforeBoot(visible: number, doneRatePerMs: number | undefi
 
 export function planTail(input: TailInput): TailDecision {
   if (input.visible > 0) {
-    // The queue drains: a target above the running machines would launch replacements with nothing left to take.
+    // Groups came back (a lost machine's task handed back or timed out) after the tail let the fleet go:
+    // nothing would ever take them, and the run would wait forever. Ask for machines again.
+    if (input.target === 0 && input.live.length === 0) {
+      const target = Math.max(1, Math.min(input.visible, input.ceiling ?? 1));
+      return { quietSince: undefined, terminate: [], target, hold: "work-stranded" };
+    }
+    // The queue drains: a target above the running machines would launch replacements with nothing left to
+    // take. Only while machines run: the recent rate is theirs, and with none running nobody takes the queue.
     const replacing = input.target > input.live.length;
-    if (replacing && drainsBeforeBoot(input.visible, input.doneRatePerMs, input.bootMs ?? 0))
+    if (replacing && input.live.length > 0 && drainsBeforeBoot(input.visible, input.doneRatePerMs, input.bootMs ?? 0))
       return { quietSince: undefined, terminate: [], target: input.live.length, hold: "work-visible" };
     return { quietSince: undefined, terminate: [], hold: "work-visible" };
   }

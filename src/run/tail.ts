@@ -52,6 +52,7 @@ export async function tailStep(
     quietSince: observations.tailQuietSince,
     doneRatePerMs: doneRatePerMs(observations.samples),
     bootMs: BOOT_SECONDS * 1000,
+    ceiling: Math.max(target, ...observations.downscales.map((d) => d.from)),
   };
   const mayAct = input.visible === 0 && input.inFlight > 0 && input.knownWork > 0 && input.quietSince !== undefined;
   const open = mayAct ? await openTasksByInstance(s3(), state) : new Map<string, number>();
@@ -62,7 +63,14 @@ export async function tailStep(
     ...(decision.quietSince !== undefined ? { tailQuietSince: decision.quietSince } : {}),
   };
   if (!decision.terminate.length) {
-    if (decision.target === undefined || decision.target >= target) return { observations: next };
+    if (decision.target === undefined || decision.target === target) return { observations: next };
+    if (decision.target > target) {
+      await clients.fleet.setTarget(state.dcp.fleetId, decision.target);
+      return {
+        observations: recordTargetChange(next, { from: target, to: decision.target, reason: "tail" }, reading.at),
+        event: `tail: fleet target ${target} -> ${decision.target}: ${input.visible} group(s) queued again and no machine runs to take them`,
+      };
+    }
     // Nothing queued: a replacement for a lost machine could only boot and idle (plan/monitor-tail.ts).
     await clients.fleet.setTarget(state.dcp.fleetId, decision.target);
     return {

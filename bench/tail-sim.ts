@@ -3,7 +3,7 @@
  * simulated clock of 1-second ticks (the seconds in which nothing happens are skipped, with the same
  * figures), with the monitor's REAL decision code (`observe`, `shouldTearDown`, `planTarget` of
  * plan/monitor-decisions.ts; `planTail` and `readingDelayMs` of plan/monitor-tail.ts) taking its readings.
- * Shared by bench/tail.bench.ts (the issue's 10,000-group run, seeds 1-10) and test/tail-plan.test.ts (a
+ * Shared by bench/tail.bench.ts (the issue's 10,000-group run, seeds 1-50) and test/tail-plan.test.ts (a
  * smaller seeded run, and the issue's size at one seed).
  *
  * The model, stated:
@@ -43,6 +43,13 @@ export interface SimOptions {
   bootSeconds: number;
   pollSeconds: number;
   policy: "original" | "dcp";
+  /**
+   * A bound, not a policy dcp can run: every running task's remaining time known exactly. Once at most
+   * `queuedAtMost` groups are queued, a free loop on a machine whose other tasks all end within `belowS`
+   * takes nothing while another machine runs that long (the last groups go where machines stay up anyway),
+   * and a machine left with no task is terminated at once.
+   */
+  knownRemaining?: { belowS: number; queuedAtMost: number };
 }
 
 export const ALARM_IDLE_SECONDS = 15 * 60;
@@ -219,6 +226,15 @@ export function simulate(o: SimOptions): SimResult {
     }
   };
 
+  /** Seconds until the last task of `m` other than loop `skip` ends (0 when none runs). */
+  const runsFor = (m: Machine, t: number, skip = -1) =>
+    m.loops.reduce((most, task, i) => (task && i !== skip ? Math.max(most, task.endsAt - t) : most), 0);
+  const holdsBack = (m: Machine, loop: number, t: number): boolean => {
+    const k = o.knownRemaining;
+    if (!k || queue.length > k.queuedAtMost || runsFor(m, t, loop) >= k.belowS) return false;
+    return running().some((x) => x !== m && x.noticeAt === undefined && t >= x.readyAt && runsFor(x, t) >= k.belowS);
+  };
+
   let t = 0;
   for (; ; t++) {
     for (const m of running()) {
@@ -247,7 +263,7 @@ export function simulate(o: SimOptions): SimResult {
           completed++;
           m.loops[i] = undefined;
         }
-        if (!m.loops[i] && queue.length) {
+        if (!m.loops[i] && queue.length && !holdsBack(m, i, t)) {
           const group = queue.pop()!;
           m.loops[i] = { group, startedAt: t, endsAt: t + durations[group]! };
         }
@@ -257,6 +273,12 @@ export function simulate(o: SimOptions): SimResult {
       else if (queue.length) w.starved += (o.loops - busy) / o.loops;
       else w.partial += (o.loops - busy) / o.loops;
       m.idleFor = busy ? 0 : m.idleFor + 1;
+      if (o.knownRemaining && busy === 0 && queue.length) {
+        end(m, t);
+        byTail++;
+        target = Math.max(0, target - 1);
+        continue;
+      }
       if (m.idleFor >= ALARM_IDLE_SECONDS) {
         end(m, t);
         byAlarm++;

@@ -138,6 +138,14 @@ it("workers, monitor and teardown leave a ledger that dcp status reads from a se
   expect([finished.groups.done, finished.groups.total]).toEqual([Number(done), Number(total)]);
   expect([summary?.monitor.groupsDone, summary?.monitor.groupsTotal]).toEqual([Number(done), Number(total)]);
   expect(finished.ledger).toMatchObject({ done: 1, failed: 2, running: 0 });
+  // ... and, once finished, the summary's cost: in all, split, per plate.
+  expect(finished.cost.final, log()).toEqual({
+    totalUsd: summary!.costs!.totalUsd,
+    computeUsd: summary!.costs!.computeUsd,
+    storageUsd: summary!.costs!.storageUsd,
+    restUsd: summary!.costs!.restUsd,
+    byPlate: { "Plate 1": summary!.costs!.byPlate["Plate 1"]!.totalUsd },
+  });
   // The state file names the same run (status from the folder that started it).
   const byState = await dcp(["status", app.statePath, "--json"]);
   expect(byState.code, log()).toBe(0);
@@ -146,4 +154,6 @@ it("workers, monitor and teardown leave a ledger that dcp status reads from a se
   if (process.env.LEDGER_E2E_OUTPUT) writeFileSync(process.env.LEDGER_E2E_OUTPUT, log());
   expect(text.stdout, log()).toMatch(/dcp status .* · spot-fleet sfr-/);
   expect(text.stdout).toMatch(/failed by cause: (missing-input 1, pipeline-error 1|pipeline-error 1, missing-input 1)/);
+  expect(text.stdout).toMatch(/^cost: \$\d+\.\d\d = compute \$\d+\.\d\d \+ storage .* instance-hours\)$/m);
+  expect(text.stdout).toMatch(/^per plate: Plate 1 \$\d+\.\d\d$/m);
 });

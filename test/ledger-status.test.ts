@@ -116,7 +116,12 @@ describe("runPhase", () => {
       heartbeat: { host: "lab-laptop", pid: 4242 },
       counts: ledgerCounts([attempt("a", 1, "done"), attempt("b", 1, "failed", "out-of-memory")], 2),
       ratePerHour: 41.25,
-      cost: "4.10 instance-hours, about $1.23 (spot compute $1.19, EBS, IPv4 and alarms $0.04); projected total about $9.87",
+      cost: [
+        {
+          label: "cost so far",
+          text: "4.10 instance-hours, about $1.23 (spot compute $1.19, EBS, IPv4 and alarms $0.04); projected total about $9.87",
+        },
+      ],
       types: { "m5.large": 3 },
     });
     // the cost wraps under its label rather than losing the projection at the edge
@@ -161,7 +166,7 @@ describe("openAttemptsRunning: open keys of killed workers are not running tasks
       counts: { ...ledgerCounts([], 4), running: 2 },
       staleOpen: 2,
       ratePerHour: undefined,
-      cost: "--",
+      cost: [{ label: "cost so far", text: "--" }],
       types: {},
     });
     expect(lines).toContain("ledger: 0 done · 0 failed · 2 running · 2 left open by gone workers");

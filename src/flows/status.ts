@@ -20,7 +20,7 @@ import { doneRatePerMs, estimateRemainingMs, observe } from "../plan/monitor-dec
 import type { Observations } from "../plan/monitor-observations.js";
 import { statusBlock, type MonitorView } from "../plan/monitor-view.js";
 import { extrasPerInstanceHour } from "../plan/pricing.js";
-import { costRecord, formatRunCost } from "../plan/run-cost.js";
+import { costRecord, costSummaryWords, formatRunCost } from "../plan/run-cost.js";
 import { openAttemptsRunning, runPhase, statusLines, type PhaseVerdict } from "../plan/run-status.js";
 import { RunDisplay } from "../run/display.js";
 import { readCurrentPointer, readLedgerCounts, readLedgerJson, type LedgerLocation } from "../run/ledger.js";
@@ -77,6 +77,14 @@ export interface StatusReport {
     otherDollars: number | null;
     projectedDollars: number | null;
     text: string;
+    /** the summary's figures once the teardown wrote it: USD in all, split, and per plate */
+    final: {
+      totalUsd: number;
+      computeUsd: number;
+      storageUsd: number;
+      restUsd: number;
+      byPlate: Record<string, number>;
+    } | null;
   };
   observedAt: string;
 }
@@ -215,6 +223,17 @@ async function readStatus(
   const rate = doneRatePerMs(observations.samples);
   const eta = estimateRemainingMs(observations.samples, observations.last.visible + observations.last.inFlight);
   const cost = formatRunCost(spent, problem);
+  // Once the teardown wrote the summary: its final figures (billed times), split, and per plate.
+  const final = summary?.costs;
+  const costFacts = final
+    ? [
+        {
+          label: "cost",
+          text: `${costSummaryWords(final).total} (${summary!.instanceHours.toFixed(2)} instance-hours)`,
+        },
+        { label: "per plate", text: costSummaryWords(final).perPlate },
+      ]
+    : [{ label: "cost so far", text: cost }];
   const report: StatusReport = {
     appName: at.appName,
     runId,
@@ -249,6 +268,15 @@ async function readStatus(
       otherDollars: problem ? null : Number(spent.otherUsd.toFixed(4)),
       projectedDollars: spent.projectedUsd === undefined || problem ? null : Number(spent.projectedUsd.toFixed(4)),
       text: cost,
+      final: final
+        ? {
+            totalUsd: final.totalUsd,
+            computeUsd: final.computeUsd,
+            storageUsd: final.storageUsd,
+            restUsd: final.restUsd,
+            byPlate: Object.fromEntries(Object.entries(final.byPlate).map(([plate, c]) => [plate, c.totalUsd])),
+          }
+        : null,
     },
     observedAt: new Date(reading.at).toISOString(),
   };
@@ -268,7 +296,7 @@ async function readStatus(
     counts,
     staleOpen: open.stale,
     ratePerHour: report.ratePerHour ?? undefined,
-    cost,
+    cost: costFacts,
     types,
   });
   return { report, view, lines };

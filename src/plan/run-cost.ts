@@ -136,6 +136,24 @@ export function formatRunCost(cost: RunCost, priceProblem: string | undefined): 
   return `${hours}, about ${usd(cost.spentUsd)}${split}${projected}`;
 }
 
+/** How many plates a one-line per-plate cost names before "and N more". */
+export const LISTED_PLATES = 8;
+
+/**
+ * A finished run's cost in words (the teardown's summary and `dcp status`): "$0.53 = compute $0.50 +
+ * storage $0.02 + rest $0.01" and "Plate1 $0.30, Plate2 $0.23 and 3 more" (plates sorted by name).
+ */
+export function costSummaryWords(costs: Omit<CostBreakdown, "byGroup">): { total: string; perPlate: string } {
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  const plates = Object.entries(costs.byPlate).sort(([a], [b]) => a.localeCompare(b));
+  const shown = plates.slice(0, LISTED_PLATES).map(([plate, c]) => `${plate} ${usd(c.totalUsd)}`);
+  const more = plates.length > LISTED_PLATES ? ` and ${plates.length - LISTED_PLATES} more` : "";
+  return {
+    total: `${usd(costs.totalUsd)} = compute ${usd(costs.computeUsd)} + storage ${usd(costs.storageUsd)} + rest ${usd(costs.restUsd)}`,
+    perPlate: `${shown.join(", ")}${more}`,
+  };
+}
+
 /** A run's cost split as the summary gives it, in USD. */
 export interface CostSplit {
   computeUsd: number;

@@ -74,8 +74,8 @@ export interface StatusFacts {
   counts: LedgerCounts;
   /** groups done per hour (monitor's samples), undefined before progress shows */
   ratePerHour: number | undefined;
-  /** cost so far in words (plan/monitor-cost.ts formatCost) */
-  cost: string;
+  /** the cost lines, label and words (plan/run-cost.ts formatRunCost, or costSummaryWords once finished) */
+  cost: { label: string; text: string }[];
   /** instance type -> running count */
   types: Record<string, number>;
   /** open keys left by workers that are gone (openAttemptsRunning), not counted as running */
@@ -123,7 +123,7 @@ export function statusLines(facts: StatusFacts): string[] {
       `${types ? ` · instances ${types}` : ""}`,
   );
   // Wrapped, not cut: the projection comes last.
-  const cost = wrapWords(`cost so far: ${facts.cost}`, 2, BLOCK_WIDTH);
+  const cost = facts.cost.flatMap(({ label, text }) => wrapWords(`${label}: ${text}`, 2, BLOCK_WIDTH));
   const unattended: string[] = [];
   if (facts.verdict.phase === "unattended" && facts.verdict.billing)
     unattended.push(

@@ -1,19 +1,11 @@
 /** The summary of a finished run, as teardown writes it to the state file and prints it. */
-import type { CostBreakdown } from "../plan/run-cost.js";
+import { costSummaryWords, type CostBreakdown } from "../plan/run-cost.js";
 import type { StepResult } from "./teardown.js";
-
-const LISTED_PLATES = 8;
 
 function costLines(costs: RunSummary["costs"]): string[] {
   if (!costs) return [];
-  const usd = (n: number) => `$${n.toFixed(2)}`;
-  const plates = Object.entries(costs.byPlate).sort(([a], [b]) => a.localeCompare(b));
-  const shown = plates.slice(0, LISTED_PLATES).map(([plate, c]) => `${plate} ${usd(c.totalUsd)}`);
-  const more = plates.length > LISTED_PLATES ? ` and ${plates.length - LISTED_PLATES} more` : "";
-  return [
-    `  cost:           ${usd(costs.totalUsd)} = compute ${usd(costs.computeUsd)} + storage ${usd(costs.storageUsd)} + rest ${usd(costs.restUsd)}`,
-    `  per plate:      ${shown.join(", ")}${more}`,
-  ];
+  const words = costSummaryWords(costs);
+  return [`  cost:           ${words.total}`, `  per plate:      ${words.perPlate}`];
 }
 
 export interface RunSummary {

@@ -11,7 +11,8 @@ export function registerStatus(program: Command): void {
         "through the run ledger (s3://AWS_BUCKET/dcp-runs/<APP_NAME>/current.json, written by start-cluster) or " +
         "a state file; queue waiting / in flight, dead-lettered, fleet target / fulfilled and instance types " +
         "(one fresh reading), the monitor's figures from its heartbeat, groups done / failed (by cause) / running " +
-        "from the workers' attempt records, rate and ETA, cost so far, and the phase: running, tearing down, " +
+        "from the workers' attempt records, rate and ETA, cost so far and projected (once finished: the cost in " +
+        "all and per plate), and the phase: running, tearing down, " +
         "finished, or UNATTENDED (no monitor heartbeat for MONITOR_HEARTBEAT_TIMEOUT_MINUTES, default 10, or " +
         "three polls) and billing while the fleet or its instances are alive. Changes nothing.",
     )

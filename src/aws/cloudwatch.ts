@@ -1,5 +1,14 @@
-import {
-  CloudWatchClient,
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { sdk } from "./sdk.js";
+import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { isNotFound } from "./errors.js";
+import { idleAlarmName, tagList } from "../plan/names.js";
+import { sleep } from "../sleep.js";
+import { mapLimit } from "../concurrency.js";
+import { isIdleAlarmName, type FoundResource } from "../plan/gc.js";
+
+const {
+  CloudWatchClient: CloudWatchClientClass,
   DeleteAlarmsCommand,
   DeleteDashboardsCommand,
   DescribeAlarmsCommand,
@@ -8,17 +17,11 @@ import {
   ListTagsForResourceCommand,
   paginateDescribeAlarms,
   paginateListDashboards,
-} from "@aws-sdk/client-cloudwatch";
-import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { isNotFound } from "./errors.js";
-import { idleAlarmName, tagList } from "../plan/names.js";
-import { sleep } from "../sleep.js";
-import { mapLimit } from "../concurrency.js";
-import { isIdleAlarmName, type FoundResource } from "../plan/gc.js";
+} = sdk("@aws-sdk/client-cloudwatch");
 
 /** Adaptive retries: alarm calls are rate-limited per account, and a throttled call must wait, not fail. */
 export function cloudwatchClient(ctx: AwsContext): CloudWatchClient {
-  return instrument(new CloudWatchClient({ ...clientOptions(ctx), retryMode: "adaptive" }), "cloudwatch");
+  return instrument(new CloudWatchClientClass({ ...clientOptions(ctx), retryMode: "adaptive" }), "cloudwatch");
 }
 
 /**

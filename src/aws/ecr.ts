@@ -1,8 +1,11 @@
-import { DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import { sdk } from "./sdk.js";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 
+const { ECRClient: ECRClientClass, DescribeImagesCommand } = sdk("@aws-sdk/client-ecr");
+
 export function ecrClient(ctx: AwsContext): ECRClient {
-  return instrument(new ECRClient(clientOptions(ctx)), "ecr");
+  return instrument(new ECRClientClass(clientOptions(ctx)), "ecr");
 }
 
 /** Whether the repository holds the tag (DescribeImages); false when the repository or the image is missing. */

@@ -1,5 +1,16 @@
-import {
-  ECSClient,
+import type { ECSClient, Tag, TaskDefinition, ContainerInstance } from "@aws-sdk/client-ecs";
+import { sdk } from "./sdk.js";
+import { clientOptions, instrument, type AwsContext } from "./context.js";
+import { awsErrorName, isNotFound } from "./errors.js";
+import { diffTaskDefinition, type TaskDefinitionSpec } from "../plan/task-definition.js";
+import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
+import { OperationalError } from "../errors.js";
+import type { ClusterUse } from "../plan/teardown-plan.js";
+import type { FoundResource } from "../plan/gc.js";
+import { mapLimit } from "../concurrency.js";
+
+const {
+  ECSClient: ECSClientClass,
   CreateClusterCommand,
   CreateServiceCommand,
   DescribeClustersCommand,
@@ -8,8 +19,6 @@ import {
   RegisterTaskDefinitionCommand,
   TagResourceCommand,
   UpdateServiceCommand,
-  type Tag,
-  type TaskDefinition,
   DeleteClusterCommand,
   DeleteServiceCommand,
   DeregisterContainerInstanceCommand,
@@ -21,19 +30,10 @@ import {
   paginateListTasks,
   paginateListClusters,
   paginateListTaskDefinitionFamilies,
-  type ContainerInstance,
-} from "@aws-sdk/client-ecs";
-import { clientOptions, instrument, type AwsContext } from "./context.js";
-import { awsErrorName, isNotFound } from "./errors.js";
-import { diffTaskDefinition, type TaskDefinitionSpec } from "../plan/task-definition.js";
-import { existingStatus, missingTags, type ResourceChange } from "../plan/reconcile.js";
-import { OperationalError } from "../errors.js";
-import type { ClusterUse } from "../plan/teardown-plan.js";
-import type { FoundResource } from "../plan/gc.js";
-import { mapLimit } from "../concurrency.js";
+} = sdk("@aws-sdk/client-ecs");
 
 export function ecsClient(ctx: AwsContext): ECSClient {
-  return instrument(new ECSClient(clientOptions(ctx)), "ecs");
+  return instrument(new ECSClientClass(clientOptions(ctx)), "ecs");
 }
 
 function ecsTags(tags: Record<string, string>): Tag[] {

@@ -1,4 +1,9 @@
-import {
+import type { IAMClient } from "@aws-sdk/client-iam";
+import { sdk } from "./sdk.js";
+import { clientOptions, instrument, type AwsContext } from "./context.js";
+
+const {
+  IAMClient: IAMClientClass,
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
   CreateInstanceProfileCommand,
@@ -15,7 +20,6 @@ import {
   GetRolePolicyCommand,
   GetUserCommand,
   GetUserPolicyCommand,
-  IAMClient,
   ListAttachedRolePoliciesCommand,
   ListAttachedUserPoliciesCommand,
   ListRolesCommand,
@@ -25,11 +29,10 @@ import {
   RemoveRoleFromInstanceProfileCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
-} from "@aws-sdk/client-iam";
-import { clientOptions, instrument, type AwsContext } from "./context.js";
+} = sdk("@aws-sdk/client-iam");
 
 export function iamClient(ctx: AwsContext): IAMClient {
-  return instrument(new IAMClient(clientOptions(ctx)), "iam");
+  return instrument(new IAMClientClass(clientOptions(ctx)), "iam");
 }
 
 const isNotFound = (err: unknown) => (err as { name?: string }).name === "NoSuchEntityException";

@@ -1,18 +1,5 @@
-import {
-  CloudWatchLogsClient,
-  CreateLogStreamCommand,
-  PutLogEventsCommand,
-  type InputLogEvent,
-  CreateLogGroupCommand,
-  ListTagsForResourceCommand,
-  PutRetentionPolicyCommand,
-  TagResourceCommand,
-  type LogGroup,
-  CreateExportTaskCommand,
-  DescribeExportTasksCommand,
-  paginateDescribeLogGroups,
-  DeleteLogGroupCommand,
-} from "@aws-sdk/client-cloudwatch-logs";
+import type { CloudWatchLogsClient, InputLogEvent, LogGroup } from "@aws-sdk/client-cloudwatch-logs";
+import { sdk } from "./sdk.js";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { awsErrorName, doneUnlessGone, isAccessDenied, isNotFound, unlessNotFound } from "./errors.js";
 import type { Config } from "../config/schema.js";
@@ -22,8 +9,22 @@ import { sleep } from "../sleep.js";
 import { mapLimit } from "../concurrency.js";
 import type { FoundResource } from "../plan/gc.js";
 
+const {
+  CloudWatchLogsClient: CloudWatchLogsClientClass,
+  CreateLogStreamCommand,
+  PutLogEventsCommand,
+  CreateLogGroupCommand,
+  ListTagsForResourceCommand,
+  PutRetentionPolicyCommand,
+  TagResourceCommand,
+  CreateExportTaskCommand,
+  DescribeExportTasksCommand,
+  paginateDescribeLogGroups,
+  DeleteLogGroupCommand,
+} = sdk("@aws-sdk/client-cloudwatch-logs");
+
 export function logsClient(ctx: AwsContext): CloudWatchLogsClient {
-  return instrument(new CloudWatchLogsClient(clientOptions(ctx)), "logs");
+  return instrument(new CloudWatchLogsClientClass(clientOptions(ctx)), "logs");
 }
 
 /** The log group named exactly `name`, or undefined (DescribeLogGroups only filters by prefix). */

@@ -1,6 +1,5 @@
 /**
- * The AWS SDK packages the hot commands use (`dcp status`, the monitor, the worker), loaded with
- * `require` rather than `import`.
+ * The AWS SDK packages dcp uses, loaded with `require` rather than `import`.
  *
  * Why: the SDK ships CommonJS without a package "type". Node 20.19+ then loads each such entry point
  * imported from ESM three times over: `detectModuleFormat` compiles it to look for ESM syntax, the
@@ -17,6 +16,14 @@ const load = createRequire(import.meta.url);
 
 interface Sdks {
   "@aws-sdk/client-ec2": typeof import("@aws-sdk/client-ec2");
+  "@aws-sdk/client-cloudwatch": typeof import("@aws-sdk/client-cloudwatch");
+  "@aws-sdk/client-cloudwatch-logs": typeof import("@aws-sdk/client-cloudwatch-logs");
+  "@aws-sdk/client-ecr": typeof import("@aws-sdk/client-ecr");
+  "@aws-sdk/client-ecs": typeof import("@aws-sdk/client-ecs");
+  "@aws-sdk/client-iam": typeof import("@aws-sdk/client-iam");
+  "@aws-sdk/client-service-quotas": typeof import("@aws-sdk/client-service-quotas");
+  "@aws-sdk/client-ssm": typeof import("@aws-sdk/client-ssm");
+  "@aws-sdk/client-sts": typeof import("@aws-sdk/client-sts");
   "@aws-sdk/client-s3": typeof import("@aws-sdk/client-s3");
   "@aws-sdk/client-sqs": typeof import("@aws-sdk/client-sqs");
   "@aws-sdk/lib-storage": typeof import("@aws-sdk/lib-storage");

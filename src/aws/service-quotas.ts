@@ -1,8 +1,11 @@
-import { GetServiceQuotaCommand, ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
+import type { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
+import { sdk } from "./sdk.js";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 
+const { ServiceQuotasClient: ServiceQuotasClientClass, GetServiceQuotaCommand } = sdk("@aws-sdk/client-service-quotas");
+
 export function serviceQuotasClient(ctx: AwsContext): ServiceQuotasClient {
-  return instrument(new ServiceQuotasClient(clientOptions(ctx)), "service-quotas");
+  return instrument(new ServiceQuotasClientClass(clientOptions(ctx)), "service-quotas");
 }
 
 /** "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests", in vCPUs. */

@@ -1,10 +1,13 @@
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import type { SSMClient } from "@aws-sdk/client-ssm";
+import { sdk } from "./sdk.js";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 import { isNotFound } from "./errors.js";
 import { OperationalError } from "../errors.js";
 
+const { SSMClient: SSMClientClass, GetParameterCommand } = sdk("@aws-sdk/client-ssm");
+
 export function ssmClient(ctx: AwsContext): SSMClient {
-  return instrument(new SSMClient(clientOptions(ctx)), "ssm");
+  return instrument(new SSMClientClass(clientOptions(ctx)), "ssm");
 }
 
 // --- start-cluster: the current ECS-optimized AMI ---------------------------------------------

@@ -1,8 +1,11 @@
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import type { STSClient } from "@aws-sdk/client-sts";
+import { sdk } from "./sdk.js";
 import { clientOptions, instrument, type AwsContext } from "./context.js";
 
+const { STSClient: STSClientClass, GetCallerIdentityCommand } = sdk("@aws-sdk/client-sts");
+
 export function stsClient(ctx: AwsContext): STSClient {
-  return instrument(new STSClient(clientOptions(ctx)), "sts");
+  return instrument(new STSClientClass(clientOptions(ctx)), "sts");
 }
 
 export interface CallerIdentity {

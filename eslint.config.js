@@ -5,6 +5,15 @@ import tseslint from "typescript-eslint";
 
 const fsModules = ["fs", "fs/promises", "node:fs", "node:fs/promises"];
 const noImport = (groups, message) => ({ group: groups, message });
+// The SDK's values come through src/aws/sdk.ts (`require`: Node 20 compiles an imported CommonJS SDK
+// package three times over); its types through `import type`, which costs nothing at run time.
+const sdkValues = {
+  ...noImport(
+    ["@aws-sdk/*"],
+    'take the SDK\'s values from src/aws/sdk.ts (sdk("@aws-sdk/...")); `import type` is fine.',
+  ),
+  allowTypeImports: true,
+};
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**", "test/fixtures/**"] },
@@ -15,6 +24,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-constant-condition": ["error", { checkLoops: false }],
     },
+  },
+  {
+    // Everywhere in src/ (the blocks below repeat it: a later block's patterns replace these).
+    files: ["src/**/*.ts"],
+    rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [sdkValues] }] },
   },
   {
     // plan/ is pure: no AWS, no file I/O, no orchestration.
@@ -68,6 +82,7 @@ export default tseslint.config(
               ["./*", "../flows/*"],
               "a flow imports no other flow: move the shared part to src/run/ or src/plan/.",
             ),
+            sdkValues,
           ],
         },
       ],
@@ -85,6 +100,7 @@ export default tseslint.config(
               ["**/flows/*", "**/commands/*", "**/run/*"],
               "aws/ adapters never import flows, commands or run/.",
             ),
+            sdkValues,
           ],
         },
       ],

@@ -40,6 +40,15 @@ describe("import boundaries", () => {
     expect(await boundaryErrors("src/commands/fixture.ts", lazy)).toHaveLength(0);
   });
 
+  it("the SDK's values come through src/aws/sdk.ts everywhere in src/ (types through import type)", async () => {
+    const value = 'import { ECSClient } from "@aws-sdk/client-ecs";\n';
+    for (const file of ["src/aws/fixture.ts", "src/run/fixture.ts", "src/flows/fixture.ts", "src/worker/fixture.ts"])
+      expect((await boundaryErrors(file, value)).join("\n"), file).toMatch(/from src\/aws\/sdk\.ts/);
+    expect(
+      await boundaryErrors("src/aws/fixture.ts", 'import type { ECSClient } from "@aws-sdk/client-ecs";\n'),
+    ).toHaveLength(0);
+  });
+
   it("the code as committed has no boundary violation", async () => {
     const results = await eslint.lintFiles(["src/**/*.ts"]);
     const violations = results.flatMap((r) =>

@@ -21,7 +21,7 @@
  *   run, the target drops to the tasks in flight (noTermination); teardown after two empty readings.
  * - dcp's policy: the same, plus the tail (plan/monitor-tail.ts): once nothing has been visible on two
  *   readings in a row, each reading terminates the machines with no task in flight (the workers' ledger
- *   signal, here exact) and lowers the target with them, or lowers a target above the running machines
+ *   signal, here exact; paid until the confirming listing TAIL_CONFIRM_MS later) and lowers the target with them, or lowers a target above the running machines
  *   (no replacement while nothing is queued, or while the running machines take the queued groups within
  *   one boot at the recent completion rate); while nothing is visible and tasks are in flight the monitor
  *   reads every TAIL_INTERVAL_S (15 s) instead of `pollSeconds` (readingDelayMs).
@@ -30,7 +30,7 @@
 import { doneRatePerMs, observe, planTarget, shouldTearDown, type Reading } from "../src/plan/monitor-decisions.js";
 import type { Observations } from "../src/plan/monitor-observations.js";
 import { estimateRun, type RunEstimate } from "../src/plan/estimate.js";
-import { planTail, readingDelayMs } from "../src/plan/monitor-tail.js";
+import { planTail, readingDelayMs, TAIL_CONFIRM_MS } from "../src/plan/monitor-tail.js";
 
 export interface SimOptions {
   groups: number;
@@ -355,7 +355,9 @@ export function simulate(o: SimOptions): SimResult {
           for (const id of decision.terminate) {
             const m = live.find((x) => x.id === id)!;
             if (m.loops.some(Boolean)) tailKilledBusy++;
-            end(m, t);
+            // terminated after the monitor's confirming listing (TAIL_CONFIRM_MS), paid (idle) until then
+            end(m, t + TAIL_CONFIRM_MS / 1000);
+            w.idle += TAIL_CONFIRM_MS / 1000;
             byTail++;
           }
         }

@@ -62,6 +62,16 @@ export interface TailDecision {
   hold?: TailHold;
 }
 
+/**
+ * Milliseconds between the decision and the listing of open records that confirms it, right before the
+ * termination. A worker PUTs its open record just after it receives a message (in the background, behind
+ * at most 4 ledger writes); on real AWS the queue's counts are approximate and can still show nothing
+ * visible for a message just taken. Listing again a few seconds later lets a record in flight land, so a
+ * machine that just took the last group keeps it. The simulation (bench/tail-sim.ts) pays it on every
+ * termination.
+ */
+export const TAIL_CONFIRM_MS = 3_000;
+
 /** Open tasks on running machines: the part of the worker signal the decision may trust. */
 export function openOnLive(live: readonly string[], openByInstance: ReadonlyMap<string, number>): number {
   return live.reduce((sum, id) => sum + (openByInstance.get(id) ?? 0), 0);

@@ -6,7 +6,8 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { doneRatePerMs, recordTargetChange, type Reading } from "../plan/monitor-decisions.js";
 import { BOOT_SECONDS } from "../plan/pricing.js";
 import type { Observations } from "../plan/monitor-observations.js";
-import { planTail } from "../plan/monitor-tail.js";
+import { planTail, TAIL_CONFIRM_MS } from "../plan/monitor-tail.js";
+import { sleep } from "../sleep.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunClients } from "./clients.js";
 import { listOpenAttempts } from "./ledger.js";
@@ -30,8 +31,8 @@ export interface TailStep {
 
 /**
  * One reading's tail. The ledger is listed only when the decision could act (nothing visible, tasks in
- * flight, the queue quiet since the previous reading), and listed again right before terminating, so a
- * task that started in between keeps its machine. Throws what the fleet's shrink throws.
+ * flight, the queue quiet since the previous reading), and listed again TAIL_CONFIRM_MS later, right before
+ * terminating, so a task that started in between keeps its machine. Throws what the fleet's shrink throws.
  */
 export async function tailStep(
   clients: RunClients,
@@ -78,6 +79,7 @@ export async function tailStep(
       event: `tail: fleet target ${target} -> ${decision.target} (${live.length} instances run; ${input.visible ? `the ${input.visible} queued group(s) are taken before a new machine could boot` : "nothing queued"}: no replacement would get work)`,
     };
   }
+  await sleep(TAIL_CONFIRM_MS);
   const again = await openTasksByInstance(s3(), state);
   const ids = decision.terminate.filter((id) => !again.get(id));
   if (!ids.length) return { observations: next };

@@ -234,6 +234,48 @@ describe("the open record is written only for a task still running after the del
   });
 });
 
+describe("the open record goes ahead of the ledger writes already waiting", () => {
+  it("with 4 writes in flight and 2 waiting, a task's open record is the next one sent", async () => {
+    const s = await scenario({ retries: 1 });
+    const pointer = JSON.stringify({ version: 1, runId: "sfr-first", startedAt: new Date().toISOString() });
+    await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: currentPointerKey(s.app), Body: pointer }));
+    // S3 as the worker sees it, each PUT held 100 ms, in the order their slots were granted
+    const sent: string[] = [];
+    const slow = {
+      send: async (command: { input: { Key?: string } }, options?: unknown) => {
+        if (command instanceof PutObjectCommand) {
+          sent.push(command.input.Key!.split("/").slice(3, 4)[0]!);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return s3.send(command as PutObjectCommand, options as never);
+      },
+    } as unknown as typeof s3;
+    const ledger = new WorkerLedger(
+      { s3: slow, bucket: s.bucket, appName: s.app },
+      Promise.resolve({ instanceId: "i-0first" }),
+      () => {},
+      0,
+    );
+    await ledger.start();
+    const begin = (n: number) =>
+      ledger.begin({
+        metadataId: `g${n}`,
+        group: [],
+        attempt: `${n}`,
+        attemptNumber: 1,
+        workerId: "w",
+        startedAtMs: n,
+      });
+    for (let n = 1; n <= 6; n++) begin(n).end({ outcome: "done" }, { tail: new LineTail() }, {});
+    const running = begin(7);
+    while (sent.length < 7) await new Promise((r) => setTimeout(r, 20));
+    // 4 records in flight, then the open record, then the 2 records that were waiting
+    expect(sent.slice(0, 7)).toEqual(["attempts", "attempts", "attempts", "attempts", "open", "attempts", "attempts"]);
+    running.end({ outcome: "done" }, { tail: new LineTail() }, {});
+    await ledger.flush();
+  });
+});
+
 describe("IAM: the worker's ledger permissions", () => {
   it("reads, writes and deletes only under dcp-runs/<APP_NAME>/ of AWS_BUCKET", async () => {
     const { policyFor, iamScope } = await import("../src/plan/iam-policy.js");

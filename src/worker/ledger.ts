@@ -180,7 +180,8 @@ export class WorkerLedger {
       const identity: AttemptIdentity = { ...start, runId, placement };
       if (!(await due)) return { identity, written: false };
       const key = openKey(this.at.appName, runId, placement?.instanceId ?? start.workerId, start.attempt);
-      const written = await this.write(() => writeLedgerJson(this.at, key, openRecord(identity), timeout()));
+      // First in line: the monitor's tail reads this record to know the machine is busy (plan/monitor-tail.ts).
+      const written = await this.write(() => writeLedgerJson(this.at, key, openRecord(identity), timeout()), true);
       return { identity, key, written };
     });
     this.track(opened);
@@ -234,14 +235,14 @@ export class WorkerLedger {
     return promise;
   }
 
-  /** One write, queued behind the others; true when it succeeded. */
-  private async write(send: () => Promise<void>): Promise<boolean> {
+  /** One write, at most CONCURRENCY at once, queued behind the others unless `first`; true when it succeeded. */
+  private async write(send: () => Promise<void>, first = false): Promise<boolean> {
     if (this.queue.length >= MAX_QUEUED) {
       this.failed("queue a write", new Error(`${MAX_QUEUED} writes already queued`));
       return false;
     }
     try {
-      await this.limited(send);
+      await this.limited(send, first);
       return true;
     } catch (err) {
       this.failed("write a record", err);
@@ -249,9 +250,13 @@ export class WorkerLedger {
     }
   }
 
-  private async limited<T>(fn: () => Promise<T>): Promise<T> {
+  private async limited<T>(fn: () => Promise<T>, first = false): Promise<T> {
     // A finished request hands its slot straight to the next one queued (active stays counted).
-    if (this.active >= CONCURRENCY) await new Promise<void>((resolve) => this.queue.push(resolve));
+    if (this.active >= CONCURRENCY)
+      await new Promise<void>((resolve) => {
+        if (first) this.queue.unshift(resolve);
+        else this.queue.push(resolve);
+      });
     else this.active += 1;
     this.requests += 1;
     try {

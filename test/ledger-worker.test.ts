@@ -201,23 +201,22 @@ describe("dcp worker writes the run ledger", () => {
   });
 });
 
+/** A worker's ledger on a run whose pointer is written; `begin(n)` starts attempt n of group gn. */
+async function ledgerOnRun(runId: string, instanceId: string, openDelayMs: number, client: typeof s3 = s3) {
+  const s = await scenario({ retries: 1 });
+  const location = { s3: client, bucket: s.bucket, appName: s.app };
+  const pointer = JSON.stringify({ version: 1, runId, startedAt: new Date().toISOString() });
+  await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: currentPointerKey(s.app), Body: pointer }));
+  const ledger = new WorkerLedger(location, Promise.resolve({ instanceId }), () => {}, openDelayMs);
+  await ledger.start();
+  const begin = (n: number) =>
+    ledger.begin({ metadataId: `g${n}`, group: [], attempt: `${n}`, attemptNumber: 1, workerId: "w", startedAtMs: n });
+  return { ledger, begin, location };
+}
+
 describe("the open record is written only for a task still running after the delay", () => {
   it("a short attempt costs one PUT (its record); a longer one also PUTs and then DELETEs its open key", async () => {
-    const s = await scenario({ retries: 1 });
-    const location = { s3, bucket: s.bucket, appName: s.app };
-    const pointer = JSON.stringify({ version: 1, runId: "sfr-open", startedAt: new Date().toISOString() });
-    await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: currentPointerKey(s.app), Body: pointer }));
-    const ledger = new WorkerLedger(location, Promise.resolve({ instanceId: "i-0open" }), () => {}, 200);
-    await ledger.start();
-    const begin = (n: number) =>
-      ledger.begin({
-        metadataId: `g${n}`,
-        group: [],
-        attempt: `${n}`,
-        attemptNumber: 1,
-        workerId: "w",
-        startedAtMs: n,
-      });
+    const { ledger, begin, location } = await ledgerOnRun("sfr-open", "i-0open", 200);
     const ending = { outcome: "done" } as const;
     begin(1).end(ending, { tail: new LineTail() }, {});
     await ledger.flush();
@@ -236,9 +235,6 @@ describe("the open record is written only for a task still running after the del
 
 describe("the open record goes ahead of the ledger writes already waiting", () => {
   it("with 4 writes in flight and 2 waiting, a task's open record is the next one sent", async () => {
-    const s = await scenario({ retries: 1 });
-    const pointer = JSON.stringify({ version: 1, runId: "sfr-first", startedAt: new Date().toISOString() });
-    await s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: currentPointerKey(s.app), Body: pointer }));
     // S3 as the worker sees it, each PUT held 100 ms, in the order their slots were granted
     const sent: string[] = [];
     const slow = {
@@ -250,22 +246,7 @@ describe("the open record goes ahead of the ledger writes already waiting", () =
         return s3.send(command as PutObjectCommand, options as never);
       },
     } as unknown as typeof s3;
-    const ledger = new WorkerLedger(
-      { s3: slow, bucket: s.bucket, appName: s.app },
-      Promise.resolve({ instanceId: "i-0first" }),
-      () => {},
-      0,
-    );
-    await ledger.start();
-    const begin = (n: number) =>
-      ledger.begin({
-        metadataId: `g${n}`,
-        group: [],
-        attempt: `${n}`,
-        attemptNumber: 1,
-        workerId: "w",
-        startedAtMs: n,
-      });
+    const { ledger, begin } = await ledgerOnRun("sfr-first", "i-0first", 0, slow);
     for (let n = 1; n <= 6; n++) begin(n).end({ outcome: "done" }, { tail: new LineTail() }, {});
     const running = begin(7);
     while (sent.length < 7) await new Promise((r) => setTimeout(r, 20));

@@ -225,13 +225,11 @@ async function readStatus(
   const cost = formatRunCost(spent, problem);
   // Once the teardown wrote the summary: its final figures (billed times), split, and per plate.
   const final = summary?.costs;
-  const costFacts = final
+  const words = final ? costSummaryWords(final) : undefined;
+  const costFacts = words
     ? [
-        {
-          label: "cost",
-          text: `${costSummaryWords(final).total} (${summary!.instanceHours.toFixed(2)} instance-hours)`,
-        },
-        { label: "per plate", text: costSummaryWords(final).perPlate },
+        { label: "cost", text: `${words.total} (${summary!.instanceHours.toFixed(2)} instance-hours)` },
+        { label: "per plate", text: words.perPlate },
       ]
     : [{ label: "cost so far", text: cost }];
   const report: StatusReport = {

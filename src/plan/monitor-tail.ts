@@ -64,8 +64,8 @@ export interface TailDecision {
 
 /**
  * Milliseconds between the decision and the listing of open records that confirms it, right before the
- * termination. A worker PUTs its open record just after it receives a message (in the background, behind
- * at most 4 ledger writes); on real AWS the queue's counts are approximate and can still show nothing
+ * termination. A worker PUTs its open record just after it receives a message (in the background, ahead of
+ * its other ledger writes but after one of its 4 write slots frees); on real AWS the queue's counts are approximate and can still show nothing
  * visible for a message just taken. Listing again a few seconds later lets a record in flight land, so a
  * machine that just took the last group keeps it. The simulation (bench/tail-sim.ts) pays it on every
  * termination.

@@ -3,7 +3,7 @@
  * stop spending early enough that what is spent, plus one more monitor interval and the time instances
  * take to terminate, stays within it. Pure: the cost comes in from plan/run-cost.ts.
  */
-import type { RunCost } from "./run-cost.js";
+import { cents, type RunCost } from "./run-cost.js";
 
 /** EC2 bills an instance until it is terminated; a TerminateInstances takes about this long to finish. */
 export const TERMINATION_MS = 90_000;
@@ -24,8 +24,6 @@ export interface BudgetDecision {
   stop?: string;
 }
 
-const usd = (n: number) => `$${n.toFixed(2)}`;
-
 /** What would be spent by the time a stop decided at the NEXT reading had taken effect. */
 export function spendAtNextChance(input: Pick<BudgetInput, "cost" | "intervalMs">): number | undefined {
   const { spentUsd, burnPerHour } = input.cost;
@@ -37,9 +35,9 @@ export function planBudget(input: BudgetInput): BudgetDecision {
   const decision: BudgetDecision = {};
   const { spentUsd, projectedUsd } = input.cost;
   if (!input.warned && projectedUsd !== undefined && projectedUsd > input.budgetUsd)
-    decision.warn = `the projected total ${usd(projectedUsd)} exceeds the budget of ${usd(input.budgetUsd)} (spent so far ${usd(spentUsd ?? 0)}); dcp stops the fleet before spend reaches the budget`;
+    decision.warn = `the projected total ${cents(projectedUsd)} exceeds the budget of ${cents(input.budgetUsd)} (spent so far ${cents(spentUsd ?? 0)}); dcp stops the fleet before spend reaches the budget`;
   const next = spendAtNextChance(input);
   if (next !== undefined && next >= input.budgetUsd)
-    decision.stop = `spent ${usd(spentUsd ?? 0)} of the budget of ${usd(input.budgetUsd)}; another ${Math.round(input.intervalMs / 1000)} s plus the termination would reach ${usd(next)}`;
+    decision.stop = `spent ${cents(spentUsd ?? 0)} of the budget of ${cents(input.budgetUsd)}; another ${Math.round(input.intervalMs / 1000)} s plus the termination would reach ${cents(next)}`;
   return decision;
 }

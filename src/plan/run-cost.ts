@@ -58,7 +58,9 @@ export function runCost(
   let instanceHours = 0;
   let spent = 0;
   let burn = 0;
+  let running = 0;
   for (const record of Object.values(instances)) {
+    if (record.goneAt === undefined) running += 1;
     const type = record.type ?? "unknown";
     const end = record.goneAt ?? now;
     const hours = Math.max(0, end - record.launchedAt) / 3_600_000;
@@ -75,7 +77,6 @@ export function runCost(
     if (record.goneAt === undefined) burn += priceNow(quotes, type, record.az, now) ?? 0;
   }
   const complete = unpriced.size === 0;
-  const running = Object.values(instances).filter((r) => r.goneAt === undefined).length;
   const otherUsd = instanceHours * otherPerInstanceHour;
   const spentUsd = complete ? spent + otherUsd : undefined;
   const burnPerHour = complete ? burn + running * otherPerInstanceHour : undefined;
@@ -127,29 +128,32 @@ export function formatRunCost(cost: RunCost, priceProblem: string | undefined): 
   if (priceProblem) return `${hours}; cost estimate unavailable (${priceProblem})`;
   if (cost.spentUsd === undefined)
     return cost.unpriced.length ? `${hours}; no spot price found for ${cost.unpriced.join(", ")}` : hours;
-  const usd = (n: number) => `$${n.toFixed(2)}`;
   const split =
     cost.otherUsd > 0
-      ? ` (spot compute ${usd(cost.spentUsd - cost.otherUsd)}, EBS, IPv4 and alarms ${usd(cost.otherUsd)})`
+      ? ` (spot compute ${cents(cost.spentUsd - cost.otherUsd)}, EBS, IPv4 and alarms ${cents(cost.otherUsd)})`
       : " at spot prices";
-  const projected = cost.projectedUsd === undefined ? "" : `; projected total about ${usd(cost.projectedUsd)}`;
-  return `${hours}, about ${usd(cost.spentUsd)}${split}${projected}`;
+  const projected = cost.projectedUsd === undefined ? "" : `; projected total about ${cents(cost.projectedUsd)}`;
+  return `${hours}, about ${cents(cost.spentUsd)}${split}${projected}`;
+}
+
+/** "$12.34": the run's cost figures (and the budget's) are read to the cent. */
+export function cents(value: number): string {
+  return `$${value.toFixed(2)}`;
 }
 
 /** How many plates a one-line per-plate cost names before "and N more". */
-export const LISTED_PLATES = 8;
+const LISTED_PLATES = 8;
 
 /**
  * A finished run's cost in words (the teardown's summary and `dcp status`): "$0.53 = compute $0.50 +
  * storage $0.02 + rest $0.01" and "Plate1 $0.30, Plate2 $0.23 and 3 more" (plates sorted by name).
  */
 export function costSummaryWords(costs: Omit<CostBreakdown, "byGroup">): { total: string; perPlate: string } {
-  const usd = (n: number) => `$${n.toFixed(2)}`;
   const plates = Object.entries(costs.byPlate).sort(([a], [b]) => a.localeCompare(b));
-  const shown = plates.slice(0, LISTED_PLATES).map(([plate, c]) => `${plate} ${usd(c.totalUsd)}`);
+  const shown = plates.slice(0, LISTED_PLATES).map(([plate, c]) => `${plate} ${cents(c.totalUsd)}`);
   const more = plates.length > LISTED_PLATES ? ` and ${plates.length - LISTED_PLATES} more` : "";
   return {
-    total: `${usd(costs.totalUsd)} = compute ${usd(costs.computeUsd)} + storage ${usd(costs.storageUsd)} + rest ${usd(costs.restUsd)}`,
+    total: `${cents(costs.totalUsd)} = compute ${cents(costs.computeUsd)} + storage ${cents(costs.storageUsd)} + rest ${cents(costs.restUsd)}`,
     perPlate: `${shown.join(", ")}${more}`,
   };
 }

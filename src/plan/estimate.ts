@@ -22,8 +22,9 @@ import {
 
 /**
  * How long a machine whose last task ended waits for the monitor's tail to terminate it: the tail reads every
- * 15 s (plan/monitor-tail.ts TAIL_INTERVAL_S, 7.5 s on average), and the machines idle at the tail's very
- * start wait for its confirmation reading too (the bench's model: 9 s per machine on average).
+ * 15 s (plan/monitor-tail.ts TAIL_INTERVAL_S, 7.5 s on average), lists the open records again TAIL_CONFIRM_MS
+ * (3 s) later, and the machines idle at the tail's very start wait for its confirmation reading too (the bench's
+ * model: 9 s per machine on average before the 3 s listing, about 12 s with it).
  */
 export const TAIL_DECISION_SECONDS = 15;
 /** When the queue runs dry, a machine's loops finish their last tasks at different times; the idle ones wait. */
